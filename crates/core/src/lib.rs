@@ -1,0 +1,16 @@
+//! Flowgate's domain, free of IO: run states and the rules that move runs between them, the
+//! folding of client-reported task-run events into task-run records, run names and time.
+//!
+//! Everything here is deterministic given its inputs (the caller passes "now" and randomness in),
+//! so it is unit- and property-tested without a server, a database or a real clock.
+
+pub mod event;
+pub mod names;
+pub mod orchestration;
+pub mod state;
+pub mod task_run;
+pub mod time;
+
+pub use event::Event;
+pub use state::{State, StateType};
+pub use time::Micros;

@@ -1,0 +1,280 @@
+//! Task runs reported by clients. The `prefect` client never creates task runs over REST: it emits
+//! `prefect.task-run.<State>` events that arrive late, in batches, out of order and sometimes twice.
+//! Each event is read into a [`TaskRunRecord`] and records for one task run are combined with
+//! [`TaskRunRecord::merge`], which gives the same result whatever the arrival order.
+//!
+//! Invariant relied on for order-independence: within one task run's events, a payload field
+//! once set is not unset by a later event (start times stay, end times appear at the end).
+
+use serde_json::{Map, Value};
+use uuid::Uuid;
+
+use crate::event::{Event, resource_uuid};
+use crate::state::{State, StateType};
+use crate::time::Micros;
+
+/// Prefix of task-run state event names.
+pub const TASK_RUN_EVENT_PREFIX: &str = "prefect.task-run.";
+
+/// A task-run event that cannot be read; the event is still stored, its record is not touched.
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum ReportError {
+    /// `resource.prefect.resource.id` is not `prefect.task-run.<uuid>`.
+    #[error("resource id {0:?} is not prefect.task-run.<uuid>")]
+    BadResource(String),
+    /// A required payload field is absent or has the wrong type.
+    #[error("payload.{0} is missing or has the wrong type")]
+    BadField(&'static str),
+}
+
+/// The server's record of one task run, as derived from its events.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TaskRunRecord {
+    /// The task run's id (from the event's resource).
+    pub id: Uuid,
+    /// The flow run it belongs to (from the related `flow-run` resource).
+    pub flow_run_id: Option<Uuid>,
+    /// Display name, e.g. `add-a3d`.
+    pub name: String,
+    /// Identifies the task function.
+    pub task_key: String,
+    /// Distinguishes calls of the same task within a flow run.
+    pub dynamic_key: String,
+    /// Cache key, when the task caches.
+    pub cache_key: Option<String>,
+    /// The task's version string.
+    pub task_version: Option<String>,
+    /// Retry policy as the client reported it.
+    pub empirical_policy: Value,
+    /// Tags.
+    pub tags: Vec<String>,
+    /// Labels.
+    pub labels: Value,
+    /// Upstream inputs per parameter.
+    pub task_inputs: Value,
+    /// The newest state reported.
+    pub state: State,
+    /// Attempts started.
+    pub run_count: i64,
+    /// The flow run's attempt this task run belongs to.
+    pub flow_run_run_count: i64,
+    /// When the task run was expected to start.
+    pub expected_start_time: Option<Micros>,
+    /// When it first started running.
+    pub start_time: Option<Micros>,
+    /// When it finished.
+    pub end_time: Option<Micros>,
+    /// Seconds spent running.
+    pub total_run_time: f64,
+    /// The earliest report's time: when the server considers the task run created.
+    pub created: Micros,
+}
+
+impl TaskRunRecord {
+    /// Reads a `prefect.task-run.*` event.
+    pub fn from_event(ev: &Event) -> Result<TaskRunRecord, ReportError> {
+        let id = resource_uuid(ev.resource_id(), "prefect.task-run")
+            .ok_or_else(|| ReportError::BadResource(ev.resource_id().to_owned()))?;
+        let flow_run_id = ev
+            .related_id("flow-run")
+            .and_then(|r| resource_uuid(r, "prefect.flow-run"));
+        let task_run = ev
+            .payload
+            .get("task_run")
+            .and_then(Value::as_object)
+            .ok_or(ReportError::BadField("task_run"))?;
+        let validated = ev
+            .payload
+            .get("validated_state")
+            .and_then(Value::as_object)
+            .ok_or(ReportError::BadField("validated_state"))?;
+        let state_type = validated
+            .get("type")
+            .and_then(Value::as_str)
+            .and_then(StateType::parse)
+            .ok_or(ReportError::BadField("validated_state.type"))?;
+        let state = State {
+            id: ev.id,
+            state_type,
+            name: str_field(validated, "name")
+                .unwrap_or(state_type.default_name())
+                .to_owned(),
+            timestamp: ev.occurred,
+            message: str_field(validated, "message")
+                .filter(|m| !m.is_empty())
+                .map(str::to_owned),
+            data: validated.get("data").filter(|d| !d.is_null()).cloned(),
+            details: validated
+                .get("state_details")
+                .and_then(Value::as_object)
+                .cloned()
+                .unwrap_or_default(),
+        };
+        let time = |k| str_field(task_run, k).and_then(|s| Micros::parse(s).ok());
+        Ok(TaskRunRecord {
+            id,
+            flow_run_id,
+            name: str_field(task_run, "name").unwrap_or_default().to_owned(),
+            task_key: str_field(task_run, "task_key").unwrap_or_default().to_owned(),
+            dynamic_key: str_field(task_run, "dynamic_key")
+                .unwrap_or_default()
+                .to_owned(),
+            cache_key: str_field(task_run, "cache_key").map(str::to_owned),
+            task_version: str_field(task_run, "task_version").map(str::to_owned),
+            empirical_policy: task_run.get("empirical_policy").cloned().unwrap_or(Value::Null),
+            tags: task_run
+                .get("tags")
+                .and_then(Value::as_array)
+                .map(|a| a.iter().filter_map(|t| t.as_str().map(str::to_owned)).collect())
+                .unwrap_or_default(),
+            labels: task_run.get("labels").cloned().unwrap_or(Value::Null),
+            task_inputs: task_run.get("task_inputs").cloned().unwrap_or(Value::Null),
+            state,
+            run_count: task_run.get("run_count").and_then(Value::as_i64).unwrap_or(0),
+            flow_run_run_count: task_run
+                .get("flow_run_run_count")
+                .and_then(Value::as_i64)
+                .unwrap_or(0),
+            expected_start_time: time("expected_start_time"),
+            start_time: time("start_time"),
+            end_time: time("end_time"),
+            total_run_time: task_run
+                .get("total_run_time")
+                .and_then(Value::as_f64)
+                .unwrap_or(0.0),
+            created: ev.occurred,
+        })
+    }
+
+    /// Which of two reports is newer: by state time, then by id (uuid7 ids sort by creation).
+    fn order_key(&self) -> (Micros, Uuid) {
+        (self.state.timestamp, self.state.id)
+    }
+
+    /// Combines two reports of the same task run: the newer report's values win and its empty
+    /// fields are filled from the older one. Commutative, so arrival order does not matter.
+    pub fn merge(self, other: TaskRunRecord) -> TaskRunRecord {
+        let created = self.created.min(other.created);
+        let (mut new, old) = if self.order_key() >= other.order_key() {
+            (self, other)
+        } else {
+            (other, self)
+        };
+        fill_string(&mut new.name, old.name);
+        fill_string(&mut new.task_key, old.task_key);
+        fill_string(&mut new.dynamic_key, old.dynamic_key);
+        new.flow_run_id = new.flow_run_id.or(old.flow_run_id);
+        new.cache_key = new.cache_key.or(old.cache_key);
+        new.task_version = new.task_version.or(old.task_version);
+        fill_value(&mut new.empirical_policy, old.empirical_policy);
+        fill_value(&mut new.labels, old.labels);
+        fill_value(&mut new.task_inputs, old.task_inputs);
+        if new.tags.is_empty() {
+            new.tags = old.tags;
+        }
+        new.run_count = new.run_count.max(old.run_count);
+        new.flow_run_run_count = new.flow_run_run_count.max(old.flow_run_run_count);
+        new.expected_start_time = new.expected_start_time.or(old.expected_start_time);
+        new.start_time = new.start_time.or(old.start_time);
+        new.end_time = new.end_time.or(old.end_time);
+        new.total_run_time = new.total_run_time.max(old.total_run_time);
+        new.created = created;
+        new
+    }
+}
+
+fn str_field<'a>(obj: &'a Map<String, Value>, key: &str) -> Option<&'a str> {
+    obj.get(key).and_then(Value::as_str)
+}
+
+fn fill_string(target: &mut String, older: String) {
+    if target.is_empty() {
+        *target = older;
+    }
+}
+
+fn fill_value(target: &mut Value, older: Value) {
+    if target.is_null() {
+        *target = older;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+    use serde_json::json;
+
+    use super::*;
+    use crate::event::labels;
+
+    /// A client-shaped event for task run `task` at step `step` of a Pending, Running, Completed life.
+    fn lifecycle_event(task: Uuid, flow_run: Uuid, step: usize) -> Event {
+        let (ty, t) = [("PENDING", 10), ("RUNNING", 20), ("COMPLETED", 30)][step];
+        let mut task_run = json!({
+            "name": "add-a3d", "task_key": "add-83a2f660", "dynamic_key": "k",
+            "empirical_policy": {"retries": 0}, "tags": ["t"], "labels": {}, "task_inputs": {"x": []},
+            "run_count": if step == 0 { 0 } else { 1 },
+            "flow_run_run_count": 1,
+            "expected_start_time": Micros(10).to_string(),
+            "total_run_time": if step == 2 { 0.00001 } else { 0.0 },
+        });
+        if step >= 1 {
+            task_run["start_time"] = json!(Micros(20).to_string());
+        }
+        if step == 2 {
+            task_run["end_time"] = json!(Micros(30).to_string());
+        }
+        Event {
+            id: Uuid::from_u128(t as u128),
+            occurred: Micros(t),
+            event: format!("prefect.task-run.{ty}"),
+            resource: labels([("prefect.resource.id", format!("prefect.task-run.{task}"))]),
+            related: vec![labels([
+                ("prefect.resource.id", format!("prefect.flow-run.{flow_run}")),
+                ("prefect.resource.role", "flow-run".to_owned()),
+            ])],
+            payload: json!({"validated_state": {"type": ty, "name": "x", "message": "", "state_details": {}, "data": null}, "task_run": task_run}),
+            follows: None,
+            received: Micros(t),
+        }
+    }
+
+    #[test]
+    fn reads_a_client_event() {
+        let (task, flow_run) = (Uuid::now_v7(), Uuid::now_v7());
+        let rec = TaskRunRecord::from_event(&lifecycle_event(task, flow_run, 2)).unwrap();
+        assert_eq!(rec.id, task);
+        assert_eq!(rec.flow_run_id, Some(flow_run));
+        assert_eq!(rec.state.state_type, StateType::Completed);
+        assert_eq!(rec.end_time, Some(Micros(30)));
+        assert_eq!(rec.task_key, "add-83a2f660");
+    }
+
+    #[test]
+    fn explains_unreadable_events() {
+        let mut ev = lifecycle_event(Uuid::now_v7(), Uuid::now_v7(), 0);
+        ev.payload["validated_state"]["type"] = json!("DONE");
+        assert_eq!(
+            TaskRunRecord::from_event(&ev),
+            Err(ReportError::BadField("validated_state.type"))
+        );
+        ev.resource = labels([("prefect.resource.id", "prefect.flow.x".to_owned())]);
+        assert!(matches!(TaskRunRecord::from_event(&ev), Err(ReportError::BadResource(_))));
+    }
+
+    proptest! {
+        /// Any arrival order of a task run's events, with duplicates, folds to the record that
+        /// in-order arrival gives.
+        #[test]
+        fn folding_ignores_arrival_order(order in prop::collection::vec(0usize..3, 1..8)) {
+            let (task, flow_run) = (Uuid::from_u128(1), Uuid::from_u128(2));
+            let mut steps = order.clone();
+            steps.sort();
+            steps.dedup();
+            let fold = |seq: &[usize]| seq.iter()
+                .map(|s| TaskRunRecord::from_event(&lifecycle_event(task, flow_run, *s)).unwrap())
+                .reduce(TaskRunRecord::merge).unwrap();
+            prop_assert_eq!(fold(&order), fold(&steps));
+        }
+    }
+}
