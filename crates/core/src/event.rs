@@ -89,3 +89,115 @@ mod tests {
         assert_eq!(ev.related_id("flow"), None);
     }
 }
+
+/// What a flow-run state event says about the run it is emitted for.
+#[derive(Clone, Copy, Debug)]
+pub struct FlowRunFacts<'a> {
+    /// The run's id.
+    pub id: Uuid,
+    /// The run's name.
+    pub name: &'a str,
+    /// Its flow's id.
+    pub flow_id: Uuid,
+    /// Its flow's name.
+    pub flow_name: &'a str,
+    /// The run's tags.
+    pub tags: &'a [String],
+    /// Its deployment, if any.
+    pub deployment_id: Option<Uuid>,
+    /// Its work queue, if any.
+    pub work_queue_name: Option<&'a str>,
+}
+
+/// The `prefect.flow-run.<State>` event the server emits when it commits `new` after `previous`.
+/// Its id is the new state's id, so emitting it twice stores it once.
+pub fn flow_run_state_event(
+    run: FlowRunFacts<'_>,
+    previous: Option<&crate::State>,
+    new: &crate::State,
+    received: Micros,
+) -> Event {
+    let state_json = |s: &crate::State| {
+        serde_json::json!({
+            "type": s.state_type, "name": s.name, "message": s.message.clone().unwrap_or_default(),
+            "state_details": s.details,
+        })
+    };
+    let mut related = vec![labels([
+        ("prefect.resource.id", format!("prefect.flow.{}", run.flow_id)),
+        ("prefect.resource.role", "flow".to_owned()),
+        ("prefect.resource.name", run.flow_name.to_owned()),
+    ])];
+    if let Some(d) = run.deployment_id {
+        related.push(labels([
+            ("prefect.resource.id", format!("prefect.deployment.{d}")),
+            ("prefect.resource.role", "deployment".to_owned()),
+        ]));
+    }
+    if let Some(q) = run.work_queue_name {
+        related.push(labels([
+            ("prefect.resource.id", format!("prefect.work-queue.{q}")),
+            ("prefect.resource.role", "work-queue".to_owned()),
+            ("prefect.resource.name", q.to_owned()),
+        ]));
+    }
+    related.extend(run.tags.iter().map(|t| {
+        labels([
+            ("prefect.resource.id", format!("prefect.tag.{t}")),
+            ("prefect.resource.role", "tag".to_owned()),
+        ])
+    }));
+    Event {
+        id: new.id,
+        occurred: new.timestamp,
+        event: format!("prefect.flow-run.{}", new.name),
+        resource: labels([
+            ("prefect.resource.id", format!("prefect.flow-run.{}", run.id)),
+            ("prefect.resource.name", run.name.to_owned()),
+            ("prefect.state-message", new.message.clone().unwrap_or_default()),
+            ("prefect.state-name", new.name.clone()),
+            ("prefect.state-timestamp", new.timestamp.to_string()),
+            ("prefect.state-type", new.state_type.as_str().to_owned()),
+        ]),
+        related,
+        payload: serde_json::json!({
+            "intended": {"from": previous.map(|p| p.state_type), "to": new.state_type},
+            "initial_state": previous.map(state_json),
+            "validated_state": state_json(new),
+        }),
+        follows: previous.map(|p| p.id),
+        received,
+    }
+}
+
+#[cfg(test)]
+mod emitted_tests {
+    use super::*;
+    use crate::{State, StateType};
+
+    #[test]
+    fn flow_run_events_name_the_state_and_relate_flow_deployment_and_tags() {
+        let (run_id, flow_id, dep) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
+        let tags = vec!["etl".to_owned()];
+        let facts = FlowRunFacts {
+            id: run_id,
+            name: "brave-otter",
+            flow_id,
+            flow_name: "etl",
+            tags: &tags,
+            deployment_id: Some(dep),
+            work_queue_name: Some("default"),
+        };
+        let prev = State::new(Uuid::now_v7(), StateType::Pending, Micros(1));
+        let new = State::new(Uuid::now_v7(), StateType::Running, Micros(2));
+        let ev = flow_run_state_event(facts, Some(&prev), &new, Micros(3));
+        assert_eq!(ev.event, "prefect.flow-run.Running");
+        assert_eq!(ev.id, new.id);
+        assert_eq!(ev.resource_id(), format!("prefect.flow-run.{run_id}"));
+        assert_eq!(ev.related_id("flow"), Some(format!("prefect.flow.{flow_id}").as_str()));
+        assert_eq!(ev.related_id("deployment"), Some(format!("prefect.deployment.{dep}").as_str()));
+        assert_eq!(ev.related_id("tag"), Some("prefect.tag.etl"));
+        assert_eq!(ev.payload["intended"]["from"], "PENDING");
+        assert_eq!(ev.follows, Some(prev.id));
+    }
+}

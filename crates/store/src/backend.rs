@@ -1,0 +1,102 @@
+//! What differs between SQLite and PostgreSQL, kept in one trait so that every query is written
+//! once (in `sql_store`) and runs on both.
+
+use std::future::Future;
+
+use sqlx::postgres::{PgArguments, Postgres};
+use sqlx::query::Query;
+use sqlx::sqlite::{Sqlite, SqliteArguments};
+use sqlx::{AssertSqlSafe, Database, Executor};
+
+use crate::sql::{Arg, Row, Sql};
+
+/// A database Flowgate can store into.
+pub trait Backend: Database + Sized {
+    /// Name for logs and errors.
+    const KIND: &'static str;
+    /// A statement that serialises concurrent migrations (several replicas starting at once).
+    const MIGRATION_LOCK: Option<&'static str>;
+    /// Opens a write transaction. SQLite needs `BEGIN IMMEDIATE` so that concurrent
+    /// read-then-write transactions queue instead of failing with SQLITE_BUSY.
+    const BEGIN_WRITE: &'static str;
+    /// Case-insensitive LIKE operator.
+    const ILIKE: &'static str;
+    /// Suffix that locks selected rows for the rest of the transaction ("" where the
+    /// transaction already holds the database's write lock).
+    const FOR_UPDATE: &'static str;
+
+    /// Runs a statement, returning the number of rows it changed.
+    fn execute<'c>(
+        conn: &'c mut Self::Connection,
+        sql: &'c Sql,
+    ) -> impl Future<Output = Result<u64, sqlx::Error>> + Send + 'c;
+
+    /// Runs a query, returning every row.
+    fn fetch_all<'c>(
+        conn: &'c mut Self::Connection,
+        sql: &'c Sql,
+    ) -> impl Future<Output = Result<Vec<Row>, sqlx::Error>> + Send + 'c;
+}
+
+/// Implements [`Backend`]'s statement plumbing for a concrete sqlx database.
+macro_rules! plumbing {
+    ($db:ty, $args:ty, $row:path) => {
+        fn execute<'c>(
+            conn: &'c mut <$db as Database>::Connection,
+            sql: &'c Sql,
+        ) -> impl Future<Output = Result<u64, sqlx::Error>> + Send + 'c {
+            async move {
+                let q = bind_all::<$db, $args>(sql);
+                Ok(conn.execute(q).await?.rows_affected())
+            }
+        }
+
+        fn fetch_all<'c>(
+            conn: &'c mut <$db as Database>::Connection,
+            sql: &'c Sql,
+        ) -> impl Future<Output = Result<Vec<Row>, sqlx::Error>> + Send + 'c {
+            async move {
+                let q = bind_all::<$db, $args>(sql);
+                Ok(conn.fetch_all(q).await?.into_iter().map($row).collect())
+            }
+        }
+    };
+}
+
+impl Backend for Sqlite {
+    const KIND: &'static str = "sqlite";
+    const MIGRATION_LOCK: Option<&'static str> = None;
+    const BEGIN_WRITE: &'static str = "BEGIN IMMEDIATE";
+    const ILIKE: &'static str = "LIKE";
+    const FOR_UPDATE: &'static str = "";
+    plumbing!(Sqlite, SqliteArguments, Row::Sqlite);
+}
+
+impl Backend for Postgres {
+    const KIND: &'static str = "postgres";
+    const MIGRATION_LOCK: Option<&'static str> = Some("SELECT pg_advisory_xact_lock(4200)");
+    const BEGIN_WRITE: &'static str = "BEGIN";
+    const ILIKE: &'static str = "ILIKE";
+    const FOR_UPDATE: &'static str = " FOR UPDATE";
+    plumbing!(Postgres, PgArguments, Row::Postgres);
+}
+
+/// Binds every argument of `sql` to a query of database `DB`.
+fn bind_all<'q, DB, A>(sql: &'q Sql) -> Query<'q, DB, A>
+where
+    DB: Database<Arguments = A>,
+    A: sqlx::IntoArguments<DB> + 'q,
+    Option<String>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    Option<i64>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    Option<f64>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    let mut q = sqlx::query::<DB>(AssertSqlSafe(sql.text.clone()));
+    for arg in &sql.args {
+        q = match arg {
+            Arg::Text(v) => q.bind(v.clone()),
+            Arg::Int(v) => q.bind(*v),
+            Arg::Float(v) => q.bind(*v),
+        };
+    }
+    q
+}

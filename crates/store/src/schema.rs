@@ -1,0 +1,129 @@
+//! The schema, written once for both backends: TEXT for ids and JSON, BIGINT for microsecond
+//! timestamps and counters, DOUBLE PRECISION for durations. Migrations are append-only: a
+//! released migration is never edited, a new one is added.
+
+/// Migrations in order; the index + 1 is the version recorded in `schema_migrations`.
+pub const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE flows (
+    id TEXT PRIMARY KEY,
+    created BIGINT NOT NULL,
+    updated BIGINT NOT NULL,
+    name TEXT NOT NULL UNIQUE,
+    tags TEXT NOT NULL,
+    labels TEXT NOT NULL
+);
+CREATE TABLE flow_runs (
+    id TEXT PRIMARY KEY,
+    created BIGINT NOT NULL,
+    updated BIGINT NOT NULL,
+    name TEXT NOT NULL,
+    flow_id TEXT NOT NULL REFERENCES flows(id) ON DELETE CASCADE,
+    flow_version TEXT,
+    deployment_id TEXT,
+    work_queue_name TEXT,
+    parameters TEXT NOT NULL,
+    idempotency_key TEXT,
+    context TEXT NOT NULL,
+    empirical_policy TEXT NOT NULL,
+    tags TEXT NOT NULL,
+    labels TEXT NOT NULL,
+    parent_task_run_id TEXT,
+    job_variables TEXT NOT NULL,
+    state_id TEXT,
+    state_type TEXT,
+    state_name TEXT,
+    state_timestamp BIGINT,
+    state_body TEXT,
+    run_count BIGINT NOT NULL,
+    start_time BIGINT,
+    end_time BIGINT,
+    total_run_time DOUBLE PRECISION NOT NULL,
+    expected_start_time BIGINT,
+    next_scheduled_start_time BIGINT
+);
+CREATE INDEX flow_runs_flow ON flow_runs(flow_id);
+CREATE INDEX flow_runs_state_type ON flow_runs(state_type);
+CREATE INDEX flow_runs_expected_start ON flow_runs(expected_start_time);
+CREATE INDEX flow_runs_start ON flow_runs(start_time);
+CREATE INDEX flow_runs_parent_task_run ON flow_runs(parent_task_run_id);
+CREATE INDEX flow_runs_deployment ON flow_runs(deployment_id);
+CREATE UNIQUE INDEX flow_runs_idempotency ON flow_runs(flow_id, idempotency_key)
+    WHERE idempotency_key IS NOT NULL;
+CREATE TABLE flow_run_states (
+    id TEXT PRIMARY KEY,
+    flow_run_id TEXT NOT NULL REFERENCES flow_runs(id) ON DELETE CASCADE,
+    type TEXT NOT NULL,
+    name TEXT NOT NULL,
+    timestamp BIGINT NOT NULL,
+    body TEXT NOT NULL
+);
+CREATE INDEX flow_run_states_run ON flow_run_states(flow_run_id, timestamp);
+CREATE TABLE task_runs (
+    id TEXT PRIMARY KEY,
+    created BIGINT NOT NULL,
+    updated BIGINT NOT NULL,
+    name TEXT NOT NULL,
+    flow_run_id TEXT,
+    task_key TEXT NOT NULL,
+    dynamic_key TEXT NOT NULL,
+    cache_key TEXT,
+    task_version TEXT,
+    empirical_policy TEXT NOT NULL,
+    tags TEXT NOT NULL,
+    labels TEXT NOT NULL,
+    task_inputs TEXT NOT NULL,
+    state_id TEXT NOT NULL,
+    state_type TEXT NOT NULL,
+    state_name TEXT NOT NULL,
+    state_timestamp BIGINT NOT NULL,
+    state_body TEXT NOT NULL,
+    run_count BIGINT NOT NULL,
+    flow_run_run_count BIGINT NOT NULL,
+    expected_start_time BIGINT,
+    start_time BIGINT,
+    end_time BIGINT,
+    total_run_time DOUBLE PRECISION NOT NULL
+);
+CREATE INDEX task_runs_flow_run ON task_runs(flow_run_id);
+CREATE INDEX task_runs_state_type ON task_runs(state_type);
+CREATE TABLE task_run_states (
+    id TEXT PRIMARY KEY,
+    task_run_id TEXT NOT NULL,
+    type TEXT NOT NULL,
+    name TEXT NOT NULL,
+    timestamp BIGINT NOT NULL,
+    body TEXT NOT NULL
+);
+CREATE INDEX task_run_states_run ON task_run_states(task_run_id, timestamp);
+CREATE TABLE logs (
+    id TEXT PRIMARY KEY,
+    created BIGINT NOT NULL,
+    name TEXT NOT NULL,
+    level BIGINT NOT NULL,
+    message TEXT NOT NULL,
+    timestamp BIGINT NOT NULL,
+    flow_run_id TEXT,
+    task_run_id TEXT
+);
+CREATE INDEX logs_flow_run ON logs(flow_run_id, timestamp);
+CREATE INDEX logs_task_run ON logs(task_run_id);
+CREATE TABLE events (
+    id TEXT PRIMARY KEY,
+    occurred BIGINT NOT NULL,
+    event TEXT NOT NULL,
+    resource_id TEXT NOT NULL,
+    resource TEXT NOT NULL,
+    related TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    follows TEXT,
+    received BIGINT NOT NULL
+);
+CREATE INDEX events_occurred ON events(occurred);
+CREATE INDEX events_resource ON events(resource_id, occurred);
+CREATE INDEX events_name ON events(event, occurred)
+"#];
+
+/// Splits a migration into statements (none of ours contains a `;` inside a literal).
+pub fn statements(migration: &str) -> impl Iterator<Item = &str> {
+    migration.split(';').map(str::trim).filter(|s| !s.is_empty())
+}

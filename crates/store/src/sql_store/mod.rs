@@ -1,0 +1,655 @@
+//! [`SqlStore`]: the one implementation of [`Store`], generic over the [`Backend`].
+
+mod filters;
+mod rows;
+
+use std::collections::{HashMap, HashSet};
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use flowgate_core::event::{FlowRunFacts, flow_run_state_event};
+use flowgate_core::orchestration::{Decision, FlowRunSnapshot, RunClock, decide_flow_run};
+use flowgate_core::task_run::{TASK_RUN_EVENT_PREFIX, TaskRunRecord};
+use flowgate_core::{Event, Micros, State, StateType, names};
+use serde_json::Value;
+use sqlx::postgres::{PgPoolOptions, Postgres};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Pool, Sqlite};
+use uuid::Uuid;
+
+use crate::Backend;
+use crate::model::*;
+use crate::schema::{MIGRATIONS, statements};
+use crate::sql::{Arg, Row, Sql};
+use crate::store::{DynStore, Result, Store, StoreError};
+
+/// Rows per multi-row INSERT: keeps statements few and below both backends' parameter limits.
+const INSERT_CHUNK: usize = 50;
+/// Ids per `IN (…)` list.
+const IN_CHUNK: usize = 500;
+
+/// A store on a SQL database. Writes go through `write`, which on SQLite is a single connection
+/// so writers queue in the pool instead of contending for the file lock.
+pub struct SqlStore<B: Backend> {
+    read: Pool<B>,
+    write: Pool<B>,
+}
+
+/// Opens (creating and migrating as needed) the store a URL names: `sqlite:PATH` or
+/// `postgres://…`.
+pub async fn open(url: &str) -> Result<DynStore> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect(url)
+            .await?;
+        let store = SqlStore::<Postgres> {
+            read: pool.clone(),
+            write: pool,
+        };
+        store.migrate().await?;
+        Ok(Arc::new(store))
+    } else if url.starts_with("sqlite:") {
+        let opts = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(30))
+            .foreign_keys(true)
+            .pragma("cache_size", "-16000");
+        let write = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(opts.clone())
+            .await?;
+        let store = SqlStore::<Sqlite> {
+            read: write.clone(),
+            write,
+        };
+        store.migrate().await?;
+        let read = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(opts.read_only(true))
+            .await?;
+        Ok(Arc::new(SqlStore { read, ..store }))
+    } else {
+        Err(StoreError::Conflict(format!(
+            "unsupported database URL {url:?}: use sqlite:PATH or postgres://USER@HOST/DB"
+        )))
+    }
+}
+
+impl<B: Backend> SqlStore<B> {
+    /// Applies the migrations not yet applied, in one transaction.
+    async fn migrate(&self) -> Result<()> {
+        let mut tx = self.write.begin_with(B::BEGIN_WRITE).await?;
+        if let Some(lock) = B::MIGRATION_LOCK {
+            B::execute(&mut tx, &Sql::new(lock)).await?;
+        }
+        B::execute(
+            &mut tx,
+            &Sql::new(
+                "CREATE TABLE IF NOT EXISTS schema_migrations \
+                 (version BIGINT PRIMARY KEY, applied BIGINT NOT NULL)",
+            ),
+        )
+        .await?;
+        let rows = B::fetch_all(
+            &mut tx,
+            &Sql::new("SELECT COALESCE(MAX(version), 0) AS v FROM schema_migrations"),
+        )
+        .await?;
+        let current: i64 = rows[0].get("v")?;
+        for (i, migration) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+            for statement in statements(migration) {
+                B::execute(&mut tx, &Sql::new(statement)).await?;
+            }
+            let mut record = Sql::new("INSERT INTO schema_migrations (version, applied) VALUES (");
+            record.arg(i as i64 + 1).push(", ").arg(0i64).push(")");
+            B::execute(&mut tx, &record).await?;
+            tracing::info!(backend = B::KIND, version = i + 1, "applied migration");
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn query(&self, sql: &Sql) -> Result<Vec<Row>> {
+        let mut conn = self.read.acquire().await?;
+        Ok(B::fetch_all(&mut conn, sql).await?)
+    }
+
+    async fn count(&self, table: &str, conds: crate::sql::Conditions) -> Result<i64> {
+        let mut sql = Sql::new(&format!("SELECT COUNT(*) AS n FROM {table}"));
+        conds.append_to(&mut sql);
+        Ok(self.query(&sql).await?[0].get("n")?)
+    }
+}
+
+fn not_found(kind: &'static str, id: impl ToString) -> StoreError {
+    StoreError::NotFound {
+        kind,
+        id: id.to_string(),
+    }
+}
+
+fn by_id(select: &str, id: impl Into<Arg>) -> Sql {
+    let mut sql = Sql::new(select);
+    sql.push(" WHERE id = ").arg(id);
+    sql
+}
+
+/// Inserts `rows` (argument lists in `columns` order) in multi-row statements.
+async fn insert_rows<B: Backend>(
+    conn: &mut B::Connection,
+    head: &str,
+    tail: &str,
+    rows: Vec<Vec<Arg>>,
+) -> Result<()> {
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        let mut sql = Sql::new(head);
+        sql.rows(rows.by_ref().take(INSERT_CHUNK)).push(tail);
+        B::execute(conn, &sql).await?;
+    }
+    Ok(())
+}
+
+/// Reads the rows of `table` whose id is in `ids`.
+async fn rows_by_ids<B: Backend>(
+    conn: &mut B::Connection,
+    select: &str,
+    ids: &[String],
+) -> Result<Vec<Row>> {
+    let mut out = Vec::new();
+    for chunk in ids.chunks(IN_CHUNK) {
+        let mut sql = Sql::new(select);
+        sql.push(" WHERE id IN (").arg_list(chunk.iter().map(String::as_str)).push(")");
+        out.extend(B::fetch_all(conn, &sql).await?);
+    }
+    Ok(out)
+}
+
+async fn insert_state<B: Backend>(
+    conn: &mut B::Connection,
+    table: &str,
+    owner_col: &str,
+    owner: Uuid,
+    s: &State,
+) -> Result<()> {
+    let mut sql = Sql::new(&format!(
+        "INSERT INTO {table} (id, {owner_col}, type, name, timestamp, body) VALUES "
+    ));
+    sql.rows([vec![
+        s.id.into(),
+        owner.into(),
+        s.state_type.as_str().into(),
+        s.name.as_str().into(),
+        s.timestamp.into(),
+        rows::state_body(s).into(),
+    ]])
+    .push(" ON CONFLICT (id) DO NOTHING");
+    B::execute(conn, &sql).await?;
+    Ok(())
+}
+
+async fn insert_events<B: Backend>(conn: &mut B::Connection, events: &[&Event]) -> Result<()> {
+    insert_rows::<B>(
+        conn,
+        &format!("INSERT INTO events ({}) VALUES ", rows::EVENT_COLUMNS),
+        " ON CONFLICT (id) DO NOTHING",
+        events.iter().map(|e| rows::event_args(e)).collect(),
+    )
+    .await
+}
+
+async fn upsert_task_runs<B: Backend>(
+    conn: &mut B::Connection,
+    records: &[TaskRunRecord],
+    now: Micros,
+) -> Result<()> {
+    let updates = rows::TASK_RUN_COLUMNS
+        .split(", ")
+        .filter(|c| *c != "id")
+        .map(|c| format!("{c} = excluded.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    insert_rows::<B>(
+        conn,
+        &format!("INSERT INTO task_runs ({}) VALUES ", rows::TASK_RUN_COLUMNS),
+        &format!(" ON CONFLICT (id) DO UPDATE SET {updates}"),
+        records.iter().map(|r| rows::task_run_args(r, now)).collect(),
+    )
+    .await
+}
+
+#[async_trait]
+impl<B: Backend> Store for SqlStore<B> {
+    fn backend(&self) -> &'static str {
+        B::KIND
+    }
+
+    async fn create_flow(
+        &self,
+        name: &str,
+        tags: &[String],
+        labels: &Value,
+        now: Micros,
+    ) -> Result<(Flow, bool)> {
+        let mut tx = self.write.begin_with(B::BEGIN_WRITE).await?;
+        let mut insert = Sql::new("INSERT INTO flows (id, created, updated, name, tags, labels) VALUES ");
+        insert
+            .rows([vec![
+                Uuid::now_v7().into(),
+                now.into(),
+                now.into(),
+                name.into(),
+                rows::string_list(tags).into(),
+                rows::object_text(labels).into(),
+            ]])
+            .push(" ON CONFLICT (name) DO NOTHING");
+        let created = B::execute(&mut tx, &insert).await? == 1;
+        let mut select = Sql::new("SELECT * FROM flows WHERE name = ");
+        select.arg(name);
+        let flow = rows::flow(&B::fetch_all(&mut tx, &select).await?[0])?;
+        tx.commit().await?;
+        Ok((flow, created))
+    }
+
+    async fn read_flow(&self, id: Uuid) -> Result<Flow> {
+        let found = self.query(&by_id("SELECT * FROM flows", id)).await?;
+        rows::flow(found.first().ok_or_else(|| not_found("flow", id))?)
+    }
+
+    async fn read_flow_by_name(&self, name: &str) -> Result<Flow> {
+        let mut sql = Sql::new("SELECT * FROM flows WHERE name = ");
+        sql.arg(name);
+        let found = self.query(&sql).await?;
+        rows::flow(found.first().ok_or_else(|| not_found("flow", name))?)
+    }
+
+    async fn filter_flows(&self, filter: &FlowFilter, page: Page) -> Result<Vec<Flow>> {
+        let mut sql = Sql::new("SELECT * FROM flows");
+        filters::flows::<B>(filter).append_to(&mut sql);
+        sql.push(" ORDER BY name");
+        filters::page(&mut sql, page);
+        self.query(&sql).await?.iter().map(rows::flow).collect()
+    }
+
+    async fn count_flows(&self, filter: &FlowFilter) -> Result<i64> {
+        self.count("flows", filters::flows::<B>(filter)).await
+    }
+
+    async fn delete_flow(&self, id: Uuid) -> Result<()> {
+        let mut tx = self.write.begin_with(B::BEGIN_WRITE).await?;
+        let mut runs = Sql::new("SELECT id FROM flow_runs WHERE flow_id = ");
+        runs.arg(id);
+        for row in B::fetch_all(&mut tx, &runs).await? {
+            delete_run_children::<B>(&mut tx, row.uuid("id")?).await?;
+        }
+        let deleted = B::execute(&mut tx, &by_id("DELETE FROM flows", id)).await?;
+        if deleted == 0 {
+            return Err(not_found("flow", id));
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn create_flow_run(
+        &self,
+        new: NewFlowRun,
+        now: Micros,
+    ) -> Result<(FlowRun, bool, Option<Event>)> {
+        let mut tx = self.write.begin_with(B::BEGIN_WRITE).await?;
+        let flow_rows = B::fetch_all(&mut tx, &by_id("SELECT name FROM flows", new.flow_id)).await?;
+        let flow_name: String = flow_rows
+            .first()
+            .ok_or_else(|| not_found("flow", new.flow_id))?
+            .get("name")?;
+        if let Some(key) = &new.idempotency_key {
+            let mut sql = Sql::new("SELECT * FROM flow_runs WHERE flow_id = ");
+            sql.arg(new.flow_id).push(" AND idempotency_key = ").arg(key.as_str());
+            if let Some(row) = B::fetch_all(&mut tx, &sql).await?.first() {
+                return Ok((rows::flow_run(row)?, false, None));
+            }
+        }
+        let id = Uuid::now_v7();
+        let state = new
+            .state
+            .unwrap_or_else(|| State::new(Uuid::now_v7(), StateType::Pending, now));
+        let mut clock = RunClock::default();
+        clock.advance(None, &state);
+        let mut labels = match new.labels {
+            Value::Object(m) => m,
+            _ => Default::default(),
+        };
+        labels.insert("prefect.flow.id".to_owned(), new.flow_id.to_string().into());
+        let run = FlowRun {
+            id,
+            created: now,
+            updated: now,
+            name: new
+                .name
+                .unwrap_or_else(|| names::run_name(Uuid::new_v4().as_u64_pair().0)),
+            flow_id: new.flow_id,
+            flow_version: new.flow_version,
+            deployment_id: new.deployment_id,
+            work_queue_name: new.work_queue_name,
+            parameters: new.parameters,
+            idempotency_key: new.idempotency_key,
+            context: new.context,
+            empirical_policy: new.empirical_policy,
+            tags: new.tags,
+            labels: Value::Object(labels),
+            parent_task_run_id: new.parent_task_run_id,
+            job_variables: new.job_variables,
+            state: Some(state.clone()),
+            clock,
+        };
+        insert_rows::<B>(
+            &mut tx,
+            &format!("INSERT INTO flow_runs ({}) VALUES ", rows::FLOW_RUN_COLUMNS),
+            "",
+            vec![rows::flow_run_args(&run)],
+        )
+        .await?;
+        insert_state::<B>(&mut tx, "flow_run_states", "flow_run_id", id, &state).await?;
+        let event = flow_run_state_event(facts(&run, &flow_name), None, &state, now);
+        insert_events::<B>(&mut tx, &[&event]).await?;
+        tx.commit().await?;
+        Ok((run, true, Some(event)))
+    }
+
+    async fn read_flow_run(&self, id: Uuid) -> Result<FlowRun> {
+        let found = self.query(&by_id("SELECT * FROM flow_runs", id)).await?;
+        rows::flow_run(found.first().ok_or_else(|| not_found("flow run", id))?)
+    }
+
+    async fn filter_flow_runs(
+        &self,
+        filter: &FlowRunFilter,
+        sort: FlowRunSort,
+        page: Page,
+    ) -> Result<Vec<FlowRun>> {
+        let mut sql = Sql::new("SELECT * FROM flow_runs");
+        filters::flow_runs::<B>(filter).append_to(&mut sql);
+        sql.push(filters::flow_run_order(sort));
+        filters::page(&mut sql, page);
+        self.query(&sql).await?.iter().map(rows::flow_run).collect()
+    }
+
+    async fn count_flow_runs(&self, filter: &FlowRunFilter) -> Result<i64> {
+        self.count("flow_runs", filters::flow_runs::<B>(filter)).await
+    }
+
+    async fn delete_flow_run(&self, id: Uuid) -> Result<()> {
+        let mut tx = self.write.begin_with(B::BEGIN_WRITE).await?;
+        delete_run_children::<B>(&mut tx, id).await?;
+        if B::execute(&mut tx, &by_id("DELETE FROM flow_runs", id)).await? == 0 {
+            return Err(not_found("flow run", id));
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn set_flow_run_state(
+        &self,
+        id: Uuid,
+        mut proposed: State,
+        force: bool,
+        now: Micros,
+    ) -> Result<(SetStateOutcome, Option<Event>)> {
+        let mut tx = self.write.begin_with(B::BEGIN_WRITE).await?;
+        let mut select = by_id("SELECT * FROM flow_runs", id);
+        select.push(B::FOR_UPDATE);
+        let found = B::fetch_all(&mut tx, &select).await?;
+        let mut run = rows::flow_run(found.first().ok_or_else(|| not_found("flow run", id))?)?;
+        let snapshot = FlowRunSnapshot {
+            current: run.state.as_ref(),
+            run_count: run.clock.run_count,
+            retries: run.retries(),
+            retry_delay_seconds: run.retry_delay_seconds(),
+        };
+        let decision = decide_flow_run(snapshot, &proposed, force, now, Uuid::now_v7());
+        let committed = match &decision {
+            Decision::Accept => {
+                proposed
+                    .details
+                    .insert("flow_run_id".to_owned(), id.to_string().into());
+                Some(proposed)
+            }
+            Decision::Substitute { state, .. } => {
+                let mut state = state.clone();
+                state
+                    .details
+                    .insert("flow_run_id".to_owned(), id.to_string().into());
+                Some(state)
+            }
+            _ => None,
+        };
+        let Some(new_state) = committed else {
+            tx.rollback().await?;
+            let state = run.state.clone();
+            return Ok((SetStateOutcome { decision, state, run }, None));
+        };
+        let flow_rows = B::fetch_all(&mut tx, &by_id("SELECT name FROM flows", run.flow_id)).await?;
+        let flow_name: String = flow_rows
+            .first()
+            .map(|r| r.get("name"))
+            .transpose()?
+            .unwrap_or_default();
+        let previous = run.state.take();
+        run.clock.advance(previous.as_ref(), &new_state);
+        run.state = Some(new_state.clone());
+        run.updated = now;
+        let mut update = Sql::new("UPDATE flow_runs SET ");
+        let args = rows::flow_run_args(&run);
+        for (i, (col, arg)) in rows::FLOW_RUN_COLUMNS.split(", ").zip(args).enumerate().skip(1) {
+            if i > 1 {
+                update.push(", ");
+            }
+            update.push(col).push(" = ").arg(arg);
+        }
+        update.push(" WHERE id = ").arg(id);
+        B::execute(&mut tx, &update).await?;
+        insert_state::<B>(&mut tx, "flow_run_states", "flow_run_id", id, &new_state).await?;
+        let event = flow_run_state_event(facts(&run, &flow_name), previous.as_ref(), &new_state, now);
+        insert_events::<B>(&mut tx, &[&event]).await?;
+        tx.commit().await?;
+        Ok((
+            SetStateOutcome {
+                decision,
+                state: Some(new_state),
+                run,
+            },
+            Some(event),
+        ))
+    }
+
+    async fn flow_run_states(&self, id: Uuid) -> Result<Vec<State>> {
+        let mut sql = Sql::new("SELECT * FROM flow_run_states WHERE flow_run_id = ");
+        sql.arg(id).push(" ORDER BY timestamp, id");
+        self.query(&sql)
+            .await?
+            .iter()
+            .map(|r| rows::state_from(r, "", "body"))
+            .collect()
+    }
+
+    async fn ingest_events(&self, events: &[Event]) -> Result<IngestOutcome> {
+        let mut outcome = IngestOutcome::default();
+        let mut seen = HashSet::new();
+        let unique: Vec<&Event> = events.iter().filter(|e| seen.insert(e.id)).collect();
+        outcome.duplicates = events.len() - unique.len();
+        let mut tx = self.write.begin_with(B::BEGIN_WRITE).await?;
+        let ids: Vec<String> = unique.iter().map(|e| e.id.to_string()).collect();
+        let stored: HashSet<Uuid> = rows_by_ids::<B>(&mut tx, "SELECT id FROM events", &ids)
+            .await?
+            .iter()
+            .map(|r| r.uuid("id"))
+            .collect::<Result<_, _>>()?;
+        let fresh: Vec<&Event> = unique.into_iter().filter(|e| !stored.contains(&e.id)).collect();
+        outcome.duplicates += stored.len();
+        outcome.stored = fresh.len();
+        insert_events::<B>(&mut tx, &fresh).await?;
+
+        let mut reports: HashMap<Uuid, TaskRunRecord> = HashMap::new();
+        let mut states = Vec::new();
+        for ev in fresh.iter().filter(|e| e.event.starts_with(TASK_RUN_EVENT_PREFIX)) {
+            match TaskRunRecord::from_event(ev) {
+                Ok(rec) => {
+                    states.push(vec![
+                        rec.state.id.into(),
+                        rec.id.into(),
+                        rec.state.state_type.as_str().into(),
+                        rec.state.name.as_str().into(),
+                        rec.state.timestamp.into(),
+                        rows::state_body(&rec.state).into(),
+                    ]);
+                    let merged = match reports.remove(&rec.id) {
+                        Some(prev) => prev.merge(rec),
+                        None => rec,
+                    };
+                    reports.insert(merged.id, merged);
+                }
+                Err(e) => {
+                    outcome.unreadable += 1;
+                    tracing::warn!(event = %ev.id, error = %e, "task-run event not applied");
+                }
+            }
+        }
+        if !reports.is_empty() {
+            let ids: Vec<String> = reports.keys().map(Uuid::to_string).collect();
+            for row in rows_by_ids::<B>(&mut tx, "SELECT * FROM task_runs", &ids).await? {
+                let existing = rows::task_run(&row)?.record;
+                if let Some(rec) = reports.remove(&existing.id) {
+                    reports.insert(existing.id, existing.merge(rec));
+                }
+            }
+            let now = Micros::from_timestamp(jiff_now());
+            let records: Vec<TaskRunRecord> = reports.into_values().collect();
+            outcome.task_runs = records.len();
+            upsert_task_runs::<B>(&mut tx, &records, now).await?;
+            insert_rows::<B>(
+                &mut tx,
+                "INSERT INTO task_run_states (id, task_run_id, type, name, timestamp, body) VALUES ",
+                " ON CONFLICT (id) DO NOTHING",
+                states,
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(outcome)
+    }
+
+    async fn filter_events(&self, filter: &EventFilter, page: Page) -> Result<Vec<Event>> {
+        let mut sql = Sql::new("SELECT * FROM events");
+        filters::events(filter).append_to(&mut sql);
+        sql.push(if filter.newest_first {
+            " ORDER BY occurred DESC, id DESC"
+        } else {
+            " ORDER BY occurred, id"
+        });
+        filters::page(&mut sql, page);
+        self.query(&sql).await?.iter().map(rows::event).collect()
+    }
+
+    async fn count_events(&self, filter: &EventFilter) -> Result<i64> {
+        self.count("events", filters::events(filter)).await
+    }
+
+    async fn upsert_task_run(&self, record: &TaskRunRecord, now: Micros) -> Result<TaskRun> {
+        let mut tx = self.write.begin_with(B::BEGIN_WRITE).await?;
+        upsert_task_runs::<B>(&mut tx, std::slice::from_ref(record), now).await?;
+        insert_state::<B>(&mut tx, "task_run_states", "task_run_id", record.id, &record.state)
+            .await?;
+        let found = B::fetch_all(&mut tx, &by_id("SELECT * FROM task_runs", record.id)).await?;
+        let stored = rows::task_run(found.first().ok_or_else(|| not_found("task run", record.id))?)?;
+        tx.commit().await?;
+        Ok(stored)
+    }
+
+    async fn read_task_run(&self, id: Uuid) -> Result<TaskRun> {
+        let found = self.query(&by_id("SELECT * FROM task_runs", id)).await?;
+        rows::task_run(found.first().ok_or_else(|| not_found("task run", id))?)
+    }
+
+    async fn filter_task_runs(
+        &self,
+        filter: &TaskRunFilter,
+        sort: TaskRunSort,
+        page: Page,
+    ) -> Result<Vec<TaskRun>> {
+        let mut sql = Sql::new("SELECT * FROM task_runs");
+        filters::task_runs::<B>(filter).append_to(&mut sql);
+        sql.push(filters::task_run_order(sort));
+        filters::page(&mut sql, page);
+        self.query(&sql).await?.iter().map(rows::task_run).collect()
+    }
+
+    async fn count_task_runs(&self, filter: &TaskRunFilter) -> Result<i64> {
+        self.count("task_runs", filters::task_runs::<B>(filter)).await
+    }
+
+    async fn create_logs(&self, logs: &[LogEntry]) -> Result<()> {
+        let mut tx = self.write.begin_with(B::BEGIN_WRITE).await?;
+        insert_rows::<B>(
+            &mut tx,
+            &format!("INSERT INTO logs ({}) VALUES ", rows::LOG_COLUMNS),
+            " ON CONFLICT (id) DO NOTHING",
+            logs.iter().map(rows::log_args).collect(),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn filter_logs(
+        &self,
+        filter: &LogFilter,
+        newest_first: bool,
+        page: Page,
+    ) -> Result<Vec<LogEntry>> {
+        let mut sql = Sql::new("SELECT * FROM logs");
+        filters::logs(filter).append_to(&mut sql);
+        sql.push(if newest_first {
+            " ORDER BY timestamp DESC, id DESC"
+        } else {
+            " ORDER BY timestamp, id"
+        });
+        filters::page(&mut sql, page);
+        self.query(&sql).await?.iter().map(rows::log).collect()
+    }
+}
+
+fn facts<'a>(run: &'a FlowRun, flow_name: &'a str) -> FlowRunFacts<'a> {
+    FlowRunFacts {
+        id: run.id,
+        name: &run.name,
+        flow_id: run.flow_id,
+        flow_name,
+        tags: &run.tags,
+        deployment_id: run.deployment_id,
+        work_queue_name: run.work_queue_name.as_deref(),
+    }
+}
+
+/// Deletes what hangs off a flow run: its task runs and their states, and its logs.
+async fn delete_run_children<B: Backend>(conn: &mut B::Connection, run: Uuid) -> Result<()> {
+    for statement in [
+        "DELETE FROM task_run_states WHERE task_run_id IN \
+         (SELECT id FROM task_runs WHERE flow_run_id = $1)",
+        "DELETE FROM task_runs WHERE flow_run_id = $1",
+        "DELETE FROM logs WHERE flow_run_id = $1",
+    ] {
+        let mut sql = Sql::new(statement);
+        sql.args.push(run.into());
+        B::execute(conn, &sql).await?;
+    }
+    Ok(())
+}
+
+fn jiff_now() -> jiff::Timestamp {
+    jiff::Timestamp::now()
+}

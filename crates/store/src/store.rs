@@ -1,0 +1,129 @@
+//! The storage interface the server programs against.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use flowgate_core::task_run::TaskRunRecord;
+use flowgate_core::{Event, Micros, State};
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::model::*;
+
+/// Why a store operation failed. The server maps each variant to one HTTP status.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The addressed record does not exist.
+    #[error("{kind} {id} not found")]
+    NotFound {
+        /// What kind of record, e.g. "flow run".
+        kind: &'static str,
+        /// The id or name looked up.
+        id: String,
+    },
+    /// The write conflicts with stored data (e.g. a unique name).
+    #[error("{0}")]
+    Conflict(String),
+    /// The database failed or is unreachable.
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    /// A stored value could not be read back.
+    #[error("stored data is unreadable: {0}")]
+    Corrupt(String),
+}
+
+/// Shorthand for store results.
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// A shared, dynamically dispatched store.
+pub type DynStore = Arc<dyn Store>;
+
+/// Everything the server reads and writes. Each method is one transaction: it either happens
+/// whole and durably (once it returns `Ok`) or not at all.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// `"sqlite"` or `"postgres"`.
+    fn backend(&self) -> &'static str;
+
+    /// Creates a flow, or returns the existing one with that name (`false` when it existed).
+    async fn create_flow(
+        &self,
+        name: &str,
+        tags: &[String],
+        labels: &Value,
+        now: Micros,
+    ) -> Result<(Flow, bool)>;
+    /// Reads a flow by id.
+    async fn read_flow(&self, id: Uuid) -> Result<Flow>;
+    /// Reads a flow by name.
+    async fn read_flow_by_name(&self, name: &str) -> Result<Flow>;
+    /// Flows matching `filter`, by name.
+    async fn filter_flows(&self, filter: &FlowFilter, page: Page) -> Result<Vec<Flow>>;
+    /// How many flows match `filter`.
+    async fn count_flows(&self, filter: &FlowFilter) -> Result<i64>;
+    /// Deletes a flow and its runs.
+    async fn delete_flow(&self, id: Uuid) -> Result<()>;
+
+    /// Creates a flow run, or returns the run an equal idempotency key made (`false` then),
+    /// with the event its initial state emitted.
+    async fn create_flow_run(
+        &self,
+        new: NewFlowRun,
+        now: Micros,
+    ) -> Result<(FlowRun, bool, Option<Event>)>;
+    /// Reads a flow run.
+    async fn read_flow_run(&self, id: Uuid) -> Result<FlowRun>;
+    /// Flow runs matching `filter`.
+    async fn filter_flow_runs(
+        &self,
+        filter: &FlowRunFilter,
+        sort: FlowRunSort,
+        page: Page,
+    ) -> Result<Vec<FlowRun>>;
+    /// How many flow runs match `filter`.
+    async fn count_flow_runs(&self, filter: &FlowRunFilter) -> Result<i64>;
+    /// Deletes a flow run with its states, task runs and logs.
+    async fn delete_flow_run(&self, id: Uuid) -> Result<()>;
+    /// Proposes `proposed` for a run: the orchestration rules decide, and a committed state is
+    /// recorded with its `prefect.flow-run.<State>` event (returned) in the same transaction.
+    async fn set_flow_run_state(
+        &self,
+        id: Uuid,
+        proposed: State,
+        force: bool,
+        now: Micros,
+    ) -> Result<(SetStateOutcome, Option<Event>)>;
+    /// A flow run's state history, oldest first.
+    async fn flow_run_states(&self, id: Uuid) -> Result<Vec<State>>;
+
+    /// Stores events not stored before (by id) and folds task-run events into task runs.
+    async fn ingest_events(&self, events: &[Event]) -> Result<IngestOutcome>;
+    /// Events matching `filter`.
+    async fn filter_events(&self, filter: &EventFilter, page: Page) -> Result<Vec<Event>>;
+    /// How many events match `filter`.
+    async fn count_events(&self, filter: &EventFilter) -> Result<i64>;
+
+    /// Creates or replaces a task run reported over REST (a subflow's parent task run).
+    async fn upsert_task_run(&self, record: &TaskRunRecord, now: Micros) -> Result<TaskRun>;
+    /// Reads a task run.
+    async fn read_task_run(&self, id: Uuid) -> Result<TaskRun>;
+    /// Task runs matching `filter`.
+    async fn filter_task_runs(
+        &self,
+        filter: &TaskRunFilter,
+        sort: TaskRunSort,
+        page: Page,
+    ) -> Result<Vec<TaskRun>>;
+    /// How many task runs match `filter`.
+    async fn count_task_runs(&self, filter: &TaskRunFilter) -> Result<i64>;
+
+    /// Stores log lines.
+    async fn create_logs(&self, logs: &[LogEntry]) -> Result<()>;
+    /// Logs matching `filter`, by timestamp.
+    async fn filter_logs(
+        &self,
+        filter: &LogFilter,
+        newest_first: bool,
+        page: Page,
+    ) -> Result<Vec<LogEntry>>;
+}
