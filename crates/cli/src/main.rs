@@ -1,1 +1,58 @@
-fn main() {}
+//! `flowgate`: the server, and the command line for people and scripts.
+
+mod client;
+mod flow_run_cmd;
+mod server_cmd;
+mod table;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Flowgate: workflow orchestration. Runs the server and inspects what it records.
+#[derive(Parser)]
+#[command(name = "flowgate", version, about, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the API server.
+    Server {
+        #[command(subcommand)]
+        command: server_cmd::ServerCommand,
+    },
+    /// Inspect flow runs.
+    FlowRun {
+        #[command(flatten)]
+        api: client::ApiArgs,
+        #[command(subcommand)]
+        command: flow_run_cmd::FlowRunCommand,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: could not start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Server { command } => server_cmd::run(command).await,
+            Command::FlowRun { api, command } => flow_run_cmd::run(api.client()?, command).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -146,6 +146,20 @@ impl TaskRunRecord {
         })
     }
 
+    /// Moves the record into `state`, as the server does for task runs whose states it sets
+    /// itself (reported over REST, or a subflow's parent following its child flow run).
+    pub fn enter(&mut self, state: State) {
+        if self.state.state_type == StateType::Running {
+            self.total_run_time += state.timestamp.seconds_since(self.state.timestamp).max(0.0);
+        }
+        if state.state_type == StateType::Running {
+            self.run_count += 1;
+            self.start_time.get_or_insert(state.timestamp);
+        }
+        self.end_time = state.state_type.is_terminal().then_some(state.timestamp);
+        self.state = state;
+    }
+
     /// Which of two reports is newer: by state time, then by id (uuid7 ids sort by creation).
     fn order_key(&self) -> (Micros, Uuid) {
         (self.state.timestamp, self.state.id)
@@ -260,6 +274,17 @@ mod tests {
         );
         ev.resource = labels([("prefect.resource.id", "prefect.flow.x".to_owned())]);
         assert!(matches!(TaskRunRecord::from_event(&ev), Err(ReportError::BadResource(_))));
+    }
+
+    #[test]
+    fn entering_states_keeps_the_clock() {
+        let mut rec = TaskRunRecord::from_event(&lifecycle_event(Uuid::now_v7(), Uuid::now_v7(), 0)).unwrap();
+        rec.enter(State::new(Uuid::now_v7(), StateType::Running, Micros(1_000_000)));
+        rec.enter(State::new(Uuid::now_v7(), StateType::Completed, Micros(3_000_000)));
+        assert_eq!(rec.run_count, 1);
+        assert_eq!(rec.start_time, Some(Micros(1_000_000)));
+        assert_eq!(rec.end_time, Some(Micros(3_000_000)));
+        assert!((rec.total_run_time - 2.0).abs() < 1e-9);
     }
 
     proptest! {

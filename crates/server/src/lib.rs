@@ -1,1 +1,124 @@
-//! placeholder
+//! The Flowgate server: Prefect 3's REST API (a compatible subset) and its websockets over a
+//! [`flowgate_store`] store, with the background services that keep it going.
+//!
+//! [`start`] binds and serves until [`RunningServer::stop`]; the CLI's `server start` and the
+//! tests both use it.
+
+mod app;
+mod error;
+mod ingest;
+mod routes;
+mod services;
+pub mod wire;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+use tokio::sync::{broadcast, oneshot};
+
+pub use app::{AppState, router};
+pub use error::ApiError;
+pub use services::{Services, Shutdown};
+
+/// Where to listen and which database to use.
+#[derive(Clone, Debug)]
+pub struct ServerConfig {
+    /// Address to bind, e.g. `127.0.0.1:4200` (port 0 picks a free one).
+    pub bind: SocketAddr,
+    /// `sqlite:PATH` or `postgres://…`.
+    pub database_url: String,
+}
+
+/// A server that is accepting requests.
+pub struct RunningServer {
+    addr: SocketAddr,
+    stop: oneshot::Sender<()>,
+    done: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+impl RunningServer {
+    /// The bound address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The API base URL, e.g. `http://127.0.0.1:4200/api`.
+    pub fn api_url(&self) -> String {
+        format!("http://{}/api", self.addr)
+    }
+
+    /// Stops accepting, closes connections, drains the services and waits for all of it.
+    pub async fn stop(self) -> anyhow::Result<()> {
+        let _ = self.stop.send(());
+        self.done.await.context("server task panicked")?
+    }
+
+    /// Waits until the server stops on its own (it does not, unless it fails).
+    pub async fn wait(self) -> anyhow::Result<()> {
+        let RunningServer { stop, done, .. } = self;
+        let result = done.await.context("server task panicked")?;
+        drop(stop);
+        result
+    }
+}
+
+/// Opens the database (migrating it), binds, and starts serving in the background.
+pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
+    let store = flowgate_store::open(&config.database_url)
+        .await
+        .with_context(|| format!("could not open the database at {}", redact(&config.database_url)))?;
+    let listener = TcpListener::bind(config.bind)
+        .await
+        .with_context(|| format!("could not listen on {}; is another server using it?", config.bind))?;
+    let addr = listener.local_addr()?;
+    let mut services = Services::default();
+    let (bus, _) = broadcast::channel(4096);
+    let (ingest, ingest_loop) =
+        ingest::Ingest::new(store.clone(), bus.clone(), services.shutdown_signal());
+    services.spawn("event-ingest", |_| ingest_loop);
+    let state = AppState {
+        store,
+        ingest,
+        bus,
+        shutdown: services.shutdown_signal(),
+    };
+    let app = router(state);
+    let (stop, stopped) = oneshot::channel::<()>();
+    let services = Arc::new(tokio::sync::Mutex::new(Some(services)));
+    let services_for_signal = services.clone();
+    let done = tokio::spawn(async move {
+        let shutdown = async move {
+            let _ = stopped.await;
+            // Tell websockets and services to finish before the listener waits on connections.
+            if let Some(s) = services_for_signal.lock().await.as_ref() {
+                s.request_shutdown();
+            }
+        };
+        let served = axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown)
+            .await
+            .context("server failed");
+        if let Some(s) = services.lock().await.take() {
+            s.shutdown().await;
+        }
+        served
+    });
+    tracing::info!(%addr, "flowgate server listening");
+    Ok(RunningServer { addr, stop, done })
+}
+
+/// The URL with any password replaced, for messages.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let creds = &url[scheme + 3..at];
+            match creds.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}

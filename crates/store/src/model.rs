@@ -326,7 +326,7 @@ pub struct SetStateOutcome {
 }
 
 /// What an event batch did.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct IngestOutcome {
     /// Events newly stored.
     pub stored: usize,
@@ -336,6 +336,36 @@ pub struct IngestOutcome {
     pub task_runs: usize,
     /// Task-run events whose payload could not be read (stored, but no record changed).
     pub unreadable: usize,
+    /// Ids of the events newly stored, in batch order.
+    pub fresh: Vec<Uuid>,
+}
+
+impl EventFilter {
+    /// Whether `event` passes this filter (the in-memory twin of the SQL filter, for live
+    /// subscriptions).
+    pub fn matches(&self, event: &flowgate_core::Event) -> bool {
+        let within = |r: &TimeRange, t: Micros| {
+            r.after.is_none_or(|a| t >= a) && r.before.is_none_or(|b| t <= b)
+        };
+        let any_eq = |list: &Option<Vec<String>>, v: &str| list.as_ref().is_none_or(|l| l.iter().any(|x| x == v));
+        let any_prefix = |list: &Option<Vec<String>>, v: &str| {
+            list.as_ref().is_none_or(|l| l.iter().any(|p| v.starts_with(p.as_str())))
+        };
+        let related_ok = self.related_resource_ids.as_ref().is_none_or(|ids| {
+            event.related.iter().any(|r| {
+                r.get("prefect.resource.id")
+                    .and_then(Value::as_str)
+                    .is_some_and(|id| ids.iter().any(|x| x == id))
+            })
+        });
+        within(&self.occurred, event.occurred)
+            && any_eq(&self.names, &event.event)
+            && any_prefix(&self.name_prefixes, &event.event)
+            && any_eq(&self.resource_ids, event.resource_id())
+            && any_prefix(&self.resource_id_prefixes, event.resource_id())
+            && self.ids.as_ref().is_none_or(|ids| ids.contains(&event.id))
+            && related_ok
+    }
 }
 
 /// A task run as stored: the folded record and when the server last changed it.

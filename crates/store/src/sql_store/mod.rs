@@ -355,6 +355,7 @@ impl<B: Backend> Store for SqlStore<B> {
         )
         .await?;
         insert_state::<B>(&mut tx, "flow_run_states", "flow_run_id", id, &state).await?;
+        mirror_to_parent_task::<B>(&mut tx, &run, &state, now).await?;
         let event = flow_run_state_event(facts(&run, &flow_name), None, &state, now);
         insert_events::<B>(&mut tx, &[&event]).await?;
         tx.commit().await?;
@@ -454,6 +455,7 @@ impl<B: Backend> Store for SqlStore<B> {
         update.push(" WHERE id = ").arg(id);
         B::execute(&mut tx, &update).await?;
         insert_state::<B>(&mut tx, "flow_run_states", "flow_run_id", id, &new_state).await?;
+        mirror_to_parent_task::<B>(&mut tx, &run, &new_state, now).await?;
         let event = flow_run_state_event(facts(&run, &flow_name), previous.as_ref(), &new_state, now);
         insert_events::<B>(&mut tx, &[&event]).await?;
         tx.commit().await?;
@@ -492,6 +494,7 @@ impl<B: Backend> Store for SqlStore<B> {
         let fresh: Vec<&Event> = unique.into_iter().filter(|e| !stored.contains(&e.id)).collect();
         outcome.duplicates += stored.len();
         outcome.stored = fresh.len();
+        outcome.fresh = fresh.iter().map(|e| e.id).collect();
         insert_events::<B>(&mut tx, &fresh).await?;
 
         let mut reports: HashMap<Uuid, TaskRunRecord> = HashMap::new();
@@ -633,6 +636,33 @@ fn facts<'a>(run: &'a FlowRun, flow_name: &'a str) -> FlowRunFacts<'a> {
         deployment_id: run.deployment_id,
         work_queue_name: run.work_queue_name.as_deref(),
     }
+}
+
+/// A subflow's parent task run follows its child flow run's state (as in Prefect, where the
+/// parent task run's state is the subflow's).
+async fn mirror_to_parent_task<B: Backend>(
+    conn: &mut B::Connection,
+    run: &FlowRun,
+    state: &State,
+    now: Micros,
+) -> Result<()> {
+    let Some(parent) = run.parent_task_run_id else {
+        return Ok(());
+    };
+    let mut select = by_id("SELECT * FROM task_runs", parent);
+    select.push(B::FOR_UPDATE);
+    let Some(row) = B::fetch_all(conn, &select).await?.into_iter().next() else {
+        return Ok(());
+    };
+    let mut record = rows::task_run(&row)?.record;
+    let mut mirrored = state.clone();
+    mirrored.id = Uuid::now_v7();
+    mirrored.details.insert("task_run_id".to_owned(), parent.to_string().into());
+    mirrored.details.insert("child_flow_run_id".to_owned(), run.id.to_string().into());
+    mirrored.details.remove("flow_run_id");
+    record.enter(mirrored);
+    upsert_task_runs::<B>(conn, std::slice::from_ref(&record), now).await?;
+    insert_state::<B>(conn, "task_run_states", "task_run_id", parent, &record.state).await
 }
 
 /// Deletes what hangs off a flow run: its task runs and their states, and its logs.

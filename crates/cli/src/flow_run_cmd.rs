@@ -1,0 +1,224 @@
+//! `flowgate flow-run ls | inspect | logs`.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Subcommand;
+use flowgate_core::{Micros, StateType};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::client::Client;
+use crate::table;
+
+/// Flow-run commands.
+#[derive(Subcommand)]
+pub enum FlowRunCommand {
+    /// List flow runs, newest first.
+    Ls {
+        /// Only runs in this state: a type (RUNNING, COMPLETED, ...) or a name (AwaitingRetry).
+        #[arg(long)]
+        state: Vec<String>,
+        /// Only runs of this flow.
+        #[arg(long)]
+        flow: Option<String>,
+        /// How many runs to show.
+        #[arg(long, default_value_t = 20)]
+        limit: u32,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one flow run.
+    Inspect {
+        /// The flow run's id.
+        id: Uuid,
+        /// Print JSON instead of a summary.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print a flow run's logs.
+    Logs {
+        /// The flow run's id.
+        id: Uuid,
+        /// Keep printing new logs until the run finishes.
+        #[arg(long, short)]
+        follow: bool,
+        /// One JSON object per line.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Runs a flow-run command.
+pub async fn run(client: Client, command: FlowRunCommand) -> anyhow::Result<()> {
+    match command {
+        FlowRunCommand::Ls { state, flow, limit, json } => ls(&client, &state, flow, limit, json).await,
+        FlowRunCommand::Inspect { id, json } => inspect(&client, id, json).await,
+        FlowRunCommand::Logs { id, follow, json } => logs(&client, id, follow, json).await,
+    }
+}
+
+fn state_filter(states: &[String]) -> Value {
+    let (types, names): (Vec<_>, Vec<_>) = states.iter().partition(|s| StateType::parse(s).is_some());
+    let mut filter = json!({});
+    if !types.is_empty() {
+        let types: Vec<_> = types.iter().filter_map(|s| StateType::parse(s)).map(StateType::as_str).collect();
+        filter["type"] = json!({"any_": types});
+    }
+    if !names.is_empty() {
+        filter["name"] = json!({"any_": names});
+    }
+    filter
+}
+
+fn short_time(v: &Value) -> String {
+    v.as_str()
+        .and_then(|s| Micros::parse(s).ok())
+        .map(|m| m.to_timestamp().strftime("%Y-%m-%d %H:%M:%S").to_string())
+        .unwrap_or_else(|| "-".to_owned())
+}
+
+fn duration(run: &Value) -> String {
+    let secs = run["estimated_run_time"].as_f64().unwrap_or(0.0);
+    if secs < 60.0 {
+        format!("{secs:.1}s")
+    } else {
+        format!("{}m{:02}s", (secs / 60.0) as u64, (secs % 60.0) as u64)
+    }
+}
+
+async fn flow_names(client: &Client, runs: &[Value]) -> anyhow::Result<HashMap<String, String>> {
+    let ids: Vec<&str> = runs.iter().filter_map(|r| r["flow_id"].as_str()).collect();
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let flows = client.post("/flows/filter", &json!({"flows": {"id": {"any_": ids}}, "limit": 10000})).await?;
+    Ok(flows
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|f| Some((f["id"].as_str()?.to_owned(), f["name"].as_str()?.to_owned())))
+        .collect())
+}
+
+async fn ls(client: &Client, states: &[String], flow: Option<String>, limit: u32, as_json: bool) -> anyhow::Result<()> {
+    let mut body = json!({"sort": "CREATED_DESC", "limit": limit, "flow_runs": {}});
+    if !states.is_empty() {
+        body["flow_runs"]["state"] = state_filter(states);
+    }
+    if let Some(flow) = flow {
+        body["flows"] = json!({"name": {"any_": [flow]}});
+    }
+    let runs = client.post("/flow_runs/filter", &body).await?;
+    let runs = runs.as_array().cloned().unwrap_or_default();
+    if as_json {
+        println!("{}", serde_json::to_string_pretty(&runs)?);
+        return Ok(());
+    }
+    if runs.is_empty() {
+        eprintln!("No flow runs found.");
+        return Ok(());
+    }
+    let flows = flow_names(client, &runs).await?;
+    let rows: Vec<Vec<String>> = runs
+        .iter()
+        .map(|r| {
+            vec![
+                r["id"].as_str().unwrap_or_default().to_owned(),
+                flows.get(r["flow_id"].as_str().unwrap_or_default()).cloned().unwrap_or_default(),
+                r["name"].as_str().unwrap_or_default().to_owned(),
+                r["state_name"].as_str().unwrap_or("-").to_owned(),
+                short_time(&r["start_time"]),
+                duration(r),
+            ]
+        })
+        .collect();
+    print!("{}", table::render(&["ID", "FLOW", "NAME", "STATE", "STARTED", "DURATION"], &rows));
+    Ok(())
+}
+
+async fn inspect(client: &Client, id: Uuid, as_json: bool) -> anyhow::Result<()> {
+    let run = client.get(&format!("/flow_runs/{id}")).await?;
+    let task_runs = client
+        .post("/task_runs/count", &json!({"flow_runs": {"id": {"any_": [id]}}}))
+        .await?;
+    if as_json {
+        println!("{}", serde_json::to_string_pretty(&run)?);
+        return Ok(());
+    }
+    let flows = flow_names(client, std::slice::from_ref(&run)).await?;
+    let flow = flows.get(run["flow_id"].as_str().unwrap_or_default()).cloned().unwrap_or_default();
+    println!("{flow} > {}", run["name"].as_str().unwrap_or_default());
+    let fields = [
+        ("ID", run["id"].as_str().unwrap_or_default().to_owned()),
+        ("State", run["state_name"].as_str().unwrap_or("-").to_owned()),
+        ("Message", run["state"]["message"].as_str().unwrap_or("").to_owned()),
+        ("Started", short_time(&run["start_time"])),
+        ("Ended", short_time(&run["end_time"])),
+        ("Duration", duration(&run)),
+        ("Run count", run["run_count"].to_string()),
+        ("Task runs", task_runs.to_string()),
+        ("Parameters", run["parameters"].to_string()),
+        ("Tags", run["tags"].to_string()),
+    ];
+    for (k, v) in fields {
+        println!("  {k:<11} {v}");
+    }
+    Ok(())
+}
+
+fn level_name(level: i64) -> &'static str {
+    match level {
+        ..=10 => "DEBUG",
+        11..=20 => "INFO",
+        21..=30 => "WARNING",
+        31..=40 => "ERROR",
+        _ => "CRITICAL",
+    }
+}
+
+async fn logs(client: &Client, id: Uuid, follow: bool, as_json: bool) -> anyhow::Result<()> {
+    client
+        .get(&format!("/flow_runs/{id}"))
+        .await
+        .context("cannot show logs")?;
+    let mut offset = 0u64;
+    loop {
+        let page = client
+            .post(
+                "/logs/filter",
+                &json!({"logs": {"flow_run_id": {"any_": [id]}}, "sort": "TIMESTAMP_ASC", "limit": 1000, "offset": offset}),
+            )
+            .await?;
+        let lines = page.as_array().cloned().unwrap_or_default();
+        offset += lines.len() as u64;
+        for l in &lines {
+            if as_json {
+                println!("{l}");
+            } else {
+                let at = l["timestamp"].as_str().and_then(|s| Micros::parse(s).ok());
+                let at = at.map(|m| m.to_timestamp().strftime("%H:%M:%S%.3f").to_string()).unwrap_or_default();
+                println!(
+                    "{at} | {:<8} | {} - {}",
+                    level_name(l["level"].as_i64().unwrap_or(20)),
+                    l["name"].as_str().unwrap_or_default(),
+                    l["message"].as_str().unwrap_or_default()
+                );
+            }
+        }
+        if lines.len() == 1000 {
+            continue;
+        }
+        if !follow {
+            return Ok(());
+        }
+        let run = client.get(&format!("/flow_runs/{id}")).await?;
+        let terminal = run["state_type"].as_str().and_then(StateType::parse).is_some_and(StateType::is_terminal);
+        if terminal && lines.is_empty() {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}

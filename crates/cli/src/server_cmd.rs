@@ -1,0 +1,108 @@
+//! `flowgate server start`.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Subcommand, ValueEnum};
+use flowgate_server::ServerConfig;
+use tracing_subscriber::EnvFilter;
+
+/// Server commands.
+#[derive(Subcommand)]
+pub enum ServerCommand {
+    /// Start the API server (and, later, the UI) in the foreground.
+    Start(StartArgs),
+}
+
+/// Log line format.
+#[derive(Clone, Copy, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Options of `server start`.
+#[derive(clap::Args)]
+pub struct StartArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1", env = "FLOWGATE_HOST")]
+    host: IpAddr,
+    /// Port to listen on (0 picks a free one).
+    #[arg(long, default_value_t = 4200, env = "FLOWGATE_PORT")]
+    port: u16,
+    /// Database: sqlite:PATH or postgres://USER@HOST/DB. Default: SQLite at
+    /// $FLOWGATE_HOME/flowgate.db ($FLOWGATE_HOME defaults to ~/.flowgate).
+    #[arg(long, env = "FLOWGATE_DATABASE_URL")]
+    database_url: Option<String>,
+    /// Log level (error, warn, info, debug, trace); RUST_LOG, when set, takes precedence.
+    #[arg(long, default_value = "info")]
+    log_level: String,
+    /// Log format.
+    #[arg(long, value_enum, default_value = "text")]
+    log_format: LogFormat,
+}
+
+/// Runs a server command.
+pub async fn run(command: ServerCommand) -> anyhow::Result<()> {
+    match command {
+        ServerCommand::Start(args) => start(args).await,
+    }
+}
+
+fn flowgate_home() -> anyhow::Result<PathBuf> {
+    if let Some(home) = std::env::var_os("FLOWGATE_HOME") {
+        return Ok(PathBuf::from(home));
+    }
+    let home = std::env::var_os("HOME").context("neither FLOWGATE_HOME nor HOME is set")?;
+    Ok(PathBuf::from(home).join(".flowgate"))
+}
+
+fn init_logging(args: &StartArgs) -> anyhow::Result<()> {
+    let filter = match std::env::var("RUST_LOG") {
+        Ok(spec) if !spec.is_empty() => EnvFilter::try_new(spec),
+        _ => EnvFilter::try_new(format!("warn,flowgate={0},flowgate_server={0},flowgate_store={0}", args.log_level)),
+    }
+    .with_context(|| format!("invalid log level {:?}", args.log_level))?;
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match args.log_format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+    Ok(())
+}
+
+async fn start(args: StartArgs) -> anyhow::Result<()> {
+    init_logging(&args)?;
+    let database_url = match &args.database_url {
+        Some(url) => url.clone(),
+        None => {
+            let home = flowgate_home()?;
+            std::fs::create_dir_all(&home)
+                .with_context(|| format!("could not create {}", home.display()))?;
+            format!("sqlite:{}", home.join("flowgate.db").display())
+        }
+    };
+    let config = ServerConfig {
+        bind: SocketAddr::new(args.host, args.port),
+        database_url,
+    };
+    let server = flowgate_server::start(config).await?;
+    eprintln!("Flowgate API listening at {}", server.api_url());
+    eprintln!("Point the prefect client at it: export PREFECT_API_URL={}", server.api_url());
+    shutdown_signal().await?;
+    tracing::info!("shutting down");
+    server.stop().await
+}
+
+async fn shutdown_signal() -> anyhow::Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).context("could not watch SIGTERM")?;
+    tokio::select! {
+        r = tokio::signal::ctrl_c() => r.context("could not watch SIGINT")?,
+        _ = term.recv() => {}
+    }
+    Ok(())
+}

@@ -1,0 +1,65 @@
+//! Shared handler state and the router.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{StatusCode, Uri};
+use flowgate_core::{Event, Micros};
+use flowgate_store::DynStore;
+use tokio::sync::broadcast;
+
+use crate::error::ApiError;
+use crate::ingest::Ingest;
+use crate::routes;
+use crate::services::Shutdown;
+
+/// Largest request body accepted.
+pub const MAX_BODY: usize = 16 * 1024 * 1024;
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    /// The database.
+    pub store: DynStore,
+    /// The event pipeline.
+    pub ingest: Ingest,
+    /// Live events, for subscribers.
+    pub bus: broadcast::Sender<Arc<Event>>,
+    /// Tells long-lived connections to close.
+    pub shutdown: Shutdown,
+}
+
+impl AppState {
+    /// Publishes events the store already committed (e.g. flow-run state events).
+    pub fn publish(&self, event: Option<Event>) {
+        if let Some(e) = event
+            && self.bus.receiver_count() > 0
+        {
+            let _ = self.bus.send(Arc::new(e));
+        }
+    }
+}
+
+/// The server's clock.
+pub fn now() -> Micros {
+    Micros::from_timestamp(jiff::Timestamp::now())
+}
+
+/// The full router: the API under `/api`.
+pub fn router(state: AppState) -> Router {
+    let api = routes::api().fallback(unknown_route);
+    Router::new()
+        .nest("/api", api)
+        .fallback(unknown_route)
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .with_state(state)
+}
+
+async fn unknown_route(uri: Uri, method: axum::http::Method) -> ApiError {
+    tracing::info!(%method, %uri, "no such route");
+    ApiError::BadRequest(
+        StatusCode::NOT_FOUND,
+        format!("{method} {uri} is not a Flowgate API route"),
+    )
+}

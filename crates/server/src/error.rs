@@ -1,0 +1,130 @@
+//! The one place errors become HTTP responses: every failure is a status and a JSON `detail`.
+
+use axum::Json;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{FromRequest, Request};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use flowgate_store::StoreError;
+use serde::de::DeserializeOwned;
+use serde_json::json;
+
+/// An API failure.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// The request is well-formed JSON but not valid for the operation (422).
+    #[error("{0}")]
+    Invalid(String),
+    /// The request body is not JSON, or too large (400, 413, 415).
+    #[error("{1}")]
+    BadRequest(StatusCode, String),
+    /// The addressed record does not exist (404).
+    #[error("{0}")]
+    NotFound(String),
+    /// The request conflicts with the current state (409).
+    #[error("{0}")]
+    Conflict(String),
+    /// Something failed inside the server (500); details are logged, not returned.
+    #[error("internal error: {0}")]
+    Internal(String),
+    /// The server is shutting down or the database is unavailable (503).
+    #[error("{0}")]
+    Unavailable(String),
+}
+
+/// Shorthand for handler results.
+pub type ApiResult<T> = Result<T, ApiError>;
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound { .. } => ApiError::NotFound(e.to_string()),
+            StoreError::Conflict(m) => ApiError::Conflict(m),
+            StoreError::Database(sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed) => {
+                ApiError::Unavailable("the database is busy or unavailable; retry shortly".into())
+            }
+            other => ApiError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, detail) = match &self {
+            ApiError::Invalid(m) => (StatusCode::UNPROCESSABLE_ENTITY, m.clone()),
+            ApiError::BadRequest(s, m) => (*s, m.clone()),
+            ApiError::NotFound(m) => (StatusCode::NOT_FOUND, m.clone()),
+            ApiError::Conflict(m) => (StatusCode::CONFLICT, m.clone()),
+            ApiError::Unavailable(m) => (StatusCode::SERVICE_UNAVAILABLE, m.clone()),
+            ApiError::Internal(m) => {
+                tracing::error!(error = %m, "request failed");
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal server error; see the server log".to_owned(),
+                )
+            }
+        };
+        (status, Json(json!({ "detail": detail }))).into_response()
+    }
+}
+
+/// A JSON body whose rejections are [`ApiError`]s with a useful `detail`.
+pub struct Body<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match Json::<T>::from_request(req, state).await {
+            Ok(Json(v)) => Ok(Body(v)),
+            Err(rejection) => Err(rejection_error(rejection)),
+        }
+    }
+}
+
+fn rejection_error(r: JsonRejection) -> ApiError {
+    match r {
+        JsonRejection::JsonDataError(e) => ApiError::Invalid(format!(
+            "request body does not match the expected shape: {}",
+            std::error::Error::source(&e).map(ToString::to_string).unwrap_or_else(|| e.body_text())
+        )),
+        JsonRejection::JsonSyntaxError(e) => ApiError::BadRequest(
+            StatusCode::BAD_REQUEST,
+            format!(
+                "request body is not valid JSON: {}",
+                std::error::Error::source(&e).map(ToString::to_string).unwrap_or_else(|| e.body_text())
+            ),
+        ),
+        JsonRejection::MissingJsonContentType(_) => ApiError::BadRequest(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "send the body as JSON with Content-Type: application/json".into(),
+        ),
+        JsonRejection::BytesRejection(e) => ApiError::BadRequest(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("request body could not be read (too large or interrupted): {}", e.body_text()),
+        ),
+        other => ApiError::BadRequest(other.status(), other.body_text()),
+    }
+}
+
+/// A JSON body that may be absent (filter endpoints accept an empty body as "no filter").
+pub struct OptionalBody(pub serde_json::Value);
+
+impl<S: Send + Sync> FromRequest<S> for OptionalBody {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let bytes = axum::body::Bytes::from_request(req, state).await.map_err(|e| {
+            ApiError::BadRequest(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("request body could not be read (too large or interrupted): {}", e.body_text()),
+            )
+        })?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(OptionalBody(serde_json::Value::Null));
+        }
+        serde_json::from_slice(&bytes).map(OptionalBody).map_err(|e| {
+            ApiError::BadRequest(StatusCode::BAD_REQUEST, format!("request body is not valid JSON: {e}"))
+        })
+    }
+}

@@ -1,0 +1,235 @@
+//! `/events`: ingest over HTTP and websocket (`/events/in`), query, and live subscription
+//! (`/events/out`). The websockets speak Prefect's protocol: subprotocol `prefect`, a first
+//! `{"type": "auth"}` frame answered with `{"type": "auth_success"}`, then one event per frame.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade, close_code};
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::{any, post};
+use axum::{Json, Router};
+use flowgate_store::model::{EventFilter, Page};
+use serde_json::{Value, json};
+use tokio::sync::broadcast::error::RecvError;
+
+use super::read_body;
+use crate::app::{AppState, now};
+use crate::error::{ApiError, ApiResult, Body};
+use crate::wire::events::{EventIn, EventOut};
+use crate::wire::filters::{Reader, event_filter, page};
+
+/// Largest websocket frame accepted.
+const MAX_FRAME: usize = 4 * 1024 * 1024;
+/// How long a new connection may take to authenticate.
+const AUTH_TIMEOUT: Duration = Duration::from_secs(10);
+/// Events replayed to a new subscriber at most.
+const BACKFILL: u32 = 1000;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/events", post(create))
+        .route("/events/", post(create))
+        .route("/events/filter", post(filter))
+        .route("/events/in", any(events_in))
+        .route("/events/out", any(events_out))
+}
+
+async fn create(State(app): State<AppState>, Body(events): Body<Vec<EventIn>>) -> ApiResult<StatusCode> {
+    let now = now();
+    let events = events
+        .into_iter()
+        .map(|e| e.into_event(now))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(ApiError::Invalid)?;
+    for e in events {
+        app.ingest.submit(e).await.map_err(|e| ApiError::Unavailable(e.to_string()))?;
+    }
+    app.ingest.flush().await.map_err(|e| ApiError::Unavailable(e.to_string()))?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn filter(State(app): State<AppState>, Body(body): Body<Value>) -> ApiResult<Json<Value>> {
+    let (f, page) = read_body(&body, |r| Ok((event_filter(r.child("filter")?)?, page(r)?)))?;
+    let total = app.store.count_events(&f).await?;
+    let events = app.store.filter_events(&f, page).await?;
+    let out: Vec<_> = events.iter().map(EventOut::from).collect();
+    Ok(Json(json!({"events": out, "total": total, "next_page": null})))
+}
+
+async fn events_in(ws: WebSocketUpgrade, State(app): State<AppState>) -> Response {
+    ws.protocols(["prefect"])
+        .max_message_size(MAX_FRAME)
+        .on_upgrade(move |socket| ingest_socket(socket, app))
+}
+
+async fn events_out(ws: WebSocketUpgrade, State(app): State<AppState>) -> Response {
+    ws.protocols(["prefect"])
+        .max_message_size(MAX_FRAME)
+        .on_upgrade(move |socket| subscribe_socket(socket, app))
+}
+
+async fn send_json(socket: &mut WebSocket, v: Value) -> Result<(), axum::Error> {
+    socket.send(Message::Text(v.to_string().into())).await
+}
+
+async fn close(socket: &mut WebSocket, code: u16, reason: &str) {
+    let frame = CloseFrame { code, reason: reason.into() };
+    let _ = socket.send(Message::Close(Some(frame))).await;
+}
+
+/// Reads the next text frame (binary frames are taken as UTF-8 text).
+async fn next_text(socket: &mut WebSocket) -> Option<Result<String, String>> {
+    loop {
+        return match socket.recv().await? {
+            Ok(Message::Text(t)) => Some(Ok(t.to_string())),
+            Ok(Message::Binary(b)) => Some(String::from_utf8(b.to_vec()).map_err(|_| "binary frame is not UTF-8 text".to_owned())),
+            Ok(Message::Close(_)) | Err(_) => None,
+            Ok(Message::Ping(_) | Message::Pong(_)) => continue,
+        };
+    }
+}
+
+/// Expects `{"type": "auth", "token": …}` first. Tokens are not checked: Flowgate's API is
+/// unauthenticated, like a local Prefect server.
+async fn authenticate(socket: &mut WebSocket) -> bool {
+    let first = tokio::time::timeout(AUTH_TIMEOUT, next_text(socket)).await;
+    let Ok(Some(Ok(text))) = first else {
+        close(socket, close_code::POLICY, "expected an auth frame first").await;
+        return false;
+    };
+    let is_auth = serde_json::from_str::<Value>(&text)
+        .ok()
+        .is_some_and(|v| v.get("type").and_then(Value::as_str) == Some("auth"));
+    if !is_auth {
+        let _ = send_json(socket, json!({"type": "auth_failure", "reason": "send {\"type\": \"auth\", \"token\": null} first"})).await;
+        close(socket, close_code::POLICY, "expected an auth frame first").await;
+        return false;
+    }
+    send_json(socket, json!({"type": "auth_success"})).await.is_ok()
+}
+
+/// Takes events one per frame. A bad frame is reported back and skipped. A ping is answered
+/// only after every event received before it is stored: the client treats the pong as the
+/// acknowledgement of what it sent, and resends what was not acknowledged after a reconnect.
+async fn ingest_socket(mut socket: WebSocket, app: AppState) {
+    if !authenticate(&mut socket).await {
+        return;
+    }
+    let mut shutdown = app.shutdown.clone();
+    loop {
+        let msg = tokio::select! {
+            m = socket.recv() => m,
+            () = shutdown.requested() => {
+                let _ = app.ingest.flush().await;
+                close(&mut socket, close_code::AWAY, "server shutting down").await;
+                return;
+            }
+        };
+        let text = match msg {
+            None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return,
+            Some(Ok(Message::Ping(_))) => {
+                if let Err(e) = app.ingest.flush().await {
+                    close(&mut socket, close_code::ERROR, &e.to_string()).await;
+                    return;
+                }
+                continue;
+            }
+            Some(Ok(Message::Pong(_))) => continue,
+            Some(Ok(Message::Text(t))) => t.to_string(),
+            Some(Ok(Message::Binary(b))) => String::from_utf8_lossy(&b).into_owned(),
+        };
+        let parsed = serde_json::from_str::<EventIn>(&text)
+            .map_err(|e| format!("frame is not a valid event: {e}"))
+            .and_then(|e| e.into_event(now()));
+        match parsed {
+            Ok(event) => {
+                if app.ingest.submit(event).await.is_err() {
+                    close(&mut socket, close_code::AWAY, "server shutting down").await;
+                    return;
+                }
+            }
+            Err(detail) => {
+                tracing::warn!(%detail, "skipped a bad event frame");
+                if send_json(&mut socket, json!({"type": "error", "detail": detail})).await.is_err() {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// Streams events matching the client's filter: first stored ones, then live ones.
+async fn subscribe_socket(mut socket: WebSocket, app: AppState) {
+    if !authenticate(&mut socket).await {
+        return;
+    }
+    let filter = match tokio::time::timeout(AUTH_TIMEOUT, next_text(&mut socket)).await {
+        Ok(Some(Ok(text))) => parse_subscription(&text),
+        _ => Err("expected a {\"type\": \"filter\", \"filter\": {...}} frame".to_owned()),
+    };
+    let filter = match filter {
+        Ok(f) => f,
+        Err(detail) => {
+            let _ = send_json(&mut socket, json!({"type": "error", "detail": detail})).await;
+            close(&mut socket, close_code::POLICY, "bad filter").await;
+            return;
+        }
+    };
+    let mut live = app.bus.subscribe();
+    let mut sent = HashSet::new();
+    if filter.occurred.after.is_some() {
+        let backfill = EventFilter { newest_first: false, ..filter.clone() };
+        let page = Page { limit: BACKFILL, offset: 0 };
+        match app.store.filter_events(&backfill, page).await {
+            Ok(events) => {
+                for e in &events {
+                    sent.insert(e.id);
+                    if send_json(&mut socket, json!({"type": "event", "event": EventOut::from(e)})).await.is_err() {
+                        return;
+                    }
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "event backfill failed"),
+        }
+    }
+    let mut shutdown = app.shutdown.clone();
+    loop {
+        tokio::select! {
+            received = live.recv() => match received {
+                Ok(e) => {
+                    if sent.remove(&e.id) || !filter.matches(&e) {
+                        continue;
+                    }
+                    if send_json(&mut socket, json!({"type": "event", "event": EventOut::from(e.as_ref())})).await.is_err() {
+                        return;
+                    }
+                }
+                Err(RecvError::Lagged(n)) => tracing::warn!(skipped = n, "slow event subscriber skipped events"),
+                Err(RecvError::Closed) => return,
+            },
+            incoming = socket.recv() => match incoming {
+                None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return,
+                _ => {}
+            },
+            () = shutdown.requested() => {
+                close(&mut socket, close_code::AWAY, "server shutting down").await;
+                return;
+            }
+        }
+    }
+}
+
+fn parse_subscription(text: &str) -> Result<EventFilter, String> {
+    let v: Value = serde_json::from_str(text).map_err(|e| format!("filter frame is not JSON: {e}"))?;
+    if v.get("type").and_then(Value::as_str) != Some("filter") {
+        return Err("expected {\"type\": \"filter\", \"filter\": {...}}".to_owned());
+    }
+    let mut r = Reader::new("frame", Some(&v))?;
+    r.string("type")?;
+    let f = event_filter(r.child("filter")?)?;
+    r.finish()?;
+    Ok(f)
+}
