@@ -17,8 +17,16 @@ impl ApiArgs {
         let base = self
             .api_url
             .clone()
-            .or_else(|| std::env::var("FLOWGATE_API_URL").ok().filter(|s| !s.is_empty()))
-            .or_else(|| std::env::var("PREFECT_API_URL").ok().filter(|s| !s.is_empty()))
+            .or_else(|| {
+                std::env::var("FLOWGATE_API_URL")
+                    .ok()
+                    .filter(|s| !s.is_empty())
+            })
+            .or_else(|| {
+                std::env::var("PREFECT_API_URL")
+                    .ok()
+                    .filter(|s| !s.is_empty())
+            })
             .unwrap_or_else(|| "http://127.0.0.1:4200/api".to_owned());
         let http = reqwest::Client::builder()
             .timeout(std::time::Duration::from_secs(30))
@@ -67,7 +75,11 @@ impl Client {
         }
         let detail = body
             .get("detail")
-            .map(|d| d.as_str().map(str::to_owned).unwrap_or_else(|| d.to_string()))
+            .map(|d| {
+                d.as_str()
+                    .map(str::to_owned)
+                    .unwrap_or_else(|| d.to_string())
+            })
             .unwrap_or_else(|| status.to_string());
         bail!("{detail} (HTTP {})", status.as_u16())
     }

@@ -54,17 +54,27 @@ pub enum FlowRunCommand {
 /// Runs a flow-run command.
 pub async fn run(client: Client, command: FlowRunCommand) -> anyhow::Result<()> {
     match command {
-        FlowRunCommand::Ls { state, flow, limit, json } => ls(&client, &state, flow, limit, json).await,
+        FlowRunCommand::Ls {
+            state,
+            flow,
+            limit,
+            json,
+        } => ls(&client, &state, flow, limit, json).await,
         FlowRunCommand::Inspect { id, json } => inspect(&client, id, json).await,
         FlowRunCommand::Logs { id, follow, json } => logs(&client, id, follow, json).await,
     }
 }
 
 fn state_filter(states: &[String]) -> Value {
-    let (types, names): (Vec<_>, Vec<_>) = states.iter().partition(|s| StateType::parse(s).is_some());
+    let (types, names): (Vec<_>, Vec<_>) =
+        states.iter().partition(|s| StateType::parse(s).is_some());
     let mut filter = json!({});
     if !types.is_empty() {
-        let types: Vec<_> = types.iter().filter_map(|s| StateType::parse(s)).map(StateType::as_str).collect();
+        let types: Vec<_> = types
+            .iter()
+            .filter_map(|s| StateType::parse(s))
+            .map(StateType::as_str)
+            .collect();
         filter["type"] = json!({"any_": types});
     }
     if !names.is_empty() {
@@ -94,7 +104,12 @@ async fn flow_names(client: &Client, runs: &[Value]) -> anyhow::Result<HashMap<S
     if ids.is_empty() {
         return Ok(HashMap::new());
     }
-    let flows = client.post("/flows/filter", &json!({"flows": {"id": {"any_": ids}}, "limit": 10000})).await?;
+    let flows = client
+        .post(
+            "/flows/filter",
+            &json!({"flows": {"id": {"any_": ids}}, "limit": 10000}),
+        )
+        .await?;
     Ok(flows
         .as_array()
         .into_iter()
@@ -103,7 +118,13 @@ async fn flow_names(client: &Client, runs: &[Value]) -> anyhow::Result<HashMap<S
         .collect())
 }
 
-async fn ls(client: &Client, states: &[String], flow: Option<String>, limit: u32, as_json: bool) -> anyhow::Result<()> {
+async fn ls(
+    client: &Client,
+    states: &[String],
+    flow: Option<String>,
+    limit: u32,
+    as_json: bool,
+) -> anyhow::Result<()> {
     let mut body = json!({"sort": "CREATED_DESC", "limit": limit, "flow_runs": {}});
     if !states.is_empty() {
         body["flow_runs"]["state"] = state_filter(states);
@@ -127,7 +148,10 @@ async fn ls(client: &Client, states: &[String], flow: Option<String>, limit: u32
         .map(|r| {
             vec![
                 r["id"].as_str().unwrap_or_default().to_owned(),
-                flows.get(r["flow_id"].as_str().unwrap_or_default()).cloned().unwrap_or_default(),
+                flows
+                    .get(r["flow_id"].as_str().unwrap_or_default())
+                    .cloned()
+                    .unwrap_or_default(),
                 r["name"].as_str().unwrap_or_default().to_owned(),
                 r["state_name"].as_str().unwrap_or("-").to_owned(),
                 short_time(&r["start_time"]),
@@ -135,26 +159,44 @@ async fn ls(client: &Client, states: &[String], flow: Option<String>, limit: u32
             ]
         })
         .collect();
-    print!("{}", table::render(&["ID", "FLOW", "NAME", "STATE", "STARTED", "DURATION"], &rows));
+    print!(
+        "{}",
+        table::render(
+            &["ID", "FLOW", "NAME", "STATE", "STARTED", "DURATION"],
+            &rows
+        )
+    );
     Ok(())
 }
 
 async fn inspect(client: &Client, id: Uuid, as_json: bool) -> anyhow::Result<()> {
     let run = client.get(&format!("/flow_runs/{id}")).await?;
     let task_runs = client
-        .post("/task_runs/count", &json!({"flow_runs": {"id": {"any_": [id]}}}))
+        .post(
+            "/task_runs/count",
+            &json!({"flow_runs": {"id": {"any_": [id]}}}),
+        )
         .await?;
     if as_json {
         println!("{}", serde_json::to_string_pretty(&run)?);
         return Ok(());
     }
     let flows = flow_names(client, std::slice::from_ref(&run)).await?;
-    let flow = flows.get(run["flow_id"].as_str().unwrap_or_default()).cloned().unwrap_or_default();
+    let flow = flows
+        .get(run["flow_id"].as_str().unwrap_or_default())
+        .cloned()
+        .unwrap_or_default();
     println!("{flow} > {}", run["name"].as_str().unwrap_or_default());
     let fields = [
         ("ID", run["id"].as_str().unwrap_or_default().to_owned()),
-        ("State", run["state_name"].as_str().unwrap_or("-").to_owned()),
-        ("Message", run["state"]["message"].as_str().unwrap_or("").to_owned()),
+        (
+            "State",
+            run["state_name"].as_str().unwrap_or("-").to_owned(),
+        ),
+        (
+            "Message",
+            run["state"]["message"].as_str().unwrap_or("").to_owned(),
+        ),
         ("Started", short_time(&run["start_time"])),
         ("Ended", short_time(&run["end_time"])),
         ("Duration", duration(&run)),
@@ -199,7 +241,9 @@ async fn logs(client: &Client, id: Uuid, follow: bool, as_json: bool) -> anyhow:
                 println!("{l}");
             } else {
                 let at = l["timestamp"].as_str().and_then(|s| Micros::parse(s).ok());
-                let at = at.map(|m| m.to_timestamp().strftime("%H:%M:%S%.3f").to_string()).unwrap_or_default();
+                let at = at
+                    .map(|m| m.to_timestamp().strftime("%H:%M:%S%.3f").to_string())
+                    .unwrap_or_default();
                 println!(
                     "{at} | {:<8} | {} - {}",
                     level_name(l["level"].as_i64().unwrap_or(20)),
@@ -215,7 +259,10 @@ async fn logs(client: &Client, id: Uuid, follow: bool, as_json: bool) -> anyhow:
             return Ok(());
         }
         let run = client.get(&format!("/flow_runs/{id}")).await?;
-        let terminal = run["state_type"].as_str().and_then(StateType::parse).is_some_and(StateType::is_terminal);
+        let terminal = run["state_type"]
+            .as_str()
+            .and_then(StateType::parse)
+            .is_some_and(StateType::is_terminal);
         if terminal && lines.is_empty() {
             return Ok(());
         }

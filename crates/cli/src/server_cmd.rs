@@ -63,10 +63,15 @@ fn flowgate_home() -> anyhow::Result<PathBuf> {
 fn init_logging(args: &StartArgs) -> anyhow::Result<()> {
     let filter = match std::env::var("RUST_LOG") {
         Ok(spec) if !spec.is_empty() => EnvFilter::try_new(spec),
-        _ => EnvFilter::try_new(format!("warn,flowgate={0},flowgate_server={0},flowgate_store={0}", args.log_level)),
+        _ => EnvFilter::try_new(format!(
+            "warn,flowgate={0},flowgate_server={0},flowgate_store={0}",
+            args.log_level
+        )),
     }
     .with_context(|| format!("invalid log level {:?}", args.log_level))?;
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     match args.log_format {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().init(),
@@ -91,7 +96,10 @@ async fn start(args: StartArgs) -> anyhow::Result<()> {
     };
     let server = flowgate_server::start(config).await?;
     eprintln!("Flowgate API listening at {}", server.api_url());
-    eprintln!("Point the prefect client at it: export PREFECT_API_URL={}", server.api_url());
+    eprintln!(
+        "Point the prefect client at it: export PREFECT_API_URL={}",
+        server.api_url()
+    );
     shutdown_signal().await?;
     tracing::info!("shutting down");
     server.stop().await

@@ -34,7 +34,13 @@ pub fn render(header: &[&str], rows: &[Vec<String>]) -> String {
 mod tests {
     #[test]
     fn pads_columns() {
-        let t = super::render(&["ID", "STATE"], &[vec!["a".into(), "Running".into()], vec!["bbb".into(), "x".into()]]);
+        let t = super::render(
+            &["ID", "STATE"],
+            &[
+                vec!["a".into(), "Running".into()],
+                vec!["bbb".into(), "x".into()],
+            ],
+        );
         assert_eq!(t, "ID   STATE\na    Running\nbbb  x\n");
     }
 }

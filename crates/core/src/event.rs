@@ -82,7 +82,10 @@ mod tests {
             follows: None,
             received: Micros(2),
         };
-        assert_eq!(resource_uuid(ev.resource_id(), "prefect.task-run"), Some(id));
+        assert_eq!(
+            resource_uuid(ev.resource_id(), "prefect.task-run"),
+            Some(id)
+        );
         assert_eq!(resource_uuid(ev.resource_id(), "prefect.flow-run"), None);
         let fr = ev.related_id("flow-run").unwrap();
         assert_eq!(resource_uuid(fr, "prefect.flow-run"), Some(id));
@@ -124,7 +127,10 @@ pub fn flow_run_state_event(
         })
     };
     let mut related = vec![labels([
-        ("prefect.resource.id", format!("prefect.flow.{}", run.flow_id)),
+        (
+            "prefect.resource.id",
+            format!("prefect.flow.{}", run.flow_id),
+        ),
         ("prefect.resource.role", "flow".to_owned()),
         ("prefect.resource.name", run.flow_name.to_owned()),
     ])];
@@ -152,9 +158,15 @@ pub fn flow_run_state_event(
         occurred: new.timestamp,
         event: format!("prefect.flow-run.{}", new.name),
         resource: labels([
-            ("prefect.resource.id", format!("prefect.flow-run.{}", run.id)),
+            (
+                "prefect.resource.id",
+                format!("prefect.flow-run.{}", run.id),
+            ),
             ("prefect.resource.name", run.name.to_owned()),
-            ("prefect.state-message", new.message.clone().unwrap_or_default()),
+            (
+                "prefect.state-message",
+                new.message.clone().unwrap_or_default(),
+            ),
             ("prefect.state-name", new.name.clone()),
             ("prefect.state-timestamp", new.timestamp.to_string()),
             ("prefect.state-type", new.state_type.as_str().to_owned()),
@@ -194,8 +206,14 @@ mod emitted_tests {
         assert_eq!(ev.event, "prefect.flow-run.Running");
         assert_eq!(ev.id, new.id);
         assert_eq!(ev.resource_id(), format!("prefect.flow-run.{run_id}"));
-        assert_eq!(ev.related_id("flow"), Some(format!("prefect.flow.{flow_id}").as_str()));
-        assert_eq!(ev.related_id("deployment"), Some(format!("prefect.deployment.{dep}").as_str()));
+        assert_eq!(
+            ev.related_id("flow"),
+            Some(format!("prefect.flow.{flow_id}").as_str())
+        );
+        assert_eq!(
+            ev.related_id("deployment"),
+            Some(format!("prefect.deployment.{dep}").as_str())
+        );
         assert_eq!(ev.related_id("tag"), Some("prefect.tag.etl"));
         assert_eq!(ev.payload["intended"]["from"], "PENDING");
         assert_eq!(ev.follows, Some(prev.id));

@@ -86,7 +86,10 @@ pub fn decide_flow_run(
         };
     }
     if to == StateType::Pending
-        && matches!(from, StateType::Pending | StateType::Running | StateType::Cancelling)
+        && matches!(
+            from,
+            StateType::Pending | StateType::Running | StateType::Cancelling
+        )
     {
         return Decision::Abort {
             reason: format!(
@@ -198,7 +201,13 @@ mod tests {
     }
 
     fn decide(current: Option<&State>, to: StateType) -> Decision {
-        decide_flow_run(snapshot(current), &state(to, 10), false, Micros(10), Uuid::nil())
+        decide_flow_run(
+            snapshot(current),
+            &state(to, 10),
+            false,
+            Micros(10),
+            Uuid::nil(),
+        )
     }
 
     #[test]
@@ -207,14 +216,20 @@ mod tests {
         let running = state(StateType::Running, 2);
         assert_eq!(decide(None, StateType::Pending), Decision::Accept);
         assert_eq!(decide(Some(&pending), StateType::Running), Decision::Accept);
-        assert_eq!(decide(Some(&running), StateType::Completed), Decision::Accept);
+        assert_eq!(
+            decide(Some(&running), StateType::Completed),
+            Decision::Accept
+        );
     }
 
     #[test]
     fn a_terminal_run_cannot_run_again_without_force() {
         let done = state(StateType::Completed, 1);
         let d = decide(Some(&done), StateType::Running);
-        assert!(matches!(d, Decision::Abort { ref reason } if reason.contains("terminal")), "{d:?}");
+        assert!(
+            matches!(d, Decision::Abort { ref reason } if reason.contains("terminal")),
+            "{d:?}"
+        );
         let forced = decide_flow_run(
             snapshot(Some(&done)),
             &state(StateType::Running, 2),
@@ -231,22 +246,32 @@ mod tests {
         running.details.insert("transition_id".into(), "t-1".into());
         let mut again = state(StateType::Running, 2);
         again.details.insert("transition_id".into(), "t-1".into());
-        let d = decide_flow_run(snapshot(Some(&running)), &again, false, Micros(2), Uuid::nil());
+        let d = decide_flow_run(
+            snapshot(Some(&running)),
+            &again,
+            false,
+            Micros(2),
+            Uuid::nil(),
+        );
         assert!(matches!(d, Decision::Reject { .. }), "{d:?}");
     }
 
     #[test]
     fn pending_twice_aborts() {
         let pending = state(StateType::Pending, 1);
-        assert!(matches!(decide(Some(&pending), StateType::Pending), Decision::Abort { .. }));
+        assert!(matches!(
+            decide(Some(&pending), StateType::Pending),
+            Decision::Abort { .. }
+        ));
     }
 
     #[test]
     fn a_future_schedule_makes_the_caller_wait() {
         let mut scheduled = state(StateType::Scheduled, 1);
-        scheduled
-            .details
-            .insert("scheduled_time".into(), Micros(5_000_010).to_string().into());
+        scheduled.details.insert(
+            "scheduled_time".into(),
+            Micros(5_000_010).to_string().into(),
+        );
         match decide(Some(&scheduled), StateType::Pending) {
             Decision::Wait { delay_seconds, .. } => assert!((delay_seconds - 5.0).abs() < 1e-9),
             d => panic!("expected WAIT, got {d:?}"),
@@ -271,7 +296,10 @@ mod tests {
             }
             d => panic!("expected a substitute, got {d:?}"),
         }
-        let exhausted = FlowRunSnapshot { run_count: 3, ..run };
+        let exhausted = FlowRunSnapshot {
+            run_count: 3,
+            ..run
+        };
         assert_eq!(
             decide_flow_run(exhausted, &failed, false, Micros(2), Uuid::nil()),
             Decision::Accept

@@ -157,10 +157,18 @@ mod tests {
 
     #[test]
     fn terminal_states() {
-        let terminal: Vec<_> = StateType::ALL.into_iter().filter(|t| t.is_terminal()).collect();
+        let terminal: Vec<_> = StateType::ALL
+            .into_iter()
+            .filter(|t| t.is_terminal())
+            .collect();
         assert_eq!(
             terminal,
-            [StateType::Completed, StateType::Failed, StateType::Cancelled, StateType::Crashed]
+            [
+                StateType::Completed,
+                StateType::Failed,
+                StateType::Cancelled,
+                StateType::Crashed
+            ]
         );
     }
 }

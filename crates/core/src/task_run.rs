@@ -115,22 +115,34 @@ impl TaskRunRecord {
             id,
             flow_run_id,
             name: str_field(task_run, "name").unwrap_or_default().to_owned(),
-            task_key: str_field(task_run, "task_key").unwrap_or_default().to_owned(),
+            task_key: str_field(task_run, "task_key")
+                .unwrap_or_default()
+                .to_owned(),
             dynamic_key: str_field(task_run, "dynamic_key")
                 .unwrap_or_default()
                 .to_owned(),
             cache_key: str_field(task_run, "cache_key").map(str::to_owned),
             task_version: str_field(task_run, "task_version").map(str::to_owned),
-            empirical_policy: task_run.get("empirical_policy").cloned().unwrap_or(Value::Null),
+            empirical_policy: task_run
+                .get("empirical_policy")
+                .cloned()
+                .unwrap_or(Value::Null),
             tags: task_run
                 .get("tags")
                 .and_then(Value::as_array)
-                .map(|a| a.iter().filter_map(|t| t.as_str().map(str::to_owned)).collect())
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|t| t.as_str().map(str::to_owned))
+                        .collect()
+                })
                 .unwrap_or_default(),
             labels: task_run.get("labels").cloned().unwrap_or(Value::Null),
             task_inputs: task_run.get("task_inputs").cloned().unwrap_or(Value::Null),
             state,
-            run_count: task_run.get("run_count").and_then(Value::as_i64).unwrap_or(0),
+            run_count: task_run
+                .get("run_count")
+                .and_then(Value::as_i64)
+                .unwrap_or(0),
             flow_run_run_count: task_run
                 .get("flow_run_run_count")
                 .and_then(Value::as_i64)
@@ -244,7 +256,10 @@ mod tests {
             event: format!("prefect.task-run.{ty}"),
             resource: labels([("prefect.resource.id", format!("prefect.task-run.{task}"))]),
             related: vec![labels([
-                ("prefect.resource.id", format!("prefect.flow-run.{flow_run}")),
+                (
+                    "prefect.resource.id",
+                    format!("prefect.flow-run.{flow_run}"),
+                ),
                 ("prefect.resource.role", "flow-run".to_owned()),
             ])],
             payload: json!({"validated_state": {"type": ty, "name": "x", "message": "", "state_details": {}, "data": null}, "task_run": task_run}),
@@ -273,14 +288,26 @@ mod tests {
             Err(ReportError::BadField("validated_state.type"))
         );
         ev.resource = labels([("prefect.resource.id", "prefect.flow.x".to_owned())]);
-        assert!(matches!(TaskRunRecord::from_event(&ev), Err(ReportError::BadResource(_))));
+        assert!(matches!(
+            TaskRunRecord::from_event(&ev),
+            Err(ReportError::BadResource(_))
+        ));
     }
 
     #[test]
     fn entering_states_keeps_the_clock() {
-        let mut rec = TaskRunRecord::from_event(&lifecycle_event(Uuid::now_v7(), Uuid::now_v7(), 0)).unwrap();
-        rec.enter(State::new(Uuid::now_v7(), StateType::Running, Micros(1_000_000)));
-        rec.enter(State::new(Uuid::now_v7(), StateType::Completed, Micros(3_000_000)));
+        let mut rec =
+            TaskRunRecord::from_event(&lifecycle_event(Uuid::now_v7(), Uuid::now_v7(), 0)).unwrap();
+        rec.enter(State::new(
+            Uuid::now_v7(),
+            StateType::Running,
+            Micros(1_000_000),
+        ));
+        rec.enter(State::new(
+            Uuid::now_v7(),
+            StateType::Completed,
+            Micros(3_000_000),
+        ));
         assert_eq!(rec.run_count, 1);
         assert_eq!(rec.start_time, Some(Micros(1_000_000)));
         assert_eq!(rec.end_time, Some(Micros(3_000_000)));

@@ -79,8 +79,14 @@ mod tests {
     fn formats_like_prefect_and_round_trips() {
         let t = Micros::parse("2026-11-27T03:07:47.165391Z").unwrap();
         assert_eq!(t.to_string(), "2026-11-27T03:07:47.165391Z");
-        assert_eq!(Micros::parse("2026-11-27T03:07:47.165391+00:00").unwrap(), t);
-        assert_eq!(Micros::parse("2026-11-27T04:07:47.165391+01:00").unwrap(), t);
+        assert_eq!(
+            Micros::parse("2026-11-27T03:07:47.165391+00:00").unwrap(),
+            t
+        );
+        assert_eq!(
+            Micros::parse("2026-11-27T04:07:47.165391+01:00").unwrap(),
+            t
+        );
         assert_eq!(Micros::parse("2026-11-27T03:07:47.165391").unwrap(), t);
         assert_eq!(Micros(0).to_string(), "1970-01-01T00:00:00.000000Z");
     }

@@ -86,13 +86,17 @@ fn rejection_error(r: JsonRejection) -> ApiError {
     match r {
         JsonRejection::JsonDataError(e) => ApiError::Invalid(format!(
             "request body does not match the expected shape: {}",
-            std::error::Error::source(&e).map(ToString::to_string).unwrap_or_else(|| e.body_text())
+            std::error::Error::source(&e)
+                .map(ToString::to_string)
+                .unwrap_or_else(|| e.body_text())
         )),
         JsonRejection::JsonSyntaxError(e) => ApiError::BadRequest(
             StatusCode::BAD_REQUEST,
             format!(
                 "request body is not valid JSON: {}",
-                std::error::Error::source(&e).map(ToString::to_string).unwrap_or_else(|| e.body_text())
+                std::error::Error::source(&e)
+                    .map(ToString::to_string)
+                    .unwrap_or_else(|| e.body_text())
             ),
         ),
         JsonRejection::MissingJsonContentType(_) => ApiError::BadRequest(
@@ -101,7 +105,10 @@ fn rejection_error(r: JsonRejection) -> ApiError {
         ),
         JsonRejection::BytesRejection(e) => ApiError::BadRequest(
             StatusCode::PAYLOAD_TOO_LARGE,
-            format!("request body could not be read (too large or interrupted): {}", e.body_text()),
+            format!(
+                "request body could not be read (too large or interrupted): {}",
+                e.body_text()
+            ),
         ),
         other => ApiError::BadRequest(other.status(), other.body_text()),
     }
@@ -114,17 +121,27 @@ impl<S: Send + Sync> FromRequest<S> for OptionalBody {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let bytes = axum::body::Bytes::from_request(req, state).await.map_err(|e| {
-            ApiError::BadRequest(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                format!("request body could not be read (too large or interrupted): {}", e.body_text()),
-            )
-        })?;
+        let bytes = axum::body::Bytes::from_request(req, state)
+            .await
+            .map_err(|e| {
+                ApiError::BadRequest(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    format!(
+                        "request body could not be read (too large or interrupted): {}",
+                        e.body_text()
+                    ),
+                )
+            })?;
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(OptionalBody(serde_json::Value::Null));
         }
-        serde_json::from_slice(&bytes).map(OptionalBody).map_err(|e| {
-            ApiError::BadRequest(StatusCode::BAD_REQUEST, format!("request body is not valid JSON: {e}"))
-        })
+        serde_json::from_slice(&bytes)
+            .map(OptionalBody)
+            .map_err(|e| {
+                ApiError::BadRequest(
+                    StatusCode::BAD_REQUEST,
+                    format!("request body is not valid JSON: {e}"),
+                )
+            })
     }
 }

@@ -46,7 +46,10 @@ impl Ingest {
         store: DynStore,
         bus: broadcast::Sender<Arc<Event>>,
         shutdown: Shutdown,
-    ) -> (Ingest, impl std::future::Future<Output = ()> + Send + 'static) {
+    ) -> (
+        Ingest,
+        impl std::future::Future<Output = ()> + Send + 'static,
+    ) {
         let (tx, rx) = mpsc::channel(QUEUE);
         (Ingest { tx }, run(store, bus, rx, shutdown))
     }

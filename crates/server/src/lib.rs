@@ -68,10 +68,18 @@ impl RunningServer {
 pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
     let store = flowgate_store::open(&config.database_url)
         .await
-        .with_context(|| format!("could not open the database at {}", redact(&config.database_url)))?;
-    let listener = TcpListener::bind(config.bind)
-        .await
-        .with_context(|| format!("could not listen on {}; is another server using it?", config.bind))?;
+        .with_context(|| {
+            format!(
+                "could not open the database at {}",
+                redact(&config.database_url)
+            )
+        })?;
+    let listener = TcpListener::bind(config.bind).await.with_context(|| {
+        format!(
+            "could not listen on {}; is another server using it?",
+            config.bind
+        )
+    })?;
     let addr = listener.local_addr()?;
     let mut services = Services::default();
     let (bus, _) = broadcast::channel(4096);

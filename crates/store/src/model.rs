@@ -347,9 +347,12 @@ impl EventFilter {
         let within = |r: &TimeRange, t: Micros| {
             r.after.is_none_or(|a| t >= a) && r.before.is_none_or(|b| t <= b)
         };
-        let any_eq = |list: &Option<Vec<String>>, v: &str| list.as_ref().is_none_or(|l| l.iter().any(|x| x == v));
+        let any_eq = |list: &Option<Vec<String>>, v: &str| {
+            list.as_ref().is_none_or(|l| l.iter().any(|x| x == v))
+        };
         let any_prefix = |list: &Option<Vec<String>>, v: &str| {
-            list.as_ref().is_none_or(|l| l.iter().any(|p| v.starts_with(p.as_str())))
+            list.as_ref()
+                .is_none_or(|l| l.iter().any(|p| v.starts_with(p.as_str())))
         };
         let related_ok = self.related_resource_ids.as_ref().is_none_or(|ids| {
             event.related.iter().any(|r| {

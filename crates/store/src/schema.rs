@@ -125,5 +125,8 @@ CREATE INDEX events_name ON events(event, occurred)
 
 /// Splits a migration into statements (none of ours contains a `;` inside a literal).
 pub fn statements(migration: &str) -> impl Iterator<Item = &str> {
-    migration.split(';').map(str::trim).filter(|s| !s.is_empty())
+    migration
+        .split(';')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
 }

@@ -173,7 +173,10 @@ pub enum Row {
 }
 
 /// Column types both backends can decode.
-pub trait Column: for<'r> Decode<'r, Sqlite> + Type<Sqlite> + for<'r> Decode<'r, Postgres> + Type<Postgres> {}
+pub trait Column:
+    for<'r> Decode<'r, Sqlite> + Type<Sqlite> + for<'r> Decode<'r, Postgres> + Type<Postgres>
+{
+}
 impl<T> Column for T where
     T: for<'r> Decode<'r, Sqlite> + Type<Sqlite> + for<'r> Decode<'r, Postgres> + Type<Postgres>
 {
@@ -264,7 +267,10 @@ mod tests {
     #[test]
     fn rows_make_tuples() {
         let mut sql = Sql::new("INSERT INTO t VALUES ");
-        sql.rows([vec![Arg::from(1i64), Arg::from("a")], vec![Arg::from(2i64), Arg::Text(None)]]);
+        sql.rows([
+            vec![Arg::from(1i64), Arg::from("a")],
+            vec![Arg::from(2i64), Arg::Text(None)],
+        ]);
         assert_eq!(sql.text, "INSERT INTO t VALUES ($1, $2), ($3, $4)");
     }
 }

@@ -34,7 +34,9 @@ async fn postgres() -> Option<Fixture> {
         Ok(c) => c,
         Err(e) => {
             if std::env::var("FLOWGATE_REQUIRE_POSTGRES").as_deref() == Ok("1") {
-                panic!("PostgreSQL is required (FLOWGATE_REQUIRE_POSTGRES=1) but {base} failed: {e}");
+                panic!(
+                    "PostgreSQL is required (FLOWGATE_REQUIRE_POSTGRES=1) but {base} failed: {e}"
+                );
             }
             eprintln!("\n*** SKIPPING the PostgreSQL half: {base} is not reachable ({e}) ***\n");
             return None;
@@ -82,7 +84,10 @@ fn state(t: StateType) -> State {
 }
 
 async fn new_run(store: &DynStore, flow: &str) -> FlowRun {
-    let (f, _) = store.create_flow(flow, &[], &json!({}), now()).await.unwrap();
+    let (f, _) = store
+        .create_flow(flow, &[], &json!({}), now())
+        .await
+        .unwrap();
     let new = NewFlowRun {
         flow_id: f.id,
         parameters: json!({"x": 1}),
@@ -94,7 +99,14 @@ async fn new_run(store: &DynStore, flow: &str) -> FlowRun {
 
 /// A task-run event shaped like the `prefect` client's, for a task run expected at `base`
 /// that started at `base + 95` µs.
-fn task_event(task: Uuid, flow_run: Uuid, ty: &str, base: Micros, offset: i64, run_count: i64) -> Event {
+fn task_event(
+    task: Uuid,
+    flow_run: Uuid,
+    ty: &str,
+    base: Micros,
+    offset: i64,
+    run_count: i64,
+) -> Event {
     let at = Micros(base.0 + offset);
     let mut task_run = json!({
         "name": "add-1", "task_key": "add-83a2f660", "dynamic_key": "0",
@@ -117,7 +129,10 @@ fn task_event(task: Uuid, flow_run: Uuid, ty: &str, base: Micros, offset: i64, r
             format!("prefect.task-run.{task}"),
         )]),
         related: vec![flowgate_core::event::labels([
-            ("prefect.resource.id", format!("prefect.flow-run.{flow_run}")),
+            (
+                "prefect.resource.id",
+                format!("prefect.flow-run.{flow_run}"),
+            ),
             ("prefect.resource.role", "flow-run".to_owned()),
         ])],
         payload: json!({"validated_state": {"type": ty, "name": ty, "message": "", "state_details": {}, "data": null}, "task_run": task_run}),
@@ -127,147 +142,347 @@ fn task_event(task: Uuid, flow_run: Uuid, ty: &str, base: Micros, offset: i64, r
 }
 
 on_both!(flows_are_unique_by_name, |store: DynStore| async move {
-    let (a, created) = store.create_flow("etl", &["x".into()], &json!({}), now()).await.unwrap();
+    let (a, created) = store
+        .create_flow("etl", &["x".into()], &json!({}), now())
+        .await
+        .unwrap();
     assert!(created);
-    let (b, created_again) = store.create_flow("etl", &[], &json!({}), now()).await.unwrap();
+    let (b, created_again) = store
+        .create_flow("etl", &[], &json!({}), now())
+        .await
+        .unwrap();
     assert!(!created_again);
     assert_eq!(a.id, b.id);
     assert_eq!(store.read_flow_by_name("etl").await.unwrap().id, a.id);
-    store.create_flow("Report_50%", &[], &json!({}), now()).await.unwrap();
-    let like = FlowFilter { name_like: Some("50%".into()), ..Default::default() };
-    assert_eq!(store.filter_flows(&like, Page::default()).await.unwrap().len(), 1);
-    let underscore = FlowFilter { name_like: Some("t_5".into()), ..Default::default() };
-    assert_eq!(store.count_flows(&underscore).await.unwrap(), 1);
-    let tagged = FlowFilter { tags_all: Some(vec!["x".into()]), ..Default::default() };
-    assert_eq!(store.count_flows(&tagged).await.unwrap(), 1);
-    store.delete_flow(a.id).await.unwrap();
-    assert!(matches!(store.read_flow(a.id).await, Err(StoreError::NotFound { .. })));
-    assert!(matches!(store.delete_flow(a.id).await, Err(StoreError::NotFound { .. })));
-});
-
-on_both!(a_run_moves_through_its_states, |store: DynStore| async move {
-    let run = new_run(&store, "f").await;
-    assert_eq!(run.state.as_ref().unwrap().state_type, StateType::Pending);
-    assert!(run.name.contains('-'));
-    let (out, ev) = store.set_flow_run_state(run.id, state(StateType::Running), false, now()).await.unwrap();
-    assert_eq!(out.decision, Decision::Accept);
-    assert_eq!(ev.unwrap().event, "prefect.flow-run.Running");
-    assert_eq!(out.run.clock.run_count, 1);
-    assert!(out.run.clock.start_time.is_some());
-    let (out, _) = store.set_flow_run_state(run.id, state(StateType::Completed), false, now()).await.unwrap();
-    assert_eq!(out.decision, Decision::Accept);
-    let stored = store.read_flow_run(run.id).await.unwrap();
-    assert_eq!(stored.state.unwrap().state_type, StateType::Completed);
-    assert!(stored.clock.end_time.is_some());
-    assert_eq!(stored.tags, vec!["etl".to_owned()]);
-    assert_eq!(stored.parameters, json!({"x": 1}));
-
-    let (out, ev) = store.set_flow_run_state(run.id, state(StateType::Running), false, now()).await.unwrap();
-    assert!(matches!(out.decision, Decision::Abort { .. }), "{:?}", out.decision);
-    assert!(ev.is_none());
-    assert_eq!(out.state.unwrap().state_type, StateType::Completed);
-    let (out, _) = store.set_flow_run_state(run.id, state(StateType::Running), true, now()).await.unwrap();
-    assert_eq!(out.decision, Decision::Accept);
-
-    let history: Vec<_> = store.flow_run_states(run.id).await.unwrap().iter().map(|s| s.state_type).collect();
-    assert_eq!(history, [StateType::Pending, StateType::Running, StateType::Completed, StateType::Running]);
-    let filter = EventFilter {
-        resource_ids: Some(vec![format!("prefect.flow-run.{}", run.id)]),
+    store
+        .create_flow("Report_50%", &[], &json!({}), now())
+        .await
+        .unwrap();
+    let like = FlowFilter {
+        name_like: Some("50%".into()),
         ..Default::default()
     };
-    let names: Vec<_> = store.filter_events(&filter, Page::default()).await.unwrap().into_iter().map(|e| e.event).collect();
-    assert_eq!(names, ["prefect.flow-run.Pending", "prefect.flow-run.Running", "prefect.flow-run.Completed", "prefect.flow-run.Running"]);
-    let related = EventFilter { related_resource_ids: Some(vec!["prefect.tag.etl".into()]), ..Default::default() };
-    assert_eq!(store.count_events(&related).await.unwrap(), 4);
+    assert_eq!(
+        store
+            .filter_flows(&like, Page::default())
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    let underscore = FlowFilter {
+        name_like: Some("t_5".into()),
+        ..Default::default()
+    };
+    assert_eq!(store.count_flows(&underscore).await.unwrap(), 1);
+    let tagged = FlowFilter {
+        tags_all: Some(vec!["x".into()]),
+        ..Default::default()
+    };
+    assert_eq!(store.count_flows(&tagged).await.unwrap(), 1);
+    store.delete_flow(a.id).await.unwrap();
+    assert!(matches!(
+        store.read_flow(a.id).await,
+        Err(StoreError::NotFound { .. })
+    ));
+    assert!(matches!(
+        store.delete_flow(a.id).await,
+        Err(StoreError::NotFound { .. })
+    ));
 });
+
+on_both!(
+    a_run_moves_through_its_states,
+    |store: DynStore| async move {
+        let run = new_run(&store, "f").await;
+        assert_eq!(run.state.as_ref().unwrap().state_type, StateType::Pending);
+        assert!(run.name.contains('-'));
+        let (out, ev) = store
+            .set_flow_run_state(run.id, state(StateType::Running), false, now())
+            .await
+            .unwrap();
+        assert_eq!(out.decision, Decision::Accept);
+        assert_eq!(ev.unwrap().event, "prefect.flow-run.Running");
+        assert_eq!(out.run.clock.run_count, 1);
+        assert!(out.run.clock.start_time.is_some());
+        let (out, _) = store
+            .set_flow_run_state(run.id, state(StateType::Completed), false, now())
+            .await
+            .unwrap();
+        assert_eq!(out.decision, Decision::Accept);
+        let stored = store.read_flow_run(run.id).await.unwrap();
+        assert_eq!(stored.state.unwrap().state_type, StateType::Completed);
+        assert!(stored.clock.end_time.is_some());
+        assert_eq!(stored.tags, vec!["etl".to_owned()]);
+        assert_eq!(stored.parameters, json!({"x": 1}));
+
+        let (out, ev) = store
+            .set_flow_run_state(run.id, state(StateType::Running), false, now())
+            .await
+            .unwrap();
+        assert!(
+            matches!(out.decision, Decision::Abort { .. }),
+            "{:?}",
+            out.decision
+        );
+        assert!(ev.is_none());
+        assert_eq!(out.state.unwrap().state_type, StateType::Completed);
+        let (out, _) = store
+            .set_flow_run_state(run.id, state(StateType::Running), true, now())
+            .await
+            .unwrap();
+        assert_eq!(out.decision, Decision::Accept);
+
+        let history: Vec<_> = store
+            .flow_run_states(run.id)
+            .await
+            .unwrap()
+            .iter()
+            .map(|s| s.state_type)
+            .collect();
+        assert_eq!(
+            history,
+            [
+                StateType::Pending,
+                StateType::Running,
+                StateType::Completed,
+                StateType::Running
+            ]
+        );
+        let filter = EventFilter {
+            resource_ids: Some(vec![format!("prefect.flow-run.{}", run.id)]),
+            ..Default::default()
+        };
+        let names: Vec<_> = store
+            .filter_events(&filter, Page::default())
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|e| e.event)
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "prefect.flow-run.Pending",
+                "prefect.flow-run.Running",
+                "prefect.flow-run.Completed",
+                "prefect.flow-run.Running"
+            ]
+        );
+        let related = EventFilter {
+            related_resource_ids: Some(vec!["prefect.tag.etl".into()]),
+            ..Default::default()
+        };
+        assert_eq!(store.count_events(&related).await.unwrap(), 4);
+    }
+);
 
 on_both!(unknown_runs_are_not_found, |store: DynStore| async move {
     let missing = Uuid::now_v7();
-    assert!(matches!(store.read_flow_run(missing).await, Err(StoreError::NotFound { .. })));
     assert!(matches!(
-        store.set_flow_run_state(missing, state(StateType::Running), false, now()).await,
+        store.read_flow_run(missing).await,
         Err(StoreError::NotFound { .. })
     ));
-    let orphan = NewFlowRun { flow_id: missing, ..Default::default() };
-    assert!(matches!(store.create_flow_run(orphan, now()).await, Err(StoreError::NotFound { .. })));
-    assert_eq!(store.count_flow_runs(&FlowRunFilter::default()).await.unwrap(), 0);
+    assert!(matches!(
+        store
+            .set_flow_run_state(missing, state(StateType::Running), false, now())
+            .await,
+        Err(StoreError::NotFound { .. })
+    ));
+    let orphan = NewFlowRun {
+        flow_id: missing,
+        ..Default::default()
+    };
+    assert!(matches!(
+        store.create_flow_run(orphan, now()).await,
+        Err(StoreError::NotFound { .. })
+    ));
+    assert_eq!(
+        store
+            .count_flow_runs(&FlowRunFilter::default())
+            .await
+            .unwrap(),
+        0
+    );
 });
 
-on_both!(idempotency_keys_return_the_first_run, |store: DynStore| async move {
-    let (f, _) = store.create_flow("f", &[], &json!({}), now()).await.unwrap();
-    let new = || NewFlowRun { flow_id: f.id, idempotency_key: Some("k".into()), ..Default::default() };
-    let (a, created, _) = store.create_flow_run(new(), now()).await.unwrap();
-    let (b, created_again, _) = store.create_flow_run(new(), now()).await.unwrap();
-    assert!(created && !created_again);
-    assert_eq!(a.id, b.id);
-});
-
-on_both!(flow_runs_filter_sort_and_page, |store: DynStore| async move {
-    let mut ids = Vec::new();
-    for (i, t) in [StateType::Running, StateType::Completed, StateType::Failed, StateType::Completed].into_iter().enumerate() {
-        let (f, _) = store.create_flow(if i % 2 == 0 { "even" } else { "odd" }, &[], &json!({}), now()).await.unwrap();
-        let new = NewFlowRun { flow_id: f.id, name: Some(format!("run-{i}")), ..Default::default() };
-        let (run, _, _) = store.create_flow_run(new, now()).await.unwrap();
-        store.set_flow_run_state(run.id, state(t), true, now()).await.unwrap();
-        ids.push(run.id);
+on_both!(
+    idempotency_keys_return_the_first_run,
+    |store: DynStore| async move {
+        let (f, _) = store
+            .create_flow("f", &[], &json!({}), now())
+            .await
+            .unwrap();
+        let new = || NewFlowRun {
+            flow_id: f.id,
+            idempotency_key: Some("k".into()),
+            ..Default::default()
+        };
+        let (a, created, _) = store.create_flow_run(new(), now()).await.unwrap();
+        let (b, created_again, _) = store.create_flow_run(new(), now()).await.unwrap();
+        assert!(created && !created_again);
+        assert_eq!(a.id, b.id);
     }
-    let completed = FlowRunFilter { state_types: Some(vec![StateType::Completed]), ..Default::default() };
-    assert_eq!(store.count_flow_runs(&completed).await.unwrap(), 2);
-    let by_flow = FlowRunFilter {
-        flow: Some(FlowFilter { names: Some(vec!["odd".into()]), ..Default::default() }),
-        ..Default::default()
-    };
-    assert_eq!(store.count_flow_runs(&by_flow).await.unwrap(), 2);
-    let page = Page { limit: 2, offset: 1 };
-    let names: Vec<_> = store.filter_flow_runs(&FlowRunFilter::default(), FlowRunSort::NameDesc, page).await.unwrap().into_iter().map(|r| r.name).collect();
-    assert_eq!(names, ["run-2", "run-1"]);
-    let newest = store.filter_flow_runs(&FlowRunFilter::default(), FlowRunSort::IdDesc, Page { limit: 1, offset: 0 }).await.unwrap();
-    assert_eq!(newest[0].id, ids[3]);
-    let some = FlowRunFilter { ids: Some(vec![ids[0], ids[1]]), ids_not: Some(vec![ids[0]]), ..Default::default() };
-    assert_eq!(store.count_flow_runs(&some).await.unwrap(), 1);
-    let none = FlowRunFilter { ids: Some(vec![]), ..Default::default() };
-    assert_eq!(store.count_flow_runs(&none).await.unwrap(), 0);
-});
+);
 
-on_both!(task_runs_fold_from_events_in_any_order, |store: DynStore| async move {
-    let run = new_run(&store, "f").await;
-    let task = Uuid::now_v7();
-    let t0 = now();
-    let pending = task_event(task, run.id, "PENDING", t0, 0, 0);
-    let running = task_event(task, run.id, "RUNNING", t0, 100, 1);
-    let completed = task_event(task, run.id, "COMPLETED", t0, 200, 1);
-    // Completed first, then a batch with the rest and a duplicate, then the same batch again.
-    let out = store.ingest_events(std::slice::from_ref(&completed)).await.unwrap();
-    assert_eq!((out.stored, out.task_runs), (1, 1));
-    let out = store.ingest_events(&[running.clone(), pending.clone(), running.clone()]).await.unwrap();
-    assert_eq!((out.stored, out.duplicates), (2, 1));
-    let out = store.ingest_events(&[pending, running, completed]).await.unwrap();
-    assert_eq!((out.stored, out.duplicates, out.task_runs), (0, 3, 0));
+on_both!(
+    flow_runs_filter_sort_and_page,
+    |store: DynStore| async move {
+        let mut ids = Vec::new();
+        for (i, t) in [
+            StateType::Running,
+            StateType::Completed,
+            StateType::Failed,
+            StateType::Completed,
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let (f, _) = store
+                .create_flow(
+                    if i % 2 == 0 { "even" } else { "odd" },
+                    &[],
+                    &json!({}),
+                    now(),
+                )
+                .await
+                .unwrap();
+            let new = NewFlowRun {
+                flow_id: f.id,
+                name: Some(format!("run-{i}")),
+                ..Default::default()
+            };
+            let (run, _, _) = store.create_flow_run(new, now()).await.unwrap();
+            store
+                .set_flow_run_state(run.id, state(t), true, now())
+                .await
+                .unwrap();
+            ids.push(run.id);
+        }
+        let completed = FlowRunFilter {
+            state_types: Some(vec![StateType::Completed]),
+            ..Default::default()
+        };
+        assert_eq!(store.count_flow_runs(&completed).await.unwrap(), 2);
+        let by_flow = FlowRunFilter {
+            flow: Some(FlowFilter {
+                names: Some(vec!["odd".into()]),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        assert_eq!(store.count_flow_runs(&by_flow).await.unwrap(), 2);
+        let page = Page {
+            limit: 2,
+            offset: 1,
+        };
+        let names: Vec<_> = store
+            .filter_flow_runs(&FlowRunFilter::default(), FlowRunSort::NameDesc, page)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|r| r.name)
+            .collect();
+        assert_eq!(names, ["run-2", "run-1"]);
+        let newest = store
+            .filter_flow_runs(
+                &FlowRunFilter::default(),
+                FlowRunSort::IdDesc,
+                Page {
+                    limit: 1,
+                    offset: 0,
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(newest[0].id, ids[3]);
+        let some = FlowRunFilter {
+            ids: Some(vec![ids[0], ids[1]]),
+            ids_not: Some(vec![ids[0]]),
+            ..Default::default()
+        };
+        assert_eq!(store.count_flow_runs(&some).await.unwrap(), 1);
+        let none = FlowRunFilter {
+            ids: Some(vec![]),
+            ..Default::default()
+        };
+        assert_eq!(store.count_flow_runs(&none).await.unwrap(), 0);
+    }
+);
 
-    let tr = store.read_task_run(task).await.unwrap().record;
-    assert_eq!(tr.state.state_type, StateType::Completed);
-    assert_eq!(tr.flow_run_id, Some(run.id));
-    assert_eq!(tr.start_time, Some(Micros(t0.0 + 95)));
-    assert_eq!(tr.end_time, Some(Micros(t0.0 + 200)));
-    assert_eq!(tr.created, t0);
-    assert_eq!(tr.run_count, 1);
-    let of_run = TaskRunFilter { flow_run_ids: Some(vec![run.id]), ..Default::default() };
-    assert_eq!(store.count_task_runs(&of_run).await.unwrap(), 1);
-    let by_flow_run_state = TaskRunFilter {
-        flow_run: Some(FlowRunFilter { state_types: Some(vec![StateType::Pending]), ..Default::default() }),
-        ..Default::default()
-    };
-    assert_eq!(store.filter_task_runs(&by_flow_run_state, TaskRunSort::IdDesc, Page::default()).await.unwrap().len(), 1);
-});
+on_both!(
+    task_runs_fold_from_events_in_any_order,
+    |store: DynStore| async move {
+        let run = new_run(&store, "f").await;
+        let task = Uuid::now_v7();
+        let t0 = now();
+        let pending = task_event(task, run.id, "PENDING", t0, 0, 0);
+        let running = task_event(task, run.id, "RUNNING", t0, 100, 1);
+        let completed = task_event(task, run.id, "COMPLETED", t0, 200, 1);
+        // Completed first, then a batch with the rest and a duplicate, then the same batch again.
+        let out = store
+            .ingest_events(std::slice::from_ref(&completed))
+            .await
+            .unwrap();
+        assert_eq!((out.stored, out.task_runs), (1, 1));
+        let out = store
+            .ingest_events(&[running.clone(), pending.clone(), running.clone()])
+            .await
+            .unwrap();
+        assert_eq!((out.stored, out.duplicates), (2, 1));
+        let out = store
+            .ingest_events(&[pending, running, completed])
+            .await
+            .unwrap();
+        assert_eq!((out.stored, out.duplicates, out.task_runs), (0, 3, 0));
 
-on_both!(unreadable_task_events_are_kept_but_change_nothing, |store: DynStore| async move {
-    let run = new_run(&store, "f").await;
-    let mut bad = task_event(Uuid::now_v7(), run.id, "RUNNING", now(), 100, 1);
-    bad.payload["validated_state"]["type"] = json!("EXPLODED");
-    let out = store.ingest_events(&[bad]).await.unwrap();
-    assert_eq!((out.stored, out.unreadable, out.task_runs), (1, 1, 0));
-    assert_eq!(store.count_task_runs(&TaskRunFilter::default()).await.unwrap(), 0);
-});
+        let tr = store.read_task_run(task).await.unwrap().record;
+        assert_eq!(tr.state.state_type, StateType::Completed);
+        assert_eq!(tr.flow_run_id, Some(run.id));
+        assert_eq!(tr.start_time, Some(Micros(t0.0 + 95)));
+        assert_eq!(tr.end_time, Some(Micros(t0.0 + 200)));
+        assert_eq!(tr.created, t0);
+        assert_eq!(tr.run_count, 1);
+        let of_run = TaskRunFilter {
+            flow_run_ids: Some(vec![run.id]),
+            ..Default::default()
+        };
+        assert_eq!(store.count_task_runs(&of_run).await.unwrap(), 1);
+        let by_flow_run_state = TaskRunFilter {
+            flow_run: Some(FlowRunFilter {
+                state_types: Some(vec![StateType::Pending]),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        assert_eq!(
+            store
+                .filter_task_runs(&by_flow_run_state, TaskRunSort::IdDesc, Page::default())
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
+    }
+);
+
+on_both!(
+    unreadable_task_events_are_kept_but_change_nothing,
+    |store: DynStore| async move {
+        let run = new_run(&store, "f").await;
+        let mut bad = task_event(Uuid::now_v7(), run.id, "RUNNING", now(), 100, 1);
+        bad.payload["validated_state"]["type"] = json!("EXPLODED");
+        let out = store.ingest_events(&[bad]).await.unwrap();
+        assert_eq!((out.stored, out.unreadable, out.task_runs), (1, 1, 0));
+        assert_eq!(
+            store
+                .count_task_runs(&TaskRunFilter::default())
+                .await
+                .unwrap(),
+            0
+        );
+    }
+);
 
 on_both!(a_large_batch_lands_whole, |store: DynStore| async move {
     let run = new_run(&store, "f").await;
@@ -276,12 +491,22 @@ on_both!(a_large_batch_lands_whole, |store: DynStore| async move {
     for i in 0..400 {
         let task = Uuid::now_v7();
         for (j, ty) in ["PENDING", "RUNNING", "COMPLETED"].into_iter().enumerate() {
-            events.push(task_event(task, run.id, ty, Micros(t0.0 + i * 1000), 100 * j as i64, (j > 0) as i64));
+            events.push(task_event(
+                task,
+                run.id,
+                ty,
+                Micros(t0.0 + i * 1000),
+                100 * j as i64,
+                (j > 0) as i64,
+            ));
         }
     }
     let out = store.ingest_events(&events).await.unwrap();
     assert_eq!((out.stored, out.task_runs), (1200, 400));
-    let done = TaskRunFilter { state_types: Some(vec![StateType::Completed]), ..Default::default() };
+    let done = TaskRunFilter {
+        state_types: Some(vec![StateType::Completed]),
+        ..Default::default()
+    };
     assert_eq!(store.count_task_runs(&done).await.unwrap(), 400);
 });
 
@@ -301,48 +526,127 @@ on_both!(logs_are_stored_and_filtered, |store: DynStore| async move {
         })
         .collect();
     store.create_logs(&logs).await.unwrap();
-    let of_run = LogFilter { flow_run_ids: Some(vec![run.id]), ..Default::default() };
-    let got: Vec<_> = store.filter_logs(&of_run, false, Page::default()).await.unwrap().into_iter().map(|l| l.message).collect();
+    let of_run = LogFilter {
+        flow_run_ids: Some(vec![run.id]),
+        ..Default::default()
+    };
+    let got: Vec<_> = store
+        .filter_logs(&of_run, false, Page::default())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|l| l.message)
+        .collect();
     assert_eq!(got, ["line 0", "line 1", "line 2", "line 3", "line 4"]);
-    let errors = LogFilter { level_ge: Some(40), ..of_run.clone() };
-    assert_eq!(store.filter_logs(&errors, true, Page::default()).await.unwrap().len(), 1);
+    let errors = LogFilter {
+        level_ge: Some(40),
+        ..of_run.clone()
+    };
+    assert_eq!(
+        store
+            .filter_logs(&errors, true, Page::default())
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
     store.delete_flow_run(run.id).await.unwrap();
-    assert!(store.filter_logs(&of_run, false, Page::default()).await.unwrap().is_empty());
+    assert!(
+        store
+            .filter_logs(&of_run, false, Page::default())
+            .await
+            .unwrap()
+            .is_empty()
+    );
 });
 
 on_both!(concurrent_writers_all_land, |store: DynStore| async move {
-    let (f, _) = store.create_flow("f", &[], &json!({}), now()).await.unwrap();
+    let (f, _) = store
+        .create_flow("f", &[], &json!({}), now())
+        .await
+        .unwrap();
     let mut handles = Vec::new();
     for _ in 0..16 {
         let store = store.clone();
         handles.push(tokio::spawn(async move {
             for _ in 0..10 {
-                let (run, _, _) = store.create_flow_run(NewFlowRun { flow_id: f.id, ..Default::default() }, now()).await.unwrap();
-                store.set_flow_run_state(run.id, state(StateType::Running), false, now()).await.unwrap();
+                let (run, _, _) = store
+                    .create_flow_run(
+                        NewFlowRun {
+                            flow_id: f.id,
+                            ..Default::default()
+                        },
+                        now(),
+                    )
+                    .await
+                    .unwrap();
+                store
+                    .set_flow_run_state(run.id, state(StateType::Running), false, now())
+                    .await
+                    .unwrap();
             }
         }));
     }
     for h in handles {
         h.await.unwrap();
     }
-    let running = FlowRunFilter { state_types: Some(vec![StateType::Running]), ..Default::default() };
+    let running = FlowRunFilter {
+        state_types: Some(vec![StateType::Running]),
+        ..Default::default()
+    };
     assert_eq!(store.count_flow_runs(&running).await.unwrap(), 160);
 });
 
-on_both!(a_subflows_parent_task_run_follows_the_child, |store: DynStore| async move {
-    let parent_run = new_run(&store, "parent").await;
-    let task = Uuid::now_v7();
-    let parent_task = flowgate_core::task_run::TaskRunRecord::from_event(&task_event(task, parent_run.id, "PENDING", now(), 0, 0)).unwrap();
-    store.upsert_task_run(&parent_task, now()).await.unwrap();
-    let (f, _) = store.create_flow("child", &[], &json!({}), now()).await.unwrap();
-    let new = NewFlowRun { flow_id: f.id, parent_task_run_id: Some(task), ..Default::default() };
-    let (child, _, _) = store.create_flow_run(new, now()).await.unwrap();
-    store.set_flow_run_state(child.id, state(StateType::Running), false, now()).await.unwrap();
-    assert_eq!(store.read_task_run(task).await.unwrap().record.state.state_type, StateType::Running);
-    store.set_flow_run_state(child.id, state(StateType::Completed), false, now()).await.unwrap();
-    let rec = store.read_task_run(task).await.unwrap().record;
-    assert_eq!(rec.state.state_type, StateType::Completed);
-    assert_eq!(rec.state.detail_str("child_flow_run_id"), Some(child.id.to_string().as_str()));
-    assert_eq!(rec.run_count, 1);
-    assert!(rec.end_time.is_some());
-});
+on_both!(
+    a_subflows_parent_task_run_follows_the_child,
+    |store: DynStore| async move {
+        let parent_run = new_run(&store, "parent").await;
+        let task = Uuid::now_v7();
+        let parent_task = flowgate_core::task_run::TaskRunRecord::from_event(&task_event(
+            task,
+            parent_run.id,
+            "PENDING",
+            now(),
+            0,
+            0,
+        ))
+        .unwrap();
+        store.upsert_task_run(&parent_task, now()).await.unwrap();
+        let (f, _) = store
+            .create_flow("child", &[], &json!({}), now())
+            .await
+            .unwrap();
+        let new = NewFlowRun {
+            flow_id: f.id,
+            parent_task_run_id: Some(task),
+            ..Default::default()
+        };
+        let (child, _, _) = store.create_flow_run(new, now()).await.unwrap();
+        store
+            .set_flow_run_state(child.id, state(StateType::Running), false, now())
+            .await
+            .unwrap();
+        assert_eq!(
+            store
+                .read_task_run(task)
+                .await
+                .unwrap()
+                .record
+                .state
+                .state_type,
+            StateType::Running
+        );
+        store
+            .set_flow_run_state(child.id, state(StateType::Completed), false, now())
+            .await
+            .unwrap();
+        let rec = store.read_task_run(task).await.unwrap().record;
+        assert_eq!(rec.state.state_type, StateType::Completed);
+        assert_eq!(
+            rec.state.detail_str("child_flow_run_id"),
+            Some(child.id.to_string().as_str())
+        );
+        assert_eq!(rec.run_count, 1);
+        assert!(rec.end_time.is_some());
+    }
+);

@@ -16,10 +16,14 @@ pub fn routes() -> Router<AppState> {
         .route("/health", get(|| async { Json(true) }))
         .route("/ready", get(|| async { Json(json!({"message": "OK"})) }))
         .route("/hello", get(|| async { Json("👋") }))
-        .route("/admin/version", get(|| async { Json(PREFECT_COMPAT_VERSION) }))
-        .route("/admin/storage", get(|| async {
-            Json(json!({"default_result_storage_block_id": null}))
-        }))
+        .route(
+            "/admin/version",
+            get(|| async { Json(PREFECT_COMPAT_VERSION) }),
+        )
+        .route(
+            "/admin/storage",
+            get(|| async { Json(json!({"default_result_storage_block_id": null})) }),
+        )
         .route("/admin/settings", get(settings))
         .route("/csrf-token", get(csrf_token))
 }

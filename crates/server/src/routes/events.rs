@@ -37,7 +37,10 @@ pub fn routes() -> Router<AppState> {
         .route("/events/out", any(events_out))
 }
 
-async fn create(State(app): State<AppState>, Body(events): Body<Vec<EventIn>>) -> ApiResult<StatusCode> {
+async fn create(
+    State(app): State<AppState>,
+    Body(events): Body<Vec<EventIn>>,
+) -> ApiResult<StatusCode> {
     let now = now();
     let events = events
         .into_iter()
@@ -45,9 +48,15 @@ async fn create(State(app): State<AppState>, Body(events): Body<Vec<EventIn>>) -
         .collect::<Result<Vec<_>, _>>()
         .map_err(ApiError::Invalid)?;
     for e in events {
-        app.ingest.submit(e).await.map_err(|e| ApiError::Unavailable(e.to_string()))?;
+        app.ingest
+            .submit(e)
+            .await
+            .map_err(|e| ApiError::Unavailable(e.to_string()))?;
     }
-    app.ingest.flush().await.map_err(|e| ApiError::Unavailable(e.to_string()))?;
+    app.ingest
+        .flush()
+        .await
+        .map_err(|e| ApiError::Unavailable(e.to_string()))?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -56,7 +65,9 @@ async fn filter(State(app): State<AppState>, Body(body): Body<Value>) -> ApiResu
     let total = app.store.count_events(&f).await?;
     let events = app.store.filter_events(&f, page).await?;
     let out: Vec<_> = events.iter().map(EventOut::from).collect();
-    Ok(Json(json!({"events": out, "total": total, "next_page": null})))
+    Ok(Json(
+        json!({"events": out, "total": total, "next_page": null}),
+    ))
 }
 
 async fn events_in(ws: WebSocketUpgrade, State(app): State<AppState>) -> Response {
@@ -76,7 +87,10 @@ async fn send_json(socket: &mut WebSocket, v: Value) -> Result<(), axum::Error> 
 }
 
 async fn close(socket: &mut WebSocket, code: u16, reason: &str) {
-    let frame = CloseFrame { code, reason: reason.into() };
+    let frame = CloseFrame {
+        code,
+        reason: reason.into(),
+    };
     let _ = socket.send(Message::Close(Some(frame))).await;
 }
 
@@ -85,7 +99,10 @@ async fn next_text(socket: &mut WebSocket) -> Option<Result<String, String>> {
     loop {
         return match socket.recv().await? {
             Ok(Message::Text(t)) => Some(Ok(t.to_string())),
-            Ok(Message::Binary(b)) => Some(String::from_utf8(b.to_vec()).map_err(|_| "binary frame is not UTF-8 text".to_owned())),
+            Ok(Message::Binary(b)) => Some(
+                String::from_utf8(b.to_vec())
+                    .map_err(|_| "binary frame is not UTF-8 text".to_owned()),
+            ),
             Ok(Message::Close(_)) | Err(_) => None,
             Ok(Message::Ping(_) | Message::Pong(_)) => continue,
         };
@@ -108,7 +125,9 @@ async fn authenticate(socket: &mut WebSocket) -> bool {
         close(socket, close_code::POLICY, "expected an auth frame first").await;
         return false;
     }
-    send_json(socket, json!({"type": "auth_success"})).await.is_ok()
+    send_json(socket, json!({"type": "auth_success"}))
+        .await
+        .is_ok()
 }
 
 /// Takes events one per frame. A bad frame is reported back and skipped. A ping is answered
@@ -153,7 +172,10 @@ async fn ingest_socket(mut socket: WebSocket, app: AppState) {
             }
             Err(detail) => {
                 tracing::warn!(%detail, "skipped a bad event frame");
-                if send_json(&mut socket, json!({"type": "error", "detail": detail})).await.is_err() {
+                if send_json(&mut socket, json!({"type": "error", "detail": detail}))
+                    .await
+                    .is_err()
+                {
                     return;
                 }
             }
@@ -181,13 +203,25 @@ async fn subscribe_socket(mut socket: WebSocket, app: AppState) {
     let mut live = app.bus.subscribe();
     let mut sent = HashSet::new();
     if filter.occurred.after.is_some() {
-        let backfill = EventFilter { newest_first: false, ..filter.clone() };
-        let page = Page { limit: BACKFILL, offset: 0 };
+        let backfill = EventFilter {
+            newest_first: false,
+            ..filter.clone()
+        };
+        let page = Page {
+            limit: BACKFILL,
+            offset: 0,
+        };
         match app.store.filter_events(&backfill, page).await {
             Ok(events) => {
                 for e in &events {
                     sent.insert(e.id);
-                    if send_json(&mut socket, json!({"type": "event", "event": EventOut::from(e)})).await.is_err() {
+                    if send_json(
+                        &mut socket,
+                        json!({"type": "event", "event": EventOut::from(e)}),
+                    )
+                    .await
+                    .is_err()
+                    {
                         return;
                     }
                 }
@@ -223,7 +257,8 @@ async fn subscribe_socket(mut socket: WebSocket, app: AppState) {
 }
 
 fn parse_subscription(text: &str) -> Result<EventFilter, String> {
-    let v: Value = serde_json::from_str(text).map_err(|e| format!("filter frame is not JSON: {e}"))?;
+    let v: Value =
+        serde_json::from_str(text).map_err(|e| format!("filter frame is not JSON: {e}"))?;
     if v.get("type").and_then(Value::as_str) != Some("filter") {
         return Err("expected {\"type\": \"filter\", \"filter\": {...}}".to_owned());
     }

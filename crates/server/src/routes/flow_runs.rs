@@ -43,7 +43,9 @@ async fn read(State(app): State<AppState>, Path(id): Path<String>) -> ApiResult<
 }
 
 async fn delete(State(app): State<AppState>, Path(id): Path<String>) -> ApiResult<StatusCode> {
-    app.store.delete_flow_run(parse_id(&id, "flow run")?).await?;
+    app.store
+        .delete_flow_run(parse_id(&id, "flow run")?)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -52,14 +54,23 @@ async fn filter(
     OptionalBody(body): OptionalBody,
 ) -> ApiResult<Json<Vec<FlowRunOut>>> {
     let (f, sort, page) = read_body(&body, |r| {
-        Ok((flow_runs_body(r)?, flow_run_sort(r.string("sort")?)?, page(r)?))
+        Ok((
+            flow_runs_body(r)?,
+            flow_run_sort(r.string("sort")?)?,
+            page(r)?,
+        ))
     })?;
     let now = now();
     let runs = app.store.filter_flow_runs(&f, sort, page).await?;
-    Ok(Json(runs.into_iter().map(|r| FlowRunOut::new(r, now)).collect()))
+    Ok(Json(
+        runs.into_iter().map(|r| FlowRunOut::new(r, now)).collect(),
+    ))
 }
 
-async fn count(State(app): State<AppState>, OptionalBody(body): OptionalBody) -> ApiResult<Json<i64>> {
+async fn count(
+    State(app): State<AppState>,
+    OptionalBody(body): OptionalBody,
+) -> ApiResult<Json<i64>> {
     let f = read_body(&body, flow_runs_body)?;
     Ok(Json(app.store.count_flow_runs(&f).await?))
 }
@@ -87,7 +98,11 @@ async fn paginate(
     let total = app.store.count_flow_runs(&f).await?;
     let now = now();
     let runs = app.store.filter_flow_runs(&f, sort, page).await?;
-    let pages = if limit == 0 { 0 } else { (total + i64::from(limit) - 1) / i64::from(limit) };
+    let pages = if limit == 0 {
+        0
+    } else {
+        (total + i64::from(limit) - 1) / i64::from(limit)
+    };
     Ok(Json(json!({
         "results": runs.into_iter().map(|r| FlowRunOut::new(r, now)).collect::<Vec<_>>(),
         "count": total, "limit": limit, "pages": pages, "page": page_no,
@@ -102,10 +117,17 @@ async fn set_state(
     let id = parse_id(&id, "flow run")?;
     let now = now();
     let proposed = body.state.into_state(now);
-    let (outcome, event) = app.store.set_flow_run_state(id, proposed, body.force, now).await?;
+    let (outcome, event) = app
+        .store
+        .set_flow_run_state(id, proposed, body.force, now)
+        .await?;
     app.publish(event);
     let result = OrchestrationResult::new(&outcome.decision, outcome.state.as_ref());
-    let status = if result.accepted() { StatusCode::CREATED } else { StatusCode::OK };
+    let status = if result.accepted() {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
     Ok((status, Json(result)))
 }
 
@@ -121,6 +143,9 @@ async fn states(
     let raw = q
         .flow_run_id
         .ok_or_else(|| ApiError::Invalid("query parameter flow_run_id is required".into()))?;
-    let states = app.store.flow_run_states(parse_id(&raw, "flow run")?).await?;
+    let states = app
+        .store
+        .flow_run_states(parse_id(&raw, "flow run")?)
+        .await?;
     Ok(Json(states.iter().map(StateOut::from).collect()))
 }

@@ -31,7 +31,10 @@ async fn create(
         return Err(ApiError::Invalid("flow name must not be empty".into()));
     }
     let labels = body.labels.unwrap_or(Value::Null);
-    let (flow, created) = app.store.create_flow(name, &body.tags, &labels, now()).await?;
+    let (flow, created) = app
+        .store
+        .create_flow(name, &body.tags, &labels, now())
+        .await?;
     Ok((created_status(created), Json(flow.into())))
 }
 
@@ -65,7 +68,12 @@ async fn filter(
     Ok(Json(flows.into_iter().map(FlowOut::from).collect()))
 }
 
-async fn count(State(app): State<AppState>, OptionalBody(body): OptionalBody) -> ApiResult<Json<i64>> {
-    let f = read_body(&body, |r| Ok(flow_filter(r.child("flows")?)?.unwrap_or_default()))?;
+async fn count(
+    State(app): State<AppState>,
+    OptionalBody(body): OptionalBody,
+) -> ApiResult<Json<i64>> {
+    let f = read_body(&body, |r| {
+        Ok(flow_filter(r.child("flows")?)?.unwrap_or_default())
+    })?;
     Ok(Json(app.store.count_flows(&f).await?))
 }

@@ -31,12 +31,17 @@ use crate::wire::filters::Reader;
 
 /// Parses a path id, naming what it should have been.
 fn parse_id(raw: &str, kind: &str) -> ApiResult<Uuid> {
-    Uuid::parse_str(raw).map_err(|_| ApiError::Invalid(format!("{raw:?} is not a valid {kind} id (a UUID)")))
+    Uuid::parse_str(raw)
+        .map_err(|_| ApiError::Invalid(format!("{raw:?} is not a valid {kind} id (a UUID)")))
 }
 
 /// 201 for a new record, 200 for an existing one returned again.
 fn created_status(created: bool) -> StatusCode {
-    if created { StatusCode::CREATED } else { StatusCode::OK }
+    if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    }
 }
 
 /// Reads a filter body with `read`, then requires every other key to be known.

@@ -29,12 +29,20 @@ async fn create(
     Body(body): Body<TaskRunCreate>,
 ) -> ApiResult<(StatusCode, Json<TaskRunOut>)> {
     let now = now();
-    let stored = app.store.upsert_task_run(&body.into_record(now), now).await?;
+    let stored = app
+        .store
+        .upsert_task_run(&body.into_record(now), now)
+        .await?;
     Ok((StatusCode::CREATED, Json(stored.into())))
 }
 
 async fn read(State(app): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<TaskRunOut>> {
-    Ok(Json(app.store.read_task_run(parse_id(&id, "task run")?).await?.into()))
+    Ok(Json(
+        app.store
+            .read_task_run(parse_id(&id, "task run")?)
+            .await?
+            .into(),
+    ))
 }
 
 async fn filter(
@@ -42,13 +50,20 @@ async fn filter(
     OptionalBody(body): OptionalBody,
 ) -> ApiResult<Json<Vec<TaskRunOut>>> {
     let (f, sort, page) = read_body(&body, |r| {
-        Ok((task_runs_body(r)?, task_run_sort(r.string("sort")?)?, page(r)?))
+        Ok((
+            task_runs_body(r)?,
+            task_run_sort(r.string("sort")?)?,
+            page(r)?,
+        ))
     })?;
     let runs = app.store.filter_task_runs(&f, sort, page).await?;
     Ok(Json(runs.into_iter().map(TaskRunOut::from).collect()))
 }
 
-async fn count(State(app): State<AppState>, OptionalBody(body): OptionalBody) -> ApiResult<Json<i64>> {
+async fn count(
+    State(app): State<AppState>,
+    OptionalBody(body): OptionalBody,
+) -> ApiResult<Json<i64>> {
     let f = read_body(&body, task_runs_body)?;
     Ok(Json(app.store.count_task_runs(&f).await?))
 }

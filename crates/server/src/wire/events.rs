@@ -39,7 +39,10 @@ impl EventIn {
             }
         }
         if self.event.is_empty() {
-            return Err(format!("event {}: \"event\" (the name) must not be empty", self.id));
+            return Err(format!(
+                "event {}: \"event\" (the name) must not be empty",
+                self.id
+            ));
         }
         Ok(Event {
             id: self.id,

@@ -93,7 +93,11 @@ impl<'a> Reader<'a> {
     pub fn string(&mut self, key: &'static str) -> R<Option<String>> {
         let path = self.at(key);
         self.take(key)
-            .map(|v| v.as_str().map(str::to_owned).ok_or_else(|| format!("{path} must be a string")))
+            .map(|v| {
+                v.as_str()
+                    .map(str::to_owned)
+                    .ok_or_else(|| format!("{path} must be a string"))
+            })
             .transpose()
     }
 
@@ -101,7 +105,10 @@ impl<'a> Reader<'a> {
     pub fn boolean(&mut self, key: &'static str) -> R<Option<bool>> {
         let path = self.at(key);
         self.take(key)
-            .map(|v| v.as_bool().ok_or_else(|| format!("{path} must be true or false")))
+            .map(|v| {
+                v.as_bool()
+                    .ok_or_else(|| format!("{path} must be true or false"))
+            })
             .transpose()
     }
 
@@ -109,7 +116,10 @@ impl<'a> Reader<'a> {
     pub fn int(&mut self, key: &'static str) -> R<Option<i64>> {
         let path = self.at(key);
         self.take(key)
-            .map(|v| v.as_i64().ok_or_else(|| format!("{path} must be an integer")))
+            .map(|v| {
+                v.as_i64()
+                    .ok_or_else(|| format!("{path} must be an integer"))
+            })
             .transpose()
     }
 
@@ -168,12 +178,18 @@ fn state_types(path: &str, items: Vec<String>) -> R<Vec<StateType>> {
         .collect()
 }
 
+/// State types and state names a filter asks for.
+type StateMatch = (Option<Vec<StateType>>, Option<Vec<String>>);
+
 /// `{"type": {"any_"|"not_any_"}, "name": {"any_"}}` under `state`.
-fn state_filter(r: &mut Reader<'_>) -> R<(Option<Vec<StateType>>, Option<Vec<String>>)> {
+fn state_filter(r: &mut Reader<'_>) -> R<StateMatch> {
     let mut state = r.child("state")?;
     let mut ty = state.child("type")?;
     let path = format!("{}.state.type", r.path);
-    let mut types = ty.strings("any_")?.map(|t| state_types(&path, t)).transpose()?;
+    let mut types = ty
+        .strings("any_")?
+        .map(|t| state_types(&path, t))
+        .transpose()?;
     if let Some(not) = ty.strings("not_any_")? {
         let excluded = state_types(&path, not)?;
         let base = types.unwrap_or_else(|| StateType::ALL.to_vec());
@@ -276,10 +292,14 @@ pub fn task_run_filter(mut r: Reader<'_>, flow_run: Option<FlowRunFilter>) -> R<
 
 /// Reads `limit` and `offset` from a request body.
 pub fn page(body: &mut Reader<'_>) -> R<Page> {
-    let limit = body.int("limit")?.unwrap_or(i64::from(Page::default().limit));
+    let limit = body
+        .int("limit")?
+        .unwrap_or(i64::from(Page::default().limit));
     let offset = body.int("offset")?.unwrap_or(0);
     if !(0..=i64::from(MAX_LIMIT)).contains(&limit) {
-        return Err(format!("limit must be between 0 and {MAX_LIMIT}, got {limit}"));
+        return Err(format!(
+            "limit must be between 0 and {MAX_LIMIT}, got {limit}"
+        ));
     }
     if offset < 0 {
         return Err(format!("offset must not be negative, got {offset}"));
@@ -294,7 +314,10 @@ pub fn page(body: &mut Reader<'_>) -> R<Page> {
 pub fn flow_runs_body(body: &mut Reader<'_>) -> R<FlowRunFilter> {
     let flows = flow_filter(body.child("flows")?)?;
     let runs = body.child("flow_runs")?;
-    reject_present(body, &["task_runs", "deployments", "work_pools", "work_pool_queues"])?;
+    reject_present(
+        body,
+        &["task_runs", "deployments", "work_pools", "work_pool_queues"],
+    )?;
     flow_run_filter(runs, flows)
 }
 
@@ -339,11 +362,13 @@ pub fn flow_run_sort(s: Option<String>) -> R<FlowRunSort> {
         Some("NEXT_SCHEDULED_START_TIME_ASC") => FlowRunSort::NextScheduledStartTimeAsc,
         Some("END_TIME_DESC") => FlowRunSort::EndTimeDesc,
         Some("CREATED_DESC") => FlowRunSort::CreatedDesc,
-        Some(other) => return Err(format!(
-            "sort {other:?} is not supported; use ID_DESC, START_TIME_ASC, START_TIME_DESC, \
+        Some(other) => {
+            return Err(format!(
+                "sort {other:?} is not supported; use ID_DESC, START_TIME_ASC, START_TIME_DESC, \
              EXPECTED_START_TIME_ASC, EXPECTED_START_TIME_DESC, NAME_ASC, NAME_DESC, \
              NEXT_SCHEDULED_START_TIME_ASC, END_TIME_DESC or CREATED_DESC"
-        )),
+            ));
+        }
     })
 }
 
@@ -356,18 +381,22 @@ pub fn task_run_sort(s: Option<String>) -> R<TaskRunSort> {
         Some("NAME_ASC") => TaskRunSort::NameAsc,
         Some("NAME_DESC") => TaskRunSort::NameDesc,
         Some("END_TIME_DESC") => TaskRunSort::EndTimeDesc,
-        Some(other) => return Err(format!(
-            "sort {other:?} is not supported; use ID_DESC, EXPECTED_START_TIME_ASC, \
+        Some(other) => {
+            return Err(format!(
+                "sort {other:?} is not supported; use ID_DESC, EXPECTED_START_TIME_ASC, \
              EXPECTED_START_TIME_DESC, NAME_ASC, NAME_DESC or END_TIME_DESC"
-        )),
+            ));
+        }
     })
 }
 
 /// A body's `logs` filter and sort (`TIMESTAMP_ASC` or `TIMESTAMP_DESC`).
 pub fn logs_body(body: &mut Reader<'_>) -> R<(LogFilter, bool)> {
     let mut r = body.child("logs")?;
-    let mut f = LogFilter::default();
-    f.flow_run_ids = uuid_any(&mut r, "flow_run_id")?;
+    let mut f = LogFilter {
+        flow_run_ids: uuid_any(&mut r, "flow_run_id")?,
+        ..Default::default()
+    };
     let mut task = r.child("task_run_id")?;
     f.task_run_ids = task.uuids("any_")?;
     f.has_task_run = task.boolean("is_null_")?.map(|null| !null);
@@ -458,7 +487,9 @@ mod tests {
 
     #[test]
     fn not_any_complements_state_types() {
-        let f = runs(json!({"flow_runs": {"state": {"type": {"not_any_": ["COMPLETED", "FAILED"]}}}})).unwrap();
+        let f =
+            runs(json!({"flow_runs": {"state": {"type": {"not_any_": ["COMPLETED", "FAILED"]}}}}))
+                .unwrap();
         let types = f.state_types.unwrap();
         assert_eq!(types.len(), 7);
         assert!(!types.contains(&StateType::Completed));
@@ -467,7 +498,10 @@ mod tests {
     #[test]
     fn explains_what_is_wrong() {
         let e = runs(json!({"flow_runs": {"id": {"any_": ["nope"]}}})).unwrap_err();
-        assert!(e.contains("body.flow_runs.id.any_") && e.contains("not a UUID"), "{e}");
+        assert!(
+            e.contains("body.flow_runs.id.any_") && e.contains("not a UUID"),
+            "{e}"
+        );
         let e = runs(json!({"flow_runs": {"colour": {"any_": ["red"]}}})).unwrap_err();
         assert!(e.contains("colour") && e.contains("unsupported"), "{e}");
         let e = runs(json!({"flow_runs": {"state": {"type": {"any_": ["DONE"]}}}})).unwrap_err();

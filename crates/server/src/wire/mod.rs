@@ -32,5 +32,9 @@ pub fn reject_unknown(context: &str, extra: &Map<String, Value>) -> Result<(), S
 
 /// `v` if it is an object, else an empty object.
 pub fn object_or_empty(v: Value) -> Value {
-    if v.is_object() { v } else { Value::Object(Map::new()) }
+    if v.is_object() {
+        v
+    } else {
+        Value::Object(Map::new())
+    }
 }

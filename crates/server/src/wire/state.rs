@@ -111,9 +111,10 @@ impl OrchestrationResult {
     pub fn new(decision: &Decision, state: Option<&State>) -> Self {
         let (status, details) = match decision {
             Decision::Accept => ("ACCEPT", json!({"type": "accept_details"})),
-            Decision::Substitute { reason, .. } | Decision::Reject { reason } => {
-                ("REJECT", json!({"type": "reject_details", "reason": reason}))
-            }
+            Decision::Substitute { reason, .. } | Decision::Reject { reason } => (
+                "REJECT",
+                json!({"type": "reject_details", "reason": reason}),
+            ),
             Decision::Wait {
                 delay_seconds,
                 reason,

@@ -47,9 +47,10 @@ pub struct TaskRunCreate {
 impl TaskRunCreate {
     /// The record to store, stamped at `now`.
     pub fn into_record(self, now: Micros) -> TaskRunRecord {
-        let state = self.state.map(|s| s.into_state(now)).unwrap_or_else(|| {
-            flowgate_core::State::new(Uuid::now_v7(), StateType::Pending, now)
-        });
+        let state = self
+            .state
+            .map(|s| s.into_state(now))
+            .unwrap_or_else(|| flowgate_core::State::new(Uuid::now_v7(), StateType::Pending, now));
         TaskRunRecord {
             id: self.id.unwrap_or_else(Uuid::now_v7),
             flow_run_id: self.flow_run_id,

@@ -5,10 +5,7 @@ use crate::model::*;
 use crate::sql::{Arg, Conditions, Sql, append_fragment};
 
 /// `col IN ($…)` for any non-empty list; an empty list matches nothing.
-fn any_of<A: Into<Arg>>(c: &mut Conditions, col: &str, items: &Option<Vec<A>>)
-where
-    A: Clone,
-{
+fn any_of<A: Into<Arg> + Clone>(c: &mut Conditions, col: &str, items: &Option<Vec<A>>) {
     if let Some(items) = items {
         if items.is_empty() {
             c.add(|s| {
@@ -16,7 +13,10 @@ where
             });
         } else {
             c.add(|s| {
-                s.push(col).push(" IN (").arg_list(items.iter().cloned()).push(")");
+                s.push(col)
+                    .push(" IN (")
+                    .arg_list(items.iter().cloned())
+                    .push(")");
             });
         }
     }
@@ -38,15 +38,23 @@ fn time_range(c: &mut Conditions, col: &str, r: &TimeRange) {
 fn is_null(c: &mut Conditions, col: &str, wanted_present: Option<bool>) {
     if let Some(present) = wanted_present {
         c.add(|s| {
-            s.push(col).push(if present { " IS NOT NULL" } else { " IS NULL" });
+            s.push(col)
+                .push(if present { " IS NOT NULL" } else { " IS NULL" });
         });
     }
 }
 
 /// Escapes LIKE wildcards so user text matches literally (with `ESCAPE '\'`).
 fn like_pattern(text: &str, prefix_only: bool) -> String {
-    let escaped = text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
-    if prefix_only { format!("{escaped}%") } else { format!("%{escaped}%") }
+    let escaped = text
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    if prefix_only {
+        format!("{escaped}%")
+    } else {
+        format!("%{escaped}%")
+    }
 }
 
 fn contains<B: Backend>(c: &mut Conditions, col: &str, text: &Option<String>) {
@@ -70,7 +78,10 @@ fn starts_with_any(c: &mut Conditions, col: &str, prefixes: &Option<Vec<String>>
                 if i > 0 {
                     s.push(" OR ");
                 }
-                s.push(col).push(" LIKE ").arg(like_pattern(p, true)).push(" ESCAPE '\\'");
+                s.push(col)
+                    .push(" LIKE ")
+                    .arg(like_pattern(p, true))
+                    .push(" ESCAPE '\\'");
             }
             if prefixes.is_empty() {
                 s.push("1 = 0");
@@ -85,7 +96,10 @@ fn has_all_tags(c: &mut Conditions, col: &str, tags: &Option<Vec<String>>) {
     for tag in tags.iter().flatten() {
         let quoted = serde_json::Value::String(tag.clone()).to_string();
         c.add(|s| {
-            s.push(col).push(" LIKE ").arg(like_pattern(&quoted, false)).push(" ESCAPE '\\'");
+            s.push(col)
+                .push(" LIKE ")
+                .arg(like_pattern(&quoted, false))
+                .push(" ESCAPE '\\'");
         });
     }
 }
@@ -117,7 +131,9 @@ pub fn flow_runs<B: Backend>(f: &FlowRunFilter) -> Conditions {
         && !not.is_empty()
     {
         c.add(|s| {
-            s.push("id NOT IN (").arg_list(not.iter().copied()).push(")");
+            s.push("id NOT IN (")
+                .arg_list(not.iter().copied())
+                .push(")");
         });
     }
     any_of(&mut c, "name", &f.names);
@@ -231,7 +247,9 @@ pub fn events(f: &EventFilter) -> Conditions {
                     "\"prefect.resource.id\":{}",
                     serde_json::Value::String(id.clone())
                 );
-                s.push("related LIKE ").arg(like_pattern(&needle, false)).push(" ESCAPE '\\'");
+                s.push("related LIKE ")
+                    .arg(like_pattern(&needle, false))
+                    .push(" ESCAPE '\\'");
             }
             if ids.is_empty() {
                 s.push("1 = 0");

@@ -165,7 +165,9 @@ async fn rows_by_ids<B: Backend>(
     let mut out = Vec::new();
     for chunk in ids.chunks(IN_CHUNK) {
         let mut sql = Sql::new(select);
-        sql.push(" WHERE id IN (").arg_list(chunk.iter().map(String::as_str)).push(")");
+        sql.push(" WHERE id IN (")
+            .arg_list(chunk.iter().map(String::as_str))
+            .push(")");
         out.extend(B::fetch_all(conn, &sql).await?);
     }
     Ok(out)
@@ -219,7 +221,10 @@ async fn upsert_task_runs<B: Backend>(
         conn,
         &format!("INSERT INTO task_runs ({}) VALUES ", rows::TASK_RUN_COLUMNS),
         &format!(" ON CONFLICT (id) DO UPDATE SET {updates}"),
-        records.iter().map(|r| rows::task_run_args(r, now)).collect(),
+        records
+            .iter()
+            .map(|r| rows::task_run_args(r, now))
+            .collect(),
     )
     .await
 }
@@ -238,7 +243,8 @@ impl<B: Backend> Store for SqlStore<B> {
         now: Micros,
     ) -> Result<(Flow, bool)> {
         let mut tx = self.write.begin_with(B::BEGIN_WRITE).await?;
-        let mut insert = Sql::new("INSERT INTO flows (id, created, updated, name, tags, labels) VALUES ");
+        let mut insert =
+            Sql::new("INSERT INTO flows (id, created, updated, name, tags, labels) VALUES ");
         insert
             .rows([vec![
                 Uuid::now_v7().into(),
@@ -302,14 +308,17 @@ impl<B: Backend> Store for SqlStore<B> {
         now: Micros,
     ) -> Result<(FlowRun, bool, Option<Event>)> {
         let mut tx = self.write.begin_with(B::BEGIN_WRITE).await?;
-        let flow_rows = B::fetch_all(&mut tx, &by_id("SELECT name FROM flows", new.flow_id)).await?;
+        let flow_rows =
+            B::fetch_all(&mut tx, &by_id("SELECT name FROM flows", new.flow_id)).await?;
         let flow_name: String = flow_rows
             .first()
             .ok_or_else(|| not_found("flow", new.flow_id))?
             .get("name")?;
         if let Some(key) = &new.idempotency_key {
             let mut sql = Sql::new("SELECT * FROM flow_runs WHERE flow_id = ");
-            sql.arg(new.flow_id).push(" AND idempotency_key = ").arg(key.as_str());
+            sql.arg(new.flow_id)
+                .push(" AND idempotency_key = ")
+                .arg(key.as_str());
             if let Some(row) = B::fetch_all(&mut tx, &sql).await?.first() {
                 return Ok((rows::flow_run(row)?, false, None));
             }
@@ -381,7 +390,8 @@ impl<B: Backend> Store for SqlStore<B> {
     }
 
     async fn count_flow_runs(&self, filter: &FlowRunFilter) -> Result<i64> {
-        self.count("flow_runs", filters::flow_runs::<B>(filter)).await
+        self.count("flow_runs", filters::flow_runs::<B>(filter))
+            .await
     }
 
     async fn delete_flow_run(&self, id: Uuid) -> Result<()> {
@@ -432,9 +442,17 @@ impl<B: Backend> Store for SqlStore<B> {
         let Some(new_state) = committed else {
             tx.rollback().await?;
             let state = run.state.clone();
-            return Ok((SetStateOutcome { decision, state, run }, None));
+            return Ok((
+                SetStateOutcome {
+                    decision,
+                    state,
+                    run,
+                },
+                None,
+            ));
         };
-        let flow_rows = B::fetch_all(&mut tx, &by_id("SELECT name FROM flows", run.flow_id)).await?;
+        let flow_rows =
+            B::fetch_all(&mut tx, &by_id("SELECT name FROM flows", run.flow_id)).await?;
         let flow_name: String = flow_rows
             .first()
             .map(|r| r.get("name"))
@@ -446,7 +464,12 @@ impl<B: Backend> Store for SqlStore<B> {
         run.updated = now;
         let mut update = Sql::new("UPDATE flow_runs SET ");
         let args = rows::flow_run_args(&run);
-        for (i, (col, arg)) in rows::FLOW_RUN_COLUMNS.split(", ").zip(args).enumerate().skip(1) {
+        for (i, (col, arg)) in rows::FLOW_RUN_COLUMNS
+            .split(", ")
+            .zip(args)
+            .enumerate()
+            .skip(1)
+        {
             if i > 1 {
                 update.push(", ");
             }
@@ -456,7 +479,8 @@ impl<B: Backend> Store for SqlStore<B> {
         B::execute(&mut tx, &update).await?;
         insert_state::<B>(&mut tx, "flow_run_states", "flow_run_id", id, &new_state).await?;
         mirror_to_parent_task::<B>(&mut tx, &run, &new_state, now).await?;
-        let event = flow_run_state_event(facts(&run, &flow_name), previous.as_ref(), &new_state, now);
+        let event =
+            flow_run_state_event(facts(&run, &flow_name), previous.as_ref(), &new_state, now);
         insert_events::<B>(&mut tx, &[&event]).await?;
         tx.commit().await?;
         Ok((
@@ -491,7 +515,10 @@ impl<B: Backend> Store for SqlStore<B> {
             .iter()
             .map(|r| r.uuid("id"))
             .collect::<Result<_, _>>()?;
-        let fresh: Vec<&Event> = unique.into_iter().filter(|e| !stored.contains(&e.id)).collect();
+        let fresh: Vec<&Event> = unique
+            .into_iter()
+            .filter(|e| !stored.contains(&e.id))
+            .collect();
         outcome.duplicates += stored.len();
         outcome.stored = fresh.len();
         outcome.fresh = fresh.iter().map(|e| e.id).collect();
@@ -499,7 +526,10 @@ impl<B: Backend> Store for SqlStore<B> {
 
         let mut reports: HashMap<Uuid, TaskRunRecord> = HashMap::new();
         let mut states = Vec::new();
-        for ev in fresh.iter().filter(|e| e.event.starts_with(TASK_RUN_EVENT_PREFIX)) {
+        for ev in fresh
+            .iter()
+            .filter(|e| e.event.starts_with(TASK_RUN_EVENT_PREFIX))
+        {
             match TaskRunRecord::from_event(ev) {
                 Ok(rec) => {
                     states.push(vec![
@@ -565,10 +595,20 @@ impl<B: Backend> Store for SqlStore<B> {
     async fn upsert_task_run(&self, record: &TaskRunRecord, now: Micros) -> Result<TaskRun> {
         let mut tx = self.write.begin_with(B::BEGIN_WRITE).await?;
         upsert_task_runs::<B>(&mut tx, std::slice::from_ref(record), now).await?;
-        insert_state::<B>(&mut tx, "task_run_states", "task_run_id", record.id, &record.state)
-            .await?;
+        insert_state::<B>(
+            &mut tx,
+            "task_run_states",
+            "task_run_id",
+            record.id,
+            &record.state,
+        )
+        .await?;
         let found = B::fetch_all(&mut tx, &by_id("SELECT * FROM task_runs", record.id)).await?;
-        let stored = rows::task_run(found.first().ok_or_else(|| not_found("task run", record.id))?)?;
+        let stored = rows::task_run(
+            found
+                .first()
+                .ok_or_else(|| not_found("task run", record.id))?,
+        )?;
         tx.commit().await?;
         Ok(stored)
     }
@@ -592,7 +632,8 @@ impl<B: Backend> Store for SqlStore<B> {
     }
 
     async fn count_task_runs(&self, filter: &TaskRunFilter) -> Result<i64> {
-        self.count("task_runs", filters::task_runs::<B>(filter)).await
+        self.count("task_runs", filters::task_runs::<B>(filter))
+            .await
     }
 
     async fn create_logs(&self, logs: &[LogEntry]) -> Result<()> {
@@ -657,12 +698,23 @@ async fn mirror_to_parent_task<B: Backend>(
     let mut record = rows::task_run(&row)?.record;
     let mut mirrored = state.clone();
     mirrored.id = Uuid::now_v7();
-    mirrored.details.insert("task_run_id".to_owned(), parent.to_string().into());
-    mirrored.details.insert("child_flow_run_id".to_owned(), run.id.to_string().into());
+    mirrored
+        .details
+        .insert("task_run_id".to_owned(), parent.to_string().into());
+    mirrored
+        .details
+        .insert("child_flow_run_id".to_owned(), run.id.to_string().into());
     mirrored.details.remove("flow_run_id");
     record.enter(mirrored);
     upsert_task_runs::<B>(conn, std::slice::from_ref(&record), now).await?;
-    insert_state::<B>(conn, "task_run_states", "task_run_id", parent, &record.state).await
+    insert_state::<B>(
+        conn,
+        "task_run_states",
+        "task_run_id",
+        parent,
+        &record.state,
+    )
+    .await
 }
 
 /// Deletes what hangs off a flow run: its task runs and their states, and its logs.

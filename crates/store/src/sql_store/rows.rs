@@ -24,7 +24,10 @@ pub fn state_from(row: &Row, prefix: &str, body_col: &str) -> Result<State> {
             .ok_or_else(|| StoreError::Corrupt(format!("state type {ty:?}")))?,
         name: row.get(&format!("{prefix}name"))?,
         timestamp: row.micros(&format!("{prefix}timestamp"))?,
-        message: body.get("message").and_then(Value::as_str).map(str::to_owned),
+        message: body
+            .get("message")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
         data: body.get("data").filter(|d| !d.is_null()).cloned(),
         details: body
             .get("state_details")
@@ -41,7 +44,11 @@ pub fn string_list(items: &[String]) -> String {
 
 /// JSON text of a value, `{}` for null.
 pub fn object_text(v: &Value) -> String {
-    if v.is_null() { "{}".to_owned() } else { v.to_string() }
+    if v.is_null() {
+        "{}".to_owned()
+    } else {
+        v.to_string()
+    }
 }
 
 pub fn flow(row: &Row) -> Result<Flow> {

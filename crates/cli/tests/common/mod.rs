@@ -1,0 +1,166 @@
+//! Runs the real `flowgate` binary as a server process for end-to-end tests.
+
+// Each test binary includes this module and uses a different subset of it.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// A `flowgate server start` process on a free port with its own home.
+pub struct ServerProcess {
+    child: Child,
+    /// The API base URL, e.g. `http://127.0.0.1:43123/api`.
+    pub api: String,
+}
+
+impl ServerProcess {
+    /// Starts the server with `FLOWGATE_HOME=home` and waits until it listens.
+    pub fn start(home: &Path) -> ServerProcess {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_flowgate"))
+            .args(["server", "start", "--port", "0", "--log-level", "warn"])
+            .env("FLOWGATE_HOME", home)
+            .env_remove("RUST_LOG")
+            .env_remove("FLOWGATE_DATABASE_URL")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the flowgate binary starts");
+        let stderr = child.stderr.take().expect("stderr is piped");
+        let mut lines = BufReader::new(stderr).lines();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let api = loop {
+            assert!(
+                Instant::now() < deadline,
+                "server did not report its address in time"
+            );
+            let line = lines
+                .next()
+                .expect("server exited before listening")
+                .expect("stderr is readable");
+            if let Some(url) = line.strip_prefix("Flowgate API listening at ") {
+                break url.trim().to_owned();
+            }
+        };
+        // Keep draining stderr so the server never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines.by_ref() {});
+        ServerProcess { child, api }
+    }
+
+    /// Kills the process with SIGKILL, as a crash would.
+    pub fn kill(mut self) {
+        self.child.kill().expect("the server can be killed");
+        self.child.wait().expect("the killed server is reaped");
+    }
+
+    /// Asks the server to shut down with SIGTERM and waits for it to exit.
+    pub fn terminate(mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("kill runs");
+        self.child.wait().expect("the server exits")
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A blocking JSON client for assertions.
+pub struct Api {
+    base: String,
+    http: reqwest::Client,
+    rt: tokio::runtime::Runtime,
+}
+
+impl Api {
+    /// A client for `base`.
+    pub fn new(base: &str) -> Api {
+        Api {
+            base: base.to_owned(),
+            http: reqwest::Client::new(),
+            rt: tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap(),
+        }
+    }
+
+    /// `POST path` returning (status, body).
+    pub fn post(&self, path: &str, body: &Value) -> (u16, Value) {
+        self.rt.block_on(async {
+            let r = self
+                .http
+                .post(format!("{}{path}", self.base))
+                .json(body)
+                .send()
+                .await
+                .expect("request is sent");
+            let status = r.status().as_u16();
+            (status, r.json().await.unwrap_or(Value::Null))
+        })
+    }
+
+    /// `POST path`, tolerating a server that is gone: `(None, Null)` when no answer came.
+    pub fn try_post(&self, path: &str, body: &Value) -> (Option<u16>, Value) {
+        self.rt.block_on(async {
+            let sent = self
+                .http
+                .post(format!("{}{path}", self.base))
+                .json(body)
+                .send()
+                .await;
+            match sent {
+                Ok(r) => {
+                    let status = r.status().as_u16();
+                    match r.json().await {
+                        Ok(v) => (Some(status), v),
+                        Err(_) if status == 204 => (Some(status), Value::Null),
+                        Err(_) => (None, Value::Null),
+                    }
+                }
+                Err(_) => (None, Value::Null),
+            }
+        })
+    }
+
+    /// `GET path` returning (status, body).
+    pub fn get(&self, path: &str) -> (u16, Value) {
+        self.rt.block_on(async {
+            let r = self
+                .http
+                .get(format!("{}{path}", self.base))
+                .send()
+                .await
+                .expect("request is sent");
+            let status = r.status().as_u16();
+            (status, r.json().await.unwrap_or(Value::Null))
+        })
+    }
+
+    /// Polls `check` every 100 ms until it returns `Some` or `timeout` passes.
+    pub fn eventually<T>(
+        &self,
+        timeout: Duration,
+        mut check: impl FnMut(&Api) -> Option<T>,
+    ) -> Option<T> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(v) = check(self) {
+                return Some(v);
+            }
+            if Instant::now() > deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}

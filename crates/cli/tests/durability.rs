@@ -1,0 +1,128 @@
+//! Nothing acknowledged is lost: a server killed with SIGKILL while clients write comes back
+//! with every state transition, event and log it had answered with a success.
+
+mod common;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use common::{Api, ServerProcess};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+fn now() -> String {
+    jiff::Timestamp::now()
+        .strftime("%Y-%m-%dT%H:%M:%S%.6fZ")
+        .to_string()
+}
+
+/// What a writer thread saw acknowledged.
+#[derive(Default)]
+struct Acked {
+    states: Vec<(String, String)>,
+    events: Vec<String>,
+}
+
+/// Moves runs through Running/Completed and posts events until told to stop, recording each
+/// write the server acknowledged. Requests cut off by the kill are not acknowledged.
+fn writer(api_url: String, flow_id: String, stop: Arc<AtomicBool>) -> Acked {
+    let api = Api::new(&api_url);
+    let mut acked = Acked::default();
+    while !stop.load(Ordering::Relaxed) {
+        let (status, run) = api.try_post("/flow_runs/", &json!({"flow_id": flow_id}));
+        if status != Some(201) {
+            continue;
+        }
+        let run_id = run["id"].as_str().unwrap().to_owned();
+        for ty in ["RUNNING", "COMPLETED"] {
+            let (status, body) = api.try_post(
+                &format!("/flow_runs/{run_id}/set_state"),
+                &json!({"state": {"type": ty}}),
+            );
+            if status == Some(201) {
+                acked.states.push((
+                    run_id.clone(),
+                    body["state"]["id"].as_str().unwrap().to_owned(),
+                ));
+            }
+        }
+        let event_id = Uuid::now_v7().to_string();
+        let event = json!([{"id": event_id, "occurred": now(), "event": "test.durability",
+            "resource": {"prefect.resource.id": format!("test.run.{run_id}")}}]);
+        if api.try_post("/events", &event).0 == Some(204) {
+            acked.events.push(event_id);
+        }
+    }
+    acked
+}
+
+#[test]
+fn a_killed_server_keeps_every_acknowledged_write() {
+    let home = tempfile::tempdir().unwrap();
+    let server = ServerProcess::start(home.path());
+    let api = Api::new(&server.api);
+    let (status, flow) = api.post("/flows/", &json!({"name": "durable"}));
+    assert_eq!(status, 201);
+    let flow_id = flow["id"].as_str().unwrap().to_owned();
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let writers: Vec<_> = (0..4)
+        .map(|_| {
+            let (url, flow_id, stop) = (server.api.clone(), flow_id.clone(), stop.clone());
+            std::thread::spawn(move || writer(url, flow_id, stop))
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(1500));
+    server.kill();
+    stop.store(true, Ordering::Relaxed);
+    let acked: Vec<Acked> = writers.into_iter().map(|w| w.join().unwrap()).collect();
+    let states: Vec<_> = acked
+        .iter()
+        .flat_map(|a| a.states.iter().cloned())
+        .collect();
+    let events: Vec<_> = acked
+        .iter()
+        .flat_map(|a| a.events.iter().cloned())
+        .collect();
+    assert!(
+        states.len() > 20,
+        "the writers got going before the kill ({} states)",
+        states.len()
+    );
+
+    let server = ServerProcess::start(home.path());
+    let api = Api::new(&server.api);
+    for (run_id, state_id) in &states {
+        let (status, history) = api.get(&format!("/flow_run_states/?flow_run_id={run_id}"));
+        assert_eq!(status, 200);
+        let ids: Vec<&str> = history
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|s| s["id"].as_str())
+            .collect();
+        assert!(
+            ids.contains(&state_id.as_str()),
+            "acknowledged state {state_id} of run {run_id} was lost"
+        );
+    }
+    for chunk in events.chunks(200) {
+        let (_, found) = api.post(
+            "/events/filter",
+            &json!({"filter": {"id": {"id": chunk}}, "limit": 200}),
+        );
+        assert_eq!(
+            found["total"],
+            json!(chunk.len()),
+            "an acknowledged event was lost"
+        );
+    }
+    let (_, run_count) = api.post("/flow_runs/count", &Value::Null);
+    assert!(run_count.as_i64().unwrap() >= (states.len() / 2) as i64);
+    let status = server.terminate();
+    assert!(
+        status.success(),
+        "SIGTERM shuts the server down cleanly: {status:?}"
+    );
+}

@@ -1,0 +1,215 @@
+//! The real Python `prefect==3.9.1` client runs the project's own flow programs
+//! (tests/prefect_client/*.py) unchanged against a Flowgate server; the tests then check, through
+//! Flowgate's API, that every flow run, task run and log was recorded as it should be.
+//!
+//! The Python interpreter comes from `FLOWGATE_TEST_PYTHON` (the test script sets it to a venv
+//! with prefect installed). Without it the tests are skipped with a loud notice, unless
+//! `FLOWGATE_REQUIRE_PREFECT=1` (as CI sets), which makes that a failure.
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Duration;
+
+use common::{Api, ServerProcess};
+use serde_json::{Value, json};
+
+fn python() -> Option<String> {
+    match std::env::var("FLOWGATE_TEST_PYTHON") {
+        Ok(p) if !p.is_empty() => Some(p),
+        _ => {
+            if std::env::var("FLOWGATE_REQUIRE_PREFECT").as_deref() == Ok("1") {
+                panic!("FLOWGATE_REQUIRE_PREFECT=1 but FLOWGATE_TEST_PYTHON is not set");
+            }
+            eprintln!(
+                "\n*** SKIPPING real-client tests: set FLOWGATE_TEST_PYTHON to a python with prefect==3.9.1 ***\n"
+            );
+            None
+        }
+    }
+}
+
+/// Runs `tests/prefect_client/<program>.py` against a fresh server; returns the server (still
+/// running), an API client and the program's stdout.
+fn run_program(program: &str) -> Option<(ServerProcess, Api, String, tempfile::TempDir)> {
+    let python = python()?;
+    let home = tempfile::tempdir().unwrap();
+    let server = ServerProcess::start(home.path());
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/prefect_client")
+        .join(format!("{program}.py"));
+    let out = Command::new(python)
+        .arg(&script)
+        .env("PREFECT_API_URL", &server.api)
+        .env("PREFECT_HOME", home.path().join("prefect"))
+        .env("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+        .output()
+        .expect("python runs");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{program}.py failed:\nstdout:\n{stdout}\nstderr:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let api = Api::new(&server.api);
+    Some((server, api, stdout, home))
+}
+
+fn runs_of(api: &Api, flow: &str) -> Vec<Value> {
+    let (status, body) = api.post(
+        "/flow_runs/filter",
+        &json!({"flows": {"name": {"any_": [flow]}}}),
+    );
+    assert_eq!(status, 200, "{body}");
+    body.as_array().cloned().unwrap_or_default()
+}
+
+/// Waits until the run's task runs (reported by events, which may lag) number `n`, all final.
+fn final_task_runs(api: &Api, run_id: &str, n: usize) -> Vec<Value> {
+    api.eventually(Duration::from_secs(10), |api| {
+        let (_, body) = api.post(
+            "/task_runs/filter",
+            &json!({"flow_runs": {"id": {"any_": [run_id]}}, "sort": "EXPECTED_START_TIME_ASC"}),
+        );
+        let runs = body.as_array().cloned().unwrap_or_default();
+        let done = runs
+            .iter()
+            .all(|t| t["state_type"] != "PENDING" && t["state_type"] != "RUNNING");
+        (runs.len() == n && done).then_some(runs)
+    })
+    .unwrap_or_else(|| panic!("flow run {run_id} did not get {n} finished task runs"))
+}
+
+fn log_messages(api: &Api, run_id: &str) -> Vec<String> {
+    let (_, body) = api.post(
+        "/logs/filter",
+        &json!({"logs": {"flow_run_id": {"any_": [run_id]}}, "sort": "TIMESTAMP_ASC"}),
+    );
+    body.as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|l| l["message"].as_str().map(str::to_owned))
+        .collect()
+}
+
+#[test]
+fn plain_flow_with_three_tasks() {
+    let Some((_server, api, stdout, _home)) = run_program("plain_flow") else {
+        return;
+    };
+    assert!(stdout.trim_end().ends_with("10"), "{stdout}");
+    let runs = runs_of(&api, "plain-flow");
+    assert_eq!(runs.len(), 1);
+    let run = &runs[0];
+    assert_eq!(run["state_type"], "COMPLETED");
+    assert_eq!(run["run_count"], 1);
+    let id = run["id"].as_str().unwrap();
+    let tasks = final_task_runs(&api, id, 3);
+    for t in &tasks {
+        assert_eq!(t["state_type"], "COMPLETED", "{t}");
+        assert!(t["name"].as_str().unwrap().starts_with("add-"), "{t}");
+        assert!(
+            t["start_time"].is_string() && t["end_time"].is_string(),
+            "{t}"
+        );
+        assert_eq!(t["state"]["type"], "COMPLETED");
+    }
+    let logs = api.eventually(Duration::from_secs(10), |api| {
+        let logs = log_messages(api, id);
+        logs.iter()
+            .any(|m| m.starts_with("Finished in state Completed"))
+            .then_some(logs)
+    });
+    let logs = logs.expect("the flow's logs are stored");
+    assert!(logs.iter().any(|m| m == "result 10"), "{logs:?}");
+    let (_, events) = api.post("/events/filter", &json!({"filter": {"resource": {"id": [format!("prefect.flow-run.{id}")]}, "order": "ASC"}}));
+    let names: Vec<_> = events["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["event"].as_str().unwrap().to_owned())
+        .filter(|name| name != "prefect.flow-run.heartbeat")
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "prefect.flow-run.Pending",
+            "prefect.flow-run.Running",
+            "prefect.flow-run.Completed"
+        ]
+    );
+}
+
+#[test]
+fn threadpool_submit_wait_as_completed_and_map() {
+    let Some((_server, api, stdout, _home)) = run_program("threadpool_flow") else {
+        return;
+    };
+    assert!(
+        stdout.contains("([0, 1, 4, 9, 16], [100, 121])"),
+        "{stdout}"
+    );
+    let runs = runs_of(&api, "threadpool-flow");
+    assert_eq!(runs[0]["state_type"], "COMPLETED");
+    let tasks = final_task_runs(&api, runs[0]["id"].as_str().unwrap(), 7);
+    assert!(tasks.iter().all(|t| t["state_type"] == "COMPLETED"));
+    let keys: std::collections::HashSet<_> = tasks
+        .iter()
+        .map(|t| t["dynamic_key"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(keys.len(), 7, "each submitted call is its own task run");
+}
+
+#[test]
+fn retries_and_failures_are_recorded() {
+    let Some((_server, api, stdout, _home)) = run_program("retries_flow") else {
+        return;
+    };
+    assert!(stdout.contains("ok after retries"), "{stdout}");
+    let ok = runs_of(&api, "recovers-flow");
+    assert_eq!(ok[0]["state_type"], "COMPLETED");
+    let flaky = final_task_runs(&api, ok[0]["id"].as_str().unwrap(), 1);
+    assert_eq!(flaky[0]["state_type"], "COMPLETED");
+    assert_eq!(
+        flaky[0]["run_count"], 3,
+        "two failed attempts and a good one: {}",
+        flaky[0]
+    );
+
+    let bad = runs_of(&api, "failing-flow");
+    assert_eq!(bad[0]["state_type"], "FAILED");
+    let message = bad[0]["state"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("this task always fails"), "{message}");
+    let failed = final_task_runs(&api, bad[0]["id"].as_str().unwrap(), 1);
+    assert_eq!(failed[0]["state_type"], "FAILED");
+}
+
+#[test]
+fn subflows_link_to_their_parent_task_run() {
+    let Some((_server, api, stdout, _home)) = run_program("subflow_flow") else {
+        return;
+    };
+    assert!(stdout.trim_end().ends_with("21"), "{stdout}");
+    let parent = &runs_of(&api, "parent-flow")[0];
+    let child = &runs_of(&api, "child-flow")[0];
+    assert_eq!(parent["state_type"], "COMPLETED");
+    assert_eq!(child["state_type"], "COMPLETED");
+    let parent_task = child["parent_task_run_id"]
+        .as_str()
+        .expect("the child has a parent task run");
+    let tasks = final_task_runs(&api, parent["id"].as_str().unwrap(), 2);
+    let link = tasks
+        .iter()
+        .find(|t| t["id"] == parent_task)
+        .expect("the parent task run belongs to the parent flow run");
+    assert_eq!(link["state_type"], "COMPLETED");
+    assert_eq!(
+        link["state"]["state_details"]["child_flow_run_id"],
+        child["id"]
+    );
+    assert_eq!(
+        final_task_runs(&api, child["id"].as_str().unwrap(), 1)[0]["state_type"],
+        "COMPLETED"
+    );
+}
