@@ -4,7 +4,8 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::http::{StatusCode, Uri};
+use axum::extract::OriginalUri;
+use axum::http::StatusCode;
 use flowgate_core::{Event, Micros};
 use flowgate_store::DynStore;
 use tokio::sync::broadcast;
@@ -56,7 +57,7 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-async fn unknown_route(uri: Uri, method: axum::http::Method) -> ApiError {
+async fn unknown_route(OriginalUri(uri): OriginalUri, method: axum::http::Method) -> ApiError {
     tracing::info!(%method, %uri, "no such route");
     ApiError::BadRequest(
         StatusCode::NOT_FOUND,

@@ -2,8 +2,8 @@
 
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{FromRequest, Request};
-use axum::http::StatusCode;
+use axum::extract::{FromRequest, OriginalUri, Request};
+use axum::http::{Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use flowgate_store::StoreError;
 use serde::de::DeserializeOwned;
@@ -144,4 +144,38 @@ impl<S: Send + Sync> FromRequest<S> for OptionalBody {
                 )
             })
     }
+}
+
+/// Error bodies axum's own rejections may carry at most (they are one line).
+const MAX_REJECTION_TEXT: usize = 64 * 1024;
+
+/// Gives the error answers produced outside the handlers (an unsupported method, a path or
+/// query that does not parse, a plain request to a websocket route) the JSON `detail` body every
+/// handler error has; JSON and successful answers pass through untouched.
+pub async fn json_errors(
+    method: Method,
+    OriginalUri(uri): OriginalUri,
+    response: Response,
+) -> Response {
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if is_json || !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let text = axum::body::to_bytes(body, MAX_REJECTION_TEXT)
+        .await
+        .map(|b| String::from_utf8_lossy(&b).trim().to_owned())
+        .unwrap_or_default();
+    let problem = match text.as_str() {
+        "" => status.canonical_reason().unwrap_or("request failed"),
+        text => text,
+    };
+    let detail = format!("{method} {uri}: {problem}");
+    parts.headers.remove(header::CONTENT_TYPE);
+    parts.headers.remove(header::CONTENT_LENGTH);
+    (parts, Json(json!({ "detail": detail }))).into_response()
 }

@@ -14,7 +14,7 @@ use crate::services::Shutdown;
 /// Events per transaction at most.
 const MAX_BATCH: usize = 4096;
 /// Events that may wait in the channel before senders are slowed down.
-const QUEUE: usize = 32_768;
+const QUEUE: usize = 8192;
 /// Write attempts before a batch is reported as failed.
 const ATTEMPTS: u32 = 4;
 

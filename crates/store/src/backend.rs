@@ -21,9 +21,14 @@ pub trait Backend: Database + Sized {
     const BEGIN_WRITE: &'static str;
     /// Case-insensitive LIKE operator.
     const ILIKE: &'static str;
+    /// `FN(haystack, needle) > 0` finds `needle` in `haystack`, case-sensitively.
+    const POSITION_FN: &'static str;
     /// Suffix that locks selected rows for the rest of the transaction ("" where the
     /// transaction already holds the database's write lock).
     const FOR_UPDATE: &'static str;
+
+    /// The statement text as this backend wants it.
+    fn statement(sql: &Sql) -> String;
 
     /// Runs a statement, returning the number of rows it changed.
     fn execute<'c>(
@@ -46,7 +51,7 @@ macro_rules! plumbing {
             sql: &'c Sql,
         ) -> impl Future<Output = Result<u64, sqlx::Error>> + Send + 'c {
             async move {
-                let q = bind_all::<$db, $args>(sql);
+                let q = bind_all::<$db, $args>(Self::statement(sql), sql);
                 Ok(conn.execute(q).await?.rows_affected())
             }
         }
@@ -56,7 +61,7 @@ macro_rules! plumbing {
             sql: &'c Sql,
         ) -> impl Future<Output = Result<Vec<Row>, sqlx::Error>> + Send + 'c {
             async move {
-                let q = bind_all::<$db, $args>(sql);
+                let q = bind_all::<$db, $args>(Self::statement(sql), sql);
                 Ok(conn.fetch_all(q).await?.into_iter().map($row).collect())
             }
         }
@@ -68,7 +73,16 @@ impl Backend for Sqlite {
     const MIGRATION_LOCK: Option<&'static str> = None;
     const BEGIN_WRITE: &'static str = "BEGIN IMMEDIATE";
     const ILIKE: &'static str = "LIKE";
+    const POSITION_FN: &'static str = "instr";
     const FOR_UPDATE: &'static str = "";
+
+    /// Anonymous `?` placeholders: sqlx resolves named ones (`$n`) through
+    /// `sqlite3_bind_parameter_name`, which walks a list per argument, so a wide multi-row
+    /// INSERT costs time quadratic in its arguments. Our placeholders appear once each, in order.
+    fn statement(sql: &Sql) -> String {
+        positional(&sql.text)
+    }
+
     plumbing!(Sqlite, SqliteArguments, Row::Sqlite);
 }
 
@@ -77,12 +91,43 @@ impl Backend for Postgres {
     const MIGRATION_LOCK: Option<&'static str> = Some("SELECT pg_advisory_xact_lock(4200)");
     const BEGIN_WRITE: &'static str = "BEGIN";
     const ILIKE: &'static str = "ILIKE";
+    const POSITION_FN: &'static str = "strpos";
     const FOR_UPDATE: &'static str = " FOR UPDATE";
+
+    fn statement(sql: &Sql) -> String {
+        sql.text.clone()
+    }
+
     plumbing!(Postgres, PgArguments, Row::Postgres);
 }
 
+/// Rewrites `$1, $2, …` (each once, in ascending order, as [`Sql`] builds them) to `?`.
+fn positional(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    let mut expected = 1usize;
+    while let Some(c) = chars.next() {
+        if c == '$' && chars.peek().is_some_and(char::is_ascii_digit) {
+            let mut n = 0usize;
+            while let Some(d) = chars.peek().and_then(|d| d.to_digit(10)) {
+                n = n * 10 + d as usize;
+                chars.next();
+            }
+            debug_assert_eq!(
+                n, expected,
+                "placeholders must appear once each, in order: {text}"
+            );
+            expected += 1;
+            out.push('?');
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// Binds every argument of `sql` to a query of database `DB`.
-fn bind_all<'q, DB, A>(sql: &'q Sql) -> Query<'q, DB, A>
+fn bind_all<'q, DB, A>(text: String, sql: &'q Sql) -> Query<'q, DB, A>
 where
     DB: Database<Arguments = A>,
     A: sqlx::IntoArguments<DB> + 'q,
@@ -90,7 +135,7 @@ where
     Option<i64>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
     Option<f64>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
 {
-    let mut q = sqlx::query::<DB>(AssertSqlSafe(sql.text.clone()));
+    let mut q = sqlx::query::<DB>(AssertSqlSafe(text));
     for arg in &sql.args {
         q = match arg {
             Arg::Text(v) => q.bind(v.clone()),
@@ -99,4 +144,15 @@ where
         };
     }
     q
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn numbered_placeholders_become_positional() {
+        assert_eq!(
+            super::positional("SELECT $1, '$x', ($2, $3)"),
+            "SELECT ?, '$x', (?, ?)"
+        );
+    }
 }

@@ -11,7 +11,7 @@ use axum::Router;
 
 use crate::app::AppState;
 
-/// Every API route.
+/// Every API route; each error answer is JSON with a `detail`.
 pub fn api() -> Router<AppState> {
     Router::new()
         .merge(admin::routes())
@@ -20,6 +20,7 @@ pub fn api() -> Router<AppState> {
         .merge(task_runs::routes())
         .merge(logs::routes())
         .merge(events::routes())
+        .layer(axum::middleware::map_response(crate::error::json_errors))
 }
 
 use axum::http::StatusCode;

@@ -2,7 +2,9 @@
 //! read into the store's filters. A field Flowgate does not support is an error naming it, not
 //! silently ignored: a filter that matched more than asked for would mislead.
 
+use std::cell::Cell;
 use std::collections::HashSet;
+use std::rc::Rc;
 
 use flowgate_core::{Micros, StateType};
 use flowgate_store::model::*;
@@ -11,12 +13,20 @@ use uuid::Uuid;
 
 /// Largest page a request may ask for.
 pub const MAX_LIMIT: u32 = 10_000;
+/// List items one request's filter may hold in all: each becomes a query parameter, and
+/// databases cap those per statement (SQLite at 32,766, PostgreSQL at 65,535).
+pub const MAX_FILTER_ITEMS: usize = 30_000;
+/// Items one list of tags, prefixes or related ids may hold: each becomes its own `LIKE` term,
+/// and databases refuse expressions nested too deeply (SQLite at depth 1000).
+pub const MAX_PATTERNS: usize = 100;
 
 /// Reads one JSON object, remembering which keys were consumed.
 pub struct Reader<'a> {
     path: String,
     map: Option<&'a Map<String, Value>>,
     used: HashSet<&'static str>,
+    /// List items the whole request may still hold, shared with the readers of nested objects.
+    items_left: Rc<Cell<usize>>,
 }
 
 type R<T> = Result<T, String>;
@@ -24,6 +34,10 @@ type R<T> = Result<T, String>;
 impl<'a> Reader<'a> {
     /// Reads `value` (an object, or null for "no constraints") found at `path`.
     pub fn new(path: &str, value: Option<&'a Value>) -> R<Reader<'a>> {
+        Reader::within(path, value, Rc::new(Cell::new(MAX_FILTER_ITEMS)))
+    }
+
+    fn within(path: &str, value: Option<&'a Value>, items_left: Rc<Cell<usize>>) -> R<Reader<'a>> {
         let map = match value {
             None | Some(Value::Null) => None,
             Some(Value::Object(m)) => Some(m),
@@ -33,6 +47,7 @@ impl<'a> Reader<'a> {
             path: path.to_owned(),
             map,
             used: HashSet::new(),
+            items_left,
         })
     }
 
@@ -48,7 +63,7 @@ impl<'a> Reader<'a> {
     /// A nested object.
     pub fn child(&mut self, key: &'static str) -> R<Reader<'a>> {
         let path = self.at(key);
-        Reader::new(&path, self.take(key))
+        Reader::within(&path, self.take(key), self.items_left.clone())
     }
 
     /// Whether the key is present and non-null.
@@ -58,13 +73,41 @@ impl<'a> Reader<'a> {
             .is_some_and(|v| !v.is_null())
     }
 
-    /// An array of strings.
+    /// An array of strings, counted against the request's [`MAX_FILTER_ITEMS`].
     pub fn strings(&mut self, key: &'static str) -> R<Option<Vec<String>>> {
+        self.bounded_strings(key, MAX_FILTER_ITEMS)
+    }
+
+    /// An array of at most [`MAX_PATTERNS`] strings matched as patterns.
+    pub fn patterns(&mut self, key: &'static str) -> R<Option<Vec<String>>> {
+        self.bounded_strings(key, MAX_PATTERNS)
+    }
+
+    /// An array of at most `max` strings, counted against the request's [`MAX_FILTER_ITEMS`].
+    fn bounded_strings(&mut self, key: &'static str, max: usize) -> R<Option<Vec<String>>> {
         let path = self.at(key);
         self.take(key)
             .map(|v| {
-                v.as_array()
-                    .ok_or_else(|| format!("{path} must be a list of strings"))?
+                let items = v
+                    .as_array()
+                    .ok_or_else(|| format!("{path} must be a list of strings"))?;
+                if items.len() > max {
+                    return Err(format!(
+                        "{path} has {} items; at most {max} are supported",
+                        items.len()
+                    ));
+                }
+                let left = self
+                    .items_left
+                    .get()
+                    .checked_sub(items.len())
+                    .ok_or_else(|| {
+                        format!(
+                            "{path}: a filter may hold {MAX_FILTER_ITEMS} items in all; split it"
+                        )
+                    })?;
+                self.items_left.set(left);
+                items
                     .iter()
                     .map(|s| {
                         s.as_str()
@@ -224,7 +267,7 @@ pub fn flow_filter(mut r: Reader<'_>) -> R<Option<FlowFilter>> {
     let name_like = name.string("like_")?;
     name.finish()?;
     let mut tags = r.child("tags")?;
-    let tags_all = tags.strings("all_")?;
+    let tags_all = tags.patterns("all_")?;
     tags.finish()?;
     r.finish()?;
     Ok(Some(FlowFilter {
@@ -250,7 +293,7 @@ pub fn flow_run_filter(mut r: Reader<'_>, flow: Option<FlowFilter>) -> R<FlowRun
     f.name_like = name.string("like_")?;
     name.finish()?;
     let mut tags = r.child("tags")?;
-    f.tags_all = tags.strings("all_")?;
+    f.tags_all = tags.patterns("all_")?;
     tags.finish()?;
     (f.state_types, f.state_names) = state_filter(&mut r)?;
     let mut parent = r.child("parent_task_run_id")?;
@@ -278,7 +321,7 @@ pub fn task_run_filter(mut r: Reader<'_>, flow_run: Option<FlowRunFilter>) -> R<
     f.names = name.strings("any_")?;
     name.finish()?;
     let mut tags = r.child("tags")?;
-    f.tags_all = tags.strings("all_")?;
+    f.tags_all = tags.patterns("all_")?;
     tags.finish()?;
     (f.state_types, f.state_names) = state_filter(&mut r)?;
     let mut fr = r.child("flow_run_id")?;
@@ -430,14 +473,14 @@ pub fn event_filter(mut r: Reader<'_>) -> R<EventFilter> {
     occurred.finish()?;
     let mut event = r.child("event")?;
     f.names = event.strings("name")?;
-    f.name_prefixes = event.strings("prefix")?;
+    f.name_prefixes = event.patterns("prefix")?;
     event.finish()?;
     let mut resource = r.child("resource")?;
     f.resource_ids = resource.strings("id")?;
-    f.resource_id_prefixes = resource.strings("id_prefix")?;
+    f.resource_id_prefixes = resource.patterns("id_prefix")?;
     resource.finish()?;
     let mut related = r.child("related")?;
-    f.related_resource_ids = related.strings("id")?;
+    f.related_resource_ids = related.patterns("id")?;
     related.finish()?;
     let mut any = r.child("any_resource")?;
     if let Some(ids) = any.strings("id")? {

@@ -70,6 +70,7 @@ fn contains<B: Backend>(c: &mut Conditions, col: &str, text: &Option<String>) {
     }
 }
 
+/// Case-sensitive prefix match on both backends (SQLite's LIKE ignores ASCII case).
 fn starts_with_any(c: &mut Conditions, col: &str, prefixes: &Option<Vec<String>>) {
     if let Some(prefixes) = prefixes {
         c.add(|s| {
@@ -78,10 +79,12 @@ fn starts_with_any(c: &mut Conditions, col: &str, prefixes: &Option<Vec<String>>
                 if i > 0 {
                     s.push(" OR ");
                 }
-                s.push(col)
-                    .push(" LIKE ")
-                    .arg(like_pattern(p, true))
-                    .push(" ESCAPE '\\'");
+                s.push("substr(")
+                    .push(col)
+                    .push(", 1, ")
+                    .arg(p.chars().count() as i64)
+                    .push(") = ")
+                    .arg(p.as_str());
             }
             if prefixes.is_empty() {
                 s.push("1 = 0");
@@ -91,16 +94,21 @@ fn starts_with_any(c: &mut Conditions, col: &str, prefixes: &Option<Vec<String>>
     }
 }
 
+/// Case-sensitive substring match on both backends.
+fn contains_text<B: Backend>(s: &mut Sql, col: &str, needle: String) {
+    s.push(B::POSITION_FN)
+        .push("(")
+        .push(col)
+        .push(", ")
+        .arg(needle)
+        .push(") > 0");
+}
+
 /// Tags are stored as a JSON array; each wanted tag must appear as a quoted element.
-fn has_all_tags(c: &mut Conditions, col: &str, tags: &Option<Vec<String>>) {
+fn has_all_tags<B: Backend>(c: &mut Conditions, col: &str, tags: &Option<Vec<String>>) {
     for tag in tags.iter().flatten() {
         let quoted = serde_json::Value::String(tag.clone()).to_string();
-        c.add(|s| {
-            s.push(col)
-                .push(" LIKE ")
-                .arg(like_pattern(&quoted, false))
-                .push(" ESCAPE '\\'");
-        });
+        c.add(|s| contains_text::<B>(s, col, quoted));
     }
 }
 
@@ -120,7 +128,7 @@ pub fn flows<B: Backend>(f: &FlowFilter) -> Conditions {
     any_of(&mut c, "id", &f.ids);
     any_of(&mut c, "name", &f.names);
     contains::<B>(&mut c, "name", &f.name_like);
-    has_all_tags(&mut c, "tags", &f.tags_all);
+    has_all_tags::<B>(&mut c, "tags", &f.tags_all);
     c
 }
 
@@ -148,7 +156,7 @@ pub fn flow_runs<B: Backend>(f: &FlowRunFilter) -> Conditions {
     if let Some(flow) = &f.flow {
         nested(&mut c, "flow_id", "flows", flows::<B>(flow));
     }
-    has_all_tags(&mut c, "tags", &f.tags_all);
+    has_all_tags::<B>(&mut c, "tags", &f.tags_all);
     any_of(&mut c, "parent_task_run_id", &f.parent_task_run_ids);
     is_null(&mut c, "parent_task_run_id", f.has_parent_task_run);
     any_of(&mut c, "deployment_id", &f.deployment_ids);
@@ -188,7 +196,7 @@ pub fn task_runs<B: Backend>(f: &TaskRunFilter) -> Conditions {
     any_of(&mut c, "state_name", &f.state_names);
     any_of(&mut c, "flow_run_id", &f.flow_run_ids);
     is_null(&mut c, "flow_run_id", f.has_flow_run);
-    has_all_tags(&mut c, "tags", &f.tags_all);
+    has_all_tags::<B>(&mut c, "tags", &f.tags_all);
     time_range(&mut c, "start_time", &f.start_time);
     if let Some(fr) = &f.flow_run {
         nested(&mut c, "flow_run_id", "flow_runs", flow_runs::<B>(fr));
@@ -228,7 +236,7 @@ pub fn logs(f: &LogFilter) -> Conditions {
     c
 }
 
-pub fn events(f: &EventFilter) -> Conditions {
+pub fn events<B: Backend>(f: &EventFilter) -> Conditions {
     let mut c = Conditions::default();
     time_range(&mut c, "occurred", &f.occurred);
     any_of(&mut c, "event", &f.names);
@@ -247,9 +255,7 @@ pub fn events(f: &EventFilter) -> Conditions {
                     "\"prefect.resource.id\":{}",
                     serde_json::Value::String(id.clone())
                 );
-                s.push("related LIKE ")
-                    .arg(like_pattern(&needle, false))
-                    .push(" ESCAPE '\\'");
+                contains_text::<B>(s, "related", needle);
             }
             if ids.is_empty() {
                 s.push("1 = 0");

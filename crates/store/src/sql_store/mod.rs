@@ -58,11 +58,11 @@ pub async fn open(url: &str) -> Result<DynStore> {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(30))
-            .foreign_keys(true)
-            .pragma("cache_size", "-16000");
+            .foreign_keys(true);
+        // Page caches (negative = KiB) sized to keep the server small: the writer gets the most.
         let write = SqlitePoolOptions::new()
             .max_connections(1)
-            .connect_with(opts.clone())
+            .connect_with(opts.clone().pragma("cache_size", "-8000"))
             .await?;
         let store = SqlStore::<Sqlite> {
             read: write.clone(),
@@ -71,7 +71,7 @@ pub async fn open(url: &str) -> Result<DynStore> {
         store.migrate().await?;
         let read = SqlitePoolOptions::new()
             .max_connections(4)
-            .connect_with(opts.read_only(true))
+            .connect_with(opts.read_only(true).pragma("cache_size", "-2000"))
             .await?;
         Ok(Arc::new(SqlStore { read, ..store }))
     } else {
@@ -140,20 +140,22 @@ fn by_id(select: &str, id: impl Into<Arg>) -> Sql {
     sql
 }
 
-/// Inserts `rows` (argument lists in `columns` order) in multi-row statements.
+/// Inserts `rows` (argument lists in `columns` order) in multi-row statements, returning what
+/// a `RETURNING` clause in `tail` yields.
 async fn insert_rows<B: Backend>(
     conn: &mut B::Connection,
     head: &str,
     tail: &str,
     rows: Vec<Vec<Arg>>,
-) -> Result<()> {
+) -> Result<Vec<Row>> {
     let mut rows = rows.into_iter().peekable();
+    let mut returned = Vec::new();
     while rows.peek().is_some() {
         let mut sql = Sql::new(head);
         sql.rows(rows.by_ref().take(INSERT_CHUNK)).push(tail);
-        B::execute(conn, &sql).await?;
+        returned.extend(B::fetch_all(conn, &sql).await?);
     }
-    Ok(())
+    Ok(returned)
 }
 
 /// Reads the rows of `table` whose id is in `ids`.
@@ -196,14 +198,22 @@ async fn insert_state<B: Backend>(
     Ok(())
 }
 
-async fn insert_events<B: Backend>(conn: &mut B::Connection, events: &[&Event]) -> Result<()> {
+/// Inserts the events not stored yet; returns the ids of those it inserted.
+async fn insert_events<B: Backend>(
+    conn: &mut B::Connection,
+    events: &[&Event],
+) -> Result<HashSet<Uuid>> {
     insert_rows::<B>(
         conn,
         &format!("INSERT INTO events ({}) VALUES ", rows::EVENT_COLUMNS),
-        " ON CONFLICT (id) DO NOTHING",
+        " ON CONFLICT (id) DO NOTHING RETURNING id",
         events.iter().map(|e| rows::event_args(e)).collect(),
     )
-    .await
+    .await?
+    .iter()
+    .map(|r| r.uuid("id"))
+    .collect::<Result<_, _>>()
+    .map_err(Into::into)
 }
 
 async fn upsert_task_runs<B: Backend>(
@@ -226,7 +236,8 @@ async fn upsert_task_runs<B: Backend>(
             .map(|r| rows::task_run_args(r, now))
             .collect(),
     )
-    .await
+    .await?;
+    Ok(())
 }
 
 #[async_trait]
@@ -509,20 +520,14 @@ impl<B: Backend> Store for SqlStore<B> {
         let unique: Vec<&Event> = events.iter().filter(|e| seen.insert(e.id)).collect();
         outcome.duplicates = events.len() - unique.len();
         let mut tx = self.write.begin_with(B::BEGIN_WRITE).await?;
-        let ids: Vec<String> = unique.iter().map(|e| e.id.to_string()).collect();
-        let stored: HashSet<Uuid> = rows_by_ids::<B>(&mut tx, "SELECT id FROM events", &ids)
-            .await?
-            .iter()
-            .map(|r| r.uuid("id"))
-            .collect::<Result<_, _>>()?;
+        let inserted = insert_events::<B>(&mut tx, &unique).await?;
         let fresh: Vec<&Event> = unique
             .into_iter()
-            .filter(|e| !stored.contains(&e.id))
+            .filter(|e| inserted.contains(&e.id))
             .collect();
-        outcome.duplicates += stored.len();
+        outcome.duplicates = events.len() - fresh.len();
         outcome.stored = fresh.len();
         outcome.fresh = fresh.iter().map(|e| e.id).collect();
-        insert_events::<B>(&mut tx, &fresh).await?;
 
         let mut reports: HashMap<Uuid, TaskRunRecord> = HashMap::new();
         let mut states = Vec::new();
@@ -578,7 +583,7 @@ impl<B: Backend> Store for SqlStore<B> {
 
     async fn filter_events(&self, filter: &EventFilter, page: Page) -> Result<Vec<Event>> {
         let mut sql = Sql::new("SELECT * FROM events");
-        filters::events(filter).append_to(&mut sql);
+        filters::events::<B>(filter).append_to(&mut sql);
         sql.push(if filter.newest_first {
             " ORDER BY occurred DESC, id DESC"
         } else {
@@ -589,7 +594,7 @@ impl<B: Backend> Store for SqlStore<B> {
     }
 
     async fn count_events(&self, filter: &EventFilter) -> Result<i64> {
-        self.count("events", filters::events(filter)).await
+        self.count("events", filters::events::<B>(filter)).await
     }
 
     async fn upsert_task_run(&self, record: &TaskRunRecord, now: Micros) -> Result<TaskRun> {
