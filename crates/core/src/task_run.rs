@@ -6,10 +6,10 @@
 //! Invariant relied on for order-independence: within one task run's events, a payload field
 //! once set is not unset by a later event (start times stay, end times appear at the end).
 
-use serde_json::{Map, Value};
+use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
-use crate::event::{Event, resource_uuid};
+use crate::event::{Event, labels, resource_uuid};
 use crate::state::{State, StateType};
 use crate::time::Micros;
 
@@ -172,6 +172,60 @@ impl TaskRunRecord {
         self.state = state;
     }
 
+    /// The `prefect.task-run.<State>` event for a state the server set itself (a subflow's
+    /// parent task run, a task run reported over REST), shaped like the client's so that the
+    /// events table alone holds every task run's history. Its id is the state's id.
+    pub fn state_event(&self, previous: Option<&State>, received: Micros) -> Event {
+        let state_json = |s: &State| {
+            json!({"type": s.state_type, "name": s.name, "message": s.message.clone().unwrap_or_default(),
+                   "state_details": s.details, "data": s.data})
+        };
+        let time = |t: Option<Micros>| t.map(|t| t.to_string());
+        let mut related = Vec::new();
+        if let Some(fr) = self.flow_run_id {
+            related.push(labels([
+                ("prefect.resource.id", format!("prefect.flow-run.{fr}")),
+                ("prefect.resource.role", "flow-run".to_owned()),
+            ]));
+        }
+        Event {
+            id: self.state.id,
+            occurred: self.state.timestamp,
+            event: format!("{TASK_RUN_EVENT_PREFIX}{}", self.state.name),
+            resource: labels([
+                (
+                    "prefect.resource.id",
+                    format!("prefect.task-run.{}", self.id),
+                ),
+                ("prefect.resource.name", self.name.clone()),
+                (
+                    "prefect.state-type",
+                    self.state.state_type.as_str().to_owned(),
+                ),
+                ("prefect.state-name", self.state.name.clone()),
+                ("prefect.orchestration", "server".to_owned()),
+            ]),
+            related,
+            payload: json!({
+                "intended": {"from": previous.map(|p| p.state_type), "to": self.state.state_type},
+                "initial_state": previous.map(state_json),
+                "validated_state": state_json(&self.state),
+                "task_run": {
+                    "name": self.name, "task_key": self.task_key, "dynamic_key": self.dynamic_key,
+                    "cache_key": self.cache_key, "task_version": self.task_version,
+                    "empirical_policy": self.empirical_policy, "tags": self.tags,
+                    "labels": self.labels, "task_inputs": self.task_inputs,
+                    "run_count": self.run_count, "flow_run_run_count": self.flow_run_run_count,
+                    "expected_start_time": time(self.expected_start_time),
+                    "start_time": time(self.start_time), "end_time": time(self.end_time),
+                    "total_run_time": self.total_run_time,
+                },
+            }),
+            follows: previous.map(|p| p.id),
+            received,
+        }
+    }
+
     /// Which of two reports is newer: by state time, then by id (uuid7 ids sort by creation).
     fn order_key(&self) -> (Micros, Uuid) {
         (self.state.timestamp, self.state.id)
@@ -228,10 +282,8 @@ fn fill_value(target: &mut Value, older: Value) {
 #[cfg(test)]
 mod tests {
     use proptest::prelude::*;
-    use serde_json::json;
 
     use super::*;
-    use crate::event::labels;
 
     /// A client-shaped event for task run `task` at step `step` of a Pending, Running, Completed life.
     fn lifecycle_event(task: Uuid, flow_run: Uuid, step: usize) -> Event {
@@ -312,6 +364,25 @@ mod tests {
         assert_eq!(rec.start_time, Some(Micros(1_000_000)));
         assert_eq!(rec.end_time, Some(Micros(3_000_000)));
         assert!((rec.total_run_time - 2.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn server_set_states_become_client_shaped_events() {
+        let mut rec =
+            TaskRunRecord::from_event(&lifecycle_event(Uuid::now_v7(), Uuid::now_v7(), 1)).unwrap();
+        let previous = rec.state.clone();
+        rec.enter(State::new(Uuid::now_v7(), StateType::Completed, Micros(40)));
+        let ev = rec.state_event(Some(&previous), Micros(41));
+        assert_eq!(ev.event, "prefect.task-run.Completed");
+        assert_eq!(ev.id, rec.state.id);
+        let read_back = TaskRunRecord::from_event(&ev).unwrap();
+        assert_eq!(
+            read_back,
+            TaskRunRecord {
+                created: Micros(40),
+                ..rec
+            }
+        );
     }
 
     proptest! {

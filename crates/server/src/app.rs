@@ -33,11 +33,11 @@ pub struct AppState {
 
 impl AppState {
     /// Publishes events the store already committed (e.g. flow-run state events).
-    pub fn publish(&self, event: Option<Event>) {
-        if let Some(e) = event
-            && self.bus.receiver_count() > 0
-        {
-            let _ = self.bus.send(Arc::new(e));
+    pub fn publish(&self, events: impl IntoIterator<Item = Event>) {
+        if self.bus.receiver_count() > 0 {
+            for e in events {
+                let _ = self.bus.send(Arc::new(e));
+            }
         }
     }
 }

@@ -33,13 +33,13 @@ pub trait Backend: Database + Sized {
     /// Runs a statement, returning the number of rows it changed.
     fn execute<'c>(
         conn: &'c mut Self::Connection,
-        sql: &'c Sql,
+        sql: Sql,
     ) -> impl Future<Output = Result<u64, sqlx::Error>> + Send + 'c;
 
     /// Runs a query, returning every row.
     fn fetch_all<'c>(
         conn: &'c mut Self::Connection,
-        sql: &'c Sql,
+        sql: Sql,
     ) -> impl Future<Output = Result<Vec<Row>, sqlx::Error>> + Send + 'c;
 }
 
@@ -48,20 +48,20 @@ macro_rules! plumbing {
     ($db:ty, $args:ty, $row:path) => {
         fn execute<'c>(
             conn: &'c mut <$db as Database>::Connection,
-            sql: &'c Sql,
+            sql: Sql,
         ) -> impl Future<Output = Result<u64, sqlx::Error>> + Send + 'c {
             async move {
-                let q = bind_all::<$db, $args>(Self::statement(sql), sql);
+                let q = bind_all::<$db, $args>(Self::statement(&sql), sql.args);
                 Ok(conn.execute(q).await?.rows_affected())
             }
         }
 
         fn fetch_all<'c>(
             conn: &'c mut <$db as Database>::Connection,
-            sql: &'c Sql,
+            sql: Sql,
         ) -> impl Future<Output = Result<Vec<Row>, sqlx::Error>> + Send + 'c {
             async move {
-                let q = bind_all::<$db, $args>(Self::statement(sql), sql);
+                let q = bind_all::<$db, $args>(Self::statement(&sql), sql.args);
                 Ok(conn.fetch_all(q).await?.into_iter().map($row).collect())
             }
         }
@@ -126,8 +126,8 @@ fn positional(text: &str) -> String {
     out
 }
 
-/// Binds every argument of `sql` to a query of database `DB`.
-fn bind_all<'q, DB, A>(text: String, sql: &'q Sql) -> Query<'q, DB, A>
+/// Binds `args` to a query of database `DB`.
+fn bind_all<'q, DB, A>(text: String, args: Vec<Arg>) -> Query<'q, DB, A>
 where
     DB: Database<Arguments = A>,
     A: sqlx::IntoArguments<DB> + 'q,
@@ -136,11 +136,11 @@ where
     Option<f64>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
 {
     let mut q = sqlx::query::<DB>(AssertSqlSafe(text));
-    for arg in &sql.args {
+    for arg in args {
         q = match arg {
-            Arg::Text(v) => q.bind(v.clone()),
-            Arg::Int(v) => q.bind(*v),
-            Arg::Float(v) => q.bind(*v),
+            Arg::Text(v) => q.bind(v),
+            Arg::Int(v) => q.bind(v),
+            Arg::Float(v) => q.bind(v),
         };
     }
     q

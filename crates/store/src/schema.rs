@@ -86,15 +86,6 @@ CREATE TABLE task_runs (
 );
 CREATE INDEX task_runs_flow_run ON task_runs(flow_run_id);
 CREATE INDEX task_runs_state_type ON task_runs(state_type);
-CREATE TABLE task_run_states (
-    id TEXT PRIMARY KEY,
-    task_run_id TEXT NOT NULL,
-    type TEXT NOT NULL,
-    name TEXT NOT NULL,
-    timestamp BIGINT NOT NULL,
-    body TEXT NOT NULL
-);
-CREATE INDEX task_run_states_run ON task_run_states(task_run_id, timestamp);
 CREATE TABLE logs (
     id TEXT PRIMARY KEY,
     created BIGINT NOT NULL,

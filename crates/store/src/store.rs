@@ -65,12 +65,12 @@ pub trait Store: Send + Sync + 'static {
     async fn delete_flow(&self, id: Uuid) -> Result<()>;
 
     /// Creates a flow run, or returns the run an equal idempotency key made (`false` then),
-    /// with the event its initial state emitted.
+    /// with the events its initial state emitted.
     async fn create_flow_run(
         &self,
         new: NewFlowRun,
         now: Micros,
-    ) -> Result<(FlowRun, bool, Option<Event>)>;
+    ) -> Result<(FlowRun, bool, Vec<Event>)>;
     /// Reads a flow run.
     async fn read_flow_run(&self, id: Uuid) -> Result<FlowRun>;
     /// Flow runs matching `filter`.
@@ -82,17 +82,18 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Vec<FlowRun>>;
     /// How many flow runs match `filter`.
     async fn count_flow_runs(&self, filter: &FlowRunFilter) -> Result<i64>;
-    /// Deletes a flow run with its states, task runs and logs.
+    /// Deletes a flow run with its states, task runs and logs (its events stay).
     async fn delete_flow_run(&self, id: Uuid) -> Result<()>;
     /// Proposes `proposed` for a run: the orchestration rules decide, and a committed state is
-    /// recorded with its `prefect.flow-run.<State>` event (returned) in the same transaction.
+    /// recorded with its `prefect.flow-run.<State>` event (and, for a subflow, its parent task
+    /// run's state event) in the same transaction; the events are returned.
     async fn set_flow_run_state(
         &self,
         id: Uuid,
         proposed: State,
         force: bool,
         now: Micros,
-    ) -> Result<(SetStateOutcome, Option<Event>)>;
+    ) -> Result<(SetStateOutcome, Vec<Event>)>;
     /// A flow run's state history, oldest first.
     async fn flow_run_states(&self, id: Uuid) -> Result<Vec<State>>;
 
@@ -103,8 +104,13 @@ pub trait Store: Send + Sync + 'static {
     /// How many events match `filter`.
     async fn count_events(&self, filter: &EventFilter) -> Result<i64>;
 
-    /// Creates or replaces a task run reported over REST (a subflow's parent task run).
-    async fn upsert_task_run(&self, record: &TaskRunRecord, now: Micros) -> Result<TaskRun>;
+    /// Creates or replaces a task run whose state the server sets (a subflow's parent task run
+    /// reported over REST), recording its state event in the same transaction.
+    async fn upsert_task_run(
+        &self,
+        record: &TaskRunRecord,
+        now: Micros,
+    ) -> Result<(TaskRun, Event)>;
     /// Reads a task run.
     async fn read_task_run(&self, id: Uuid) -> Result<TaskRun>;
     /// Task runs matching `filter`.

@@ -202,7 +202,7 @@ on_both!(
             .await
             .unwrap();
         assert_eq!(out.decision, Decision::Accept);
-        assert_eq!(ev.unwrap().event, "prefect.flow-run.Running");
+        assert_eq!(ev[0].event, "prefect.flow-run.Running");
         assert_eq!(out.run.clock.run_count, 1);
         assert!(out.run.clock.start_time.is_some());
         let (out, _) = store
@@ -225,7 +225,7 @@ on_both!(
             "{:?}",
             out.decision
         );
-        assert!(ev.is_none());
+        assert!(ev.is_empty());
         assert_eq!(out.state.unwrap().state_type, StateType::Completed);
         let (out, _) = store
             .set_flow_run_state(run.id, state(StateType::Running), true, now())
@@ -648,5 +648,27 @@ on_both!(
         );
         assert_eq!(rec.run_count, 1);
         assert!(rec.end_time.is_some());
+        let history = EventFilter {
+            resource_ids: Some(vec![format!("prefect.task-run.{task}")]),
+            newest_first: false,
+            ..Default::default()
+        };
+        let names: Vec<_> = store
+            .filter_events(&history, Page::default())
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|e| e.event)
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "prefect.task-run.PENDING",
+                "prefect.task-run.Pending",
+                "prefect.task-run.Running",
+                "prefect.task-run.Completed"
+            ],
+            "the parent task run's history is its events"
+        );
     }
 );

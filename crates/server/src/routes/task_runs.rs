@@ -29,10 +29,11 @@ async fn create(
     Body(body): Body<TaskRunCreate>,
 ) -> ApiResult<(StatusCode, Json<TaskRunOut>)> {
     let now = now();
-    let stored = app
+    let (stored, event) = app
         .store
         .upsert_task_run(&body.into_record(now), now)
         .await?;
+    app.publish([event]);
     Ok((StatusCode::CREATED, Json(stored.into())))
 }
 
@@ -78,7 +79,8 @@ async fn set_state(
     let now = now();
     let mut record = app.store.read_task_run(id).await?.record;
     record.enter(body.state.into_state(now));
-    let stored = app.store.upsert_task_run(&record, now).await?;
+    let (stored, event) = app.store.upsert_task_run(&record, now).await?;
+    app.publish([event]);
     let result = OrchestrationResult::new(&Decision::Accept, Some(&stored.record.state));
     Ok((StatusCode::CREATED, Json(result)))
 }

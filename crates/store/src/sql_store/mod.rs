@@ -86,11 +86,11 @@ impl<B: Backend> SqlStore<B> {
     async fn migrate(&self) -> Result<()> {
         let mut tx = self.write.begin_with(B::BEGIN_WRITE).await?;
         if let Some(lock) = B::MIGRATION_LOCK {
-            B::execute(&mut tx, &Sql::new(lock)).await?;
+            B::execute(&mut tx, Sql::new(lock)).await?;
         }
         B::execute(
             &mut tx,
-            &Sql::new(
+            Sql::new(
                 "CREATE TABLE IF NOT EXISTS schema_migrations \
                  (version BIGINT PRIMARY KEY, applied BIGINT NOT NULL)",
             ),
@@ -98,24 +98,24 @@ impl<B: Backend> SqlStore<B> {
         .await?;
         let rows = B::fetch_all(
             &mut tx,
-            &Sql::new("SELECT COALESCE(MAX(version), 0) AS v FROM schema_migrations"),
+            Sql::new("SELECT COALESCE(MAX(version), 0) AS v FROM schema_migrations"),
         )
         .await?;
         let current: i64 = rows[0].get("v")?;
         for (i, migration) in MIGRATIONS.iter().enumerate().skip(current as usize) {
             for statement in statements(migration) {
-                B::execute(&mut tx, &Sql::new(statement)).await?;
+                B::execute(&mut tx, Sql::new(statement)).await?;
             }
             let mut record = Sql::new("INSERT INTO schema_migrations (version, applied) VALUES (");
             record.arg(i as i64 + 1).push(", ").arg(0i64).push(")");
-            B::execute(&mut tx, &record).await?;
+            B::execute(&mut tx, record).await?;
             tracing::info!(backend = B::KIND, version = i + 1, "applied migration");
         }
         tx.commit().await?;
         Ok(())
     }
 
-    async fn query(&self, sql: &Sql) -> Result<Vec<Row>> {
+    async fn query(&self, sql: Sql) -> Result<Vec<Row>> {
         let mut conn = self.read.acquire().await?;
         Ok(B::fetch_all(&mut conn, sql).await?)
     }
@@ -123,7 +123,7 @@ impl<B: Backend> SqlStore<B> {
     async fn count(&self, table: &str, conds: crate::sql::Conditions) -> Result<i64> {
         let mut sql = Sql::new(&format!("SELECT COUNT(*) AS n FROM {table}"));
         conds.append_to(&mut sql);
-        Ok(self.query(&sql).await?[0].get("n")?)
+        Ok(self.query(sql).await?[0].get("n")?)
     }
 }
 
@@ -153,7 +153,7 @@ async fn insert_rows<B: Backend>(
     while rows.peek().is_some() {
         let mut sql = Sql::new(head);
         sql.rows(rows.by_ref().take(INSERT_CHUNK)).push(tail);
-        returned.extend(B::fetch_all(conn, &sql).await?);
+        returned.extend(B::fetch_all(conn, sql).await?);
     }
     Ok(returned)
 }
@@ -170,31 +170,29 @@ async fn rows_by_ids<B: Backend>(
         sql.push(" WHERE id IN (")
             .arg_list(chunk.iter().map(String::as_str))
             .push(")");
-        out.extend(B::fetch_all(conn, &sql).await?);
+        out.extend(B::fetch_all(conn, sql).await?);
     }
     Ok(out)
 }
 
-async fn insert_state<B: Backend>(
+async fn insert_flow_run_state<B: Backend>(
     conn: &mut B::Connection,
-    table: &str,
-    owner_col: &str,
-    owner: Uuid,
+    run: Uuid,
     s: &State,
 ) -> Result<()> {
-    let mut sql = Sql::new(&format!(
-        "INSERT INTO {table} (id, {owner_col}, type, name, timestamp, body) VALUES "
-    ));
+    let mut sql = Sql::new(
+        "INSERT INTO flow_run_states (id, flow_run_id, type, name, timestamp, body) VALUES ",
+    );
     sql.rows([vec![
         s.id.into(),
-        owner.into(),
+        run.into(),
         s.state_type.as_str().into(),
         s.name.as_str().into(),
         s.timestamp.into(),
         rows::state_body(s).into(),
     ]])
     .push(" ON CONFLICT (id) DO NOTHING");
-    B::execute(conn, &sql).await?;
+    B::execute(conn, sql).await?;
     Ok(())
 }
 
@@ -266,23 +264,23 @@ impl<B: Backend> Store for SqlStore<B> {
                 rows::object_text(labels).into(),
             ]])
             .push(" ON CONFLICT (name) DO NOTHING");
-        let created = B::execute(&mut tx, &insert).await? == 1;
+        let created = B::execute(&mut tx, insert).await? == 1;
         let mut select = Sql::new("SELECT * FROM flows WHERE name = ");
         select.arg(name);
-        let flow = rows::flow(&B::fetch_all(&mut tx, &select).await?[0])?;
+        let flow = rows::flow(&B::fetch_all(&mut tx, select).await?[0])?;
         tx.commit().await?;
         Ok((flow, created))
     }
 
     async fn read_flow(&self, id: Uuid) -> Result<Flow> {
-        let found = self.query(&by_id("SELECT * FROM flows", id)).await?;
+        let found = self.query(by_id("SELECT * FROM flows", id)).await?;
         rows::flow(found.first().ok_or_else(|| not_found("flow", id))?)
     }
 
     async fn read_flow_by_name(&self, name: &str) -> Result<Flow> {
         let mut sql = Sql::new("SELECT * FROM flows WHERE name = ");
         sql.arg(name);
-        let found = self.query(&sql).await?;
+        let found = self.query(sql).await?;
         rows::flow(found.first().ok_or_else(|| not_found("flow", name))?)
     }
 
@@ -291,7 +289,7 @@ impl<B: Backend> Store for SqlStore<B> {
         filters::flows::<B>(filter).append_to(&mut sql);
         sql.push(" ORDER BY name");
         filters::page(&mut sql, page);
-        self.query(&sql).await?.iter().map(rows::flow).collect()
+        self.query(sql).await?.iter().map(rows::flow).collect()
     }
 
     async fn count_flows(&self, filter: &FlowFilter) -> Result<i64> {
@@ -302,10 +300,10 @@ impl<B: Backend> Store for SqlStore<B> {
         let mut tx = self.write.begin_with(B::BEGIN_WRITE).await?;
         let mut runs = Sql::new("SELECT id FROM flow_runs WHERE flow_id = ");
         runs.arg(id);
-        for row in B::fetch_all(&mut tx, &runs).await? {
+        for row in B::fetch_all(&mut tx, runs).await? {
             delete_run_children::<B>(&mut tx, row.uuid("id")?).await?;
         }
-        let deleted = B::execute(&mut tx, &by_id("DELETE FROM flows", id)).await?;
+        let deleted = B::execute(&mut tx, by_id("DELETE FROM flows", id)).await?;
         if deleted == 0 {
             return Err(not_found("flow", id));
         }
@@ -317,10 +315,9 @@ impl<B: Backend> Store for SqlStore<B> {
         &self,
         new: NewFlowRun,
         now: Micros,
-    ) -> Result<(FlowRun, bool, Option<Event>)> {
+    ) -> Result<(FlowRun, bool, Vec<Event>)> {
         let mut tx = self.write.begin_with(B::BEGIN_WRITE).await?;
-        let flow_rows =
-            B::fetch_all(&mut tx, &by_id("SELECT name FROM flows", new.flow_id)).await?;
+        let flow_rows = B::fetch_all(&mut tx, by_id("SELECT name FROM flows", new.flow_id)).await?;
         let flow_name: String = flow_rows
             .first()
             .ok_or_else(|| not_found("flow", new.flow_id))?
@@ -330,8 +327,8 @@ impl<B: Backend> Store for SqlStore<B> {
             sql.arg(new.flow_id)
                 .push(" AND idempotency_key = ")
                 .arg(key.as_str());
-            if let Some(row) = B::fetch_all(&mut tx, &sql).await?.first() {
-                return Ok((rows::flow_run(row)?, false, None));
+            if let Some(row) = B::fetch_all(&mut tx, sql).await?.first() {
+                return Ok((rows::flow_run(row)?, false, Vec::new()));
             }
         }
         let id = Uuid::now_v7();
@@ -374,16 +371,21 @@ impl<B: Backend> Store for SqlStore<B> {
             vec![rows::flow_run_args(&run)],
         )
         .await?;
-        insert_state::<B>(&mut tx, "flow_run_states", "flow_run_id", id, &state).await?;
-        mirror_to_parent_task::<B>(&mut tx, &run, &state, now).await?;
-        let event = flow_run_state_event(facts(&run, &flow_name), None, &state, now);
-        insert_events::<B>(&mut tx, &[&event]).await?;
+        insert_flow_run_state::<B>(&mut tx, id, &state).await?;
+        let mut events = vec![flow_run_state_event(
+            facts(&run, &flow_name),
+            None,
+            &state,
+            now,
+        )];
+        events.extend(mirror_to_parent_task::<B>(&mut tx, &run, &state, now).await?);
+        insert_events::<B>(&mut tx, &events.iter().collect::<Vec<_>>()).await?;
         tx.commit().await?;
-        Ok((run, true, Some(event)))
+        Ok((run, true, events))
     }
 
     async fn read_flow_run(&self, id: Uuid) -> Result<FlowRun> {
-        let found = self.query(&by_id("SELECT * FROM flow_runs", id)).await?;
+        let found = self.query(by_id("SELECT * FROM flow_runs", id)).await?;
         rows::flow_run(found.first().ok_or_else(|| not_found("flow run", id))?)
     }
 
@@ -397,7 +399,7 @@ impl<B: Backend> Store for SqlStore<B> {
         filters::flow_runs::<B>(filter).append_to(&mut sql);
         sql.push(filters::flow_run_order(sort));
         filters::page(&mut sql, page);
-        self.query(&sql).await?.iter().map(rows::flow_run).collect()
+        self.query(sql).await?.iter().map(rows::flow_run).collect()
     }
 
     async fn count_flow_runs(&self, filter: &FlowRunFilter) -> Result<i64> {
@@ -408,7 +410,7 @@ impl<B: Backend> Store for SqlStore<B> {
     async fn delete_flow_run(&self, id: Uuid) -> Result<()> {
         let mut tx = self.write.begin_with(B::BEGIN_WRITE).await?;
         delete_run_children::<B>(&mut tx, id).await?;
-        if B::execute(&mut tx, &by_id("DELETE FROM flow_runs", id)).await? == 0 {
+        if B::execute(&mut tx, by_id("DELETE FROM flow_runs", id)).await? == 0 {
             return Err(not_found("flow run", id));
         }
         tx.commit().await?;
@@ -421,11 +423,11 @@ impl<B: Backend> Store for SqlStore<B> {
         mut proposed: State,
         force: bool,
         now: Micros,
-    ) -> Result<(SetStateOutcome, Option<Event>)> {
+    ) -> Result<(SetStateOutcome, Vec<Event>)> {
         let mut tx = self.write.begin_with(B::BEGIN_WRITE).await?;
         let mut select = by_id("SELECT * FROM flow_runs", id);
         select.push(B::FOR_UPDATE);
-        let found = B::fetch_all(&mut tx, &select).await?;
+        let found = B::fetch_all(&mut tx, select).await?;
         let mut run = rows::flow_run(found.first().ok_or_else(|| not_found("flow run", id))?)?;
         let snapshot = FlowRunSnapshot {
             current: run.state.as_ref(),
@@ -459,11 +461,10 @@ impl<B: Backend> Store for SqlStore<B> {
                     state,
                     run,
                 },
-                None,
+                Vec::new(),
             ));
         };
-        let flow_rows =
-            B::fetch_all(&mut tx, &by_id("SELECT name FROM flows", run.flow_id)).await?;
+        let flow_rows = B::fetch_all(&mut tx, by_id("SELECT name FROM flows", run.flow_id)).await?;
         let flow_name: String = flow_rows
             .first()
             .map(|r| r.get("name"))
@@ -487,12 +488,16 @@ impl<B: Backend> Store for SqlStore<B> {
             update.push(col).push(" = ").arg(arg);
         }
         update.push(" WHERE id = ").arg(id);
-        B::execute(&mut tx, &update).await?;
-        insert_state::<B>(&mut tx, "flow_run_states", "flow_run_id", id, &new_state).await?;
-        mirror_to_parent_task::<B>(&mut tx, &run, &new_state, now).await?;
-        let event =
-            flow_run_state_event(facts(&run, &flow_name), previous.as_ref(), &new_state, now);
-        insert_events::<B>(&mut tx, &[&event]).await?;
+        B::execute(&mut tx, update).await?;
+        insert_flow_run_state::<B>(&mut tx, id, &new_state).await?;
+        let mut events = vec![flow_run_state_event(
+            facts(&run, &flow_name),
+            previous.as_ref(),
+            &new_state,
+            now,
+        )];
+        events.extend(mirror_to_parent_task::<B>(&mut tx, &run, &new_state, now).await?);
+        insert_events::<B>(&mut tx, &events.iter().collect::<Vec<_>>()).await?;
         tx.commit().await?;
         Ok((
             SetStateOutcome {
@@ -500,14 +505,14 @@ impl<B: Backend> Store for SqlStore<B> {
                 state: Some(new_state),
                 run,
             },
-            Some(event),
+            events,
         ))
     }
 
     async fn flow_run_states(&self, id: Uuid) -> Result<Vec<State>> {
         let mut sql = Sql::new("SELECT * FROM flow_run_states WHERE flow_run_id = ");
         sql.arg(id).push(" ORDER BY timestamp, id");
-        self.query(&sql)
+        self.query(sql)
             .await?
             .iter()
             .map(|r| rows::state_from(r, "", "body"))
@@ -530,21 +535,12 @@ impl<B: Backend> Store for SqlStore<B> {
         outcome.fresh = fresh.iter().map(|e| e.id).collect();
 
         let mut reports: HashMap<Uuid, TaskRunRecord> = HashMap::new();
-        let mut states = Vec::new();
         for ev in fresh
             .iter()
             .filter(|e| e.event.starts_with(TASK_RUN_EVENT_PREFIX))
         {
             match TaskRunRecord::from_event(ev) {
                 Ok(rec) => {
-                    states.push(vec![
-                        rec.state.id.into(),
-                        rec.id.into(),
-                        rec.state.state_type.as_str().into(),
-                        rec.state.name.as_str().into(),
-                        rec.state.timestamp.into(),
-                        rows::state_body(&rec.state).into(),
-                    ]);
                     let merged = match reports.remove(&rec.id) {
                         Some(prev) => prev.merge(rec),
                         None => rec,
@@ -569,13 +565,6 @@ impl<B: Backend> Store for SqlStore<B> {
             let records: Vec<TaskRunRecord> = reports.into_values().collect();
             outcome.task_runs = records.len();
             upsert_task_runs::<B>(&mut tx, &records, now).await?;
-            insert_rows::<B>(
-                &mut tx,
-                "INSERT INTO task_run_states (id, task_run_id, type, name, timestamp, body) VALUES ",
-                " ON CONFLICT (id) DO NOTHING",
-                states,
-            )
-            .await?;
         }
         tx.commit().await?;
         Ok(outcome)
@@ -590,36 +579,40 @@ impl<B: Backend> Store for SqlStore<B> {
             " ORDER BY occurred, id"
         });
         filters::page(&mut sql, page);
-        self.query(&sql).await?.iter().map(rows::event).collect()
+        self.query(sql).await?.iter().map(rows::event).collect()
     }
 
     async fn count_events(&self, filter: &EventFilter) -> Result<i64> {
         self.count("events", filters::events::<B>(filter)).await
     }
 
-    async fn upsert_task_run(&self, record: &TaskRunRecord, now: Micros) -> Result<TaskRun> {
+    async fn upsert_task_run(
+        &self,
+        record: &TaskRunRecord,
+        now: Micros,
+    ) -> Result<(TaskRun, Event)> {
         let mut tx = self.write.begin_with(B::BEGIN_WRITE).await?;
+        let mut select = by_id("SELECT * FROM task_runs", record.id);
+        select.push(B::FOR_UPDATE);
+        let previous = match B::fetch_all(&mut tx, select).await?.first() {
+            Some(row) => Some(rows::task_run(row)?.record.state),
+            None => None,
+        };
         upsert_task_runs::<B>(&mut tx, std::slice::from_ref(record), now).await?;
-        insert_state::<B>(
-            &mut tx,
-            "task_run_states",
-            "task_run_id",
-            record.id,
-            &record.state,
-        )
-        .await?;
-        let found = B::fetch_all(&mut tx, &by_id("SELECT * FROM task_runs", record.id)).await?;
+        let event = record.state_event(previous.as_ref(), now);
+        insert_events::<B>(&mut tx, &[&event]).await?;
+        let found = B::fetch_all(&mut tx, by_id("SELECT * FROM task_runs", record.id)).await?;
         let stored = rows::task_run(
             found
                 .first()
                 .ok_or_else(|| not_found("task run", record.id))?,
         )?;
         tx.commit().await?;
-        Ok(stored)
+        Ok((stored, event))
     }
 
     async fn read_task_run(&self, id: Uuid) -> Result<TaskRun> {
-        let found = self.query(&by_id("SELECT * FROM task_runs", id)).await?;
+        let found = self.query(by_id("SELECT * FROM task_runs", id)).await?;
         rows::task_run(found.first().ok_or_else(|| not_found("task run", id))?)
     }
 
@@ -633,7 +626,7 @@ impl<B: Backend> Store for SqlStore<B> {
         filters::task_runs::<B>(filter).append_to(&mut sql);
         sql.push(filters::task_run_order(sort));
         filters::page(&mut sql, page);
-        self.query(&sql).await?.iter().map(rows::task_run).collect()
+        self.query(sql).await?.iter().map(rows::task_run).collect()
     }
 
     async fn count_task_runs(&self, filter: &TaskRunFilter) -> Result<i64> {
@@ -668,7 +661,7 @@ impl<B: Backend> Store for SqlStore<B> {
             " ORDER BY timestamp, id"
         });
         filters::page(&mut sql, page);
-        self.query(&sql).await?.iter().map(rows::log).collect()
+        self.query(sql).await?.iter().map(rows::log).collect()
     }
 }
 
@@ -685,22 +678,23 @@ fn facts<'a>(run: &'a FlowRun, flow_name: &'a str) -> FlowRunFacts<'a> {
 }
 
 /// A subflow's parent task run follows its child flow run's state (as in Prefect, where the
-/// parent task run's state is the subflow's).
+/// parent task run's state is the subflow's). Returns the task run's state event, if any.
 async fn mirror_to_parent_task<B: Backend>(
     conn: &mut B::Connection,
     run: &FlowRun,
     state: &State,
     now: Micros,
-) -> Result<()> {
+) -> Result<Option<Event>> {
     let Some(parent) = run.parent_task_run_id else {
-        return Ok(());
+        return Ok(None);
     };
     let mut select = by_id("SELECT * FROM task_runs", parent);
     select.push(B::FOR_UPDATE);
-    let Some(row) = B::fetch_all(conn, &select).await?.into_iter().next() else {
-        return Ok(());
+    let Some(row) = B::fetch_all(conn, select).await?.into_iter().next() else {
+        return Ok(None);
     };
     let mut record = rows::task_run(&row)?.record;
+    let previous = record.state.clone();
     let mut mirrored = state.clone();
     mirrored.id = Uuid::now_v7();
     mirrored
@@ -712,27 +706,19 @@ async fn mirror_to_parent_task<B: Backend>(
     mirrored.details.remove("flow_run_id");
     record.enter(mirrored);
     upsert_task_runs::<B>(conn, std::slice::from_ref(&record), now).await?;
-    insert_state::<B>(
-        conn,
-        "task_run_states",
-        "task_run_id",
-        parent,
-        &record.state,
-    )
-    .await
+    Ok(Some(record.state_event(Some(&previous), now)))
 }
 
-/// Deletes what hangs off a flow run: its task runs and their states, and its logs.
+/// Deletes what hangs off a flow run: its task runs and its logs. Events stay: they are the
+/// immutable record of what happened.
 async fn delete_run_children<B: Backend>(conn: &mut B::Connection, run: Uuid) -> Result<()> {
     for statement in [
-        "DELETE FROM task_run_states WHERE task_run_id IN \
-         (SELECT id FROM task_runs WHERE flow_run_id = $1)",
         "DELETE FROM task_runs WHERE flow_run_id = $1",
         "DELETE FROM logs WHERE flow_run_id = $1",
     ] {
         let mut sql = Sql::new(statement);
         sql.args.push(run.into());
-        B::execute(conn, &sql).await?;
+        B::execute(conn, sql).await?;
     }
     Ok(())
 }
