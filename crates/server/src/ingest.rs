@@ -12,9 +12,9 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 use crate::services::Shutdown;
 
 /// Events per transaction at most.
-const MAX_BATCH: usize = 4096;
+const MAX_BATCH: usize = 1024;
 /// Events that may wait in the channel before senders are slowed down.
-const QUEUE: usize = 8192;
+const QUEUE: usize = 4096;
 /// Write attempts before a batch is reported as failed.
 const ATTEMPTS: u32 = 4;
 
