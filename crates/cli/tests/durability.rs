@@ -1,5 +1,5 @@
 //! Nothing acknowledged is lost: a server killed with SIGKILL while clients write comes back
-//! with every state transition, event and log it had answered with a success.
+//! with every state transition and event it had answered with a success (on each backend).
 
 mod common;
 
@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use common::{Api, ServerProcess};
+use flowgate_testkit::{TestDatabase, on_each_backend};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -57,72 +58,74 @@ fn writer(api_url: String, flow_id: String, stop: Arc<AtomicBool>) -> Acked {
     acked
 }
 
-#[test]
-fn a_killed_server_keeps_every_acknowledged_write() {
-    let home = tempfile::tempdir().unwrap();
-    let server = ServerProcess::start(home.path());
-    let api = Api::new(&server.api);
-    let (status, flow) = api.post("/flows/", &json!({"name": "durable"}));
-    assert_eq!(status, 201);
-    let flow_id = flow["id"].as_str().unwrap().to_owned();
+on_each_backend!(
+    a_killed_server_keeps_every_acknowledged_write,
+    |db: TestDatabase| {
+        let home = tempfile::tempdir().unwrap();
+        let server = ServerProcess::start(home.path(), &db.url);
+        let api = Api::new(&server.api);
+        let (status, flow) = api.post("/flows/", &json!({"name": "durable"}));
+        assert_eq!(status, 201);
+        let flow_id = flow["id"].as_str().unwrap().to_owned();
 
-    let stop = Arc::new(AtomicBool::new(false));
-    let writers: Vec<_> = (0..4)
-        .map(|_| {
-            let (url, flow_id, stop) = (server.api.clone(), flow_id.clone(), stop.clone());
-            std::thread::spawn(move || writer(url, flow_id, stop))
-        })
-        .collect();
-    std::thread::sleep(Duration::from_millis(1500));
-    server.kill();
-    stop.store(true, Ordering::Relaxed);
-    let acked: Vec<Acked> = writers.into_iter().map(|w| w.join().unwrap()).collect();
-    let states: Vec<_> = acked
-        .iter()
-        .flat_map(|a| a.states.iter().cloned())
-        .collect();
-    let events: Vec<_> = acked
-        .iter()
-        .flat_map(|a| a.events.iter().cloned())
-        .collect();
-    assert!(
-        states.len() > 20,
-        "the writers got going before the kill ({} states)",
-        states.len()
-    );
-
-    let server = ServerProcess::start(home.path());
-    let api = Api::new(&server.api);
-    for (run_id, state_id) in &states {
-        let (status, history) = api.get(&format!("/flow_run_states/?flow_run_id={run_id}"));
-        assert_eq!(status, 200);
-        let ids: Vec<&str> = history
-            .as_array()
-            .unwrap()
+        let stop = Arc::new(AtomicBool::new(false));
+        let writers: Vec<_> = (0..4)
+            .map(|_| {
+                let (url, flow_id, stop) = (server.api.clone(), flow_id.clone(), stop.clone());
+                std::thread::spawn(move || writer(url, flow_id, stop))
+            })
+            .collect();
+        std::thread::sleep(Duration::from_millis(1500));
+        server.kill();
+        stop.store(true, Ordering::Relaxed);
+        let acked: Vec<Acked> = writers.into_iter().map(|w| w.join().unwrap()).collect();
+        let states: Vec<_> = acked
             .iter()
-            .filter_map(|s| s["id"].as_str())
+            .flat_map(|a| a.states.iter().cloned())
+            .collect();
+        let events: Vec<_> = acked
+            .iter()
+            .flat_map(|a| a.events.iter().cloned())
             .collect();
         assert!(
-            ids.contains(&state_id.as_str()),
-            "acknowledged state {state_id} of run {run_id} was lost"
+            states.len() > 20,
+            "the writers got going before the kill ({} states)",
+            states.len()
+        );
+
+        let server = ServerProcess::start(home.path(), &db.url);
+        let api = Api::new(&server.api);
+        for (run_id, state_id) in &states {
+            let (status, history) = api.get(&format!("/flow_run_states/?flow_run_id={run_id}"));
+            assert_eq!(status, 200);
+            let ids: Vec<&str> = history
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter_map(|s| s["id"].as_str())
+                .collect();
+            assert!(
+                ids.contains(&state_id.as_str()),
+                "acknowledged state {state_id} of run {run_id} was lost"
+            );
+        }
+        for chunk in events.chunks(200) {
+            let (_, found) = api.post(
+                "/events/filter",
+                &json!({"filter": {"id": {"id": chunk}}, "limit": 200}),
+            );
+            assert_eq!(
+                found["total"],
+                json!(chunk.len()),
+                "an acknowledged event was lost"
+            );
+        }
+        let (_, run_count) = api.post("/flow_runs/count", &Value::Null);
+        assert!(run_count.as_i64().unwrap() >= (states.len() / 2) as i64);
+        let status = server.terminate();
+        assert!(
+            status.success(),
+            "SIGTERM shuts the server down cleanly: {status:?}"
         );
     }
-    for chunk in events.chunks(200) {
-        let (_, found) = api.post(
-            "/events/filter",
-            &json!({"filter": {"id": {"id": chunk}}, "limit": 200}),
-        );
-        assert_eq!(
-            found["total"],
-            json!(chunk.len()),
-            "an acknowledged event was lost"
-        );
-    }
-    let (_, run_count) = api.post("/flow_runs/count", &Value::Null);
-    assert!(run_count.as_i64().unwrap() >= (states.len() / 2) as i64);
-    let status = server.terminate();
-    assert!(
-        status.success(),
-        "SIGTERM shuts the server down cleanly: {status:?}"
-    );
-}
+);

@@ -1,6 +1,7 @@
 //! The real Python `prefect==3.9.1` client runs the project's own flow programs
-//! (tests/prefect_client/*.py) unchanged against a Flowgate server; the tests then check, through
-//! Flowgate's API, that every flow run, task run and log was recorded as it should be.
+//! (tests/prefect_client/*.py) unchanged against a Flowgate server, on SQLite and on PostgreSQL;
+//! the tests then check, through Flowgate's API, that every flow run, task run and log was
+//! recorded as it should be.
 //!
 //! The Python interpreter comes from `FLOWGATE_TEST_PYTHON` (the test script sets it to a venv
 //! with prefect installed). Without it the tests are skipped with a loud notice, unless
@@ -13,6 +14,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use common::{Api, ServerProcess};
+use flowgate_testkit::{TestDatabase, on_each_backend};
 use serde_json::{Value, json};
 
 fn python() -> Option<String> {
@@ -30,12 +32,15 @@ fn python() -> Option<String> {
     }
 }
 
-/// Runs `tests/prefect_client/<program>.py` against a fresh server; returns the server (still
-/// running), an API client and the program's stdout.
-fn run_program(program: &str) -> Option<(ServerProcess, Api, String, tempfile::TempDir)> {
+/// Runs `tests/prefect_client/<program>.py` against a fresh server on `db`; returns the server
+/// (still running), an API client and the program's stdout.
+fn run_program(
+    program: &str,
+    db: &TestDatabase,
+) -> Option<(ServerProcess, Api, String, tempfile::TempDir)> {
     let python = python()?;
     let home = tempfile::tempdir().unwrap();
-    let server = ServerProcess::start(home.path());
+    let server = ServerProcess::start(home.path(), &db.url);
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../../tests/prefect_client")
         .join(format!("{program}.py"));
@@ -93,9 +98,8 @@ fn log_messages(api: &Api, run_id: &str) -> Vec<String> {
         .collect()
 }
 
-#[test]
-fn plain_flow_with_three_tasks() {
-    let Some((_server, api, stdout, _home)) = run_program("plain_flow") else {
+on_each_backend!(plain_flow_with_three_tasks, |db: TestDatabase| {
+    let Some((_server, api, stdout, _home)) = run_program("plain_flow", &db) else {
         return;
     };
     assert!(stdout.trim_end().ends_with("10"), "{stdout}");
@@ -139,31 +143,32 @@ fn plain_flow_with_three_tasks() {
             "prefect.flow-run.Completed"
         ]
     );
-}
+});
 
-#[test]
-fn threadpool_submit_wait_as_completed_and_map() {
-    let Some((_server, api, stdout, _home)) = run_program("threadpool_flow") else {
-        return;
-    };
-    assert!(
-        stdout.contains("([0, 1, 4, 9, 16], [100, 121])"),
-        "{stdout}"
-    );
-    let runs = runs_of(&api, "threadpool-flow");
-    assert_eq!(runs[0]["state_type"], "COMPLETED");
-    let tasks = final_task_runs(&api, runs[0]["id"].as_str().unwrap(), 7);
-    assert!(tasks.iter().all(|t| t["state_type"] == "COMPLETED"));
-    let keys: std::collections::HashSet<_> = tasks
-        .iter()
-        .map(|t| t["dynamic_key"].as_str().unwrap().to_owned())
-        .collect();
-    assert_eq!(keys.len(), 7, "each submitted call is its own task run");
-}
+on_each_backend!(
+    threadpool_submit_wait_as_completed_and_map,
+    |db: TestDatabase| {
+        let Some((_server, api, stdout, _home)) = run_program("threadpool_flow", &db) else {
+            return;
+        };
+        assert!(
+            stdout.contains("([0, 1, 4, 9, 16], [100, 121])"),
+            "{stdout}"
+        );
+        let runs = runs_of(&api, "threadpool-flow");
+        assert_eq!(runs[0]["state_type"], "COMPLETED");
+        let tasks = final_task_runs(&api, runs[0]["id"].as_str().unwrap(), 7);
+        assert!(tasks.iter().all(|t| t["state_type"] == "COMPLETED"));
+        let keys: std::collections::HashSet<_> = tasks
+            .iter()
+            .map(|t| t["dynamic_key"].as_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(keys.len(), 7, "each submitted call is its own task run");
+    }
+);
 
-#[test]
-fn retries_and_failures_are_recorded() {
-    let Some((_server, api, stdout, _home)) = run_program("retries_flow") else {
+on_each_backend!(retries_and_failures_are_recorded, |db: TestDatabase| {
+    let Some((_server, api, stdout, _home)) = run_program("retries_flow", &db) else {
         return;
     };
     assert!(stdout.contains("ok after retries"), "{stdout}");
@@ -183,33 +188,35 @@ fn retries_and_failures_are_recorded() {
     assert!(message.contains("this task always fails"), "{message}");
     let failed = final_task_runs(&api, bad[0]["id"].as_str().unwrap(), 1);
     assert_eq!(failed[0]["state_type"], "FAILED");
-}
+});
 
-#[test]
-fn subflows_link_to_their_parent_task_run() {
-    let Some((_server, api, stdout, _home)) = run_program("subflow_flow") else {
-        return;
-    };
-    assert!(stdout.trim_end().ends_with("21"), "{stdout}");
-    let parent = &runs_of(&api, "parent-flow")[0];
-    let child = &runs_of(&api, "child-flow")[0];
-    assert_eq!(parent["state_type"], "COMPLETED");
-    assert_eq!(child["state_type"], "COMPLETED");
-    let parent_task = child["parent_task_run_id"]
-        .as_str()
-        .expect("the child has a parent task run");
-    let tasks = final_task_runs(&api, parent["id"].as_str().unwrap(), 2);
-    let link = tasks
-        .iter()
-        .find(|t| t["id"] == parent_task)
-        .expect("the parent task run belongs to the parent flow run");
-    assert_eq!(link["state_type"], "COMPLETED");
-    assert_eq!(
-        link["state"]["state_details"]["child_flow_run_id"],
-        child["id"]
-    );
-    assert_eq!(
-        final_task_runs(&api, child["id"].as_str().unwrap(), 1)[0]["state_type"],
-        "COMPLETED"
-    );
-}
+on_each_backend!(
+    subflows_link_to_their_parent_task_run,
+    |db: TestDatabase| {
+        let Some((_server, api, stdout, _home)) = run_program("subflow_flow", &db) else {
+            return;
+        };
+        assert!(stdout.trim_end().ends_with("21"), "{stdout}");
+        let parent = &runs_of(&api, "parent-flow")[0];
+        let child = &runs_of(&api, "child-flow")[0];
+        assert_eq!(parent["state_type"], "COMPLETED");
+        assert_eq!(child["state_type"], "COMPLETED");
+        let parent_task = child["parent_task_run_id"]
+            .as_str()
+            .expect("the child has a parent task run");
+        let tasks = final_task_runs(&api, parent["id"].as_str().unwrap(), 2);
+        let link = tasks
+            .iter()
+            .find(|t| t["id"] == parent_task)
+            .expect("the parent task run belongs to the parent flow run");
+        assert_eq!(link["state_type"], "COMPLETED");
+        assert_eq!(
+            link["state"]["state_details"]["child_flow_run_id"],
+            child["id"]
+        );
+        assert_eq!(
+            final_task_runs(&api, child["id"].as_str().unwrap(), 1)[0]["state_type"],
+            "COMPLETED"
+        );
+    }
+);

@@ -1,78 +1,16 @@
-//! The storage suite: every test runs against SQLite and against PostgreSQL.
-//!
-//! PostgreSQL comes from `FLOWGATE_TEST_POSTGRES_URL` (default
-//! `postgres://postgres@127.0.0.1:5432/test`); each test gets its own schema. When no server
-//! answers, the Postgres half is skipped with a loud notice, unless `FLOWGATE_REQUIRE_POSTGRES=1`
-//! (as CI sets), which turns the skip into a failure.
+//! The storage suite: every test runs against SQLite and against PostgreSQL (see
+//! `flowgate-testkit` for where PostgreSQL comes from and when it may be skipped).
 
 use flowgate_core::orchestration::Decision;
 use flowgate_core::{Event, Micros, State, StateType};
 use flowgate_store::model::*;
 use flowgate_store::{DynStore, StoreError, open};
+use flowgate_testkit::{TestDatabase, on_each_backend};
 use serde_json::json;
-use sqlx::Connection;
 use uuid::Uuid;
 
-struct Fixture {
-    store: DynStore,
-    _dir: Option<tempfile::TempDir>,
-}
-
-async fn sqlite() -> Fixture {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite:{}", dir.path().join("t.db").display());
-    Fixture {
-        store: open(&url).await.unwrap(),
-        _dir: Some(dir),
-    }
-}
-
-async fn postgres() -> Option<Fixture> {
-    let base = std::env::var("FLOWGATE_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned());
-    let mut conn = match sqlx::PgConnection::connect(&base).await {
-        Ok(c) => c,
-        Err(e) => {
-            if std::env::var("FLOWGATE_REQUIRE_POSTGRES").as_deref() == Ok("1") {
-                panic!(
-                    "PostgreSQL is required (FLOWGATE_REQUIRE_POSTGRES=1) but {base} failed: {e}"
-                );
-            }
-            eprintln!("\n*** SKIPPING the PostgreSQL half: {base} is not reachable ({e}) ***\n");
-            return None;
-        }
-    };
-    let schema = format!("fg_test_{}", Uuid::new_v4().simple());
-    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
-        .execute(&mut conn)
-        .await
-        .unwrap();
-    let sep = if base.contains('?') { '&' } else { '?' };
-    let url = format!("{base}{sep}options=-c%20search_path%3D{schema}");
-    Some(Fixture {
-        store: open(&url).await.unwrap(),
-        _dir: None,
-    })
-}
-
-/// Defines `mod name { sqlite, postgres }` tests running `body(store)` on each backend.
-macro_rules! on_both {
-    ($name:ident, $body:expr) => {
-        mod $name {
-            use super::*;
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                let f = super::sqlite().await;
-                ($body)(f.store.clone()).await;
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                if let Some(f) = super::postgres().await {
-                    ($body)(f.store.clone()).await;
-                }
-            }
-        }
-    };
+async fn store(db: &TestDatabase) -> DynStore {
+    open(&db.url).await.unwrap()
 }
 
 fn now() -> Micros {
@@ -141,7 +79,8 @@ fn task_event(
     }
 }
 
-on_both!(flows_are_unique_by_name, |store: DynStore| async move {
+on_each_backend!(flows_are_unique_by_name, async |db: TestDatabase| {
+    let store = store(&db).await;
     let (a, created) = store
         .create_flow("etl", &["x".into()], &json!({}), now())
         .await
@@ -191,93 +130,92 @@ on_both!(flows_are_unique_by_name, |store: DynStore| async move {
     ));
 });
 
-on_both!(
-    a_run_moves_through_its_states,
-    |store: DynStore| async move {
-        let run = new_run(&store, "f").await;
-        assert_eq!(run.state.as_ref().unwrap().state_type, StateType::Pending);
-        assert!(run.name.contains('-'));
-        let (out, ev) = store
-            .set_flow_run_state(run.id, state(StateType::Running), false, now())
-            .await
-            .unwrap();
-        assert_eq!(out.decision, Decision::Accept);
-        assert_eq!(ev[0].event, "prefect.flow-run.Running");
-        assert_eq!(out.run.clock.run_count, 1);
-        assert!(out.run.clock.start_time.is_some());
-        let (out, _) = store
-            .set_flow_run_state(run.id, state(StateType::Completed), false, now())
-            .await
-            .unwrap();
-        assert_eq!(out.decision, Decision::Accept);
-        let stored = store.read_flow_run(run.id).await.unwrap();
-        assert_eq!(stored.state.unwrap().state_type, StateType::Completed);
-        assert!(stored.clock.end_time.is_some());
-        assert_eq!(stored.tags, vec!["etl".to_owned()]);
-        assert_eq!(stored.parameters, json!({"x": 1}));
+on_each_backend!(a_run_moves_through_its_states, async |db: TestDatabase| {
+    let store = store(&db).await;
+    let run = new_run(&store, "f").await;
+    assert_eq!(run.state.as_ref().unwrap().state_type, StateType::Pending);
+    assert!(run.name.contains('-'));
+    let (out, ev) = store
+        .set_flow_run_state(run.id, state(StateType::Running), false, now())
+        .await
+        .unwrap();
+    assert_eq!(out.decision, Decision::Accept);
+    assert_eq!(ev[0].event, "prefect.flow-run.Running");
+    assert_eq!(out.run.clock.run_count, 1);
+    assert!(out.run.clock.start_time.is_some());
+    let (out, _) = store
+        .set_flow_run_state(run.id, state(StateType::Completed), false, now())
+        .await
+        .unwrap();
+    assert_eq!(out.decision, Decision::Accept);
+    let stored = store.read_flow_run(run.id).await.unwrap();
+    assert_eq!(stored.state.unwrap().state_type, StateType::Completed);
+    assert!(stored.clock.end_time.is_some());
+    assert_eq!(stored.tags, vec!["etl".to_owned()]);
+    assert_eq!(stored.parameters, json!({"x": 1}));
 
-        let (out, ev) = store
-            .set_flow_run_state(run.id, state(StateType::Running), false, now())
-            .await
-            .unwrap();
-        assert!(
-            matches!(out.decision, Decision::Abort { .. }),
-            "{:?}",
-            out.decision
-        );
-        assert!(ev.is_empty());
-        assert_eq!(out.state.unwrap().state_type, StateType::Completed);
-        let (out, _) = store
-            .set_flow_run_state(run.id, state(StateType::Running), true, now())
-            .await
-            .unwrap();
-        assert_eq!(out.decision, Decision::Accept);
+    let (out, ev) = store
+        .set_flow_run_state(run.id, state(StateType::Running), false, now())
+        .await
+        .unwrap();
+    assert!(
+        matches!(out.decision, Decision::Abort { .. }),
+        "{:?}",
+        out.decision
+    );
+    assert!(ev.is_empty());
+    assert_eq!(out.state.unwrap().state_type, StateType::Completed);
+    let (out, _) = store
+        .set_flow_run_state(run.id, state(StateType::Running), true, now())
+        .await
+        .unwrap();
+    assert_eq!(out.decision, Decision::Accept);
 
-        let history: Vec<_> = store
-            .flow_run_states(run.id)
-            .await
-            .unwrap()
-            .iter()
-            .map(|s| s.state_type)
-            .collect();
-        assert_eq!(
-            history,
-            [
-                StateType::Pending,
-                StateType::Running,
-                StateType::Completed,
-                StateType::Running
-            ]
-        );
-        let filter = EventFilter {
-            resource_ids: Some(vec![format!("prefect.flow-run.{}", run.id)]),
-            ..Default::default()
-        };
-        let names: Vec<_> = store
-            .filter_events(&filter, Page::default())
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|e| e.event)
-            .collect();
-        assert_eq!(
-            names,
-            [
-                "prefect.flow-run.Pending",
-                "prefect.flow-run.Running",
-                "prefect.flow-run.Completed",
-                "prefect.flow-run.Running"
-            ]
-        );
-        let related = EventFilter {
-            related_resource_ids: Some(vec!["prefect.tag.etl".into()]),
-            ..Default::default()
-        };
-        assert_eq!(store.count_events(&related).await.unwrap(), 4);
-    }
-);
+    let history: Vec<_> = store
+        .flow_run_states(run.id)
+        .await
+        .unwrap()
+        .iter()
+        .map(|s| s.state_type)
+        .collect();
+    assert_eq!(
+        history,
+        [
+            StateType::Pending,
+            StateType::Running,
+            StateType::Completed,
+            StateType::Running
+        ]
+    );
+    let filter = EventFilter {
+        resource_ids: Some(vec![format!("prefect.flow-run.{}", run.id)]),
+        ..Default::default()
+    };
+    let names: Vec<_> = store
+        .filter_events(&filter, Page::default())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.event)
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "prefect.flow-run.Pending",
+            "prefect.flow-run.Running",
+            "prefect.flow-run.Completed",
+            "prefect.flow-run.Running"
+        ]
+    );
+    let related = EventFilter {
+        related_resource_ids: Some(vec!["prefect.tag.etl".into()]),
+        ..Default::default()
+    };
+    assert_eq!(store.count_events(&related).await.unwrap(), 4);
+});
 
-on_both!(unknown_runs_are_not_found, |store: DynStore| async move {
+on_each_backend!(unknown_runs_are_not_found, async |db: TestDatabase| {
+    let store = store(&db).await;
     let missing = Uuid::now_v7();
     assert!(matches!(
         store.read_flow_run(missing).await,
@@ -306,9 +244,10 @@ on_both!(unknown_runs_are_not_found, |store: DynStore| async move {
     );
 });
 
-on_both!(
+on_each_backend!(
     idempotency_keys_return_the_first_run,
-    |store: DynStore| async move {
+    async |db: TestDatabase| {
+        let store = store(&db).await;
         let (f, _) = store
             .create_flow("f", &[], &json!({}), now())
             .await
@@ -325,94 +264,93 @@ on_both!(
     }
 );
 
-on_both!(
-    flow_runs_filter_sort_and_page,
-    |store: DynStore| async move {
-        let mut ids = Vec::new();
-        for (i, t) in [
-            StateType::Running,
-            StateType::Completed,
-            StateType::Failed,
-            StateType::Completed,
-        ]
-        .into_iter()
-        .enumerate()
-        {
-            let (f, _) = store
-                .create_flow(
-                    if i % 2 == 0 { "even" } else { "odd" },
-                    &[],
-                    &json!({}),
-                    now(),
-                )
-                .await
-                .unwrap();
-            let new = NewFlowRun {
-                flow_id: f.id,
-                name: Some(format!("run-{i}")),
-                ..Default::default()
-            };
-            let (run, _, _) = store.create_flow_run(new, now()).await.unwrap();
-            store
-                .set_flow_run_state(run.id, state(t), true, now())
-                .await
-                .unwrap();
-            ids.push(run.id);
-        }
-        let completed = FlowRunFilter {
-            state_types: Some(vec![StateType::Completed]),
-            ..Default::default()
-        };
-        assert_eq!(store.count_flow_runs(&completed).await.unwrap(), 2);
-        let by_flow = FlowRunFilter {
-            flow: Some(FlowFilter {
-                names: Some(vec!["odd".into()]),
-                ..Default::default()
-            }),
-            ..Default::default()
-        };
-        assert_eq!(store.count_flow_runs(&by_flow).await.unwrap(), 2);
-        let page = Page {
-            limit: 2,
-            offset: 1,
-        };
-        let names: Vec<_> = store
-            .filter_flow_runs(&FlowRunFilter::default(), FlowRunSort::NameDesc, page)
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|r| r.name)
-            .collect();
-        assert_eq!(names, ["run-2", "run-1"]);
-        let newest = store
-            .filter_flow_runs(
-                &FlowRunFilter::default(),
-                FlowRunSort::IdDesc,
-                Page {
-                    limit: 1,
-                    offset: 0,
-                },
+on_each_backend!(flow_runs_filter_sort_and_page, async |db: TestDatabase| {
+    let store = store(&db).await;
+    let mut ids = Vec::new();
+    for (i, t) in [
+        StateType::Running,
+        StateType::Completed,
+        StateType::Failed,
+        StateType::Completed,
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let (f, _) = store
+            .create_flow(
+                if i % 2 == 0 { "even" } else { "odd" },
+                &[],
+                &json!({}),
+                now(),
             )
             .await
             .unwrap();
-        assert_eq!(newest[0].id, ids[3]);
-        let some = FlowRunFilter {
-            ids: Some(vec![ids[0], ids[1]]),
-            ids_not: Some(vec![ids[0]]),
+        let new = NewFlowRun {
+            flow_id: f.id,
+            name: Some(format!("run-{i}")),
             ..Default::default()
         };
-        assert_eq!(store.count_flow_runs(&some).await.unwrap(), 1);
-        let none = FlowRunFilter {
-            ids: Some(vec![]),
-            ..Default::default()
-        };
-        assert_eq!(store.count_flow_runs(&none).await.unwrap(), 0);
+        let (run, _, _) = store.create_flow_run(new, now()).await.unwrap();
+        store
+            .set_flow_run_state(run.id, state(t), true, now())
+            .await
+            .unwrap();
+        ids.push(run.id);
     }
-);
+    let completed = FlowRunFilter {
+        state_types: Some(vec![StateType::Completed]),
+        ..Default::default()
+    };
+    assert_eq!(store.count_flow_runs(&completed).await.unwrap(), 2);
+    let by_flow = FlowRunFilter {
+        flow: Some(FlowFilter {
+            names: Some(vec!["odd".into()]),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    assert_eq!(store.count_flow_runs(&by_flow).await.unwrap(), 2);
+    let page = Page {
+        limit: 2,
+        offset: 1,
+    };
+    let names: Vec<_> = store
+        .filter_flow_runs(&FlowRunFilter::default(), FlowRunSort::NameDesc, page)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.name)
+        .collect();
+    assert_eq!(names, ["run-2", "run-1"]);
+    let newest = store
+        .filter_flow_runs(
+            &FlowRunFilter::default(),
+            FlowRunSort::IdDesc,
+            Page {
+                limit: 1,
+                offset: 0,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(newest[0].id, ids[3]);
+    let some = FlowRunFilter {
+        ids: Some(vec![ids[0], ids[1]]),
+        ids_not: Some(vec![ids[0]]),
+        ..Default::default()
+    };
+    assert_eq!(store.count_flow_runs(&some).await.unwrap(), 1);
+    let none = FlowRunFilter {
+        ids: Some(vec![]),
+        ..Default::default()
+    };
+    assert_eq!(store.count_flow_runs(&none).await.unwrap(), 0);
+});
 
-on_both!(
+on_each_backend!(
     task_runs_fold_from_events_in_any_order,
-    |store: DynStore| async move {
+    async |db: TestDatabase| {
+        let store = store(&db).await;
         let run = new_run(&store, "f").await;
         let task = Uuid::now_v7();
         let t0 = now();
@@ -466,9 +404,10 @@ on_both!(
     }
 );
 
-on_both!(
+on_each_backend!(
     unreadable_task_events_are_kept_but_change_nothing,
-    |store: DynStore| async move {
+    async |db: TestDatabase| {
+        let store = store(&db).await;
         let run = new_run(&store, "f").await;
         let mut bad = task_event(Uuid::now_v7(), run.id, "RUNNING", now(), 100, 1);
         bad.payload["validated_state"]["type"] = json!("EXPLODED");
@@ -484,7 +423,8 @@ on_both!(
     }
 );
 
-on_both!(a_large_batch_lands_whole, |store: DynStore| async move {
+on_each_backend!(a_large_batch_lands_whole, async |db: TestDatabase| {
+    let store = store(&db).await;
     let run = new_run(&store, "f").await;
     let t0 = now();
     let mut events = Vec::new();
@@ -510,7 +450,8 @@ on_both!(a_large_batch_lands_whole, |store: DynStore| async move {
     assert_eq!(store.count_task_runs(&done).await.unwrap(), 400);
 });
 
-on_both!(logs_are_stored_and_filtered, |store: DynStore| async move {
+on_each_backend!(logs_are_stored_and_filtered, async |db: TestDatabase| {
+    let store = store(&db).await;
     let run = new_run(&store, "f").await;
     let t0 = now();
     let logs: Vec<_> = (0..5)
@@ -560,7 +501,8 @@ on_both!(logs_are_stored_and_filtered, |store: DynStore| async move {
     );
 });
 
-on_both!(concurrent_writers_all_land, |store: DynStore| async move {
+on_each_backend!(concurrent_writers_all_land, async |db: TestDatabase| {
+    let store = store(&db).await;
     let (f, _) = store
         .create_flow("f", &[], &json!({}), now())
         .await
@@ -597,9 +539,10 @@ on_both!(concurrent_writers_all_land, |store: DynStore| async move {
     assert_eq!(store.count_flow_runs(&running).await.unwrap(), 160);
 });
 
-on_both!(
+on_each_backend!(
     a_subflows_parent_task_run_follows_the_child,
-    |store: DynStore| async move {
+    async |db: TestDatabase| {
+        let store = store(&db).await;
         let parent_run = new_run(&store, "parent").await;
         let task = Uuid::now_v7();
         let parent_task = flowgate_core::task_run::TaskRunRecord::from_event(&task_event(

@@ -18,10 +18,11 @@ pub struct ServerProcess {
 }
 
 impl ServerProcess {
-    /// Starts the server with `FLOWGATE_HOME=home` and waits until it listens.
-    pub fn start(home: &Path) -> ServerProcess {
+    /// Starts the server on `database_url` with `FLOWGATE_HOME=home` and waits until it listens.
+    pub fn start(home: &Path, database_url: &str) -> ServerProcess {
         let mut child = Command::new(env!("CARGO_BIN_EXE_flowgate"))
             .args(["server", "start", "--port", "0", "--log-level", "warn"])
+            .args(["--database-url", database_url])
             .env("FLOWGATE_HOME", home)
             .env_remove("RUST_LOG")
             .env_remove("FLOWGATE_DATABASE_URL")
