@@ -65,22 +65,44 @@ pub async fn run(client: Client, command: FlowRunCommand) -> anyhow::Result<()> 
     }
 }
 
-fn state_filter(states: &[String]) -> Value {
+/// The state filters `--state` asks for: one by type (`RUNNING`), one by name
+/// (`AwaitingRetry`); a run matching either is listed.
+fn state_filters(states: &[String]) -> Vec<Value> {
     let (types, names): (Vec<_>, Vec<_>) =
         states.iter().partition(|s| StateType::parse(s).is_some());
-    let mut filter = json!({});
+    let mut filters = Vec::new();
     if !types.is_empty() {
         let types: Vec<_> = types
             .iter()
             .filter_map(|s| StateType::parse(s))
             .map(StateType::as_str)
             .collect();
-        filter["type"] = json!({"any_": types});
+        filters.push(json!({"type": {"any_": types}}));
     }
     if !names.is_empty() {
-        filter["name"] = json!({"any_": names});
+        filters.push(json!({"name": {"any_": names}}));
     }
-    filter
+    filters
+}
+
+/// Merges result pages (each newest first) into one list, newest first, without duplicates.
+fn merge_newest_first(pages: Vec<Value>, limit: u32) -> Vec<Value> {
+    let mut runs: Vec<Value> = pages
+        .into_iter()
+        .flat_map(|p| p.as_array().cloned().unwrap_or_default())
+        .collect();
+    runs.sort_by(|a, b| {
+        let key = |r: &Value| {
+            (
+                r["created"].as_str().unwrap_or_default().to_owned(),
+                r["id"].as_str().unwrap_or_default().to_owned(),
+            )
+        };
+        key(b).cmp(&key(a))
+    });
+    runs.dedup_by(|a, b| a["id"] == b["id"]);
+    runs.truncate(limit as usize);
+    runs
 }
 
 fn short_time(v: &Value) -> String {
@@ -126,14 +148,19 @@ async fn ls(
     as_json: bool,
 ) -> anyhow::Result<()> {
     let mut body = json!({"sort": "CREATED_DESC", "limit": limit, "flow_runs": {}});
-    if !states.is_empty() {
-        body["flow_runs"]["state"] = state_filter(states);
-    }
     if let Some(flow) = flow {
         body["flows"] = json!({"name": {"any_": [flow]}});
     }
-    let runs = client.post("/flow_runs/filter", &body).await?;
-    let runs = runs.as_array().cloned().unwrap_or_default();
+    let filters = state_filters(states);
+    let mut runs = Vec::new();
+    if filters.is_empty() {
+        runs.push(client.post("/flow_runs/filter", &body).await?);
+    }
+    for state in filters {
+        body["flow_runs"]["state"] = state;
+        runs.push(client.post("/flow_runs/filter", &body).await?);
+    }
+    let runs = merge_newest_first(runs, limit);
     if as_json {
         println!("{}", serde_json::to_string_pretty(&runs)?);
         return Ok(());
@@ -222,10 +249,13 @@ fn level_name(level: i64) -> &'static str {
 }
 
 async fn logs(client: &Client, id: Uuid, follow: bool, as_json: bool) -> anyhow::Result<()> {
-    client
+    let run = client
         .get(&format!("/flow_runs/{id}"))
         .await
         .context("cannot show logs")?;
+    // Whether the run had finished before the page below was read. Read after it, a line posted
+    // between the two reads just before the run finished would never be printed.
+    let mut finished = is_terminal(&run);
     let mut offset = 0u64;
     loop {
         let page = client
@@ -255,17 +285,17 @@ async fn logs(client: &Client, id: Uuid, follow: bool, as_json: bool) -> anyhow:
         if lines.len() == 1000 {
             continue;
         }
-        if !follow {
-            return Ok(());
-        }
-        let run = client.get(&format!("/flow_runs/{id}")).await?;
-        let terminal = run["state_type"]
-            .as_str()
-            .and_then(StateType::parse)
-            .is_some_and(StateType::is_terminal);
-        if terminal && lines.is_empty() {
+        if !follow || (finished && lines.is_empty()) {
             return Ok(());
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
+        finished = is_terminal(&client.get(&format!("/flow_runs/{id}")).await?);
     }
+}
+
+fn is_terminal(run: &Value) -> bool {
+    run["state_type"]
+        .as_str()
+        .and_then(StateType::parse)
+        .is_some_and(StateType::is_terminal)
 }

@@ -52,6 +52,8 @@ pub struct TaskRunRecord {
     pub labels: Value,
     /// Upstream inputs per parameter.
     pub task_inputs: Value,
+    /// The call's arguments, when the client reports them (the Rust SDK does).
+    pub parameters: Value,
     /// The newest state reported.
     pub state: State,
     /// Attempts started.
@@ -138,6 +140,7 @@ impl TaskRunRecord {
                 .unwrap_or_default(),
             labels: task_run.get("labels").cloned().unwrap_or(Value::Null),
             task_inputs: task_run.get("task_inputs").cloned().unwrap_or(Value::Null),
+            parameters: task_run.get("parameters").cloned().unwrap_or(Value::Null),
             state,
             run_count: task_run
                 .get("run_count")
@@ -215,6 +218,7 @@ impl TaskRunRecord {
                     "cache_key": self.cache_key, "task_version": self.task_version,
                     "empirical_policy": self.empirical_policy, "tags": self.tags,
                     "labels": self.labels, "task_inputs": self.task_inputs,
+                    "parameters": self.parameters,
                     "run_count": self.run_count, "flow_run_run_count": self.flow_run_run_count,
                     "expected_start_time": time(self.expected_start_time),
                     "start_time": time(self.start_time), "end_time": time(self.end_time),
@@ -249,6 +253,7 @@ impl TaskRunRecord {
         fill_value(&mut new.empirical_policy, old.empirical_policy);
         fill_value(&mut new.labels, old.labels);
         fill_value(&mut new.task_inputs, old.task_inputs);
+        fill_value(&mut new.parameters, old.parameters);
         if new.tags.is_empty() {
             new.tags = old.tags;
         }

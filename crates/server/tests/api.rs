@@ -1,10 +1,12 @@
 //! End-to-end tests of the HTTP API and the event websockets: each test starts a real server on
-//! its own SQLite database and talks to it as the `prefect` client does, over HTTP and websockets.
+//! a fresh database, once on SQLite and once on PostgreSQL (see `flowgate-testkit`), and talks to
+//! it as the `prefect` client does, over HTTP and websockets.
 
 mod support;
 
 use std::time::Duration;
 
+use flowgate_testkit::{TestDatabase, on_each_backend};
 use futures_util::SinkExt;
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -31,222 +33,230 @@ fn names(events: &[Value]) -> Vec<&str> {
         .collect()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn start_up_probes_answer_like_prefect() {
-    let s = TestServer::start().await;
-    assert_eq!(s.get("/health").await.expect(200), json!(true));
-    assert_eq!(s.get("/admin/version").await.expect(200), json!("3.9.1"));
-    s.get("/csrf-token?client=x")
-        .await
-        .expect_error(422, &["CSRF protection is disabled."]);
-    assert_eq!(
-        s.get("/admin/storage").await.expect(200),
-        json!({"default_result_storage_block_id": null})
-    );
-    s.stop().await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn flows_are_created_once_read_filtered_and_deleted() {
-    let s = TestServer::start().await;
-    let created = s
-        .post_json("/flows/", &json!({"name": "etl", "tags": ["nightly"]}))
-        .await
-        .expect(201);
-    let flow = id(&created);
-    assert_eq!(created["name"], "etl");
-    assert_eq!(created["tags"], json!(["nightly"]));
-    let again = s
-        .post_json("/flows/", &json!({"name": "etl"}))
-        .await
-        .expect(200);
-    assert_eq!(again["id"], flow.as_str(), "the same name is the same flow");
-    s.create_flow("other").await;
-
-    assert_eq!(
-        s.get(&format!("/flows/{flow}")).await.expect(200)["name"],
-        "etl"
-    );
-    assert_eq!(
-        s.get("/flows/name/etl").await.expect(200)["id"],
-        flow.as_str()
-    );
-    let by_name = json!({"flows": {"name": {"any_": ["etl"]}}});
-    let found = s.post_json("/flows/filter", &by_name).await.expect(200);
-    assert_eq!(found.as_array().unwrap().len(), 1);
-    assert_eq!(found[0]["id"], flow.as_str());
-    assert_eq!(s.count("/flows/count", by_name.clone()).await, 1);
-    assert_eq!(s.count("/flows/count", json!({})).await, 2);
-
-    // Deleting a flow deletes its runs.
-    let run = s.create_flow_run(&flow, "doomed").await;
-    s.delete(&format!("/flows/{flow}")).await.expect(204);
-    s.get(&format!("/flows/{flow}"))
-        .await
-        .expect_error(404, &[&flow]);
-    s.get("/flows/name/etl").await.expect_error(404, &["etl"]);
-    s.delete(&format!("/flows/{flow}"))
-        .await
-        .expect_error(404, &[&flow]);
-    s.get(&format!("/flow_runs/{}", id(&run)))
-        .await
-        .expect_error(404, &[]);
-    assert_eq!(s.count("/flows/count", json!({})).await, 1);
-    assert_eq!(s.count("/flow_runs/count", json!({})).await, 0);
-    s.stop().await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn flow_runs_are_filtered_counted_and_paginated() {
-    let s = TestServer::start().await;
-    let flow = s.create_flow("etl").await;
-    let first = s.create_flow_run(&flow, "first").await;
-    assert_eq!(first["state_type"], "PENDING");
-    assert_eq!(first["flow_id"], flow.as_str());
-    let first_id = id(&first);
-    let read = s.get(&format!("/flow_runs/{first_id}")).await.expect(200);
-    assert_eq!(
-        (read["id"].as_str(), read["name"].as_str()),
-        (Some(first_id.as_str()), Some("first"))
-    );
-
-    let second_id = id(&s.create_flow_run(&flow, "second").await);
-    s.set_flow_run_state(&second_id, "RUNNING", json!({}), json!({}))
-        .await
-        .expect(201);
-
-    let running = json!({"flow_runs": {"state": {"type": {"any_": ["RUNNING"]}}}});
-    let found = s.post_json("/flow_runs/filter", &running).await.expect(200);
-    let found: Vec<_> = found
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["id"].as_str().unwrap())
-        .collect();
-    assert_eq!(found, [second_id]);
-    assert_eq!(s.count("/flow_runs/count", running).await, 1);
-    assert_eq!(s.count("/flow_runs/count", json!({})).await, 2);
-
-    let page = s
-        .post_json(
-            "/flow_runs/paginate",
-            &json!({"limit": 1, "page": 2, "sort": "NAME_ASC"}),
-        )
-        .await
-        .expect(200);
-    assert_eq!(
-        (
-            &page["count"],
-            &page["limit"],
-            &page["pages"],
-            &page["page"]
-        ),
-        (&json!(2), &json!(1), &json!(2), &json!(2))
-    );
-    let results = page["results"].as_array().unwrap();
-    assert_eq!(results.len(), 1);
-    assert_eq!(
-        results[0]["name"], "second",
-        "page 2 of the runs sorted by name"
-    );
-    s.stop().await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn flow_run_states_are_orchestrated_recorded_and_emitted() {
-    let s = TestServer::start().await;
-    let flow = s.create_flow("etl").await;
-    let run = id(&s.create_flow_run(&flow, "r").await);
-    let propose = |ty: &'static str, details: Value, options: Value| {
-        s.set_flow_run_state(&run, ty, details, options)
-    };
-
-    let accepted = propose("RUNNING", json!({}), json!({})).await.expect(201);
-    assert_eq!(accepted["status"], "ACCEPT");
-    assert_eq!(accepted["state"]["type"], "RUNNING");
-    assert_eq!(
-        propose("COMPLETED", json!({}), json!({})).await.expect(201)["status"],
-        "ACCEPT"
-    );
-
-    let aborted = propose("RUNNING", json!({}), json!({})).await.expect(200);
-    assert_eq!(aborted["status"], "ABORT");
-    let reason = aborted["details"]["reason"].as_str().unwrap();
-    assert!(reason.contains("terminal"), "{reason}");
-    assert_eq!(
-        aborted["state"]["type"], "COMPLETED",
-        "an aborted proposal changes nothing"
-    );
-
-    let forced = propose("RUNNING", json!({}), json!({"force": true}))
-        .await
-        .expect(201);
-    assert_eq!(forced["status"], "ACCEPT");
-
-    let transition = json!({"transition_id": Uuid::new_v4()});
-    let done = propose("COMPLETED", transition.clone(), json!({}))
-        .await
-        .expect(201);
-    assert_eq!(done["status"], "ACCEPT");
-    let repeated = propose("COMPLETED", transition, json!({}))
-        .await
-        .expect(200);
-    assert_eq!(repeated["status"], "REJECT");
-    assert!(
-        repeated["details"]["reason"]
-            .as_str()
-            .is_some_and(|r| !r.is_empty())
-    );
-
-    let history = s
-        .get(&format!("/flow_run_states/?flow_run_id={run}"))
-        .await
-        .expect(200);
-    let types: Vec<_> = history
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|st| st["type"].as_str().unwrap())
-        .collect();
-    assert_eq!(
-        types,
-        ["PENDING", "RUNNING", "COMPLETED", "RUNNING", "COMPLETED"]
-    );
-
-    let read = s.get(&format!("/flow_runs/{run}")).await.expect(200);
-    assert_eq!(read["state_type"], "COMPLETED");
-    assert_eq!(read["run_count"], 2);
-    assert!(
-        read["start_time"].is_string() && read["end_time"].is_string(),
-        "{read}"
-    );
-
-    let (events, total) = s
-        .events(json!({"resource": {"id": [flow_run_resource(&run)]}}))
-        .await;
-    assert_eq!(
-        names(&events),
-        [
-            "prefect.flow-run.Pending",
-            "prefect.flow-run.Running",
-            "prefect.flow-run.Completed",
-            "prefect.flow-run.Running",
-            "prefect.flow-run.Completed",
-        ]
-    );
-    assert_eq!(total, 5);
-    let flow_resource = format!("prefect.flow.{flow}");
-    for e in &events {
-        let related = e["related"].as_array().unwrap();
-        assert!(
-            related.iter().any(|r| r["prefect.resource.role"] == "flow"
-                && r["prefect.resource.id"] == flow_resource.as_str()
-                && r["prefect.resource.name"] == "etl"),
-            "event does not relate its flow: {e}"
+on_each_backend!(
+    start_up_probes_answer_like_prefect,
+    async |db: TestDatabase| {
+        let s = TestServer::start(db).await;
+        assert_eq!(s.get("/health").await.expect(200), json!(true));
+        assert_eq!(s.get("/admin/version").await.expect(200), json!("3.9.1"));
+        s.get("/csrf-token?client=x")
+            .await
+            .expect_error(422, &["CSRF protection is disabled."]);
+        assert_eq!(
+            s.get("/admin/storage").await.expect(200),
+            json!({"default_result_storage_block_id": null})
         );
+        s.stop().await;
     }
-    s.stop().await;
-}
+);
+
+on_each_backend!(
+    flows_are_created_once_read_filtered_and_deleted,
+    async |db: TestDatabase| {
+        let s = TestServer::start(db).await;
+        let created = s
+            .post_json("/flows/", &json!({"name": "etl", "tags": ["nightly"]}))
+            .await
+            .expect(201);
+        let flow = id(&created);
+        assert_eq!(created["name"], "etl");
+        assert_eq!(created["tags"], json!(["nightly"]));
+        let again = s
+            .post_json("/flows/", &json!({"name": "etl"}))
+            .await
+            .expect(200);
+        assert_eq!(again["id"], flow.as_str(), "the same name is the same flow");
+        s.create_flow("other").await;
+
+        assert_eq!(
+            s.get(&format!("/flows/{flow}")).await.expect(200)["name"],
+            "etl"
+        );
+        assert_eq!(
+            s.get("/flows/name/etl").await.expect(200)["id"],
+            flow.as_str()
+        );
+        let by_name = json!({"flows": {"name": {"any_": ["etl"]}}});
+        let found = s.post_json("/flows/filter", &by_name).await.expect(200);
+        assert_eq!(found.as_array().unwrap().len(), 1);
+        assert_eq!(found[0]["id"], flow.as_str());
+        assert_eq!(s.count("/flows/count", by_name.clone()).await, 1);
+        assert_eq!(s.count("/flows/count", json!({})).await, 2);
+
+        // Deleting a flow deletes its runs.
+        let run = s.create_flow_run(&flow, "doomed").await;
+        s.delete(&format!("/flows/{flow}")).await.expect(204);
+        s.get(&format!("/flows/{flow}"))
+            .await
+            .expect_error(404, &[&flow]);
+        s.get("/flows/name/etl").await.expect_error(404, &["etl"]);
+        s.delete(&format!("/flows/{flow}"))
+            .await
+            .expect_error(404, &[&flow]);
+        s.get(&format!("/flow_runs/{}", id(&run)))
+            .await
+            .expect_error(404, &[]);
+        assert_eq!(s.count("/flows/count", json!({})).await, 1);
+        assert_eq!(s.count("/flow_runs/count", json!({})).await, 0);
+        s.stop().await;
+    }
+);
+
+on_each_backend!(
+    flow_runs_are_filtered_counted_and_paginated,
+    async |db: TestDatabase| {
+        let s = TestServer::start(db).await;
+        let flow = s.create_flow("etl").await;
+        let first = s.create_flow_run(&flow, "first").await;
+        assert_eq!(first["state_type"], "PENDING");
+        assert_eq!(first["flow_id"], flow.as_str());
+        let first_id = id(&first);
+        let read = s.get(&format!("/flow_runs/{first_id}")).await.expect(200);
+        assert_eq!(
+            (read["id"].as_str(), read["name"].as_str()),
+            (Some(first_id.as_str()), Some("first"))
+        );
+
+        let second_id = id(&s.create_flow_run(&flow, "second").await);
+        s.set_flow_run_state(&second_id, "RUNNING", json!({}), json!({}))
+            .await
+            .expect(201);
+
+        let running = json!({"flow_runs": {"state": {"type": {"any_": ["RUNNING"]}}}});
+        let found = s.post_json("/flow_runs/filter", &running).await.expect(200);
+        let found: Vec<_> = found
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["id"].as_str().unwrap())
+            .collect();
+        assert_eq!(found, [second_id]);
+        assert_eq!(s.count("/flow_runs/count", running).await, 1);
+        assert_eq!(s.count("/flow_runs/count", json!({})).await, 2);
+
+        let page = s
+            .post_json(
+                "/flow_runs/paginate",
+                &json!({"limit": 1, "page": 2, "sort": "NAME_ASC"}),
+            )
+            .await
+            .expect(200);
+        assert_eq!(
+            (
+                &page["count"],
+                &page["limit"],
+                &page["pages"],
+                &page["page"]
+            ),
+            (&json!(2), &json!(1), &json!(2), &json!(2))
+        );
+        let results = page["results"].as_array().unwrap();
+        assert_eq!(results.len(), 1);
+        assert_eq!(
+            results[0]["name"], "second",
+            "page 2 of the runs sorted by name"
+        );
+        s.stop().await;
+    }
+);
+
+on_each_backend!(
+    flow_run_states_are_orchestrated_recorded_and_emitted,
+    async |db: TestDatabase| {
+        let s = TestServer::start(db).await;
+        let flow = s.create_flow("etl").await;
+        let run = id(&s.create_flow_run(&flow, "r").await);
+        let propose = |ty: &'static str, details: Value, options: Value| {
+            s.set_flow_run_state(&run, ty, details, options)
+        };
+
+        let accepted = propose("RUNNING", json!({}), json!({})).await.expect(201);
+        assert_eq!(accepted["status"], "ACCEPT");
+        assert_eq!(accepted["state"]["type"], "RUNNING");
+        assert_eq!(
+            propose("COMPLETED", json!({}), json!({})).await.expect(201)["status"],
+            "ACCEPT"
+        );
+
+        let aborted = propose("RUNNING", json!({}), json!({})).await.expect(200);
+        assert_eq!(aborted["status"], "ABORT");
+        let reason = aborted["details"]["reason"].as_str().unwrap();
+        assert!(reason.contains("terminal"), "{reason}");
+        assert_eq!(
+            aborted["state"]["type"], "COMPLETED",
+            "an aborted proposal changes nothing"
+        );
+
+        let forced = propose("RUNNING", json!({}), json!({"force": true}))
+            .await
+            .expect(201);
+        assert_eq!(forced["status"], "ACCEPT");
+
+        let transition = json!({"transition_id": Uuid::new_v4()});
+        let done = propose("COMPLETED", transition.clone(), json!({}))
+            .await
+            .expect(201);
+        assert_eq!(done["status"], "ACCEPT");
+        let repeated = propose("COMPLETED", transition, json!({}))
+            .await
+            .expect(200);
+        assert_eq!(repeated["status"], "REJECT");
+        assert!(
+            repeated["details"]["reason"]
+                .as_str()
+                .is_some_and(|r| !r.is_empty())
+        );
+
+        let history = s
+            .get(&format!("/flow_run_states/?flow_run_id={run}"))
+            .await
+            .expect(200);
+        let types: Vec<_> = history
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|st| st["type"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            types,
+            ["PENDING", "RUNNING", "COMPLETED", "RUNNING", "COMPLETED"]
+        );
+
+        let read = s.get(&format!("/flow_runs/{run}")).await.expect(200);
+        assert_eq!(read["state_type"], "COMPLETED");
+        assert_eq!(read["run_count"], 2);
+        assert!(
+            read["start_time"].is_string() && read["end_time"].is_string(),
+            "{read}"
+        );
+
+        let (events, total) = s
+            .events(json!({"resource": {"id": [flow_run_resource(&run)]}}))
+            .await;
+        assert_eq!(
+            names(&events),
+            [
+                "prefect.flow-run.Pending",
+                "prefect.flow-run.Running",
+                "prefect.flow-run.Completed",
+                "prefect.flow-run.Running",
+                "prefect.flow-run.Completed",
+            ]
+        );
+        assert_eq!(total, 5);
+        let flow_resource = format!("prefect.flow.{flow}");
+        for e in &events {
+            let related = e["related"].as_array().unwrap();
+            assert!(
+                related.iter().any(|r| r["prefect.resource.role"] == "flow"
+                    && r["prefect.resource.id"] == flow_resource.as_str()
+                    && r["prefect.resource.name"] == "etl"),
+                "event does not relate its flow: {e}"
+            );
+        }
+        s.stop().await;
+    }
+);
 
 /// A request that must be refused.
 struct BadRequest {
@@ -296,119 +306,121 @@ impl BadRequest {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn bad_requests_get_a_4xx_with_a_detail_and_write_nothing() {
-    let s = TestServer::start().await;
-    let flow = s.create_flow("etl").await;
-    let run = id(&s.create_flow_run(&flow, "r").await);
-    let nobody = Uuid::now_v7();
-    let huge = format!(r#"{{"name": "{}"}}"#, "x".repeat(17 * 1024 * 1024));
-    let good_event = plain_event("test.ok", "test.resource.1");
-    let cases = [
-        BadRequest::post("/flows/", r#"{"name": "#, 400, &["not valid JSON"]),
-        BadRequest::post_json("/flow_runs/", json!({"flow_id": 5}), 422, &["flow_id"]),
-        BadRequest::post_json("/flows/", json!({"tags": []}), 422, &["name"]),
-        BadRequest::post_json("/flows/", json!({"name": "  "}), 422, &["empty"]),
-        BadRequest::post_json("/flow_runs/", json!({"flow_id": nobody}), 404, &["flow"]),
-        BadRequest::new(
-            Method::GET,
-            "/flow_runs/not-a-uuid",
-            422,
-            &["not-a-uuid", "UUID"],
-        ),
-        BadRequest::new(
-            Method::GET,
-            format!("/flow_runs/{nobody}"),
-            404,
-            &["flow run"],
-        ),
-        BadRequest::new(
-            Method::DELETE,
-            format!("/flow_runs/{nobody}"),
-            404,
-            &["flow run"],
-        ),
-        BadRequest::post_json(
-            format!("/flow_runs/{run}/set_state"),
-            json!({"state": {"type": "DONE"}}),
-            422,
-            &["DONE"],
-        ),
-        BadRequest::post_json(
-            format!("/flow_runs/{nobody}/set_state"),
-            json!({"state": {"type": "RUNNING"}}),
-            404,
-            &["flow run"],
-        ),
-        BadRequest::post_json(
-            "/flow_runs/filter",
-            json!({"flow_runs": {"colour": {"any_": ["x"]}}}),
-            422,
-            &["colour"],
-        ),
-        BadRequest::post_json(
-            "/flow_runs/filter",
-            json!({"limit": 1_000_000}),
-            422,
-            &["limit"],
-        ),
-        BadRequest::post_json("/flow_runs/paginate", json!({"page": 0}), 422, &["page"]),
-        BadRequest::post("/flows/", huge, 413, &["too large"]),
-        BadRequest::new(
-            Method::GET,
-            "/nope",
-            404,
-            &["nope", "not a Flowgate API route"],
-        ),
-        BadRequest {
-            body: Some(("text/plain", br#"{"name": "etl2"}"#.to_vec())),
-            ..BadRequest::new(
-                Method::POST,
-                "/flows/",
-                415,
-                &["Content-Type: application/json"],
-            )
-        },
-        BadRequest::new(Method::GET, "/flows/filter", 405, &["GET"]),
-        BadRequest::new(Method::PUT, format!("/flow_runs/{run}"), 405, &["PUT"]),
-        BadRequest::new(Method::GET, "/flows/%FF", 400, &["UTF-8"]),
-        BadRequest::new(
-            Method::GET,
-            "/flow_run_states/?flow_run_id=a&flow_run_id=b",
-            400,
-            &["flow_run_id"],
-        ),
-        BadRequest::new(Method::GET, "/events/in", 400, &["upgrade"]),
-        BadRequest::new(Method::GET, "/flow_run_states/", 422, &["flow_run_id"]),
-        BadRequest::post_json(
-            "/events",
-            json!([good_event, {"id": Uuid::now_v7(), "occurred": "2026-01-01T00:00:00Z",
+on_each_backend!(
+    bad_requests_get_a_4xx_with_a_detail_and_write_nothing,
+    async |db: TestDatabase| {
+        let s = TestServer::start(db).await;
+        let flow = s.create_flow("etl").await;
+        let run = id(&s.create_flow_run(&flow, "r").await);
+        let nobody = Uuid::now_v7();
+        let huge = format!(r#"{{"name": "{}"}}"#, "x".repeat(17 * 1024 * 1024));
+        let good_event = plain_event("test.ok", "test.resource.1");
+        let cases = [
+            BadRequest::post("/flows/", r#"{"name": "#, 400, &["not valid JSON"]),
+            BadRequest::post_json("/flow_runs/", json!({"flow_id": 5}), 422, &["flow_id"]),
+            BadRequest::post_json("/flows/", json!({"tags": []}), 422, &["name"]),
+            BadRequest::post_json("/flows/", json!({"name": "  "}), 422, &["empty"]),
+            BadRequest::post_json("/flow_runs/", json!({"flow_id": nobody}), 404, &["flow"]),
+            BadRequest::new(
+                Method::GET,
+                "/flow_runs/not-a-uuid",
+                422,
+                &["not-a-uuid", "UUID"],
+            ),
+            BadRequest::new(
+                Method::GET,
+                format!("/flow_runs/{nobody}"),
+                404,
+                &["flow run"],
+            ),
+            BadRequest::new(
+                Method::DELETE,
+                format!("/flow_runs/{nobody}"),
+                404,
+                &["flow run"],
+            ),
+            BadRequest::post_json(
+                format!("/flow_runs/{run}/set_state"),
+                json!({"state": {"type": "DONE"}}),
+                422,
+                &["DONE"],
+            ),
+            BadRequest::post_json(
+                format!("/flow_runs/{nobody}/set_state"),
+                json!({"state": {"type": "RUNNING"}}),
+                404,
+                &["flow run"],
+            ),
+            BadRequest::post_json(
+                "/flow_runs/filter",
+                json!({"flow_runs": {"colour": {"any_": ["x"]}}}),
+                422,
+                &["colour"],
+            ),
+            BadRequest::post_json(
+                "/flow_runs/filter",
+                json!({"limit": 1_000_000}),
+                422,
+                &["limit"],
+            ),
+            BadRequest::post_json("/flow_runs/paginate", json!({"page": 0}), 422, &["page"]),
+            BadRequest::post("/flows/", huge, 413, &["too large"]),
+            BadRequest::new(
+                Method::GET,
+                "/nope",
+                404,
+                &["nope", "not a Flowgate API route"],
+            ),
+            BadRequest {
+                body: Some(("text/plain", br#"{"name": "etl2"}"#.to_vec())),
+                ..BadRequest::new(
+                    Method::POST,
+                    "/flows/",
+                    415,
+                    &["Content-Type: application/json"],
+                )
+            },
+            BadRequest::new(Method::GET, "/flows/filter", 405, &["GET"]),
+            BadRequest::new(Method::PUT, format!("/flow_runs/{run}"), 405, &["PUT"]),
+            BadRequest::new(Method::GET, "/flows/%FF", 400, &["UTF-8"]),
+            BadRequest::new(
+                Method::GET,
+                "/flow_run_states/?flow_run_id=a&flow_run_id=b",
+                400,
+                &["flow_run_id"],
+            ),
+            BadRequest::new(Method::GET, "/events/in", 400, &["upgrade"]),
+            BadRequest::new(Method::GET, "/flow_run_states/", 422, &["flow_run_id"]),
+            BadRequest::post_json(
+                "/events",
+                json!([good_event, {"id": Uuid::now_v7(), "occurred": "2026-01-01T00:00:00Z",
                 "event": "test.bad", "resource": {}}]),
-            422,
-            &["prefect.resource.id"],
-        ),
-        BadRequest::post_json(
-            "/logs/",
-            json!([{"name": "x", "level": 20, "message": "m", "timestamp": "yesterday",
+                422,
+                &["prefect.resource.id"],
+            ),
+            BadRequest::post_json(
+                "/logs/",
+                json!([{"name": "x", "level": 20, "message": "m", "timestamp": "yesterday",
                 "flow_run_id": run}]),
-            422,
-            &["yesterday"],
-        ),
-    ];
-    let before = s.census().await;
-    for case in cases {
-        let what = format!("{} {}", case.method, case.path);
-        let reply = s.request(case.method, &case.path, case.body).await;
-        let status = reply.status;
-        reply.expect_error(case.status, case.detail);
-        assert_eq!(
-            s.census().await,
-            before,
-            "{what} ({status}) changed what is stored"
-        );
+                422,
+                &["yesterday"],
+            ),
+        ];
+        let before = s.census().await;
+        for case in cases {
+            let what = format!("{} {}", case.method, case.path);
+            let reply = s.request(case.method, &case.path, case.body).await;
+            let status = reply.status;
+            reply.expect_error(case.status, case.detail);
+            assert_eq!(
+                s.census().await,
+                before,
+                "{what} ({status}) changed what is stored"
+            );
+        }
+        s.stop().await;
     }
-    s.stop().await;
-}
+);
 
 /// `n` distinct uuids.
 fn uuids(n: usize) -> Vec<Uuid> {
@@ -420,169 +432,176 @@ fn words(n: usize) -> Vec<String> {
     (0..n).map(|i| format!("w{i}")).collect()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_largest_filters_allowed_are_answered_and_larger_ones_refused() {
-    // Flowgate allows 30,000 list items per filter, and 100 per tag, prefix or related-id list.
-    let s = TestServer::start().await;
-    let tags = json!({"all_": words(100)});
-    // Task runs nest flow runs and flows: the deepest query, here with the most parameters.
-    let mut tasks = json!({
-        "flows": {"tags": tags},
-        "flow_runs": {"tags": tags, "id": {"any_": uuids(10_000)}, "name": {"any_": words(9_700)}},
-        "task_runs": {"tags": tags, "id": {"any_": uuids(10_000)}},
-    });
-    assert_eq!(s.count("/task_runs/count", tasks.clone()).await, 0);
-    tasks["flows"]["name"] = json!({"any_": ["one too many"]});
-    s.post_json("/task_runs/count", &tasks)
-        .await
-        .expect_error(422, &["30000", "split"]);
-
-    let events = json!({"filter": {
-        "event": {"prefix": words(100)}, "resource": {"id_prefix": words(100)},
-        "related": {"id": words(100)},
-    }});
-    assert_eq!(
-        s.post_json("/events/filter", &events).await.expect(200)["total"],
-        0
-    );
-    let too_many_patterns = [
-        (
-            "/flows/count",
-            json!({"flows": {"tags": {"all_": words(101)}}}),
-            "body.flows.tags.all_",
-        ),
-        (
-            "/events/filter",
-            json!({"filter": {"event": {"prefix": words(101)}}}),
-            "body.filter.event.prefix",
-        ),
-        (
-            "/events/filter",
-            json!({"filter": {"related": {"id": words(101)}}}),
-            "body.filter.related.id",
-        ),
-    ];
-    for (path, body, field) in too_many_patterns {
-        s.post_json(path, &body)
+on_each_backend!(
+    the_largest_filters_allowed_are_answered_and_larger_ones_refused,
+    async |db: TestDatabase| {
+        // Flowgate allows 30,000 list items per filter, and 100 per tag, prefix or related-id list.
+        let s = TestServer::start(db).await;
+        let tags = json!({"all_": words(100)});
+        // Task runs nest flow runs and flows: the deepest query, here with the most parameters.
+        let mut tasks = json!({
+            "flows": {"tags": tags},
+            "flow_runs": {"tags": tags, "id": {"any_": uuids(10_000)}, "name": {"any_": words(9_700)}},
+            "task_runs": {"tags": tags, "id": {"any_": uuids(10_000)}},
+        });
+        assert_eq!(s.count("/task_runs/count", tasks.clone()).await, 0);
+        tasks["flows"]["name"] = json!({"any_": ["one too many"]});
+        s.post_json("/task_runs/count", &tasks)
             .await
-            .expect_error(422, &[field, "at most 100"]);
-    }
-    s.stop().await;
-}
+            .expect_error(422, &["30000", "split"]);
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn events_in_stores_out_of_order_task_run_events_before_the_pong() {
-    let s = TestServer::start().await;
-    let flow = s.create_flow("etl").await;
-    let run = id(&s.create_flow_run(&flow, "r").await);
-    let (a, b) = (TaskRun::new(&run), TaskRun::new(&run));
-    let [a_pending, a_running, a_completed] =
-        [Stage::Pending, Stage::Running, Stage::Completed].map(|st| task_event(&a, st));
-    let [b_pending, b_running, b_completed] =
-        [Stage::Pending, Stage::Running, Stage::Completed].map(|st| task_event(&b, st));
-
-    let mut ws = s.ws_connect_authenticated("/events/in").await;
-    // Completed before Pending, and two events twice.
-    for e in [
-        &a_completed,
-        &b_completed,
-        &a_running,
-        &a_pending,
-        &b_pending,
-        &a_completed,
-        &b_running,
-        &b_pending,
-    ] {
-        send_json(&mut ws, e).await;
-    }
-    assert_eq!(
-        sync(&mut ws).await,
-        Vec::<Value>::new(),
-        "no frame was refused"
-    );
-
-    let of_run = json!({"flow_runs": {"id": {"any_": [run]}}});
-    assert_eq!(s.count("/task_runs/count", of_run).await, 2);
-    for t in [&a, &b] {
-        let read = s.get(&format!("/task_runs/{}", t.id)).await.expect(200);
-        assert_eq!(read["state_type"], "COMPLETED", "{read}");
-        assert_eq!(read["start_time"], t.at(Stage::Running).as_str(), "{read}");
-        assert_eq!(read["end_time"], t.at(Stage::Completed).as_str(), "{read}");
-        assert_eq!(read["flow_run_id"], run.as_str());
-        assert_eq!(read["name"], t.name().as_str());
-        assert_eq!(read["run_count"], 1);
-        let resource = format!("prefect.task-run.{}", t.id);
-        let (events, total) = s.events(json!({"resource": {"id": [resource]}})).await;
-        assert_eq!(total, 3, "each event is stored once");
+        let events = json!({"filter": {
+            "event": {"prefix": words(100)}, "resource": {"id_prefix": words(100)},
+            "related": {"id": words(100)},
+        }});
         assert_eq!(
-            names(&events),
-            [
-                "prefect.task-run.Pending",
-                "prefect.task-run.Running",
-                "prefect.task-run.Completed"
-            ]
+            s.post_json("/events/filter", &events).await.expect(200)["total"],
+            0
         );
-    }
-    s.stop().await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn events_in_answers_bad_frames_with_an_error_and_keeps_going() {
-    let s = TestServer::start().await;
-    let flow = s.create_flow("etl").await;
-    let run = id(&s.create_flow_run(&flow, "r").await);
-    let mut ws = s.ws_connect_authenticated("/events/in").await;
-
-    ws.send(Message::text("not json")).await.unwrap();
-    let mut no_resource = task_event(&TaskRun::new(&run), Stage::Pending);
-    no_resource.as_object_mut().unwrap().remove("resource");
-    send_json(&mut ws, &no_resource).await;
-    let refused = sync(&mut ws).await;
-    assert_eq!(refused.len(), 2, "one error per bad frame: {refused:?}");
-    for (frame, needle) in refused.iter().zip(["not a valid event", "resource"]) {
-        assert_eq!(frame["type"], "error", "{frame}");
-        let detail = frame["detail"].as_str().unwrap();
-        assert!(
-            detail.contains(needle),
-            "{detail:?} does not mention {needle:?}"
-        );
-    }
-
-    let good = TaskRun::new(&run);
-    send_json(&mut ws, &task_event(&good, Stage::Pending)).await;
-    assert!(sync(&mut ws).await.is_empty());
-    assert_eq!(
-        s.get(&format!("/task_runs/{}", good.id)).await.expect(200)["state_type"],
-        "PENDING"
-    );
-    assert_eq!(s.count("/task_runs/count", json!({})).await, 1);
-    s.stop().await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn websockets_refuse_a_connection_that_does_not_authenticate_first() {
-    let s = TestServer::start().await;
-    for path in ["/events/in", "/events/out"] {
-        let mut ws = s.ws_connect(path).await;
-        send_json(&mut ws, &plain_event("test.too-early", "test.resource")).await;
-        let refusal = next_json(&mut ws).await;
-        assert_eq!(refusal["type"], "auth_failure", "{path}: {refusal}");
-        match next_message(&mut ws).await {
-            Some(Message::Close(Some(frame))) => assert_eq!(frame.code, CloseCode::Policy),
-            other => panic!("{path}: expected a close frame, got {other:?}"),
+        let too_many_patterns = [
+            (
+                "/flows/count",
+                json!({"flows": {"tags": {"all_": words(101)}}}),
+                "body.flows.tags.all_",
+            ),
+            (
+                "/events/filter",
+                json!({"filter": {"event": {"prefix": words(101)}}}),
+                "body.filter.event.prefix",
+            ),
+            (
+                "/events/filter",
+                json!({"filter": {"related": {"id": words(101)}}}),
+                "body.filter.related.id",
+            ),
+        ];
+        for (path, body, field) in too_many_patterns {
+            s.post_json(path, &body)
+                .await
+                .expect_error(422, &[field, "at most 100"]);
         }
+        s.stop().await;
     }
-    assert_eq!(
-        s.events(json!({})).await.1,
-        0,
-        "nothing sent before auth is stored"
-    );
-    s.stop().await;
-}
+);
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn posted_events_are_stored_once() {
-    let s = TestServer::start().await;
+on_each_backend!(
+    events_in_stores_out_of_order_task_run_events_before_the_pong,
+    async |db: TestDatabase| {
+        let s = TestServer::start(db).await;
+        let flow = s.create_flow("etl").await;
+        let run = id(&s.create_flow_run(&flow, "r").await);
+        let (a, b) = (TaskRun::new(&run), TaskRun::new(&run));
+        let [a_pending, a_running, a_completed] =
+            [Stage::Pending, Stage::Running, Stage::Completed].map(|st| task_event(&a, st));
+        let [b_pending, b_running, b_completed] =
+            [Stage::Pending, Stage::Running, Stage::Completed].map(|st| task_event(&b, st));
+
+        let mut ws = s.ws_connect_authenticated("/events/in").await;
+        // Completed before Pending, and two events twice.
+        for e in [
+            &a_completed,
+            &b_completed,
+            &a_running,
+            &a_pending,
+            &b_pending,
+            &a_completed,
+            &b_running,
+            &b_pending,
+        ] {
+            send_json(&mut ws, e).await;
+        }
+        assert_eq!(
+            sync(&mut ws).await,
+            Vec::<Value>::new(),
+            "no frame was refused"
+        );
+
+        let of_run = json!({"flow_runs": {"id": {"any_": [run]}}});
+        assert_eq!(s.count("/task_runs/count", of_run).await, 2);
+        for t in [&a, &b] {
+            let read = s.get(&format!("/task_runs/{}", t.id)).await.expect(200);
+            assert_eq!(read["state_type"], "COMPLETED", "{read}");
+            assert_eq!(read["start_time"], t.at(Stage::Running).as_str(), "{read}");
+            assert_eq!(read["end_time"], t.at(Stage::Completed).as_str(), "{read}");
+            assert_eq!(read["flow_run_id"], run.as_str());
+            assert_eq!(read["name"], t.name().as_str());
+            assert_eq!(read["run_count"], 1);
+            let resource = format!("prefect.task-run.{}", t.id);
+            let (events, total) = s.events(json!({"resource": {"id": [resource]}})).await;
+            assert_eq!(total, 3, "each event is stored once");
+            assert_eq!(
+                names(&events),
+                [
+                    "prefect.task-run.Pending",
+                    "prefect.task-run.Running",
+                    "prefect.task-run.Completed"
+                ]
+            );
+        }
+        s.stop().await;
+    }
+);
+
+on_each_backend!(
+    events_in_answers_bad_frames_with_an_error_and_keeps_going,
+    async |db: TestDatabase| {
+        let s = TestServer::start(db).await;
+        let flow = s.create_flow("etl").await;
+        let run = id(&s.create_flow_run(&flow, "r").await);
+        let mut ws = s.ws_connect_authenticated("/events/in").await;
+
+        ws.send(Message::text("not json")).await.unwrap();
+        let mut no_resource = task_event(&TaskRun::new(&run), Stage::Pending);
+        no_resource.as_object_mut().unwrap().remove("resource");
+        send_json(&mut ws, &no_resource).await;
+        let refused = sync(&mut ws).await;
+        assert_eq!(refused.len(), 2, "one error per bad frame: {refused:?}");
+        for (frame, needle) in refused.iter().zip(["not a valid event", "resource"]) {
+            assert_eq!(frame["type"], "error", "{frame}");
+            let detail = frame["detail"].as_str().unwrap();
+            assert!(
+                detail.contains(needle),
+                "{detail:?} does not mention {needle:?}"
+            );
+        }
+
+        let good = TaskRun::new(&run);
+        send_json(&mut ws, &task_event(&good, Stage::Pending)).await;
+        assert!(sync(&mut ws).await.is_empty());
+        assert_eq!(
+            s.get(&format!("/task_runs/{}", good.id)).await.expect(200)["state_type"],
+            "PENDING"
+        );
+        assert_eq!(s.count("/task_runs/count", json!({})).await, 1);
+        s.stop().await;
+    }
+);
+
+on_each_backend!(
+    websockets_refuse_a_connection_that_does_not_authenticate_first,
+    async |db: TestDatabase| {
+        let s = TestServer::start(db).await;
+        for path in ["/events/in", "/events/out"] {
+            let mut ws = s.ws_connect(path).await;
+            send_json(&mut ws, &plain_event("test.too-early", "test.resource")).await;
+            let refusal = next_json(&mut ws).await;
+            assert_eq!(refusal["type"], "auth_failure", "{path}: {refusal}");
+            match next_message(&mut ws).await {
+                Some(Message::Close(Some(frame))) => assert_eq!(frame.code, CloseCode::Policy),
+                other => panic!("{path}: expected a close frame, got {other:?}"),
+            }
+        }
+        assert_eq!(
+            s.events(json!({})).await.1,
+            0,
+            "nothing sent before auth is stored"
+        );
+        s.stop().await;
+    }
+);
+
+on_each_backend!(posted_events_are_stored_once, async |db: TestDatabase| {
+    let s = TestServer::start(db).await;
     let batch: Vec<Value> = (0..3)
         .map(|i| plain_event(&format!("test.step.{i}"), "test.batch"))
         .collect();
@@ -600,142 +619,148 @@ async fn posted_events_are_stored_once() {
     s.post_json("/events", &batch).await.expect(204);
     assert_eq!(s.events(of_batch).await.1, 3, "a resent batch adds nothing");
     s.stop().await;
-}
+});
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn events_out_streams_flow_run_state_events_live() {
-    let s = TestServer::start().await;
-    let flow = s.create_flow("etl").await;
-    let run = id(&s.create_flow_run(&flow, "r").await);
-    let mut ws = s.ws_connect_authenticated("/events/out").await;
-    send_json(
-        &mut ws,
-        &json!({"type": "filter", "filter": {"event": {"prefix": ["prefect.flow-run."]}}}),
-    )
-    .await;
+on_each_backend!(
+    events_out_streams_flow_run_state_events_live,
+    async |db: TestDatabase| {
+        let s = TestServer::start(db).await;
+        let flow = s.create_flow("etl").await;
+        let run = id(&s.create_flow_run(&flow, "r").await);
+        let mut ws = s.ws_connect_authenticated("/events/out").await;
+        send_json(
+            &mut ws,
+            &json!({"type": "filter", "filter": {"event": {"prefix": ["prefect.flow-run."]}}}),
+        )
+        .await;
 
-    // The server does not acknowledge the filter: post probe events until one streams back, so
-    // the subscription is known to be live before the state change.
-    let probe = plain_event("prefect.flow-run.Probe", "test.probe");
-    let deadline = Instant::now() + PATIENCE;
-    'live: loop {
-        assert!(
-            Instant::now() < deadline,
-            "the subscription never went live"
-        );
-        s.post_json("/events", &json!([probe])).await.expect(204);
-        let attempt = Instant::now() + Duration::from_millis(200);
-        while let Ok(frame) = tokio::time::timeout_at(attempt, next_json(&mut ws)).await {
-            if frame["event"]["id"] == probe["id"] {
-                break 'live;
+        // The server does not acknowledge the filter: post probe events until one streams back, so
+        // the subscription is known to be live before the state change.
+        let probe = plain_event("prefect.flow-run.Probe", "test.probe");
+        let deadline = Instant::now() + PATIENCE;
+        'live: loop {
+            assert!(
+                Instant::now() < deadline,
+                "the subscription never went live"
+            );
+            s.post_json("/events", &json!([probe])).await.expect(204);
+            let attempt = Instant::now() + Duration::from_millis(200);
+            while let Ok(frame) = tokio::time::timeout_at(attempt, next_json(&mut ws)).await {
+                if frame["event"]["id"] == probe["id"] {
+                    break 'live;
+                }
             }
         }
-    }
 
-    s.set_flow_run_state(&run, "RUNNING", json!({}), json!({}))
-        .await
-        .expect(201);
-    let deadline = Instant::now() + PATIENCE;
-    loop {
-        let frame = tokio::time::timeout_at(deadline, next_json(&mut ws))
+        s.set_flow_run_state(&run, "RUNNING", json!({}), json!({}))
             .await
-            .expect("the Running event streams within 5 s");
-        assert_eq!(frame["type"], "event", "{frame}");
-        let event = &frame["event"];
-        assert!(
-            event["event"]
-                .as_str()
-                .unwrap()
-                .starts_with("prefect.flow-run."),
-            "{frame}"
-        );
-        if event["event"] == "prefect.flow-run.Running" {
-            assert_eq!(
-                event["resource"]["prefect.resource.id"],
-                flow_run_resource(&run).as_str()
+            .expect(201);
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            let frame = tokio::time::timeout_at(deadline, next_json(&mut ws))
+                .await
+                .expect("the Running event streams within 5 s");
+            assert_eq!(frame["type"], "event", "{frame}");
+            let event = &frame["event"];
+            assert!(
+                event["event"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("prefect.flow-run."),
+                "{frame}"
             );
-            assert_eq!(
-                event["payload"]["intended"],
-                json!({"from": "PENDING", "to": "RUNNING"})
-            );
-            break;
-        }
-    }
-    s.stop().await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn logs_are_filtered_by_flow_run_in_time_order() {
-    let s = TestServer::start().await;
-    let flow = s.create_flow("etl").await;
-    let run = id(&s.create_flow_run(&flow, "r").await);
-    let other = id(&s.create_flow_run(&flow, "other").await);
-    let log = |message: &str, second: u32, run: &str| {
-        json!({"name": "prefect.flow_runs", "level": 20, "message": message,
-            "timestamp": format!("2026-11-27T03:07:{second:02}.000001Z"), "flow_run_id": run})
-    };
-    let batch = json!([
-        log("third", 30, &run),
-        log("first", 10, &run),
-        log("elsewhere", 20, &other),
-        log("second", 20, &run)
-    ]);
-    s.post_json("/logs/", &batch).await.expect(201);
-
-    let filter = |sort: &str| json!({"logs": {"flow_run_id": {"any_": [run]}}, "sort": sort});
-    let messages = |logs: Value| -> Vec<String> {
-        logs.as_array()
-            .unwrap()
-            .iter()
-            .map(|l| l["message"].as_str().unwrap().to_owned())
-            .collect()
-    };
-    let ascending = s
-        .post_json("/logs/filter", &filter("TIMESTAMP_ASC"))
-        .await
-        .expect(200);
-    assert!(
-        ascending
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|l| l["flow_run_id"] == run.as_str())
-    );
-    assert_eq!(ascending[0]["timestamp"], "2026-11-27T03:07:10.000001Z");
-    assert_eq!(messages(ascending), ["first", "second", "third"]);
-    let descending = s
-        .post_json("/logs/filter", &filter("TIMESTAMP_DESC"))
-        .await
-        .expect(200);
-    assert_eq!(messages(descending), ["third", "second", "first"]);
-    s.stop().await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn stop_closes_open_websockets_instead_of_waiting_for_them() {
-    let s = TestServer::start().await;
-    let mut ingest = s.ws_connect_authenticated("/events/in").await;
-    let mut subscriber = s.ws_connect_authenticated("/events/out").await;
-    send_json(&mut subscriber, &json!({"type": "filter", "filter": {}})).await;
-    send_json(
-        &mut ingest,
-        &plain_event("test.before-stop", "test.resource"),
-    )
-    .await;
-    assert!(sync(&mut ingest).await.is_empty());
-
-    s.stop().await;
-    for ws in [&mut ingest, &mut subscriber] {
-        // The subscriber may first get the event sent above; then the close must follow.
-        let closing = loop {
-            match next_message(ws).await {
-                Some(Message::Text(_)) => continue,
-                other => break other,
+            if event["event"] == "prefect.flow-run.Running" {
+                assert_eq!(
+                    event["resource"]["prefect.resource.id"],
+                    flow_run_resource(&run).as_str()
+                );
+                assert_eq!(
+                    event["payload"]["intended"],
+                    json!({"from": "PENDING", "to": "RUNNING"})
+                );
+                break;
             }
+        }
+        s.stop().await;
+    }
+);
+
+on_each_backend!(
+    logs_are_filtered_by_flow_run_in_time_order,
+    async |db: TestDatabase| {
+        let s = TestServer::start(db).await;
+        let flow = s.create_flow("etl").await;
+        let run = id(&s.create_flow_run(&flow, "r").await);
+        let other = id(&s.create_flow_run(&flow, "other").await);
+        let log = |message: &str, second: u32, run: &str| {
+            json!({"name": "prefect.flow_runs", "level": 20, "message": message,
+            "timestamp": format!("2026-11-27T03:07:{second:02}.000001Z"), "flow_run_id": run})
         };
-        match closing {
-            Some(Message::Close(Some(frame))) => assert_eq!(frame.code, CloseCode::Away),
-            other => panic!("expected a going-away close frame, got {other:?}"),
+        let batch = json!([
+            log("third", 30, &run),
+            log("first", 10, &run),
+            log("elsewhere", 20, &other),
+            log("second", 20, &run)
+        ]);
+        s.post_json("/logs/", &batch).await.expect(201);
+
+        let filter = |sort: &str| json!({"logs": {"flow_run_id": {"any_": [run]}}, "sort": sort});
+        let messages = |logs: Value| -> Vec<String> {
+            logs.as_array()
+                .unwrap()
+                .iter()
+                .map(|l| l["message"].as_str().unwrap().to_owned())
+                .collect()
+        };
+        let ascending = s
+            .post_json("/logs/filter", &filter("TIMESTAMP_ASC"))
+            .await
+            .expect(200);
+        assert!(
+            ascending
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|l| l["flow_run_id"] == run.as_str())
+        );
+        assert_eq!(ascending[0]["timestamp"], "2026-11-27T03:07:10.000001Z");
+        assert_eq!(messages(ascending), ["first", "second", "third"]);
+        let descending = s
+            .post_json("/logs/filter", &filter("TIMESTAMP_DESC"))
+            .await
+            .expect(200);
+        assert_eq!(messages(descending), ["third", "second", "first"]);
+        s.stop().await;
+    }
+);
+
+on_each_backend!(
+    stop_closes_open_websockets_instead_of_waiting_for_them,
+    async |db: TestDatabase| {
+        let s = TestServer::start(db).await;
+        let mut ingest = s.ws_connect_authenticated("/events/in").await;
+        let mut subscriber = s.ws_connect_authenticated("/events/out").await;
+        send_json(&mut subscriber, &json!({"type": "filter", "filter": {}})).await;
+        send_json(
+            &mut ingest,
+            &plain_event("test.before-stop", "test.resource"),
+        )
+        .await;
+        assert!(sync(&mut ingest).await.is_empty());
+
+        s.stop().await;
+        for ws in [&mut ingest, &mut subscriber] {
+            // The subscriber may first get the event sent above; then the close must follow.
+            let closing = loop {
+                match next_message(ws).await {
+                    Some(Message::Text(_)) => continue,
+                    other => break other,
+                }
+            };
+            match closing {
+                Some(Message::Close(Some(frame))) => assert_eq!(frame.code, CloseCode::Away),
+                other => panic!("expected a going-away close frame, got {other:?}"),
+            }
         }
     }
-}
+);

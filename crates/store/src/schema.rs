@@ -72,6 +72,7 @@ CREATE TABLE task_runs (
     tags TEXT NOT NULL,
     labels TEXT NOT NULL,
     task_inputs TEXT NOT NULL,
+    parameters TEXT NOT NULL,
     state_id TEXT NOT NULL,
     state_type TEXT NOT NULL,
     state_name TEXT NOT NULL,

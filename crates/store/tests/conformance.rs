@@ -212,6 +212,34 @@ on_each_backend!(a_run_moves_through_its_states, async |db: TestDatabase| {
         ..Default::default()
     };
     assert_eq!(store.count_events(&related).await.unwrap(), 4);
+    let prefix = |p: &str| EventFilter {
+        name_prefixes: Some(vec![p.to_owned()]),
+        ..Default::default()
+    };
+    assert_eq!(
+        store
+            .count_events(&prefix("prefect.flow-run."))
+            .await
+            .unwrap(),
+        4
+    );
+    assert_eq!(
+        store
+            .count_events(&prefix("PREFECT.flow-run."))
+            .await
+            .unwrap(),
+        0,
+        "prefixes match case-sensitively on every backend"
+    );
+    let tagged = FlowRunFilter {
+        tags_all: Some(vec!["ETL".into()]),
+        ..Default::default()
+    };
+    assert_eq!(
+        store.count_flow_runs(&tagged).await.unwrap(),
+        0,
+        "tags match case-sensitively"
+    );
 });
 
 on_each_backend!(unknown_runs_are_not_found, async |db: TestDatabase| {

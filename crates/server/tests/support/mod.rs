@@ -1,9 +1,10 @@
-//! Helpers for the API tests: a real server on a temporary SQLite database, an HTTP client that
+//! Helpers for the API tests: a real server on a throwaway database of either backend, an HTTP client that
 //! reads every answer as JSON, Prefect-protocol websockets, and builders for client-shaped events.
 
 use std::time::Duration;
 
 use flowgate_server::{RunningServer, ServerConfig};
+use flowgate_testkit::TestDatabase;
 use futures_util::{SinkExt, StreamExt};
 use reqwest::header::CONTENT_TYPE;
 use reqwest::{Method, StatusCode};
@@ -25,7 +26,8 @@ pub const PATIENCE: Duration = Duration::from_secs(5);
 pub struct TestServer {
     server: RunningServer,
     http: reqwest::Client,
-    _dir: tempfile::TempDir,
+    /// Dropped only after the server: it owns the SQLite file.
+    _db: TestDatabase,
 }
 
 /// An HTTP answer: its status and its body read as JSON (`null` when empty).
@@ -67,19 +69,18 @@ impl Reply {
 }
 
 impl TestServer {
-    /// Starts a server on a free port over a new SQLite database.
-    pub async fn start() -> TestServer {
-        let dir = tempfile::tempdir().expect("temporary directory");
+    /// Starts a server on a free port over `db`, which it keeps until it is stopped.
+    pub async fn start(db: TestDatabase) -> TestServer {
         let server = flowgate_server::start(ServerConfig {
             bind: "127.0.0.1:0".parse().unwrap(),
-            database_url: format!("sqlite:{}", dir.path().join("t.db").display()),
+            database_url: db.url.clone(),
         })
         .await
-        .expect("server starts");
+        .unwrap_or_else(|e| panic!("server starts on {}: {e:#}", db.backend));
         TestServer {
             server,
             http: reqwest::Client::new(),
-            _dir: dir,
+            _db: db,
         }
     }
 

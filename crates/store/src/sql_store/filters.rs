@@ -81,9 +81,9 @@ fn starts_with_any(c: &mut Conditions, col: &str, prefixes: &Option<Vec<String>>
                 }
                 s.push("substr(")
                     .push(col)
-                    .push(", 1, ")
+                    .push(", 1, CAST(")
                     .arg(p.chars().count() as i64)
-                    .push(") = ")
+                    .push(" AS INTEGER)) = ")
                     .arg(p.as_str());
             }
             if prefixes.is_empty() {

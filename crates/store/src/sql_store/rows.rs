@@ -138,7 +138,7 @@ pub fn flow_run(row: &Row) -> Result<FlowRun> {
 
 /// Columns of `task_runs`, in the order of [`task_run_args`].
 pub const TASK_RUN_COLUMNS: &str = "id, created, updated, name, flow_run_id, task_key, \
-    dynamic_key, cache_key, task_version, empirical_policy, tags, labels, task_inputs, state_id, \
+    dynamic_key, cache_key, task_version, empirical_policy, tags, labels, task_inputs, parameters, state_id, \
     state_type, state_name, state_timestamp, state_body, run_count, flow_run_run_count, \
     expected_start_time, start_time, end_time, total_run_time";
 
@@ -157,6 +157,7 @@ pub fn task_run_args(r: &TaskRunRecord, updated: flowgate_core::Micros) -> Vec<A
         string_list(&r.tags).into(),
         object_text(&r.labels).into(),
         object_text(&r.task_inputs).into(),
+        object_text(&r.parameters).into(),
         r.state.id.into(),
         r.state.state_type.as_str().into(),
         r.state.name.as_str().into(),
@@ -186,6 +187,7 @@ pub fn task_run(row: &Row) -> Result<TaskRun> {
             tags: row.string_list("tags")?,
             labels: row.json("labels")?,
             task_inputs: row.json("task_inputs")?,
+            parameters: row.json("parameters")?,
             state: state_from(row, "state_", "state_body")?,
             run_count: row.get("run_count")?,
             flow_run_run_count: row.get("flow_run_run_count")?,

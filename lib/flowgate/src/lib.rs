@@ -1,0 +1,80 @@
+//! Flowgate for Rust: write flows and tasks as plain functions, and every call becomes a
+//! recorded, steerable run on a Flowgate server.
+//!
+//! ```no_run
+//! use flowgate::{flow, task};
+//!
+//! #[task(retries = 2)]
+//! fn add(x: i64, y: i64) -> i64 {
+//!     x + y
+//! }
+//!
+//! #[flow]
+//! fn plain_flow() -> i64 {
+//!     let a = add(1, 2);
+//!     add(a, 3)
+//! }
+//!
+//! fn main() {
+//!     println!("{}", plain_flow()); // a flow run with two task runs, recorded
+//! }
+//! ```
+//!
+//! - `#[task]` on a function makes every call inside a flow a task run (states, parameters,
+//!   result reference, retries, panics caught and recorded). It also generates a module of the
+//!   same name: `add::submit(1, 2)` runs the task on the flow's task runner and returns a
+//!   [`TaskFuture`]; `add::submit_with(Input::from(future), Input::value(2))` takes other tasks'
+//!   futures as inputs; `add::map(items)` submits one run per item.
+//! - `#[flow]` makes every call a flow run; `task_runner = ThreadPoolTaskRunner::new(3)` picks how
+//!   submitted tasks run. A flow called from a flow is a subflow.
+//! - With `FLOWGATE_API_URL` unset, an in-process server on `$FLOWGATE_HOME/flowgate.db` records
+//!   the runs (feature `embedded`, on by default), so examples need no set-up.
+//! - [`testing::harness`] isolates tests on a temporary database.
+
+mod api;
+mod context;
+mod engine;
+mod error;
+mod flow;
+mod future;
+mod logging;
+mod runner;
+mod sinks;
+mod task;
+#[cfg(feature = "embedded")]
+pub mod testing;
+
+pub use error::{ApiError, TaskError};
+pub use flowgate_macros::{flow, task};
+pub use future::{AsCompleted, Input, TaskFuture, as_completed, wait};
+pub use logging::{RunLogger, logger};
+pub use runner::{
+    IntoTaskRunner, InvalidWorkers, Job, ParallelTaskRunner, SequentialTaskRunner, TaskRunner,
+    ThreadPoolTaskRunner,
+};
+
+/// Everything a flow file usually needs.
+pub mod prelude {
+    pub use crate::{
+        Input, ParallelTaskRunner, SequentialTaskRunner, TaskFuture, ThreadPoolTaskRunner,
+        as_completed, flow, logger, task, wait,
+    };
+}
+
+/// Used by the code `#[flow]` and `#[task]` generate; not a stable API.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::flow::{FlowMeta, run_flow, run_flow_async};
+    pub use crate::logging::print_and_log;
+    pub use crate::task::{
+        Fallible, Params, Plain, Prepared, ResultParts, TaskMeta, TaskOutcome, call_task,
+        call_task_async, resolve, submit_task, upstream_failed,
+    };
+}
+
+/// `println!` that also logs the line to the current run (what `log_prints` rewrites to).
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __log_println {
+    ($($arg:tt)*) => { $crate::__private::print_and_log(format_args!($($arg)*)) };
+}

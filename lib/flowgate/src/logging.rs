@@ -1,0 +1,136 @@
+//! Run logs: what `flowgate::logger()` and the SDK itself log goes to the run's logs on the
+//! server and, Prefect-style, to stderr (`FLOWGATE_LOGGING_LEVEL`: DEBUG, INFO (default),
+//! WARNING, ERROR, or OFF for the console).
+
+use std::fmt::Display;
+use std::io::Write;
+use std::sync::OnceLock;
+
+use serde_json::json;
+
+use crate::context::{self, Frame};
+
+/// Python-style levels.
+const DEBUG: i64 = 10;
+const INFO: i64 = 20;
+const WARNING: i64 = 30;
+const ERROR: i64 = 40;
+
+fn threshold() -> i64 {
+    static LEVEL: OnceLock<i64> = OnceLock::new();
+    *LEVEL.get_or_init(|| {
+        match std::env::var("FLOWGATE_LOGGING_LEVEL")
+            .unwrap_or_default()
+            .to_uppercase()
+            .as_str()
+        {
+            "DEBUG" => DEBUG,
+            "WARNING" | "WARN" => WARNING,
+            "ERROR" => ERROR,
+            "OFF" => i64::MAX,
+            _ => INFO,
+        }
+    })
+}
+
+fn level_name(level: i64) -> &'static str {
+    match level {
+        ..=10 => "DEBUG",
+        11..=20 => "INFO",
+        21..=30 => "WARNING",
+        _ => "ERROR",
+    }
+}
+
+/// Sends one line to the frame's run logs and the console.
+fn emit(frame: &Frame, level: i64, message: &str) {
+    let (logger, who) = match &frame.task {
+        Some(t) => ("prefect.task_runs", format!("Task run '{}'", t.name)),
+        None => (
+            "prefect.flow_runs",
+            format!("Flow run '{}'", frame.flow.name),
+        ),
+    };
+    let now = jiff::Timestamp::now();
+    frame.flow.engine.logs.send(json!({
+        "name": logger, "level": level, "message": message,
+        "timestamp": now.strftime("%Y-%m-%dT%H:%M:%S%.6fZ").to_string(),
+        "flow_run_id": frame.flow.id, "task_run_id": frame.task.as_ref().map(|t| t.id),
+    }));
+    if level >= threshold() {
+        let local = now.strftime("%H:%M:%S%.3f");
+        let _ = writeln!(
+            std::io::stderr().lock(),
+            "{local} | {:<7} | {who} - {message}",
+            level_name(level)
+        );
+    }
+}
+
+/// A logger bound to the run it was taken in.
+pub struct RunLogger {
+    frame: Option<Frame>,
+}
+
+/// The logger of the current flow run or task run. Outside a flow it writes to stderr only.
+pub fn logger() -> RunLogger {
+    RunLogger {
+        frame: context::current(),
+    }
+}
+
+/// The logger of `frame`'s run.
+pub(crate) fn for_frame(frame: &Frame) -> RunLogger {
+    RunLogger {
+        frame: Some(frame.clone()),
+    }
+}
+
+impl RunLogger {
+    fn log(&self, level: i64, message: impl Display) {
+        let message = message.to_string();
+        match &self.frame {
+            Some(frame) => emit(frame, level, &message),
+            None if level >= threshold() => eprintln!("{:<7} | {message}", level_name(level)),
+            None => {}
+        }
+    }
+
+    /// Logs at DEBUG.
+    pub fn debug(&self, message: impl Display) {
+        self.log(DEBUG, message);
+    }
+
+    /// Logs at INFO.
+    pub fn info(&self, message: impl Display) {
+        self.log(INFO, message);
+    }
+
+    /// Logs at WARNING.
+    pub fn warning(&self, message: impl Display) {
+        self.log(WARNING, message);
+    }
+
+    /// Logs at ERROR.
+    pub fn error(&self, message: impl Display) {
+        self.log(ERROR, message);
+    }
+}
+
+/// `println!` inside a `log_prints` flow or task: printed, and logged at INFO.
+#[doc(hidden)]
+pub fn print_and_log(args: std::fmt::Arguments<'_>) {
+    let line = args.to_string();
+    println!("{line}");
+    if let Some(frame) = context::current() {
+        emit(&frame, INFO, &line);
+    }
+}
+
+pub(crate) fn task_log(frame: &Frame, level: i64, message: &str) {
+    emit(frame, level, message);
+}
+
+pub(crate) fn task_finished(frame: &Frame, state: &str) {
+    emit(frame, INFO, &format!("Finished in state {state}"));
+}

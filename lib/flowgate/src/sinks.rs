@@ -1,0 +1,238 @@
+//! Background senders: task-run events over the `/api/events/in` websocket and log lines over
+//! `POST /logs/`, both batched, both with a flush that waits until the server has stored
+//! everything sent before it (a websocket ping is answered only after that).
+
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, oneshot};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+use crate::api::Api;
+
+/// Connection attempts before a flush reports failure.
+const ATTEMPTS: u32 = 5;
+/// Unacknowledged events that trigger a ping on their own.
+const ACK_EVERY: usize = 4096;
+
+type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+enum EventMsg {
+    Event(String),
+    Flush(oneshot::Sender<Result<(), String>>),
+}
+
+/// Sends events; cheap to clone.
+#[derive(Clone)]
+pub(crate) struct EventSink {
+    tx: mpsc::UnboundedSender<EventMsg>,
+}
+
+impl EventSink {
+    /// Starts the sender on `handle`, for the API at `api_url`.
+    pub fn start(handle: &tokio::runtime::Handle, api_url: &str) -> EventSink {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let ws_url = format!("{}/events/in", api_url.replacen("http", "ws", 1));
+        handle.spawn(run_events(rx, ws_url));
+        EventSink { tx }
+    }
+
+    /// Queues one event (JSON text).
+    pub fn send(&self, event: String) {
+        let _ = self.tx.send(EventMsg::Event(event));
+    }
+
+    /// Waits until every event queued before this call is stored by the server.
+    pub async fn flush(&self) -> Result<(), String> {
+        let (done, wait) = oneshot::channel();
+        self.tx
+            .send(EventMsg::Flush(done))
+            .map_err(|_| "the event sender has stopped".to_owned())?;
+        wait.await
+            .map_err(|_| "the event sender has stopped".to_owned())?
+    }
+}
+
+/// Events sent but not yet acknowledged, resent after a reconnect.
+struct Outbox {
+    unacked: Vec<String>,
+    sent: usize,
+    conn: Option<Ws>,
+    url: String,
+}
+
+async fn run_events(mut rx: mpsc::UnboundedReceiver<EventMsg>, url: String) {
+    let mut out = Outbox {
+        unacked: Vec::new(),
+        sent: 0,
+        conn: None,
+        url,
+    };
+    let mut msgs = Vec::with_capacity(1024);
+    while rx.recv_many(&mut msgs, 1024).await > 0 {
+        let mut waiters = Vec::new();
+        for m in msgs.drain(..) {
+            match m {
+                EventMsg::Event(e) => out.unacked.push(e),
+                EventMsg::Flush(w) => waiters.push(w),
+            }
+        }
+        let ack = !waiters.is_empty() || out.unacked.len() >= ACK_EVERY;
+        let result = out.deliver(ack).await;
+        for w in waiters {
+            let _ = w.send(result.clone());
+        }
+    }
+    if let Some(mut ws) = out.conn.take() {
+        let _ = ws.close(None).await;
+    }
+}
+
+impl Outbox {
+    /// Sends what is unsent and, with `ack`, waits for the server to confirm all of it.
+    async fn deliver(&mut self, ack: bool) -> Result<(), String> {
+        let mut delay = Duration::from_millis(100);
+        let mut last = String::new();
+        for attempt in 1..=ATTEMPTS {
+            match self.try_deliver(ack).await {
+                Ok(()) => return Ok(()),
+                Err(e) => {
+                    self.conn = None;
+                    self.sent = 0;
+                    last = e;
+                    if attempt < ATTEMPTS {
+                        tokio::time::sleep(delay).await;
+                        delay *= 2;
+                    }
+                }
+            }
+        }
+        Err(format!(
+            "events could not be delivered to {}: {last}",
+            self.url
+        ))
+    }
+
+    async fn try_deliver(&mut self, ack: bool) -> Result<(), String> {
+        if self.conn.is_none() {
+            self.conn = Some(connect(&self.url).await?);
+        }
+        let ws = self.conn.as_mut().expect("connected above");
+        for e in &self.unacked[self.sent..] {
+            ws.feed(Message::text(e.clone()))
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+        ws.flush().await.map_err(|e| e.to_string())?;
+        self.sent = self.unacked.len();
+        if ack {
+            ws.send(Message::Ping(b"flush".to_vec().into()))
+                .await
+                .map_err(|e| e.to_string())?;
+            loop {
+                match ws.next().await {
+                    Some(Ok(Message::Pong(_))) => break,
+                    Some(Ok(Message::Text(t))) => {
+                        eprintln!("flowgate: the server rejected an event: {t}")
+                    }
+                    Some(Ok(_)) => {}
+                    Some(Err(e)) => return Err(e.to_string()),
+                    None => return Err("connection closed".to_owned()),
+                }
+            }
+            self.unacked.clear();
+            self.sent = 0;
+        }
+        Ok(())
+    }
+}
+
+async fn connect(url: &str) -> Result<Ws, String> {
+    let mut req = url.into_client_request().map_err(|e| e.to_string())?;
+    req.headers_mut().insert(
+        "Sec-WebSocket-Protocol",
+        "prefect".parse().map_err(|_| "header")?,
+    );
+    let (mut ws, _) = tokio_tungstenite::connect_async(req)
+        .await
+        .map_err(|e| e.to_string())?;
+    ws.send(Message::text(
+        json!({"type": "auth", "token": null}).to_string(),
+    ))
+    .await
+    .map_err(|e| e.to_string())?;
+    match ws.next().await {
+        Some(Ok(Message::Text(t))) if t.contains("auth_success") => Ok(ws),
+        other => Err(format!("authentication failed: {other:?}")),
+    }
+}
+
+enum LogMsg {
+    Line(Value),
+    Flush(oneshot::Sender<()>),
+}
+
+/// Sends log lines in batches; cheap to clone.
+#[derive(Clone)]
+pub(crate) struct LogSink {
+    tx: mpsc::UnboundedSender<LogMsg>,
+}
+
+impl LogSink {
+    /// Starts the sender on `handle`.
+    pub fn start(handle: &tokio::runtime::Handle, api: Api) -> LogSink {
+        let (tx, rx) = mpsc::unbounded_channel();
+        handle.spawn(run_logs(rx, api));
+        LogSink { tx }
+    }
+
+    /// Queues one log line (a `POST /logs/` item).
+    pub fn send(&self, line: Value) {
+        let _ = self.tx.send(LogMsg::Line(line));
+    }
+
+    /// Waits until every line queued before this call was sent.
+    pub async fn flush(&self) {
+        let (done, wait) = oneshot::channel();
+        if self.tx.send(LogMsg::Flush(done)).is_ok() {
+            let _ = wait.await;
+        }
+    }
+}
+
+async fn run_logs(mut rx: mpsc::UnboundedReceiver<LogMsg>, api: Api) {
+    let mut msgs = Vec::new();
+    loop {
+        if rx.recv_many(&mut msgs, 1000).await == 0 {
+            return;
+        }
+        // Let a burst of lines gather into one request.
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        while let Ok(m) = rx.try_recv() {
+            msgs.push(m);
+        }
+        let mut lines = Vec::new();
+        let mut waiters = Vec::new();
+        for m in msgs.drain(..) {
+            match m {
+                LogMsg::Line(l) => lines.push(l),
+                LogMsg::Flush(w) => waiters.push(w),
+            }
+        }
+        for chunk in lines.chunks(5000) {
+            if let Err(e) = api
+                .post("log lines", "/logs/", &Value::Array(chunk.to_vec()))
+                .await
+            {
+                eprintln!("flowgate: {} log lines could not be sent: {e}", chunk.len());
+            }
+        }
+        for w in waiters {
+            let _ = w.send(());
+        }
+    }
+}
