@@ -69,7 +69,7 @@ pub fn postgres_blocking() -> Option<TestDatabase> {
 /// database of each backend. The body is a closure taking a [`TestDatabase`]; prefix it with
 /// `async` for an async body (run on a two-worker tokio runtime).
 ///
-/// ```ignore
+/// ```text
 /// on_each_backend!(creates_a_flow, async |db: TestDatabase| { /* ... */ });
 /// on_each_backend!(runs_the_binary, |db: TestDatabase| { /* ... */ });
 /// ```
