@@ -74,9 +74,10 @@ impl Engine {
             bind: ([127, 0, 0, 1], 0).into(),
             database_url: database_url.to_owned(),
         };
-        let server = runtime
-            .block_on(flowgate_server::start(config))
-            .map_err(|e| ApiError::Embedded(format!("{e:#}")))?;
+        // Spawned, not `Runtime::block_on`, so that a harness can start inside an async test.
+        let started = futures_executor::block_on(runtime.spawn(flowgate_server::start(config)))
+            .map_err(|e| ApiError::Embedded(e.to_string()))?;
+        let server = started.map_err(|e| ApiError::Embedded(format!("{e:#}")))?;
         let engine = Engine::with_runtime(runtime, &server.api_url());
         *engine.server.lock().expect("not poisoned") = Some(server);
         Ok(engine)

@@ -1,7 +1,8 @@
 //! What can go wrong when running flows and tasks.
 
 /// Why a task run did not produce a value.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, thiserror::Error, serde::Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
 pub enum TaskError {
     /// The task returned an error (after its retries).
     #[error("task {task} failed: {message}")]
