@@ -19,8 +19,8 @@ pub fn task(attr: TokenStream, item: TokenStream) -> TokenStream {
     let mut options = Options::new(Kind::Task);
     let parser = syn::meta::parser(|meta| options.parse(meta));
     parse_macro_input!(attr with parser);
-    let func = parse_macro_input!(item as ItemFn);
-    expand(Kind::Task, options, func)
+    function(Kind::Task, item.into())
+        .and_then(|func| expand(Kind::Task, options, func))
         .unwrap_or_else(syn::Error::into_compile_error)
         .into()
 }
@@ -36,8 +36,8 @@ pub fn flow(attr: TokenStream, item: TokenStream) -> TokenStream {
     let mut options = Options::new(Kind::Flow);
     let parser = syn::meta::parser(|meta| options.parse(meta));
     parse_macro_input!(attr with parser);
-    let func = parse_macro_input!(item as ItemFn);
-    expand(Kind::Flow, options, func)
+    function(Kind::Flow, item.into())
+        .and_then(|func| expand(Kind::Flow, options, func))
         .unwrap_or_else(syn::Error::into_compile_error)
         .into()
 }
@@ -153,6 +153,20 @@ fn seconds(lit: &syn::Lit) -> syn::Result<f64> {
         Ok(v)
     } else {
         Err(syn::Error::new_spanned(lit, "seconds must be 0 or more"))
+    }
+}
+
+/// The annotated item, which must be a function.
+fn function(kind: Kind, item: Tokens) -> syn::Result<ItemFn> {
+    match syn::parse2::<syn::Item>(item)? {
+        syn::Item::Fn(f) => Ok(f),
+        other => Err(syn::Error::new_spanned(
+            other,
+            format!(
+                "{0} goes on a function: `{0} fn name(x: T) -> R {{ ... }}`",
+                kind.attr()
+            ),
+        )),
     }
 }
 

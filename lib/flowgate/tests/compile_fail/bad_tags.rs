@@ -1,0 +1,4 @@
+#[flowgate::flow(tags = [nightly])]
+fn report() {}
+
+fn main() {}

@@ -1,0 +1,6 @@
+#[flowgate::task]
+fn shout(text: &str) -> String {
+    text.to_uppercase()
+}
+
+fn main() {}

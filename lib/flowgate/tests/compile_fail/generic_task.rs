@@ -1,0 +1,6 @@
+#[flowgate::task]
+fn echo<T: Clone>(value: T) -> T {
+    value
+}
+
+fn main() {}

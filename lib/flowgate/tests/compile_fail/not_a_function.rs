@@ -1,0 +1,4 @@
+#[flowgate::task]
+struct Adder;
+
+fn main() {}
