@@ -15,6 +15,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::Context;
+use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 use tokio::sync::{broadcast, oneshot};
 
@@ -104,6 +105,10 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
                 s.request_shutdown();
             }
         };
+        // No Nagle delay: small answers (a pong, a state) must not wait for the peer's ACK.
+        let listener = listener.tap_io(|tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
         let served = axum::serve(listener, app)
             .with_graceful_shutdown(shutdown)
             .await

@@ -114,14 +114,31 @@ fn wait_outstanding(frame: &Frame) {
     }
 }
 
-/// Flushes the run's events and logs, then proposes its final state.
+/// Flushes the run's events and logs, then proposes its final state. When the outcome cannot
+/// be turned into a retry (success, or the last attempt), the closing log line goes out with
+/// the same flush instead of a second one.
 async fn close_attempt(
     scope: Arc<FlowRunScope>,
     failure: Option<String>,
     data: Option<Value>,
+    last: bool,
 ) -> Result<Next, ApiError> {
     let engine = scope.engine.clone();
-    if let Err(e) = engine.events.flush().await {
+    let frame = Frame {
+        flow: scope.clone(),
+        task: None,
+    };
+    let finished = match &failure {
+        None => "Finished in state Completed()".to_owned(),
+        Some(m) => format!("Finished in state Failed('{m}')"),
+    };
+    let final_for_sure = failure.is_none() || last;
+    if final_for_sure {
+        logging::for_frame(&frame).info(&finished);
+    }
+    // Every task run and log line reaches the server before the run is declared finished.
+    let (events, ()) = tokio::join!(engine.events.flush(), engine.logs.flush());
+    if let Err(e) = events {
         eprintln!("flowgate: flow run {}: {e}", scope.name);
     }
     let state = match &failure {
@@ -129,10 +146,6 @@ async fn close_attempt(
         Some(message) => json!({"type": "FAILED", "message": message}),
     };
     let answer = engine.api.set_flow_run_state(scope.id, state).await?;
-    let frame = Frame {
-        flow: scope.clone(),
-        task: None,
-    };
     if answer.state["type"] == "SCHEDULED" {
         let at = answer.state["state_details"]["scheduled_time"]
             .as_str()
@@ -152,12 +165,10 @@ async fn close_attempt(
         engine.logs.flush().await;
         return Ok(Next::Retry(delay));
     }
-    let final_state = match failure {
-        None => "Completed()".to_owned(),
-        Some(m) => format!("Failed('{m}')"),
-    };
-    logging::for_frame(&frame).info(format!("Finished in state {final_state}"));
-    engine.logs.flush().await;
+    if !final_for_sure {
+        logging::for_frame(&frame).info(&finished);
+        engine.logs.flush().await;
+    }
     Ok(Next::Done)
 }
 
@@ -262,7 +273,7 @@ pub fn run_flow<O: TaskOutcome>(
         wait_outstanding(&frame);
         let (failure, data) = judge(&attempt);
         match engine
-            .block_on(close_attempt(scope.clone(), failure, data))
+            .block_on(close_attempt(scope.clone(), failure, data, last))
             .unwrap_or_else(|e| fail(meta, e))
         {
             Next::Done => {
@@ -324,7 +335,7 @@ where
                 .await;
         let (failure, data) = judge(&attempt);
         match engine
-            .run(close_attempt(scope.clone(), failure, data))
+            .run(close_attempt(scope.clone(), failure, data, last))
             .await
             .unwrap_or_else(|e| fail(meta, e))
         {

@@ -157,7 +157,7 @@ async fn connect(url: &str) -> Result<Ws, String> {
         "Sec-WebSocket-Protocol",
         "prefect".parse().map_err(|_| "header")?,
     );
-    let (mut ws, _) = tokio_tungstenite::connect_async(req)
+    let (mut ws, _) = tokio_tungstenite::connect_async_with_config(req, None, true)
         .await
         .map_err(|e| e.to_string())?;
     ws.send(Message::text(
@@ -210,11 +210,7 @@ async fn run_logs(mut rx: mpsc::UnboundedReceiver<LogMsg>, api: Api) {
         if rx.recv_many(&mut msgs, 1000).await == 0 {
             return;
         }
-        // Let a burst of lines gather into one request.
-        tokio::time::sleep(Duration::from_millis(20)).await;
-        while let Ok(m) = rx.try_recv() {
-            msgs.push(m);
-        }
+        // Lines arriving while a request is in flight form the next batch.
         let mut lines = Vec::new();
         let mut waiters = Vec::new();
         for m in msgs.drain(..) {

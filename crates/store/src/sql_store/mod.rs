@@ -425,10 +425,15 @@ impl<B: Backend> Store for SqlStore<B> {
         now: Micros,
     ) -> Result<(SetStateOutcome, Vec<Event>)> {
         let mut tx = self.write.begin_with(B::BEGIN_WRITE).await?;
-        let mut select = by_id("SELECT * FROM flow_runs", id);
-        select.push(B::FOR_UPDATE);
+        let mut select = Sql::new(
+            "SELECT flow_runs.*, flows.name AS flow_name FROM flow_runs \
+             JOIN flows ON flows.id = flow_runs.flow_id WHERE flow_runs.id = ",
+        );
+        select.arg(id).push(B::FOR_UPDATE);
         let found = B::fetch_all(&mut tx, select).await?;
-        let mut run = rows::flow_run(found.first().ok_or_else(|| not_found("flow run", id))?)?;
+        let row = found.first().ok_or_else(|| not_found("flow run", id))?;
+        let mut run = rows::flow_run(row)?;
+        let flow_name: String = row.get("flow_name")?;
         let snapshot = FlowRunSnapshot {
             current: run.state.as_ref(),
             run_count: run.clock.run_count,
@@ -464,12 +469,6 @@ impl<B: Backend> Store for SqlStore<B> {
                 Vec::new(),
             ));
         };
-        let flow_rows = B::fetch_all(&mut tx, by_id("SELECT name FROM flows", run.flow_id)).await?;
-        let flow_name: String = flow_rows
-            .first()
-            .map(|r| r.get("name"))
-            .transpose()?
-            .unwrap_or_default();
         let previous = run.state.take();
         run.clock.advance(previous.as_ref(), &new_state);
         run.state = Some(new_state.clone());
