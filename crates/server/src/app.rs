@@ -29,6 +29,8 @@ pub struct AppState {
     pub bus: broadcast::Sender<Arc<Event>>,
     /// Tells long-lived connections to close.
     pub shutdown: Shutdown,
+    /// Wakes long-polls of the task queue when it changes.
+    pub queue: Arc<tokio::sync::Notify>,
 }
 
 impl AppState {

@@ -92,6 +92,7 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
         ingest,
         bus,
         shutdown: services.shutdown_signal(),
+        queue: Arc::new(tokio::sync::Notify::new()),
     };
     let app = router(state);
     let (stop, stopped) = oneshot::channel::<()>();

@@ -23,6 +23,9 @@ pub trait Backend: Database + Sized {
     const ILIKE: &'static str;
     /// `FN(haystack, needle) > 0` finds `needle` in `haystack`, case-sensitively.
     const POSITION_FN: &'static str;
+    /// Suffix of a queue-claiming subquery: lock the rows taken, skip rows another transaction
+    /// holds ("" where write transactions are serialised anyway).
+    const SKIP_LOCKED: &'static str;
     /// Suffix that locks selected rows for the rest of the transaction ("" where the
     /// transaction already holds the database's write lock).
     const FOR_UPDATE: &'static str;
@@ -75,6 +78,7 @@ impl Backend for Sqlite {
     const ILIKE: &'static str = "LIKE";
     const POSITION_FN: &'static str = "instr";
     const FOR_UPDATE: &'static str = "";
+    const SKIP_LOCKED: &'static str = "";
 
     /// Anonymous `?` placeholders: sqlx resolves named ones (`$n`) through
     /// `sqlite3_bind_parameter_name`, which walks a list per argument, so a wide multi-row
@@ -93,6 +97,7 @@ impl Backend for Postgres {
     const ILIKE: &'static str = "ILIKE";
     const POSITION_FN: &'static str = "strpos";
     const FOR_UPDATE: &'static str = " FOR UPDATE";
+    const SKIP_LOCKED: &'static str = " FOR UPDATE SKIP LOCKED";
 
     fn statement(sql: &Sql) -> String {
         sql.text.clone()

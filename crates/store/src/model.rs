@@ -371,6 +371,31 @@ impl EventFilter {
     }
 }
 
+/// A task call waiting in, or taken from, the distributed task queue.
+#[derive(Clone, Debug, PartialEq)]
+pub struct QueuedTask {
+    /// The task run's id.
+    pub id: Uuid,
+    /// Which task function runs it (workers claim by key).
+    pub task_key: String,
+    /// The flow run it belongs to.
+    pub flow_run_id: Option<Uuid>,
+    /// The call's arguments (a JSON object).
+    pub parameters: Value,
+    /// `queued`, `claimed` or `done`.
+    pub status: String,
+    /// The worker holding or that finished it.
+    pub worker: Option<String>,
+    /// Until when the claiming worker holds it.
+    pub lease_until: Option<Micros>,
+    /// How many times a worker claimed it.
+    pub attempts: i64,
+    /// The result reference, once done successfully.
+    pub result: Option<Value>,
+    /// Why it failed, once done unsuccessfully.
+    pub error: Option<String>,
+}
+
 /// A task run as stored: the folded record and when the server last changed it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct TaskRun {

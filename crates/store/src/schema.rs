@@ -112,7 +112,22 @@ CREATE TABLE events (
 );
 CREATE INDEX events_occurred ON events(occurred);
 CREATE INDEX events_resource ON events(resource_id, occurred);
-CREATE INDEX events_name ON events(event, occurred)
+CREATE INDEX events_name ON events(event, occurred);
+CREATE TABLE task_queue (
+    id TEXT PRIMARY KEY,
+    task_key TEXT NOT NULL,
+    flow_run_id TEXT,
+    parameters TEXT NOT NULL,
+    status TEXT NOT NULL,
+    worker TEXT,
+    lease_until BIGINT,
+    attempts BIGINT NOT NULL,
+    result TEXT,
+    error TEXT,
+    created BIGINT NOT NULL,
+    updated BIGINT NOT NULL
+);
+CREATE INDEX task_queue_claim ON task_queue(status, task_key, created)
 "#];
 
 /// Splits a migration into statements (none of ours contains a `;` inside a literal).

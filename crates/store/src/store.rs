@@ -123,6 +123,40 @@ pub trait Store: Send + Sync + 'static {
     /// How many task runs match `filter`.
     async fn count_task_runs(&self, filter: &TaskRunFilter) -> Result<i64>;
 
+    /// Puts a task call on the distributed queue.
+    async fn enqueue_task(&self, task: &QueuedTask, now: Micros) -> Result<()>;
+    /// Claims up to `limit` queued tasks with one of `task_keys` for `worker` until `lease_until`,
+    /// oldest first; tasks whose lease expired count as queued (their worker is gone). A task
+    /// claimed `max_attempts` times before is finished with an error instead.
+    async fn claim_tasks(
+        &self,
+        task_keys: &[String],
+        worker: &str,
+        limit: u32,
+        lease_until: Micros,
+        max_attempts: i64,
+        now: Micros,
+    ) -> Result<Vec<QueuedTask>>;
+    /// Extends `worker`'s leases on `ids`; returns how many it still holds.
+    async fn renew_leases(
+        &self,
+        ids: &[Uuid],
+        worker: &str,
+        lease_until: Micros,
+        now: Micros,
+    ) -> Result<u64>;
+    /// Records a claimed task's outcome; `false` when `worker` no longer holds it.
+    async fn finish_task(
+        &self,
+        id: Uuid,
+        worker: &str,
+        result: Option<&Value>,
+        error: Option<&str>,
+        now: Micros,
+    ) -> Result<bool>;
+    /// Reads a queued task.
+    async fn read_queued_task(&self, id: Uuid) -> Result<QueuedTask>;
+
     /// Stores log lines.
     async fn create_logs(&self, logs: &[LogEntry]) -> Result<()>;
     /// Logs matching `filter`, by timestamp.

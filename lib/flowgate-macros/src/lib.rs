@@ -380,7 +380,7 @@ fn expand(kind: Kind, options: Options, mut func: ItemFn) -> syn::Result<Tokens>
                         ::flowgate::__private::submit_task(&META, move || {
                             let params = #params;
                             ::core::result::Result::Ok((params, #boxed_body))
-                        })
+                        }, ::flowgate::__private::decode::<#value_ty>)
                     }
 
                     /// Like `submit`, with each argument a value (`Input::value(x)`) or another
@@ -391,7 +391,16 @@ fn expand(kind: Kind, options: Options, mut func: ItemFn) -> syn::Result<Tokens>
                             #(let (#names, #upstream) = ::flowgate::__private::resolve(#names).map_err(|e| ::flowgate::__private::upstream_failed(&META, #name_strs, e))?;)*
                             let params = #params #(.upstream(#name_strs, #upstream))*;
                             ::core::result::Result::Ok((params, #boxed_body))
-                        })
+                        }, ::flowgate::__private::decode::<#value_ty>)
+                    }
+
+                    /// Lets a task worker run this task: `flowgate::serve(&[&WORKER])`.
+                    pub static WORKER: ::flowgate::RemoteTask = ::flowgate::RemoteTask { meta: &META, run: __flowgate_remote };
+
+                    fn __flowgate_remote(call: &::flowgate::__private::RemoteCall) -> ::core::result::Result<::flowgate::__private::Value, ::std::string::String> {
+                        #(let #names: #types = call.arg(#name_strs)?;)*
+                        let params = #params;
+                        ::flowgate::__private::run_remote(&META, call, params, #call_body)
                     }
 
                     /// Submits one run per item.

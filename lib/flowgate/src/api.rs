@@ -44,16 +44,25 @@ impl Api {
 
     /// `POST path` with `body`, retrying transport errors; returns the JSON answer.
     pub async fn post(&self, what: &str, path: &str, body: &Value) -> Result<Value, ApiError> {
+        let url = format!("{}{path}", self.base);
+        self.send(what, || self.http.post(&url).json(body)).await
+    }
+
+    /// `GET path`, retrying transport errors; returns the JSON answer.
+    pub async fn get(&self, what: &str, path: &str) -> Result<Value, ApiError> {
+        let url = format!("{}{path}", self.base);
+        self.send(what, || self.http.get(&url)).await
+    }
+
+    async fn send(
+        &self,
+        what: &str,
+        request: impl Fn() -> reqwest::RequestBuilder,
+    ) -> Result<Value, ApiError> {
         let mut delay = Duration::from_millis(100);
         let mut attempt = 1;
         loop {
-            match self
-                .http
-                .post(format!("{}{path}", self.base))
-                .json(body)
-                .send()
-                .await
-            {
+            match request().send().await {
                 Ok(resp) => {
                     let status = resp.status();
                     let body: Value = resp.json().await.unwrap_or(Value::Null);
@@ -69,11 +78,10 @@ impl Api {
                             .unwrap_or_else(|| body.to_string()),
                     });
                 }
-                Err(e) if attempt < ATTEMPTS => {
+                Err(_) if attempt < ATTEMPTS => {
                     tokio::time::sleep(delay).await;
                     delay *= 3;
                     attempt += 1;
-                    let _ = e;
                 }
                 Err(e) => {
                     return Err(ApiError::Unreachable {

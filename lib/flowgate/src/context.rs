@@ -17,7 +17,6 @@ pub(crate) struct FlowRunScope {
     pub engine: Arc<Engine>,
     pub id: Uuid,
     pub name: String,
-    pub flow_name: &'static str,
     pub runner: Arc<dyn TaskRunner>,
     pub run_count: i64,
     keys: Mutex<HashMap<&'static str, u64>>,
@@ -29,14 +28,12 @@ impl FlowRunScope {
         engine: Arc<Engine>,
         id: Uuid,
         name: String,
-        flow_name: &'static str,
         runner: Arc<dyn TaskRunner>,
     ) -> FlowRunScope {
         FlowRunScope {
             engine,
             id,
             name,
-            flow_name,
             runner,
             run_count: 1,
             keys: Mutex::new(HashMap::new()),

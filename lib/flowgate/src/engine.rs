@@ -128,6 +128,14 @@ impl Engine {
         OverrideGuard { previous }
     }
 
+    /// Runs `fut` on the engine's runtime without waiting for it.
+    pub fn spawn<F>(&self, fut: F)
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        self.handle().spawn(fut);
+    }
+
     fn handle(&self) -> &tokio::runtime::Handle {
         self.runtime
             .as_ref()
@@ -193,7 +201,7 @@ impl Drop for Engine {
 }
 
 /// Restores the previous thread engine on drop.
-pub(crate) struct OverrideGuard {
+pub struct OverrideGuard {
     previous: Option<Arc<Engine>>,
 }
 

@@ -187,8 +187,8 @@ fn judge<O: TaskOutcome>(
     attempt: &Result<O, Box<dyn Any + Send>>,
 ) -> (Option<String>, Option<Value>) {
     match attempt {
-        Ok(o) => match o.record() {
-            Ok(data) => (None, Some(data)),
+        Ok(o) => match o.json() {
+            Ok(value) => (None, Some(crate::task::result_reference(value))),
             Err(m) => (Some(m), None),
         },
         Err(p) => (
@@ -224,13 +224,12 @@ fn prepare(
     (engine, runner, parameters, parent)
 }
 
-fn scope_for(
+fn open_scope(
     engine: Arc<Engine>,
-    meta: &'static FlowMeta,
     runner: Arc<dyn TaskRunner>,
     (id, name): (Uuid, String),
 ) -> Arc<FlowRunScope> {
-    Arc::new(FlowRunScope::new(engine, id, name, meta.name, runner))
+    Arc::new(FlowRunScope::new(engine, id, name, runner))
 }
 
 fn parent_link(meta: &'static FlowMeta, parent: &Option<Frame>) -> Option<(Uuid, String, u64)> {
@@ -249,9 +248,8 @@ pub fn run_flow<O: TaskOutcome>(
     let (engine, runner, parameters, parent) = prepare(meta, &params, runner);
     let link = parent_link(meta, &parent);
     let opened = engine.block_on(open_run(engine.clone(), meta, parameters, link));
-    let scope = scope_for(
+    let scope = open_scope(
         engine.clone(),
-        meta,
         runner,
         opened.unwrap_or_else(|e| fail(meta, e)),
     );
@@ -306,9 +304,8 @@ where
     let opened = engine
         .run(open_run(engine.clone(), meta, parameters, link))
         .await;
-    let scope = scope_for(
+    let scope = open_scope(
         engine.clone(),
-        meta,
         runner,
         opened.unwrap_or_else(|e| fail(meta, e)),
     );

@@ -33,6 +33,7 @@
 
 mod api;
 mod context;
+mod distributed;
 mod engine;
 mod error;
 mod flow;
@@ -44,6 +45,7 @@ mod task;
 #[cfg(feature = "embedded")]
 pub mod testing;
 
+pub use distributed::{DistributedTaskRunner, RemoteTask, serve};
 pub use error::{ApiError, TaskError};
 pub use flowgate_macros::{flow, task};
 pub use future::{AsCompleted, Input, TaskFuture, as_completed, wait};
@@ -56,20 +58,22 @@ pub use runner::{
 /// Everything a flow file usually needs.
 pub mod prelude {
     pub use crate::{
-        Input, ParallelTaskRunner, SequentialTaskRunner, TaskFuture, ThreadPoolTaskRunner,
-        as_completed, flow, logger, task, wait,
+        DistributedTaskRunner, Input, ParallelTaskRunner, SequentialTaskRunner, TaskFuture,
+        ThreadPoolTaskRunner, as_completed, flow, logger, task, wait,
     };
 }
 
 /// Used by the code `#[flow]` and `#[task]` generate; not a stable API.
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::distributed::{RemoteCall, decode, run_remote};
     pub use crate::flow::{FlowMeta, run_flow, run_flow_async};
     pub use crate::logging::print_and_log;
     pub use crate::task::{
         Fallible, Params, Plain, Prepared, ResultParts, TaskMeta, TaskOutcome, call_task,
         call_task_async, resolve, submit_task, upstream_failed,
     };
+    pub use serde_json::Value;
 }
 
 /// `println!` that also logs the line to the current run (what `log_prints` rewrites to).

@@ -14,6 +14,10 @@ pub trait TaskRunner: Send + Sync + 'static {
     fn spawn(&self, job: Job);
     /// A name for logs.
     fn name(&self) -> String;
+    /// Whether submitted tasks go to the server's queue instead of [`TaskRunner::spawn`].
+    fn is_distributed(&self) -> bool {
+        false
+    }
 }
 
 /// Runs each submitted task at once, in the submitting thread (the default).

@@ -44,8 +44,8 @@ pub trait TaskOutcome {
     type Value;
     /// What a direct call returns.
     type Output;
-    /// The result reference to record, or the failure message.
-    fn record(&self) -> Result<Value, String>;
+    /// The value as JSON, or the failure message.
+    fn json(&self) -> Result<Value, String>;
     /// The direct call's return value.
     fn into_output(self) -> Self::Output;
     /// The future's value, or the failure message.
@@ -58,22 +58,26 @@ pub struct Plain<T>(pub T);
 /// A task that returns `Result<T, E>`: `Err` is a failure, retried and recorded with `E`'s text.
 pub struct Fallible<T, E>(pub Result<T, E>);
 
-fn result_reference<T: Serialize>(value: &T) -> Result<Value, String> {
-    let json = serde_json::to_value(value)
-        .map_err(|e| format!("the result cannot be serialised for the record: {e}"))?;
+fn to_json<T: Serialize>(value: &T) -> Result<Value, String> {
+    serde_json::to_value(value)
+        .map_err(|e| format!("the result cannot be serialised for the record: {e}"))
+}
+
+/// The result reference recorded in a state: the value inline, or its size when large.
+pub(crate) fn result_reference(json: Value) -> Value {
     let size = json.to_string().len();
-    Ok(if size <= MAX_INLINE_RESULT {
+    if size <= MAX_INLINE_RESULT {
         json!({"type": "json", "value": json})
     } else {
         json!({"type": "json", "omitted": true, "bytes": size})
-    })
+    }
 }
 
 impl<T: Serialize> TaskOutcome for Plain<T> {
     type Value = T;
     type Output = T;
-    fn record(&self) -> Result<Value, String> {
-        result_reference(&self.0)
+    fn json(&self) -> Result<Value, String> {
+        to_json(&self.0)
     }
     fn into_output(self) -> T {
         self.0
@@ -86,9 +90,9 @@ impl<T: Serialize> TaskOutcome for Plain<T> {
 impl<T: Serialize, E: std::fmt::Display> TaskOutcome for Fallible<T, E> {
     type Value = T;
     type Output = Result<T, E>;
-    fn record(&self) -> Result<Value, String> {
+    fn json(&self) -> Result<Value, String> {
         match &self.0 {
-            Ok(v) => result_reference(v),
+            Ok(v) => to_json(v),
             Err(e) => Err(e.to_string()),
         }
     }
@@ -291,9 +295,7 @@ impl LiveTaskRun {
                          "prefect.state-name": name, "prefect.run-count": self.run_count.to_string(),
                          "prefect.orchestration": "client"},
             "related": [{"prefect.resource.id": format!("prefect.flow-run.{}", flow.id),
-                         "prefect.resource.role": "flow-run", "prefect.resource.name": flow.name},
-                        {"prefect.resource.id": format!("prefect.flow.{}", flow.flow_name),
-                         "prefect.resource.role": "flow", "prefect.resource.name": flow.flow_name}],
+                         "prefect.resource.role": "flow-run", "prefect.resource.name": flow.name}],
             "payload": {
                 "intended": {"from": self.previous.map(|p| p.1), "to": ty},
                 "validated_state": {"type": ty, "name": name, "message": message.unwrap_or(""),
@@ -377,8 +379,8 @@ fn settle_attempt<O: TaskOutcome>(
     elapsed: Duration,
 ) -> Result<Ended<O>, Duration> {
     let (mut failure, data) = match &attempt {
-        Ok(o) => match o.record() {
-            Ok(data) => (None, Some(data)),
+        Ok(o) => match o.json() {
+            Ok(value) => (None, Some(result_reference(value))),
             Err(message) => (Some(message), None),
         },
         Err(p) => (
@@ -454,6 +456,24 @@ where
     }
 }
 
+/// Runs a task run's attempts to the end: its value as JSON, or why it has none.
+pub(crate) fn run_to_end<O: TaskOutcome>(
+    live: &mut LiveTaskRun,
+    body: &mut dyn FnMut(bool) -> O,
+) -> Result<Value, TaskError> {
+    let task = live.name.clone();
+    match run_sync(live, body) {
+        Ended::Returned(o) => o
+            .json()
+            .map_err(|message| TaskError::Failed { task, message }),
+        Ended::Panicked(p) => Err(TaskError::Panicked {
+            task,
+            message: panic_message(p.as_ref()),
+        }),
+        Ended::Error(e) => Err(e),
+    }
+}
+
 /// The direct-call result: the body's output, or the failure re-raised as a panic (a direct
 /// call of a task has no other way to fail; submit the task to get failures as values).
 fn into_output<O: TaskOutcome>(ended: Ended<O>) -> O::Output {
@@ -509,6 +529,7 @@ pub type Prepared<O> = (Params, Box<dyn FnMut(bool) -> O + Send>);
 pub fn submit_task<O>(
     meta: &'static TaskMeta,
     prepare: impl FnOnce() -> Result<Prepared<O>, TaskError> + Send + 'static,
+    read: fn(Value) -> Result<O::Value, String>,
 ) -> TaskFuture<O::Value>
 where
     O: TaskOutcome + 'static,
@@ -518,6 +539,11 @@ where
     let frame = context::current();
     let id = Uuid::now_v7();
     let future = TaskFuture::new(slot.clone(), id);
+    if let Some(frame) = frame.as_ref().filter(|f| f.flow.runner.is_distributed()) {
+        frame.flow.track(slot.clone());
+        crate::distributed::submit_remote(meta, frame.clone(), id, slot, prepare, read);
+        return future;
+    }
     let job_slot = slot.clone();
     let job_frame = frame.clone();
     let job = move || job_slot.complete(execute_submitted(meta, id, job_frame, prepare));

@@ -67,7 +67,20 @@ pub fn shared_harness() -> &'static Harness {
     harness
 }
 
+/// Keeps a harness serving another thread; see [`Harness::enter`].
+pub struct ThreadGuard {
+    _guard: OverrideGuard,
+}
+
 impl Harness {
+    /// Makes this harness serve the calling thread too (e.g. a thread the test spawned), until
+    /// the guard drops.
+    pub fn enter(&self) -> ThreadGuard {
+        ThreadGuard {
+            _guard: Engine::install(self.engine.clone()),
+        }
+    }
+
     /// The harness server's API URL, e.g. to point other clients at it.
     pub fn api_url(&self) -> String {
         self.engine.api_url().to_owned()

@@ -5,6 +5,7 @@ mod events;
 mod flow_runs;
 mod flows;
 mod logs;
+mod task_queue;
 mod task_runs;
 
 use axum::Router;
@@ -18,6 +19,7 @@ pub fn api() -> Router<AppState> {
         .merge(flows::routes())
         .merge(flow_runs::routes())
         .merge(task_runs::routes())
+        .merge(task_queue::routes())
         .merge(logs::routes())
         .merge(events::routes())
         .layer(axum::middleware::map_response(crate::error::json_errors))

@@ -5,7 +5,7 @@ use flowgate_core::task_run::TaskRunRecord;
 use flowgate_core::{Event, State, StateType};
 use serde_json::{Map, Value, json};
 
-use crate::model::{Flow, FlowRun, LogEntry, TaskRun};
+use crate::model::{Flow, FlowRun, LogEntry, QueuedTask, TaskRun};
 use crate::sql::{Arg, Row};
 use crate::store::{Result, StoreError};
 
@@ -197,6 +197,22 @@ pub fn task_run(row: &Row) -> Result<TaskRun> {
             total_run_time: row.get("total_run_time")?,
             created: row.micros("created")?,
         },
+    })
+}
+
+pub fn queued_task(row: &Row) -> Result<QueuedTask> {
+    let result = row.json("result")?;
+    Ok(QueuedTask {
+        id: row.uuid("id")?,
+        task_key: row.get("task_key")?,
+        flow_run_id: row.opt_uuid("flow_run_id")?,
+        parameters: row.json("parameters")?,
+        status: row.get("status")?,
+        worker: row.get("worker")?,
+        lease_until: row.opt_micros("lease_until")?,
+        attempts: row.get("attempts")?,
+        result: (!result.is_null()).then_some(result),
+        error: row.get("error")?,
     })
 }
 

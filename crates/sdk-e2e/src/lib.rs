@@ -1,0 +1,61 @@
+//! Tasks and flows shared by the end-to-end tests and their task-worker binary.
+
+use std::time::Duration;
+
+use flowgate::{DistributedTaskRunner, flow, task};
+
+/// `x²`, with the id of the process that computed it.
+#[task]
+pub fn square_in_worker(x: u64) -> (u64, u32) {
+    std::thread::sleep(Duration::from_millis(200));
+    (x * x, std::process::id())
+}
+
+/// Sleeps `millis`, then returns the process id.
+#[task]
+pub fn sleepy(millis: u64) -> u32 {
+    std::thread::sleep(Duration::from_millis(millis));
+    std::process::id()
+}
+
+/// Fails when `x` is odd.
+#[task]
+pub fn even_only(x: u64) -> Result<u64, String> {
+    if x % 2 == 1 {
+        Err(format!("{x} is odd"))
+    } else {
+        Ok(x)
+    }
+}
+
+/// Squares `0..n` in task workers; returns the squares and the worker process ids.
+#[flow(task_runner = DistributedTaskRunner)]
+pub fn fan_out(n: u64) -> Vec<(u64, u32)> {
+    square_in_worker::map(0..n)
+        .iter()
+        .map(|f| f.result().expect("a worker squared it"))
+        .collect()
+}
+
+/// Runs one long task in a worker.
+#[flow(task_runner = DistributedTaskRunner)]
+pub fn one_long_task(millis: u64) -> u32 {
+    sleepy::submit(millis)
+        .result()
+        .expect("some worker finished it")
+}
+
+/// A task failing in a worker.
+#[flow(task_runner = DistributedTaskRunner)]
+pub fn odd_one_out() -> String {
+    even_only::submit(3).result().unwrap_err().to_string()
+}
+
+/// Every task the worker serves.
+pub fn tasks() -> [&'static flowgate::RemoteTask; 3] {
+    [
+        &square_in_worker::WORKER,
+        &sleepy::WORKER,
+        &even_only::WORKER,
+    ]
+}

@@ -1,0 +1,129 @@
+//! The distributed runner across processes: a flow in this process, task workers in two child
+//! processes, the server in between; a worker killed mid-task loses nothing.
+
+use std::collections::HashSet;
+use std::process::{Child, Command};
+use std::time::{Duration, Instant};
+
+use flowgate::testing::{Harness, harness};
+use flowgate_sdk_e2e::{fan_out, odd_one_out, one_long_task};
+use serde_json::json;
+
+/// A task-worker process, killed when dropped.
+struct Worker(Child);
+
+impl Worker {
+    fn start(h: &Harness) -> Worker {
+        let child = Command::new(env!("CARGO_BIN_EXE_e2e-task-worker"))
+            .env("FLOWGATE_API_URL", h.api_url())
+            .env("FLOWGATE_TASK_LEASE_SECONDS", "1.5")
+            .env("FLOWGATE_WORKER_CONCURRENCY", "2")
+            .env("FLOWGATE_LOGGING_LEVEL", "WARNING")
+            .spawn()
+            .expect("the worker starts");
+        Worker(child)
+    }
+
+    fn pid(&self) -> u32 {
+        self.0.id()
+    }
+
+    fn kill(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+#[test]
+fn tasks_run_in_two_worker_processes_and_are_recorded() {
+    let h = harness();
+    let (a, b) = (Worker::start(&h), Worker::start(&h));
+    let out = fan_out(8);
+    assert_eq!(
+        out.iter().map(|(sq, _)| *sq).collect::<Vec<_>>(),
+        (0..8).map(|x| x * x).collect::<Vec<_>>()
+    );
+    let pids: HashSet<u32> = out.iter().map(|(_, pid)| *pid).collect();
+    assert!(
+        pids.is_subset(&HashSet::from([a.pid(), b.pid()])),
+        "{pids:?}"
+    );
+    assert_eq!(pids.len(), 2, "both workers took tasks: {pids:?}");
+    let runs = h.post(
+        "/flow_runs/filter",
+        json!({"flows": {"name": {"any_": ["fan-out"]}}}),
+    );
+    let run_id = runs[0]["id"].clone();
+    assert_eq!(runs[0]["state_type"], "COMPLETED");
+    let tasks = h.post(
+        "/task_runs/filter",
+        json!({"flow_runs": {"id": {"any_": [run_id]}}}),
+    );
+    let tasks = tasks.as_array().unwrap();
+    assert_eq!(
+        tasks.len(),
+        8,
+        "each call recorded once, by the worker that ran it"
+    );
+    assert!(tasks.iter().all(|t| t["state_type"] == "COMPLETED"));
+}
+
+#[test]
+fn a_failure_in_a_worker_reaches_the_flow() {
+    let h = harness();
+    let _w = Worker::start(&h);
+    let message = odd_one_out();
+    assert!(message.contains("3 is odd"), "{message}");
+}
+
+#[test]
+fn a_worker_killed_mid_task_loses_nothing() {
+    let h = harness();
+    let mut first = Worker::start(&h);
+    std::thread::scope(|s| {
+        let flow = s.spawn(|| {
+            let _serve_this_thread = h.enter();
+            one_long_task(2000)
+        });
+        // Wait until the first worker runs the task, then kill it.
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let tasks = h.post(
+                "/task_runs/filter",
+                json!({"task_runs": {"state": {"type": {"any_": ["RUNNING"]}}}}),
+            );
+            if tasks.as_array().is_some_and(|t| !t.is_empty()) {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the first worker never started the task"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        first.kill();
+        let second = Worker::start(&h);
+        let pid = flow.join().expect("the flow finished");
+        assert_eq!(
+            pid,
+            second.pid(),
+            "the second worker took the task over after the lease lapsed"
+        );
+    });
+    let runs = h.post(
+        "/flow_runs/filter",
+        json!({"flows": {"name": {"any_": ["one-long-task"]}}}),
+    );
+    assert_eq!(runs[0]["state_type"], "COMPLETED");
+    let tasks = h.post(
+        "/task_runs/filter",
+        json!({"flow_runs": {"id": {"any_": [runs[0]["id"]]}}}),
+    );
+    assert_eq!(tasks[0]["state_type"], "COMPLETED");
+}
