@@ -55,6 +55,12 @@ pub use runner::{
     ThreadPoolTaskRunner,
 };
 
+/// The API URL flows on this thread report to (`FLOWGATE_API_URL`, a test harness's, or the
+/// embedded server's, which this starts if needed): hand it to task workers.
+pub fn api_url() -> Result<String, ApiError> {
+    engine::Engine::current().map(|e| e.api_url().to_owned())
+}
+
 /// Everything a flow file usually needs.
 pub mod prelude {
     pub use crate::{
