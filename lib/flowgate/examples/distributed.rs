@@ -22,12 +22,9 @@ fn checksum(chunk: u64) -> (u64, u32) {
 fn distributed_checksums(chunks: u64) -> u64 {
     let futures = checksum::map(0..chunks);
     let mut total = 0;
-    for f in &futures {
+    for (chunk, f) in futures.iter().enumerate() {
         let (sum, worker) = f.result().expect("a worker computed it");
-        println!(
-            "chunk {} summed by worker process {worker}",
-            f.task_run_id()
-        );
+        println!("chunk {chunk} summed by worker process {worker}");
         total += sum;
     }
     total
