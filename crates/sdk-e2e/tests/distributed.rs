@@ -127,3 +127,17 @@ fn a_worker_killed_mid_task_loses_nothing() {
     );
     assert_eq!(tasks[0]["state_type"], "COMPLETED");
 }
+
+#[test]
+fn a_worker_without_a_server_stops_with_a_clear_error() {
+    let out = Command::new(env!("CARGO_BIN_EXE_e2e-task-worker"))
+        .env("FLOWGATE_API_URL", "http://127.0.0.1:9/api")
+        .output()
+        .expect("the worker runs");
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("cannot reach the Flowgate server at http://127.0.0.1:9/api"),
+        "{stderr}"
+    );
+}

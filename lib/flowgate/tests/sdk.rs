@@ -413,3 +413,27 @@ async fn async_flows_and_tasks_are_recorded() {
     let tasks = task_runs(&h, &run["id"]);
     assert_eq!(tasks.len(), 2);
 }
+
+#[task]
+fn tally(counts: std::collections::HashMap<(u8, u8), u32>) -> u32 {
+    counts.values().sum()
+}
+
+#[flow]
+fn unserialisable() -> String {
+    let counts = std::collections::HashMap::from([((1, 2), 3)]);
+    tally::submit(counts).result().unwrap_err().to_string()
+}
+
+#[test]
+fn an_argument_that_cannot_be_recorded_is_named() {
+    let h = harness();
+    let message = unserialisable();
+    assert!(
+        message.contains("parameter `counts`") && message.contains("cannot be serialised"),
+        "{message}"
+    );
+    let run = &runs_of(&h, "unserialisable")[0];
+    let tasks = task_runs(&h, &run["id"]);
+    assert_eq!(tasks[0]["state_type"], "FAILED");
+}
