@@ -97,8 +97,9 @@ pub trait Store: Send + Sync + 'static {
     /// A flow run's state history, oldest first.
     async fn flow_run_states(&self, id: Uuid) -> Result<Vec<State>>;
 
-    /// Stores events not stored before (by id) and folds task-run events into task runs.
-    async fn ingest_events(&self, events: &[Event]) -> Result<IngestOutcome>;
+    /// Stores events not stored before (by id), folds task-run events into task runs, and
+    /// stores log lines: the batched write path for high-volume client reports.
+    async fn ingest(&self, events: &[Event], logs: &[LogEntry]) -> Result<IngestOutcome>;
     /// Events matching `filter`.
     async fn filter_events(&self, filter: &EventFilter, page: Page) -> Result<Vec<Event>>;
     /// How many events match `filter`.
@@ -157,8 +158,6 @@ pub trait Store: Send + Sync + 'static {
     /// Reads a queued task.
     async fn read_queued_task(&self, id: Uuid) -> Result<QueuedTask>;
 
-    /// Stores log lines.
-    async fn create_logs(&self, logs: &[LogEntry]) -> Result<()>;
     /// Logs matching `filter`, by timestamp.
     async fn filter_logs(
         &self,

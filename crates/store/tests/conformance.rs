@@ -387,17 +387,17 @@ on_each_backend!(
         let completed = task_event(task, run.id, "COMPLETED", t0, 200, 1);
         // Completed first, then a batch with the rest and a duplicate, then the same batch again.
         let out = store
-            .ingest_events(std::slice::from_ref(&completed))
+            .ingest(std::slice::from_ref(&completed), &[])
             .await
             .unwrap();
         assert_eq!((out.stored, out.task_runs), (1, 1));
         let out = store
-            .ingest_events(&[running.clone(), pending.clone(), running.clone()])
+            .ingest(&[running.clone(), pending.clone(), running.clone()], &[])
             .await
             .unwrap();
         assert_eq!((out.stored, out.duplicates), (2, 1));
         let out = store
-            .ingest_events(&[pending, running, completed])
+            .ingest(&[pending, running, completed], &[])
             .await
             .unwrap();
         assert_eq!((out.stored, out.duplicates, out.task_runs), (0, 3, 0));
@@ -439,7 +439,7 @@ on_each_backend!(
         let run = new_run(&store, "f").await;
         let mut bad = task_event(Uuid::now_v7(), run.id, "RUNNING", now(), 100, 1);
         bad.payload["validated_state"]["type"] = json!("EXPLODED");
-        let out = store.ingest_events(&[bad]).await.unwrap();
+        let out = store.ingest(&[bad], &[]).await.unwrap();
         assert_eq!((out.stored, out.unreadable, out.task_runs), (1, 1, 0));
         assert_eq!(
             store
@@ -469,7 +469,7 @@ on_each_backend!(a_large_batch_lands_whole, async |db: TestDatabase| {
             ));
         }
     }
-    let out = store.ingest_events(&events).await.unwrap();
+    let out = store.ingest(&events, &[]).await.unwrap();
     assert_eq!((out.stored, out.task_runs), (1200, 400));
     let done = TaskRunFilter {
         state_types: Some(vec![StateType::Completed]),
@@ -494,7 +494,7 @@ on_each_backend!(logs_are_stored_and_filtered, async |db: TestDatabase| {
             task_run_id: None,
         })
         .collect();
-    store.create_logs(&logs).await.unwrap();
+    store.ingest(&[], &logs).await.unwrap();
     let of_run = LogFilter {
         flow_run_ids: Some(vec![run.id]),
         ..Default::default()

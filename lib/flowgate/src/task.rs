@@ -225,12 +225,13 @@ impl LiveTaskRun {
             total_run_time: 0.0,
             previous: None,
         };
+        let parameters = params.to_json();
+        if let Ok(p) = &parameters {
+            live.parameters = p.clone();
+        }
         live.emit("PENDING", "Pending", None, None, None);
-        match params.to_json() {
-            Ok(p) => {
-                live.parameters = p;
-                Ok(live)
-            }
+        match parameters {
+            Ok(_) => Ok(live),
             Err((param, message)) => {
                 let err = TaskError::Serialization {
                     task: live.name.clone(),
@@ -274,14 +275,23 @@ impl LiveTaskRun {
         let flow = &self.frame.flow;
         let terminal = matches!(ty, "COMPLETED" | "FAILED" | "CRASHED" | "CANCELLED");
         let mut task_run = json!({
-            "name": self.name, "task_key": self.meta.key, "dynamic_key": self.dynamic_key,
-            "empirical_policy": {"max_retries": self.meta.retries, "retry_delay_seconds": self.meta.retry_delay,
-                                 "retries": self.meta.retries, "retry_delay": self.meta.retry_delay},
-            "tags": self.meta.tags, "labels": {}, "task_inputs": self.task_inputs,
-            "parameters": self.parameters,
             "run_count": self.run_count, "flow_run_run_count": flow.run_count,
-            "expected_start_time": self.expected_start, "total_run_time": self.total_run_time,
+            "total_run_time": self.total_run_time,
         });
+        // The task run's description goes in its first event only; the server fills later
+        // reports from earlier ones, so repeating it would only cost bytes and parsing.
+        if self.previous.is_none() {
+            let description = json!({
+                "name": self.name, "task_key": self.meta.key, "dynamic_key": self.dynamic_key,
+                "empirical_policy": {"max_retries": self.meta.retries, "retry_delay_seconds": self.meta.retry_delay,
+                                     "retries": self.meta.retries, "retry_delay": self.meta.retry_delay},
+                "tags": self.meta.tags, "labels": {}, "task_inputs": self.task_inputs,
+                "parameters": self.parameters, "expected_start_time": self.expected_start,
+            });
+            if let (Value::Object(t), Value::Object(d)) = (&mut task_run, description) {
+                t.extend(d);
+            }
+        }
         if let Some(start) = &self.start_time {
             task_run["start_time"] = json!(start);
         }

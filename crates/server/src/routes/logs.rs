@@ -33,7 +33,10 @@ async fn create(
     }
     let now = now();
     let entries: Vec<_> = logs.into_iter().map(|l| l.into_entry(now)).collect();
-    app.store.create_logs(&entries).await?;
+    app.ingest
+        .submit_logs(entries)
+        .await
+        .map_err(|e| ApiError::Unavailable(e.to_string()))?;
     Ok(StatusCode::CREATED)
 }
 

@@ -518,7 +518,7 @@ impl<B: Backend> Store for SqlStore<B> {
             .collect()
     }
 
-    async fn ingest_events(&self, events: &[Event]) -> Result<IngestOutcome> {
+    async fn ingest(&self, events: &[Event], logs: &[LogEntry]) -> Result<IngestOutcome> {
         let mut outcome = IngestOutcome::default();
         let mut seen = HashSet::new();
         let unique: Vec<&Event> = events.iter().filter(|e| seen.insert(e.id)).collect();
@@ -565,6 +565,13 @@ impl<B: Backend> Store for SqlStore<B> {
             outcome.task_runs = records.len();
             upsert_task_runs::<B>(&mut tx, &records, now).await?;
         }
+        insert_rows::<B>(
+            &mut tx,
+            &format!("INSERT INTO logs ({}) VALUES ", rows::LOG_COLUMNS),
+            " ON CONFLICT (id) DO NOTHING",
+            logs.iter().map(rows::log_args).collect(),
+        )
+        .await?;
         tx.commit().await?;
         Ok(outcome)
     }
@@ -763,19 +770,6 @@ impl<B: Backend> Store for SqlStore<B> {
     async fn read_queued_task(&self, id: Uuid) -> Result<QueuedTask> {
         let found = self.query(by_id("SELECT * FROM task_queue", id)).await?;
         rows::queued_task(found.first().ok_or_else(|| not_found("queued task", id))?)
-    }
-
-    async fn create_logs(&self, logs: &[LogEntry]) -> Result<()> {
-        let mut tx = self.write.begin_with(B::BEGIN_WRITE).await?;
-        insert_rows::<B>(
-            &mut tx,
-            &format!("INSERT INTO logs ({}) VALUES ", rows::LOG_COLUMNS),
-            " ON CONFLICT (id) DO NOTHING",
-            logs.iter().map(rows::log_args).collect(),
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(())
     }
 
     async fn filter_logs(
