@@ -1,10 +1,44 @@
 //! Events: immutable facts about resources ("task run X entered Running"), the input of task-run
 //! records today and of automations later.
 
+use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use crate::time::Micros;
+
+/// An event's payload, kept as the JSON text it arrived as: stored and served without being
+/// rebuilt, parsed only by readers that need parts of it (task-run folding).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Payload(String);
+
+impl Payload {
+    /// The payload of a JSON value.
+    pub fn from_value(v: &Value) -> Payload {
+        Payload(v.to_string())
+    }
+
+    /// A payload from JSON text already known to be valid (a parsed frame's raw part, a stored
+    /// column).
+    pub fn from_json_text(text: String) -> Payload {
+        Payload(text)
+    }
+
+    /// The JSON text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Parses the payload as `T`.
+    pub fn parse<T: DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
+        serde_json::from_str(&self.0)
+    }
+
+    /// The payload as a JSON value (null if it is not JSON).
+    pub fn value(&self) -> Value {
+        self.parse().unwrap_or(Value::Null)
+    }
+}
 
 /// One event, as clients send it and the server stores it.
 #[derive(Clone, Debug, PartialEq)]
@@ -20,7 +54,7 @@ pub struct Event {
     /// Labels of related resources, each with a `prefect.resource.role`.
     pub related: Vec<Map<String, Value>>,
     /// Event-specific data.
-    pub payload: Value,
+    pub payload: Payload,
     /// The id of the event this one follows, when the emitter knows it.
     pub follows: Option<Uuid>,
     /// When the server received it.
@@ -78,7 +112,7 @@ mod tests {
                 ("prefect.resource.id", format!("prefect.flow-run.{id}")),
                 ("prefect.resource.role", "flow-run".to_owned()),
             ])],
-            payload: Value::Null,
+            payload: Payload::from_value(&Value::Null),
             follows: None,
             received: Micros(2),
         };
@@ -172,11 +206,11 @@ pub fn flow_run_state_event(
             ("prefect.state-type", new.state_type.as_str().to_owned()),
         ]),
         related,
-        payload: serde_json::json!({
+        payload: Payload::from_value(&serde_json::json!({
             "intended": {"from": previous.map(|p| p.state_type), "to": new.state_type},
             "initial_state": previous.map(state_json),
             "validated_state": state_json(new),
-        }),
+        })),
         follows: previous.map(|p| p.id),
         received,
     }
@@ -215,7 +249,7 @@ mod emitted_tests {
             Some(format!("prefect.deployment.{dep}").as_str())
         );
         assert_eq!(ev.related_id("tag"), Some("prefect.tag.etl"));
-        assert_eq!(ev.payload["intended"]["from"], "PENDING");
+        assert_eq!(ev.payload.value()["intended"]["from"], "PENDING");
         assert_eq!(ev.follows, Some(prev.id));
     }
 }

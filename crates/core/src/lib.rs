@@ -11,6 +11,6 @@ pub mod state;
 pub mod task_run;
 pub mod time;
 
-pub use event::Event;
+pub use event::{Event, Payload};
 pub use state::{State, StateType};
 pub use time::Micros;

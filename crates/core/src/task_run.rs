@@ -9,7 +9,7 @@
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
-use crate::event::{Event, labels, resource_uuid};
+use crate::event::{Event, Payload, labels, resource_uuid};
 use crate::state::{State, StateType};
 use crate::time::Micros;
 
@@ -80,83 +80,51 @@ impl TaskRunRecord {
         let flow_run_id = ev
             .related_id("flow-run")
             .and_then(|r| resource_uuid(r, "prefect.flow-run"));
-        let task_run = ev
+        let report: Report = ev
             .payload
-            .get("task_run")
-            .and_then(Value::as_object)
-            .ok_or(ReportError::BadField("task_run"))?;
-        let validated = ev
-            .payload
-            .get("validated_state")
-            .and_then(Value::as_object)
+            .parse()
+            .map_err(|_| ReportError::BadField("payload"))?;
+        let task_run = report.task_run.ok_or(ReportError::BadField("task_run"))?;
+        let validated = report
+            .validated_state
             .ok_or(ReportError::BadField("validated_state"))?;
         let state_type = validated
-            .get("type")
-            .and_then(Value::as_str)
+            .state_type
+            .as_deref()
             .and_then(StateType::parse)
             .ok_or(ReportError::BadField("validated_state.type"))?;
         let state = State {
             id: ev.id,
             state_type,
-            name: str_field(validated, "name")
-                .unwrap_or(state_type.default_name())
-                .to_owned(),
+            name: validated
+                .name
+                .unwrap_or_else(|| state_type.default_name().to_owned()),
             timestamp: ev.occurred,
-            message: str_field(validated, "message")
-                .filter(|m| !m.is_empty())
-                .map(str::to_owned),
-            data: validated.get("data").filter(|d| !d.is_null()).cloned(),
-            details: validated
-                .get("state_details")
-                .and_then(Value::as_object)
-                .cloned()
-                .unwrap_or_default(),
+            message: validated.message.filter(|m| !m.is_empty()),
+            data: validated.data.filter(|d| !d.is_null()),
+            details: validated.state_details.unwrap_or_default(),
         };
-        let time = |k| str_field(task_run, k).and_then(|s| Micros::parse(s).ok());
+        let time = |t: Option<String>| t.and_then(|s| Micros::parse(&s).ok());
         Ok(TaskRunRecord {
             id,
             flow_run_id,
-            name: str_field(task_run, "name").unwrap_or_default().to_owned(),
-            task_key: str_field(task_run, "task_key")
-                .unwrap_or_default()
-                .to_owned(),
-            dynamic_key: str_field(task_run, "dynamic_key")
-                .unwrap_or_default()
-                .to_owned(),
-            cache_key: str_field(task_run, "cache_key").map(str::to_owned),
-            task_version: str_field(task_run, "task_version").map(str::to_owned),
-            empirical_policy: task_run
-                .get("empirical_policy")
-                .cloned()
-                .unwrap_or(Value::Null),
-            tags: task_run
-                .get("tags")
-                .and_then(Value::as_array)
-                .map(|a| {
-                    a.iter()
-                        .filter_map(|t| t.as_str().map(str::to_owned))
-                        .collect()
-                })
-                .unwrap_or_default(),
-            labels: task_run.get("labels").cloned().unwrap_or(Value::Null),
-            task_inputs: task_run.get("task_inputs").cloned().unwrap_or(Value::Null),
-            parameters: task_run.get("parameters").cloned().unwrap_or(Value::Null),
+            name: task_run.name.unwrap_or_default(),
+            task_key: task_run.task_key.unwrap_or_default(),
+            dynamic_key: task_run.dynamic_key.unwrap_or_default(),
+            cache_key: task_run.cache_key,
+            task_version: task_run.task_version,
+            empirical_policy: task_run.empirical_policy.unwrap_or(Value::Null),
+            tags: task_run.tags.unwrap_or_default(),
+            labels: task_run.labels.unwrap_or(Value::Null),
+            task_inputs: task_run.task_inputs.unwrap_or(Value::Null),
+            parameters: task_run.parameters.unwrap_or(Value::Null),
             state,
-            run_count: task_run
-                .get("run_count")
-                .and_then(Value::as_i64)
-                .unwrap_or(0),
-            flow_run_run_count: task_run
-                .get("flow_run_run_count")
-                .and_then(Value::as_i64)
-                .unwrap_or(0),
-            expected_start_time: time("expected_start_time"),
-            start_time: time("start_time"),
-            end_time: time("end_time"),
-            total_run_time: task_run
-                .get("total_run_time")
-                .and_then(Value::as_f64)
-                .unwrap_or(0.0),
+            run_count: task_run.run_count.unwrap_or(0),
+            flow_run_run_count: task_run.flow_run_run_count.unwrap_or(0),
+            expected_start_time: time(task_run.expected_start_time),
+            start_time: time(task_run.start_time),
+            end_time: time(task_run.end_time),
+            total_run_time: task_run.total_run_time.unwrap_or(0.0),
             created: ev.occurred,
         })
     }
@@ -209,7 +177,7 @@ impl TaskRunRecord {
                 ("prefect.orchestration", "server".to_owned()),
             ]),
             related,
-            payload: json!({
+            payload: Payload::from_value(&json!({
                 "intended": {"from": previous.map(|p| p.state_type), "to": self.state.state_type},
                 "initial_state": previous.map(state_json),
                 "validated_state": state_json(&self.state),
@@ -224,7 +192,7 @@ impl TaskRunRecord {
                     "start_time": time(self.start_time), "end_time": time(self.end_time),
                     "total_run_time": self.total_run_time,
                 },
-            }),
+            })),
             follows: previous.map(|p| p.id),
             received,
         }
@@ -268,8 +236,42 @@ impl TaskRunRecord {
     }
 }
 
-fn str_field<'a>(obj: &'a Map<String, Value>, key: &str) -> Option<&'a str> {
-    obj.get(key).and_then(Value::as_str)
+/// The parts of a task-run event's payload that describe the task run (read without building
+/// a JSON tree for the rest).
+#[derive(serde::Deserialize)]
+struct Report {
+    validated_state: Option<ReportedState>,
+    task_run: Option<ReportedTaskRun>,
+}
+
+#[derive(serde::Deserialize)]
+struct ReportedState {
+    #[serde(rename = "type")]
+    state_type: Option<String>,
+    name: Option<String>,
+    message: Option<String>,
+    data: Option<Value>,
+    state_details: Option<Map<String, Value>>,
+}
+
+#[derive(serde::Deserialize)]
+struct ReportedTaskRun {
+    name: Option<String>,
+    task_key: Option<String>,
+    dynamic_key: Option<String>,
+    cache_key: Option<String>,
+    task_version: Option<String>,
+    empirical_policy: Option<Value>,
+    tags: Option<Vec<String>>,
+    labels: Option<Value>,
+    task_inputs: Option<Value>,
+    parameters: Option<Value>,
+    run_count: Option<i64>,
+    flow_run_run_count: Option<i64>,
+    expected_start_time: Option<String>,
+    start_time: Option<String>,
+    end_time: Option<String>,
+    total_run_time: Option<f64>,
 }
 
 fn fill_string(target: &mut String, older: String) {
@@ -319,7 +321,9 @@ mod tests {
                 ),
                 ("prefect.resource.role", "flow-run".to_owned()),
             ])],
-            payload: json!({"validated_state": {"type": ty, "name": "x", "message": "", "state_details": {}, "data": null}, "task_run": task_run}),
+            payload: Payload::from_value(
+                &json!({"validated_state": {"type": ty, "name": "x", "message": "", "state_details": {}, "data": null}, "task_run": task_run}),
+            ),
             follows: None,
             received: Micros(t),
         }
@@ -339,7 +343,9 @@ mod tests {
     #[test]
     fn explains_unreadable_events() {
         let mut ev = lifecycle_event(Uuid::now_v7(), Uuid::now_v7(), 0);
-        ev.payload["validated_state"]["type"] = json!("DONE");
+        let mut payload = ev.payload.value();
+        payload["validated_state"]["type"] = json!("DONE");
+        ev.payload = Payload::from_value(&payload);
         assert_eq!(
             TaskRunRecord::from_event(&ev),
             Err(ReportError::BadField("validated_state.type"))

@@ -73,7 +73,9 @@ fn task_event(
             ),
             ("prefect.resource.role", "flow-run".to_owned()),
         ])],
-        payload: json!({"validated_state": {"type": ty, "name": ty, "message": "", "state_details": {}, "data": null}, "task_run": task_run}),
+        payload: flowgate_core::Payload::from_value(
+            &json!({"validated_state": {"type": ty, "name": ty, "message": "", "state_details": {}, "data": null}, "task_run": task_run}),
+        ),
         follows: None,
         received: at,
     }
@@ -438,7 +440,9 @@ on_each_backend!(
         let store = store(&db).await;
         let run = new_run(&store, "f").await;
         let mut bad = task_event(Uuid::now_v7(), run.id, "RUNNING", now(), 100, 1);
-        bad.payload["validated_state"]["type"] = json!("EXPLODED");
+        let mut payload = bad.payload.value();
+        payload["validated_state"]["type"] = json!("EXPLODED");
+        bad.payload = flowgate_core::Payload::from_value(&payload);
         let out = store.ingest(&[bad], &[]).await.unwrap();
         assert_eq!((out.stored, out.unreadable, out.task_runs), (1, 1, 0));
         assert_eq!(

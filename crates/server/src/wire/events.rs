@@ -1,7 +1,8 @@
 //! Events on the wire.
 
-use flowgate_core::{Event, Micros};
+use flowgate_core::{Event, Micros, Payload};
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
@@ -21,7 +22,7 @@ pub struct EventIn {
     pub related: Vec<Map<String, Value>>,
     /// Payload.
     #[serde(default)]
-    pub payload: Value,
+    pub payload: Option<Box<RawValue>>,
     /// The event this one follows.
     pub follows: Option<Uuid>,
 }
@@ -50,15 +51,21 @@ impl EventIn {
             event: self.event,
             resource: self.resource,
             related: self.related,
-            payload: if self.payload.is_null() {
-                Value::Object(Map::new())
-            } else {
-                self.payload
+            payload: match self.payload {
+                Some(raw) if raw.get() != "null" => Payload::from_json_text(raw.get().to_owned()),
+                _ => Payload::from_json_text("{}".to_owned()),
             },
             follows: self.follows,
             received: now,
         })
     }
+}
+
+/// The payload's JSON text as a raw value (stored payloads are valid JSON; anything else
+/// renders as `{}`).
+fn raw(payload: &Payload) -> &RawValue {
+    serde_json::from_str(payload.as_str())
+        .unwrap_or_else(|_| serde_json::from_str("{}").expect("`{}` is JSON"))
 }
 
 /// An event as a reader sees it.
@@ -69,7 +76,7 @@ pub struct EventOut<'a> {
     event: &'a str,
     resource: &'a Map<String, Value>,
     related: &'a [Map<String, Value>],
-    payload: &'a Value,
+    payload: &'a RawValue,
     follows: Option<Uuid>,
     received: Micros,
 }
@@ -82,7 +89,7 @@ impl<'a> From<&'a Event> for EventOut<'a> {
             event: &e.event,
             resource: &e.resource,
             related: &e.related,
-            payload: &e.payload,
+            payload: raw(&e.payload),
             follows: e.follows,
             received: e.received,
         }

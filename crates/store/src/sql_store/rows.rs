@@ -260,7 +260,7 @@ pub fn event_args(e: &Event) -> Vec<Arg> {
         serde_json::to_string(&e.related)
             .unwrap_or_else(|_| "[]".to_owned())
             .into(),
-        e.payload.to_string().into(),
+        e.payload.as_str().into(),
         e.follows.into(),
         e.received.into(),
     ]
@@ -280,7 +280,7 @@ pub fn event(row: &Row) -> Result<Event> {
             Value::Array(items) => items.into_iter().map(as_map).collect(),
             _ => Vec::new(),
         },
-        payload: row.json("payload")?,
+        payload: flowgate_core::Payload::from_json_text(row.get("payload")?),
         follows: row.opt_uuid("follows")?,
         received: row.micros("received")?,
     })
