@@ -67,6 +67,14 @@ impl Ingest {
             .map_err(|_| IngestError::Closed)
     }
 
+    /// Queues log lines for the next batch (a later flush confirms them).
+    pub async fn submit_log(&self, log: LogEntry) -> Result<(), IngestError> {
+        self.tx
+            .send(Msg::Logs(vec![log]))
+            .await
+            .map_err(|_| IngestError::Closed)
+    }
+
     /// Stores log lines with the next batch; returns once they are committed.
     pub async fn submit_logs(&self, logs: Vec<LogEntry>) -> Result<(), IngestError> {
         self.tx

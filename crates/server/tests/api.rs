@@ -17,7 +17,7 @@ use uuid::Uuid;
 
 use support::{
     PATIENCE, Stage, TaskRun, TestServer, id, next_json, next_message, plain_event, send_json,
-    sync, task_event,
+    stamp, sync, task_event,
 };
 
 /// The `prefect.resource.id` of a flow run.
@@ -762,5 +762,53 @@ on_each_backend!(
                 other => panic!("expected a going-away close frame, got {other:?}"),
             }
         }
+    }
+);
+
+on_each_backend!(
+    log_lines_on_the_events_socket_are_stored_by_the_next_flush,
+    async |db: TestDatabase| {
+        let server = TestServer::start(db).await;
+        let flow_id = server.create_flow("socket-logs").await;
+        let run = server.create_flow_run(&flow_id, "r").await;
+        let run_id = id(&run);
+        let mut ws = server.ws_connect_authenticated("/events/in").await;
+        for (i, message) in ["first over the socket", "second over the socket"]
+            .iter()
+            .enumerate()
+        {
+            let at = jiff::Timestamp::now() + jiff::SignedDuration::from_millis(i as i64);
+            let line = json!({"type": "log", "log": {"name": "prefect.flow_runs", "level": 20,
+                "message": message, "timestamp": stamp(at), "flow_run_id": run_id, "task_run_id": null}});
+            send_json(&mut ws, &line).await;
+        }
+        let errors = sync(&mut ws).await;
+        assert!(errors.is_empty(), "log frames are accepted: {errors:?}");
+        let logs = server
+            .post_json(
+                "/logs/filter",
+                &json!({"logs": {"flow_run_id": {"any_": [run_id]}}, "sort": "TIMESTAMP_ASC"}),
+            )
+            .await
+            .expect(200);
+        let messages: Vec<&str> = logs
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| l["message"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            messages,
+            ["first over the socket", "second over the socket"],
+            "stored once the pong came back"
+        );
+        send_json(&mut ws, &json!({"type": "log", "log": {"level": "loud"}})).await;
+        let errors = sync(&mut ws).await;
+        assert_eq!(
+            errors.len(),
+            1,
+            "a malformed log frame is reported: {errors:?}"
+        );
+        server.stop().await;
     }
 );

@@ -87,10 +87,7 @@ pub fn run_remote<O: TaskOutcome>(
     let engine = call.engine.clone();
     let _ = engine.block_on({
         let engine = engine.clone();
-        async move {
-            let (events, ()) = tokio::join!(engine.events.flush(), engine.logs.flush());
-            events
-        }
+        async move { engine.events.flush().await }
     });
     outcome.map_err(|e| e.to_string())
 }

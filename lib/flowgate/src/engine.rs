@@ -11,14 +11,13 @@ use uuid::Uuid;
 
 use crate::api::Api;
 use crate::error::ApiError;
-use crate::sinks::{EventSink, LogSink};
+use crate::sinks::EventSink;
 
 /// A connection to one Flowgate server.
 pub(crate) struct Engine {
     runtime: Option<tokio::runtime::Runtime>,
     pub api: Api,
     pub events: EventSink,
-    pub logs: LogSink,
     flows: Mutex<HashMap<String, Uuid>>,
     #[cfg(feature = "embedded")]
     server: Mutex<Option<flowgate_server::RunningServer>>,
@@ -49,12 +48,10 @@ impl Engine {
     fn with_runtime(runtime: tokio::runtime::Runtime, api_url: &str) -> Engine {
         let api = Api::new(api_url);
         let events = EventSink::start(runtime.handle(), api_url);
-        let logs = LogSink::start(runtime.handle(), api.clone());
         Engine {
             runtime: Some(runtime),
             api,
             events,
-            logs,
             flows: Mutex::new(HashMap::new()),
             #[cfg(feature = "embedded")]
             server: Mutex::new(None),

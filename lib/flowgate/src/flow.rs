@@ -137,8 +137,7 @@ async fn close_attempt(
         logging::for_frame(&frame).info(&finished);
     }
     // Every task run and log line reaches the server before the run is declared finished.
-    let (events, ()) = tokio::join!(engine.events.flush(), engine.logs.flush());
-    if let Err(e) = events {
+    if let Err(e) = engine.events.flush().await {
         eprintln!("flowgate: flow run {}: {e}", scope.name);
     }
     let state = match &failure {
@@ -162,12 +161,12 @@ async fn close_attempt(
             failure.unwrap_or_default(),
             delay.as_secs_f64()
         ));
-        engine.logs.flush().await;
+        let _ = engine.events.flush().await;
         return Ok(Next::Retry(delay));
     }
     if !final_for_sure {
         logging::for_frame(&frame).info(&finished);
-        engine.logs.flush().await;
+        let _ = engine.events.flush().await;
     }
     Ok(Next::Done)
 }

@@ -52,11 +52,16 @@ fn emit(frame: &Frame, level: i64, message: &str) {
         ),
     };
     let now = jiff::Timestamp::now();
-    frame.flow.engine.logs.send(json!({
+    let line = json!({
         "name": logger, "level": level, "message": message,
         "timestamp": now.strftime("%Y-%m-%dT%H:%M:%S%.6fZ").to_string(),
         "flow_run_id": frame.flow.id, "task_run_id": frame.task.as_ref().map(|t| t.id),
-    }));
+    });
+    frame
+        .flow
+        .engine
+        .events
+        .send(format!(r#"{{"type":"log","log":{line}}}"#));
     if level >= threshold() {
         let local = now.strftime("%H:%M:%S%.3f");
         let _ = writeln!(

@@ -1,18 +1,17 @@
-//! Background senders: task-run events over the `/api/events/in` websocket and log lines over
-//! `POST /logs/`, both batched, both with a flush that waits until the server has stored
-//! everything sent before it (a websocket ping is answered only after that).
+//! The background sender of task-run events and run log lines: one websocket to
+//! `/api/events/in`, frames written in batches, and a flush that waits until the server has
+//! stored everything sent before it (the server answers a ping only after that). Log lines
+//! travel as `{"type": "log", "log": {...}}` frames, so one flush confirms both.
 
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
-use serde_json::{Value, json};
+use serde_json::json;
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
-
-use crate::api::Api;
 
 /// Connection attempts before a flush reports failure.
 const ATTEMPTS: u32 = 5;
@@ -168,67 +167,5 @@ async fn connect(url: &str) -> Result<Ws, String> {
     match ws.next().await {
         Some(Ok(Message::Text(t))) if t.contains("auth_success") => Ok(ws),
         other => Err(format!("authentication failed: {other:?}")),
-    }
-}
-
-enum LogMsg {
-    Line(Value),
-    Flush(oneshot::Sender<()>),
-}
-
-/// Sends log lines in batches; cheap to clone.
-#[derive(Clone)]
-pub(crate) struct LogSink {
-    tx: mpsc::UnboundedSender<LogMsg>,
-}
-
-impl LogSink {
-    /// Starts the sender on `handle`.
-    pub fn start(handle: &tokio::runtime::Handle, api: Api) -> LogSink {
-        let (tx, rx) = mpsc::unbounded_channel();
-        handle.spawn(run_logs(rx, api));
-        LogSink { tx }
-    }
-
-    /// Queues one log line (a `POST /logs/` item).
-    pub fn send(&self, line: Value) {
-        let _ = self.tx.send(LogMsg::Line(line));
-    }
-
-    /// Waits until every line queued before this call was sent.
-    pub async fn flush(&self) {
-        let (done, wait) = oneshot::channel();
-        if self.tx.send(LogMsg::Flush(done)).is_ok() {
-            let _ = wait.await;
-        }
-    }
-}
-
-async fn run_logs(mut rx: mpsc::UnboundedReceiver<LogMsg>, api: Api) {
-    let mut msgs = Vec::new();
-    loop {
-        if rx.recv_many(&mut msgs, 1000).await == 0 {
-            return;
-        }
-        // Lines arriving while a request is in flight form the next batch.
-        let mut lines = Vec::new();
-        let mut waiters = Vec::new();
-        for m in msgs.drain(..) {
-            match m {
-                LogMsg::Line(l) => lines.push(l),
-                LogMsg::Flush(w) => waiters.push(w),
-            }
-        }
-        for chunk in lines.chunks(5000) {
-            if let Err(e) = api
-                .post("log lines", "/logs/", &Value::Array(chunk.to_vec()))
-                .await
-            {
-                eprintln!("flowgate: {} log lines could not be sent: {e}", chunk.len());
-            }
-        }
-        for w in waiters {
-            let _ = w.send(());
-        }
     }
 }

@@ -160,12 +160,13 @@ async fn ingest_socket(mut socket: WebSocket, app: AppState) {
             Some(Ok(Message::Text(t))) => t.to_string(),
             Some(Ok(Message::Binary(b))) => String::from_utf8_lossy(&b).into_owned(),
         };
-        let parsed = serde_json::from_str::<EventIn>(&text)
-            .map_err(|e| format!("frame is not a valid event: {e}"))
-            .and_then(|e| e.into_event(now()));
-        match parsed {
-            Ok(event) => {
-                if app.ingest.submit(event).await.is_err() {
+        match parse_report(&text) {
+            Ok(report) => {
+                let queued = match report {
+                    Report::Event(event) => app.ingest.submit(event).await,
+                    Report::Log(log) => app.ingest.submit_log(log).await,
+                };
+                if queued.is_err() {
                     close(&mut socket, close_code::AWAY, "server shutting down").await;
                     return;
                 }
@@ -180,6 +181,38 @@ async fn ingest_socket(mut socket: WebSocket, app: AppState) {
                 }
             }
         }
+    }
+}
+
+/// What a client may send on `/events/in` after authenticating.
+enum Report {
+    /// An event (what the `prefect` client sends).
+    Event(flowgate_core::Event),
+    /// A run log line, `{"type": "log", "log": {...}}` (what Flowgate's SDK sends, so that one
+    /// flush confirms a run's events and logs together).
+    Log(flowgate_store::model::LogEntry),
+}
+
+#[derive(serde::Deserialize)]
+enum LogTag {
+    #[serde(rename = "log")]
+    Log,
+}
+
+#[derive(serde::Deserialize)]
+struct LogFrame {
+    #[serde(rename = "type")]
+    _type: LogTag,
+    log: crate::wire::logs::LogCreate,
+}
+
+fn parse_report(text: &str) -> Result<Report, String> {
+    match serde_json::from_str::<EventIn>(text) {
+        Ok(event) => event.into_event(now()).map(Report::Event),
+        Err(not_event) => match serde_json::from_str::<LogFrame>(text) {
+            Ok(frame) => Ok(Report::Log(frame.log.into_entry(now()))),
+            Err(_) => Err(format!("frame is not a valid event: {not_event}")),
+        },
     }
 }
 
