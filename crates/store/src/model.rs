@@ -371,6 +371,33 @@ impl EventFilter {
     }
 }
 
+/// A value stored on a flow run under a key: a pause's input schema, description, or the
+/// input a person resumed the run with.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FlowRunInput {
+    /// Id.
+    pub id: Uuid,
+    /// When it was stored.
+    pub created: Micros,
+    /// The flow run.
+    pub flow_run_id: Uuid,
+    /// The key, unique per flow run.
+    pub key: String,
+    /// The value, as JSON text.
+    pub value: String,
+    /// Who sent it, if known.
+    pub sender: Option<String>,
+}
+
+/// How a paused run is resumed: the input to store under its response key, and who resumed it.
+#[derive(Clone, Debug, Default)]
+pub struct Resume {
+    /// `(key, JSON text)` of the input, when the pause asked for one.
+    pub input: Option<(String, String)>,
+    /// Who resumed the run (for the `prefect.flow-run.Resumed` event).
+    pub resumed_by: Option<String>,
+}
+
 /// A task call waiting in, or taken from, the distributed task queue.
 #[derive(Clone, Debug, PartialEq)]
 pub struct QueuedTask {

@@ -127,7 +127,16 @@ CREATE TABLE task_queue (
     created BIGINT NOT NULL,
     updated BIGINT NOT NULL
 );
-CREATE INDEX task_queue_claim ON task_queue(status, task_key, created)
+CREATE INDEX task_queue_claim ON task_queue(status, task_key, created);
+CREATE TABLE flow_run_inputs (
+    id TEXT PRIMARY KEY,
+    created BIGINT NOT NULL,
+    flow_run_id TEXT NOT NULL REFERENCES flow_runs(id) ON DELETE CASCADE,
+    key TEXT NOT NULL,
+    value TEXT NOT NULL,
+    sender TEXT
+);
+CREATE UNIQUE INDEX flow_run_inputs_key ON flow_run_inputs(flow_run_id, key)
 "#];
 
 /// Splits a migration into statements (none of ours contains a `;` inside a literal).

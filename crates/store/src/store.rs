@@ -124,6 +124,30 @@ pub trait Store: Send + Sync + 'static {
     /// How many task runs match `filter`.
     async fn count_task_runs(&self, filter: &TaskRunFilter) -> Result<i64>;
 
+    /// Stores a value on a flow run under a new key ([`StoreError::Conflict`] when taken).
+    async fn create_flow_run_input(&self, input: &FlowRunInput) -> Result<()>;
+    /// Reads a flow run's value by key.
+    async fn read_flow_run_input(&self, flow_run_id: Uuid, key: &str) -> Result<FlowRunInput>;
+    /// A flow run's values whose keys start with `prefix`, except `exclude`, oldest first.
+    async fn filter_flow_run_inputs(
+        &self,
+        flow_run_id: Uuid,
+        prefix: &str,
+        exclude: &[String],
+        limit: u32,
+    ) -> Result<Vec<FlowRunInput>>;
+    /// Deletes a flow run's value by key.
+    async fn delete_flow_run_input(&self, flow_run_id: Uuid, key: &str) -> Result<()>;
+    /// Resumes a paused run: stores the input (if any) and moves the run to Running, with its
+    /// state and `prefect.flow-run.Resumed` events, in one transaction. A run that is not
+    /// paused (another resume won, or it never paused) is a [`StoreError::Conflict`].
+    async fn resume_flow_run(
+        &self,
+        id: Uuid,
+        resume: Resume,
+        now: Micros,
+    ) -> Result<(FlowRun, Vec<Event>)>;
+
     /// Puts a task call on the distributed queue.
     async fn enqueue_task(&self, task: &QueuedTask, now: Micros) -> Result<()>;
     /// Claims up to `limit` queued tasks with one of `task_keys` for `worker` until `lease_until`,

@@ -10,7 +10,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use flowgate_core::event::{FlowRunFacts, flow_run_state_event};
-use flowgate_core::orchestration::{Decision, FlowRunSnapshot, RunClock, decide_flow_run};
+use flowgate_core::orchestration::{
+    Decision, FlowRunSnapshot, RunClock, decide_flow_run, resume_state,
+};
 use flowgate_core::task_run::{TASK_RUN_EVENT_PREFIX, TaskRunRecord};
 use flowgate_core::{Event, Micros, State, StateType, names};
 use serde_json::Value;
@@ -425,15 +427,7 @@ impl<B: Backend> Store for SqlStore<B> {
         now: Micros,
     ) -> Result<(SetStateOutcome, Vec<Event>)> {
         let mut tx = self.write.begin_with(B::BEGIN_WRITE).await?;
-        let mut select = Sql::new(
-            "SELECT flow_runs.*, flows.name AS flow_name FROM flow_runs \
-             JOIN flows ON flows.id = flow_runs.flow_id WHERE flow_runs.id = ",
-        );
-        select.arg(id).push(B::FOR_UPDATE);
-        let found = B::fetch_all(&mut tx, select).await?;
-        let row = found.first().ok_or_else(|| not_found("flow run", id))?;
-        let mut run = rows::flow_run(row)?;
-        let flow_name: String = row.get("flow_name")?;
+        let (mut run, flow_name) = lock_run::<B>(&mut tx, id).await?;
         let snapshot = FlowRunSnapshot {
             current: run.state.as_ref(),
             run_count: run.clock.run_count,
@@ -469,34 +463,13 @@ impl<B: Backend> Store for SqlStore<B> {
                 Vec::new(),
             ));
         };
-        let previous = run.state.take();
-        run.clock.advance(previous.as_ref(), &new_state);
-        run.state = Some(new_state.clone());
-        run.updated = now;
-        let mut update = Sql::new("UPDATE flow_runs SET ");
-        let args = rows::flow_run_args(&run);
-        for (i, (col, arg)) in rows::FLOW_RUN_COLUMNS
-            .split(", ")
-            .zip(args)
-            .enumerate()
-            .skip(1)
+        if new_state.state_type == StateType::Paused
+            && let Some(key) = new_state.detail_str("pause_key")
         {
-            if i > 1 {
-                update.push(", ");
-            }
-            update.push(col).push(" = ").arg(arg);
+            record_pause_key(&mut run.empirical_policy, key);
         }
-        update.push(" WHERE id = ").arg(id);
-        B::execute(&mut tx, update).await?;
-        insert_flow_run_state::<B>(&mut tx, id, &new_state).await?;
-        let mut events = vec![flow_run_state_event(
-            facts(&run, &flow_name),
-            previous.as_ref(),
-            &new_state,
-            now,
-        )];
-        events.extend(mirror_to_parent_task::<B>(&mut tx, &run, &new_state, now).await?);
-        insert_events::<B>(&mut tx, &events.iter().collect::<Vec<_>>()).await?;
+        let events =
+            commit_state::<B>(&mut tx, &mut run, &flow_name, new_state.clone(), now).await?;
         tx.commit().await?;
         Ok((
             SetStateOutcome {
@@ -638,6 +611,133 @@ impl<B: Backend> Store for SqlStore<B> {
     async fn count_task_runs(&self, filter: &TaskRunFilter) -> Result<i64> {
         self.count("task_runs", filters::task_runs::<B>(filter))
             .await
+    }
+
+    async fn create_flow_run_input(&self, input: &FlowRunInput) -> Result<()> {
+        let mut tx = self.write.begin_with(B::BEGIN_WRITE).await?;
+        if B::fetch_all(
+            &mut tx,
+            by_id("SELECT id FROM flow_runs", input.flow_run_id),
+        )
+        .await?
+        .is_empty()
+        {
+            return Err(not_found("flow run", input.flow_run_id));
+        }
+        let inserted = insert_input::<B>(&mut tx, input).await?;
+        if !inserted {
+            return Err(StoreError::Conflict(format!(
+                "flow run {} already has an input with key {:?}",
+                input.flow_run_id, input.key
+            )));
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn read_flow_run_input(&self, flow_run_id: Uuid, key: &str) -> Result<FlowRunInput> {
+        let mut sql = Sql::new("SELECT * FROM flow_run_inputs WHERE flow_run_id = ");
+        sql.arg(flow_run_id).push(" AND key = ").arg(key);
+        let found = self.query(sql).await?;
+        rows::flow_run_input(found.first().ok_or_else(|| {
+            not_found(
+                "flow run input",
+                format!("{key:?} of flow run {flow_run_id}"),
+            )
+        })?)
+    }
+
+    async fn filter_flow_run_inputs(
+        &self,
+        flow_run_id: Uuid,
+        prefix: &str,
+        exclude: &[String],
+        limit: u32,
+    ) -> Result<Vec<FlowRunInput>> {
+        let mut sql = Sql::new("SELECT * FROM flow_run_inputs WHERE flow_run_id = ");
+        sql.arg(flow_run_id)
+            .push(" AND substr(key, 1, CAST(")
+            .arg(prefix.chars().count() as i64)
+            .push(" AS INTEGER)) = ")
+            .arg(prefix);
+        if !exclude.is_empty() {
+            sql.push(" AND key NOT IN (")
+                .arg_list(exclude.iter().map(String::as_str))
+                .push(")");
+        }
+        sql.push(" ORDER BY created, id LIMIT ")
+            .arg(i64::from(limit));
+        self.query(sql)
+            .await?
+            .iter()
+            .map(rows::flow_run_input)
+            .collect()
+    }
+
+    async fn delete_flow_run_input(&self, flow_run_id: Uuid, key: &str) -> Result<()> {
+        let mut tx = self.write.begin_with(B::BEGIN_WRITE).await?;
+        let mut sql = Sql::new("DELETE FROM flow_run_inputs WHERE flow_run_id = ");
+        sql.arg(flow_run_id).push(" AND key = ").arg(key);
+        if B::execute(&mut tx, sql).await? == 0 {
+            return Err(not_found(
+                "flow run input",
+                format!("{key:?} of flow run {flow_run_id}"),
+            ));
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn resume_flow_run(
+        &self,
+        id: Uuid,
+        resume: Resume,
+        now: Micros,
+    ) -> Result<(FlowRun, Vec<Event>)> {
+        let mut tx = self.write.begin_with(B::BEGIN_WRITE).await?;
+        let (mut run, flow_name) = lock_run::<B>(&mut tx, id).await?;
+        let mut state =
+            resume_state(run.state.as_ref(), Uuid::now_v7(), now).map_err(|reason| {
+                StoreError::Conflict(format!("cannot resume flow run {id}: {reason}"))
+            })?;
+        state
+            .details
+            .insert("flow_run_id".to_owned(), id.to_string().into());
+        let input_key = resume.input.as_ref().map(|(k, _)| k.clone());
+        if let Some((key, value)) = resume.input {
+            let input = FlowRunInput {
+                id: Uuid::now_v7(),
+                created: now,
+                flow_run_id: id,
+                key,
+                value,
+                sender: resume.resumed_by.clone(),
+            };
+            if !insert_input::<B>(&mut tx, &input).await? {
+                return Err(StoreError::Conflict(format!(
+                    "flow run {id} was already resumed with input {:?}",
+                    input.key
+                )));
+            }
+        }
+        if let Value::Object(policy) = &mut run.empirical_policy {
+            policy.insert("resuming".to_owned(), Value::Bool(true));
+        } else {
+            run.empirical_policy = serde_json::json!({"resuming": true});
+        }
+        let state_id = state.id;
+        let mut events = commit_state::<B>(&mut tx, &mut run, &flow_name, state, now).await?;
+        let mut resumed = events[0].clone();
+        resumed.id = Uuid::now_v7();
+        resumed.event = "prefect.flow-run.Resumed".to_owned();
+        resumed.follows = Some(state_id);
+        resumed.payload = flowgate_core::Payload::from_value(&serde_json::json!({
+            "resumed_by": resume.resumed_by, "input_key": input_key,
+        }));
+        insert_events::<B>(&mut tx, &[&resumed]).await?;
+        events.push(resumed);
+        tx.commit().await?;
+        Ok((run, events))
     }
 
     async fn enqueue_task(&self, task: &QueuedTask, now: Micros) -> Result<()> {
@@ -799,6 +899,92 @@ fn facts<'a>(run: &'a FlowRun, flow_name: &'a str) -> FlowRunFacts<'a> {
         tags: &run.tags,
         deployment_id: run.deployment_id,
         work_queue_name: run.work_queue_name.as_deref(),
+    }
+}
+
+/// Inserts an input unless its key is taken; returns whether it was inserted.
+async fn insert_input<B: Backend>(conn: &mut B::Connection, input: &FlowRunInput) -> Result<bool> {
+    let mut sql = Sql::new(
+        "INSERT INTO flow_run_inputs (id, created, flow_run_id, key, value, sender) VALUES ",
+    );
+    sql.rows([vec![
+        input.id.into(),
+        input.created.into(),
+        input.flow_run_id.into(),
+        input.key.as_str().into(),
+        input.value.as_str().into(),
+        input.sender.clone().into(),
+    ]])
+    .push(" ON CONFLICT (flow_run_id, key) DO NOTHING");
+    Ok(B::execute(conn, sql).await? == 1)
+}
+
+/// Reads a flow run and its flow's name, locking the run for the rest of the transaction.
+async fn lock_run<B: Backend>(conn: &mut B::Connection, id: Uuid) -> Result<(FlowRun, String)> {
+    let mut select = Sql::new(
+        "SELECT flow_runs.*, flows.name AS flow_name FROM flow_runs \
+         JOIN flows ON flows.id = flow_runs.flow_id WHERE flow_runs.id = ",
+    );
+    select.arg(id).push(B::FOR_UPDATE);
+    let found = B::fetch_all(conn, select).await?;
+    let row = found.first().ok_or_else(|| not_found("flow run", id))?;
+    Ok((rows::flow_run(row)?, row.get("flow_name")?))
+}
+
+/// Moves a locked run into `state`: its row, its state history, a subflow's parent task run,
+/// and the events saying so (returned).
+async fn commit_state<B: Backend>(
+    conn: &mut B::Connection,
+    run: &mut FlowRun,
+    flow_name: &str,
+    state: State,
+    now: Micros,
+) -> Result<Vec<Event>> {
+    let previous = run.state.take();
+    run.clock.advance(previous.as_ref(), &state);
+    run.state = Some(state.clone());
+    run.updated = now;
+    let mut update = Sql::new("UPDATE flow_runs SET ");
+    let args = rows::flow_run_args(run);
+    for (i, (col, arg)) in rows::FLOW_RUN_COLUMNS
+        .split(", ")
+        .zip(args)
+        .enumerate()
+        .skip(1)
+    {
+        if i > 1 {
+            update.push(", ");
+        }
+        update.push(col).push(" = ").arg(arg);
+    }
+    update.push(" WHERE id = ").arg(run.id);
+    B::execute(conn, update).await?;
+    insert_flow_run_state::<B>(conn, run.id, &state).await?;
+    let mut events = vec![flow_run_state_event(
+        facts(run, flow_name),
+        previous.as_ref(),
+        &state,
+        now,
+    )];
+    events.extend(mirror_to_parent_task::<B>(conn, run, &state, now).await?);
+    insert_events::<B>(conn, &events.iter().collect::<Vec<_>>()).await?;
+    Ok(events)
+}
+
+/// Adds `key` to the run policy's `pause_keys` (as Prefect's client expects to read them).
+fn record_pause_key(policy: &mut Value, key: &str) {
+    if !policy.is_object() {
+        *policy = Value::Object(Default::default());
+    }
+    let keys = policy
+        .as_object_mut()
+        .expect("made an object above")
+        .entry("pause_keys")
+        .or_insert_with(|| Value::Array(Vec::new()));
+    if let Value::Array(keys) = keys
+        && !keys.iter().any(|k| k == key)
+    {
+        keys.push(key.into());
     }
 }
 

@@ -5,7 +5,7 @@ use flowgate_core::task_run::TaskRunRecord;
 use flowgate_core::{Event, State, StateType};
 use serde_json::{Map, Value, json};
 
-use crate::model::{Flow, FlowRun, LogEntry, QueuedTask, TaskRun};
+use crate::model::{Flow, FlowRun, FlowRunInput, LogEntry, QueuedTask, TaskRun};
 use crate::sql::{Arg, Row};
 use crate::store::{Result, StoreError};
 
@@ -197,6 +197,17 @@ pub fn task_run(row: &Row) -> Result<TaskRun> {
             total_run_time: row.get("total_run_time")?,
             created: row.micros("created")?,
         },
+    })
+}
+
+pub fn flow_run_input(row: &Row) -> Result<FlowRunInput> {
+    Ok(FlowRunInput {
+        id: row.uuid("id")?,
+        created: row.micros("created")?,
+        flow_run_id: row.uuid("flow_run_id")?,
+        key: row.get("key")?,
+        value: row.get("value")?,
+        sender: row.get("sender")?,
     })
 }
 
