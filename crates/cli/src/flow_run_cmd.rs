@@ -38,6 +38,22 @@ pub enum FlowRunCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Resume a paused flow run, with the input it waits for.
+    Resume {
+        /// The flow run's id.
+        id: Uuid,
+        /// The input, as JSON (e.g. '{"size": "medium", "color": "red"}').
+        #[arg(long, conflicts_with = "input_file")]
+        input: Option<String>,
+        /// A file holding the input as JSON.
+        #[arg(long)]
+        input_file: Option<std::path::PathBuf>,
+    },
+    /// Cancel a flow run.
+    Cancel {
+        /// The flow run's id.
+        id: Uuid,
+    },
     /// Print a flow run's logs.
     Logs {
         /// The flow run's id.
@@ -62,6 +78,12 @@ pub async fn run(client: Client, command: FlowRunCommand) -> anyhow::Result<()> 
         } => ls(&client, &state, flow, limit, json).await,
         FlowRunCommand::Inspect { id, json } => inspect(&client, id, json).await,
         FlowRunCommand::Logs { id, follow, json } => logs(&client, id, follow, json).await,
+        FlowRunCommand::Resume {
+            id,
+            input,
+            input_file,
+        } => resume(&client, id, input, input_file).await,
+        FlowRunCommand::Cancel { id } => cancel(&client, id).await,
     }
 }
 
@@ -236,6 +258,60 @@ async fn inspect(client: &Client, id: Uuid, as_json: bool) -> anyhow::Result<()>
         println!("  {k:<11} {v}");
     }
     Ok(())
+}
+
+async fn resume(
+    client: &Client,
+    id: Uuid,
+    input: Option<String>,
+    input_file: Option<std::path::PathBuf>,
+) -> anyhow::Result<()> {
+    let text = match (input, input_file) {
+        (Some(text), _) => Some(text),
+        (None, Some(path)) => Some(
+            std::fs::read_to_string(&path)
+                .with_context(|| format!("cannot read {}", path.display()))?,
+        ),
+        (None, None) => None,
+    };
+    let mut body = json!({});
+    if let Some(text) = text {
+        let input: Value = serde_json::from_str(&text).context("the input is not valid JSON")?;
+        body["run_input"] = input;
+    }
+    let answer = client
+        .post(&format!("/flow_runs/{id}/resume"), &body)
+        .await?;
+    if answer["status"] == "ACCEPT" {
+        println!("Resumed flow run {id}.");
+        return Ok(());
+    }
+    let reason = answer["details"]["reason"]
+        .as_str()
+        .unwrap_or("the server refused it");
+    let mut message = format!("flow run {id} was not resumed:");
+    for failure in reason.split("; ") {
+        message.push_str("\n  - ");
+        message.push_str(failure);
+    }
+    anyhow::bail!(message)
+}
+
+async fn cancel(client: &Client, id: Uuid) -> anyhow::Result<()> {
+    let body = json!({"state": {"type": "CANCELLED", "name": "Cancelled", "message": "Cancelled from the flowgate CLI"}});
+    let answer = client
+        .post(&format!("/flow_runs/{id}/set_state"), &body)
+        .await?;
+    if answer["status"] == "ACCEPT" {
+        println!("Cancelled flow run {id}.");
+        return Ok(());
+    }
+    anyhow::bail!(
+        "flow run {id} was not cancelled: {}",
+        answer["details"]["reason"]
+            .as_str()
+            .unwrap_or("the server refused it")
+    )
 }
 
 fn level_name(level: i64) -> &'static str {

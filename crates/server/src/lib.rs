@@ -7,7 +7,9 @@
 mod app;
 mod error;
 mod ingest;
+mod pause_timeouts;
 mod routes;
+mod run_input;
 mod services;
 pub mod wire;
 
@@ -94,6 +96,10 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
         shutdown: services.shutdown_signal(),
         queue: Arc::new(tokio::sync::Notify::new()),
     };
+    let for_timeouts = state.clone();
+    services.spawn("pause-timeouts", move |shutdown| {
+        pause_timeouts::run(for_timeouts, shutdown)
+    });
     let app = router(state);
     let (stop, stopped) = oneshot::channel::<()>();
     let services = Arc::new(tokio::sync::Mutex::new(Some(services)));

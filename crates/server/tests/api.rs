@@ -812,3 +812,51 @@ on_each_backend!(
         server.stop().await;
     }
 );
+
+on_each_backend!(
+    a_paused_run_nobody_resumes_fails_at_its_timeout,
+    async |db: TestDatabase| {
+        let server = TestServer::start(db).await;
+        let flow_id = server.create_flow("waits").await;
+        let run_id = id(&server.create_flow_run(&flow_id, "r").await);
+        server
+            .set_flow_run_state(&run_id, "RUNNING", json!({}), json!({}))
+            .await
+            .expect(201);
+        let soon = stamp(jiff::Timestamp::now() + jiff::SignedDuration::from_millis(300));
+        server
+            .set_flow_run_state(
+                &run_id,
+                "PAUSED",
+                json!({"pause_key": "1", "pause_timeout": soon}),
+                json!({}),
+            )
+            .await
+            .expect(201);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let run = loop {
+            let run = server
+                .get(&format!("/flow_runs/{run_id}"))
+                .await
+                .expect(200);
+            if run["state_type"] == "FAILED" {
+                break run;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the paused run never timed out: {run}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        };
+        let message = run["state"]["message"].as_str().unwrap();
+        assert!(
+            message.contains("nobody resumed it") && message.contains("timed out"),
+            "{message}"
+        );
+        let resumed = server
+            .post_json(&format!("/flow_runs/{run_id}/resume"), &json!({}))
+            .await;
+        resumed.expect_error(409, &["not paused"]);
+        server.stop().await;
+    }
+);

@@ -2,6 +2,7 @@
 
 mod admin;
 mod events;
+mod flow_run_input;
 mod flow_runs;
 mod flows;
 mod logs;
@@ -18,6 +19,7 @@ pub fn api() -> Router<AppState> {
         .merge(admin::routes())
         .merge(flows::routes())
         .merge(flow_runs::routes())
+        .merge(flow_run_input::routes())
         .merge(task_runs::routes())
         .merge(task_queue::routes())
         .merge(logs::routes())

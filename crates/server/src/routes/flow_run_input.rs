@@ -1,0 +1,244 @@
+//! `/flow_runs/{id}/input` and `/flow_runs/{id}/resume`: what a paused run waits for, and
+//! resuming it. Prefect's client stores the input's JSON Schema and description under keys named
+//! in the paused state's `run_input_keyset`; a resume's `run_input` is checked against that
+//! schema here, then stored under the keyset's response key as the run moves to Running.
+
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use flowgate_core::Micros;
+use flowgate_core::orchestration::Decision;
+use flowgate_store::model::{FlowRunInput, Resume};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use uuid::Uuid;
+
+use super::parse_id;
+use crate::app::{AppState, now};
+use crate::error::{ApiError, ApiResult, Body, OptionalBody};
+use crate::run_input::{MAX_INPUT_BYTES, validate};
+use crate::wire::state::OrchestrationResult;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/flow_runs/{id}/input", post(create))
+        .route("/flow_runs/{id}/input/filter", post(filter))
+        .route("/flow_runs/{id}/input/{key}", get(read).delete(delete))
+        .route("/flow_runs/{id}/resume", post(resume))
+}
+
+#[derive(Deserialize)]
+struct InputCreate {
+    key: String,
+    value: String,
+    sender: Option<String>,
+}
+
+#[derive(Serialize)]
+struct InputOut {
+    id: Uuid,
+    created: Micros,
+    updated: Micros,
+    flow_run_id: Uuid,
+    key: String,
+    value: String,
+    sender: Option<String>,
+}
+
+impl From<FlowRunInput> for InputOut {
+    fn from(i: FlowRunInput) -> Self {
+        InputOut {
+            id: i.id,
+            created: i.created,
+            updated: i.created,
+            flow_run_id: i.flow_run_id,
+            key: i.key,
+            value: i.value,
+            sender: i.sender,
+        }
+    }
+}
+
+async fn create(
+    State(app): State<AppState>,
+    Path(id): Path<String>,
+    Body(body): Body<InputCreate>,
+) -> ApiResult<StatusCode> {
+    let flow_run_id = parse_id(&id, "flow run")?;
+    let key_ok = !body.key.is_empty()
+        && body.key.len() <= 255
+        && body
+            .key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if !key_ok {
+        return Err(ApiError::Invalid(format!(
+            "input key {:?} must be 1-255 characters of letters, digits, '-', '_' or '.'",
+            body.key
+        )));
+    }
+    if body.value.len() > MAX_INPUT_BYTES {
+        return Err(ApiError::BadRequest(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!(
+                "input value is {} bytes; at most {MAX_INPUT_BYTES}",
+                body.value.len()
+            ),
+        ));
+    }
+    let input = FlowRunInput {
+        id: Uuid::now_v7(),
+        created: now(),
+        flow_run_id,
+        key: body.key,
+        value: body.value,
+        sender: body.sender,
+    };
+    app.store.create_flow_run_input(&input).await?;
+    Ok(StatusCode::CREATED)
+}
+
+/// The stored value as the response body (it is JSON text), as Prefect's client reads it.
+async fn read(
+    State(app): State<AppState>,
+    Path((id, key)): Path<(String, String)>,
+) -> ApiResult<Response> {
+    let input = app
+        .store
+        .read_flow_run_input(parse_id(&id, "flow run")?, &key)
+        .await?;
+    Ok(([(header::CONTENT_TYPE, "application/json")], input.value).into_response())
+}
+
+async fn delete(
+    State(app): State<AppState>,
+    Path((id, key)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
+    app.store
+        .delete_flow_run_input(parse_id(&id, "flow run")?, &key)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn filter(
+    State(app): State<AppState>,
+    Path(id): Path<String>,
+    OptionalBody(body): OptionalBody,
+) -> ApiResult<Json<Vec<InputOut>>> {
+    let flow_run_id = parse_id(&id, "flow run")?;
+    let prefix = body["prefix"].as_str().unwrap_or_default();
+    let limit = body["limit"].as_u64().unwrap_or(1).clamp(1, 1000) as u32;
+    let exclude: Vec<String> = body["exclude_keys"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|k| k.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    let inputs = app
+        .store
+        .filter_flow_run_inputs(flow_run_id, prefix, &exclude, limit)
+        .await?;
+    Ok(Json(inputs.into_iter().map(InputOut::from).collect()))
+}
+
+#[derive(Deserialize)]
+struct ResumeIn {
+    run_input: Option<Value>,
+}
+
+/// Rejects a resume, keeping the run paused (Prefect answers 200 with `REJECT`).
+fn reject(state: Option<&flowgate_core::State>, reason: String) -> Response {
+    let result = OrchestrationResult::new(&Decision::Reject { reason }, state);
+    (StatusCode::OK, Json(result)).into_response()
+}
+
+async fn resume(
+    State(app): State<AppState>,
+    Path(id): Path<String>,
+    OptionalBody(body): OptionalBody,
+) -> ApiResult<Response> {
+    let id = parse_id(&id, "flow run")?;
+    let body: ResumeIn = serde_json::from_value(if body.is_null() {
+        serde_json::json!({})
+    } else {
+        body
+    })
+    .map_err(|e| ApiError::Invalid(format!("resume body: {e}")))?;
+    let run = app.store.read_flow_run(id).await?;
+    let state = run.state.as_ref();
+    let paused = state.is_some_and(|s| s.state_type == flowgate_core::StateType::Paused);
+    if !paused {
+        let current = state.map(|s| s.name.as_str()).unwrap_or("none");
+        return Err(ApiError::Conflict(format!(
+            "flow run {id} is not paused (its state is {current}); only a paused run can be resumed"
+        )));
+    }
+    let keyset = state
+        .and_then(|s| s.details.get("run_input_keyset"))
+        .and_then(Value::as_object)
+        .cloned();
+    let input = match (keyset, body.run_input) {
+        (None, None) => None,
+        (None, Some(_)) => {
+            return Ok(reject(
+                state,
+                "this pause does not wait for input; resume without run_input".to_owned(),
+            ));
+        }
+        (Some(_), None) => {
+            return Ok(reject(
+                state,
+                "this pause waits for input: send it as run_input".to_owned(),
+            ));
+        }
+        (Some(keyset), Some(run_input)) => {
+            let text = run_input.to_string();
+            if text.len() > MAX_INPUT_BYTES {
+                return Err(ApiError::BadRequest(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    format!(
+                        "run_input is {} bytes; at most {MAX_INPUT_BYTES}",
+                        text.len()
+                    ),
+                ));
+            }
+            if let Some(schema_key) = keyset.get("schema").and_then(Value::as_str)
+                && let Ok(schema) = app.store.read_flow_run_input(id, schema_key).await
+            {
+                let schema: Value = serde_json::from_str(&schema.value).map_err(|e| {
+                    ApiError::Internal(format!("stored input schema is not JSON: {e}"))
+                })?;
+                if let Err(reason) = validate(&schema, &run_input) {
+                    return Ok(reject(state, reason));
+                }
+            }
+            let response_key = keyset
+                .get("response")
+                .and_then(Value::as_str)
+                .ok_or_else(|| {
+                    ApiError::Invalid(
+                        "the paused state's run_input_keyset has no response key".into(),
+                    )
+                })?;
+            Some((response_key.to_owned(), text))
+        }
+    };
+    let (resumed, events) = app
+        .store
+        .resume_flow_run(
+            id,
+            Resume {
+                input,
+                resumed_by: None,
+            },
+            now(),
+        )
+        .await?;
+    app.publish(events);
+    let result = OrchestrationResult::new(&Decision::Accept, resumed.state.as_ref());
+    Ok((StatusCode::CREATED, Json(result)).into_response())
+}
