@@ -471,3 +471,52 @@ fn expand(kind: Kind, options: Options, mut func: ItemFn) -> syn::Result<Tokens>
         }
     }
 }
+
+/// Implements `flowgate::RunInput` for a struct or enum that also derives `Serialize`,
+/// `Deserialize` and `schemars::JsonSchema`. `#[run_input(validate = path::to_fn)]` names a
+/// `fn(&Self) -> Result<(), String>` run in the flow after the server's schema check; an `Err`
+/// pauses the run again with its message.
+#[proc_macro_derive(RunInput, attributes(run_input))]
+pub fn derive_run_input(item: TokenStream) -> TokenStream {
+    let input = parse_macro_input!(item as syn::DeriveInput);
+    run_input(input)
+        .unwrap_or_else(syn::Error::into_compile_error)
+        .into()
+}
+
+fn run_input(input: syn::DeriveInput) -> syn::Result<Tokens> {
+    let mut validator: Option<syn::Path> = None;
+    for attr in input
+        .attrs
+        .iter()
+        .filter(|a| a.path().is_ident("run_input"))
+    {
+        attr.parse_nested_meta(|meta| {
+            if meta.path.is_ident("validate") {
+                validator = Some(meta.value()?.parse()?);
+                Ok(())
+            } else {
+                Err(meta.error("unknown #[run_input] option; expected `validate = path::to_fn`"))
+            }
+        })?;
+    }
+    if !input.generics.params.is_empty() {
+        return Err(syn::Error::new_spanned(
+            &input.generics,
+            "#[derive(RunInput)] types cannot be generic",
+        ));
+    }
+    let name = &input.ident;
+    let validate = validator.map(|path| {
+        quote! {
+            fn validate(&self) -> ::core::result::Result<(), ::std::string::String> {
+                #path(self)
+            }
+        }
+    });
+    Ok(quote! {
+        impl ::flowgate::RunInput for #name {
+            #validate
+        }
+    })
+}

@@ -17,10 +17,12 @@ pub(crate) struct Api {
     http: reqwest::Client,
 }
 
-/// The answer to a proposed flow-run state that the server did not abort.
+/// The answer to a proposed flow-run state.
 pub(crate) struct Orchestrated {
     /// The run's state after the proposal.
     pub state: Value,
+    /// The server's reason, when it aborted the proposal (e.g. the run already ended).
+    pub aborted: Option<String>,
 }
 
 impl Api {
@@ -101,7 +103,7 @@ impl Api {
         uuid_field(&flow, "id")
     }
 
-    /// Proposes a state for a flow run, waiting out `WAIT` answers; `ABORT` is an error.
+    /// Proposes a state for a flow run, waiting out `WAIT` answers.
     pub async fn set_flow_run_state(
         &self,
         id: Uuid,
@@ -129,18 +131,32 @@ impl Api {
                     tokio::time::sleep(Duration::from_secs_f64(delay)).await;
                 }
                 Some("ABORT") => {
-                    return Err(ApiError::Refused {
-                        what: format!("state {} for flow run {id}", state["type"]),
-                        status: 200,
-                        detail: reason,
+                    return Ok(Orchestrated {
+                        state: out["state"].clone(),
+                        aborted: Some(reason),
                     });
                 }
                 _ => {
                     return Ok(Orchestrated {
                         state: out["state"].clone(),
+                        aborted: None,
                     });
                 }
             }
+        }
+    }
+}
+
+impl Orchestrated {
+    /// The new state, or the abort as an error saying what was proposed.
+    pub fn accepted(self, what: &str) -> Result<Value, ApiError> {
+        match self.aborted {
+            None => Ok(self.state),
+            Some(detail) => Err(ApiError::Refused {
+                what: what.to_owned(),
+                status: 200,
+                detail,
+            }),
         }
     }
 }

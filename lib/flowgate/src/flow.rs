@@ -80,7 +80,8 @@ async fn open_run(
     engine
         .api
         .set_flow_run_state(id, json!({"type": "RUNNING"}))
-        .await?;
+        .await?
+        .accepted("moving the run to Running")?;
     Ok((id, name))
 }
 
@@ -145,6 +146,14 @@ async fn close_attempt(
         Some(message) => json!({"type": "FAILED", "message": message}),
     };
     let answer = engine.api.set_flow_run_state(scope.id, state).await?;
+    if let Some(reason) = &answer.aborted {
+        logging::for_frame(&frame).warning(format!(
+            "The run keeps its state {}: {reason}",
+            answer.state["name"]
+        ));
+        let _ = engine.events.flush().await;
+        return Ok(Next::Done);
+    }
     if answer.state["type"] == "SCHEDULED" {
         let at = answer.state["state_details"]["scheduled_time"]
             .as_str()
@@ -177,7 +186,8 @@ async fn rerun(scope: Arc<FlowRunScope>, delay: Duration) -> Result<(), ApiError
         .engine
         .api
         .set_flow_run_state(scope.id, json!({"type": "RUNNING"}))
-        .await?;
+        .await?
+        .accepted("rerunning the flow")?;
     Ok(())
 }
 

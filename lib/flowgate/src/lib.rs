@@ -39,6 +39,7 @@ mod error;
 mod flow;
 mod future;
 mod logging;
+mod pause;
 mod runner;
 mod sinks;
 mod task;
@@ -47,9 +48,10 @@ pub mod testing;
 
 pub use distributed::{DistributedTaskRunner, RemoteTask, serve};
 pub use error::{ApiError, TaskError};
-pub use flowgate_macros::{flow, task};
+pub use flowgate_macros::{RunInput, flow, task};
 pub use future::{AsCompleted, Input, TaskFuture, as_completed, wait};
 pub use logging::{RunLogger, logger};
+pub use pause::{Pause, PauseError, RunInput, pause_flow_run, pause_flow_run_for};
 pub use runner::{
     IntoTaskRunner, InvalidWorkers, Job, ParallelTaskRunner, SequentialTaskRunner, TaskRunner,
     ThreadPoolTaskRunner,

@@ -1,0 +1,317 @@
+//! Human in the loop: a flow pauses until a person resumes it, optionally with typed input they
+//! fill in through a form generated from the input type's JSON Schema (the web UI, the CLI's
+//! `flowgate flow-run resume ID --input JSON`, or the API). The server checks the input against
+//! the schema; [`RunInput::validate`] then runs here, and a refusal pauses the run again with
+//! its message shown above the form.
+//!
+//! The flow learns of the resume from the server's event stream as it happens, not by polling.
+
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use uuid::Uuid;
+
+use crate::context::{self, Frame};
+use crate::engine::Engine;
+use crate::error::ApiError;
+use crate::logging;
+
+/// Input a paused flow waits for. Derive it with `#[derive(RunInput)]` next to `Serialize`,
+/// `Deserialize` and `schemars::JsonSchema`; field rules (`#[schemars(length(..), range(..),
+/// regex(..))]`), enums (dropdowns), `Option` (optional) and `#[serde(default)]` all reach the
+/// form and the server's check.
+pub trait RunInput: schemars::JsonSchema + Serialize + DeserializeOwned + Send + 'static {
+    /// Rules the schema cannot express; `Err(message)` pauses the run again, showing `message`.
+    fn validate(&self) -> Result<(), String> {
+        Ok(())
+    }
+}
+
+/// Why a pause did not end with the run resumed.
+#[derive(Debug, thiserror::Error)]
+pub enum PauseError {
+    /// `pause_flow_run` was called outside a flow.
+    #[error("pause_flow_run must be called inside a flow")]
+    NotInFlow,
+    /// Nobody resumed the run before its timeout.
+    #[error("nobody resumed the flow run within {0:?}")]
+    TimedOut(Duration),
+    /// The run was cancelled (or otherwise ended) while paused.
+    #[error("the flow run ended while paused: {0}")]
+    Ended(String),
+    /// The server could not be reached or refused the pause.
+    #[error(transparent)]
+    Api(#[from] ApiError),
+    /// The stored input could not be read as the input type.
+    #[error("the resume input could not be read: {0}")]
+    BadInput(String),
+}
+
+/// How to pause: timeout (default 1 hour), a markdown description shown above the form, and
+/// initial data that prefills it.
+pub struct Pause<T> {
+    timeout: Duration,
+    description: Option<String>,
+    initial: Option<T>,
+}
+
+impl<T> Default for Pause<T> {
+    fn default() -> Self {
+        Pause {
+            timeout: Duration::from_secs(3600),
+            description: None,
+            initial: None,
+        }
+    }
+}
+
+impl<T> Pause<T> {
+    /// A pause with the defaults.
+    pub fn new() -> Pause<T> {
+        Pause::default()
+    }
+
+    /// How long to wait for a person.
+    pub fn timeout(mut self, timeout: Duration) -> Pause<T> {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Markdown shown above the form.
+    pub fn description(mut self, markdown: impl Into<String>) -> Pause<T> {
+        self.description = Some(markdown.into());
+        self
+    }
+
+    /// Values that prefill the form.
+    pub fn with_initial_data(mut self, initial: T) -> Pause<T> {
+        self.initial = Some(initial);
+        self
+    }
+}
+
+/// Pauses the current flow run until someone resumes it (no input).
+pub fn pause_flow_run(timeout: Duration) -> Result<(), PauseError> {
+    let frame = context::current().ok_or(PauseError::NotInFlow)?;
+    let engine = frame.flow.engine.clone();
+    let key = frame.flow.next_key("__flowgate_pause") + 1;
+    let run = frame.flow.id;
+    logging::for_frame(&frame)
+        .info("Pausing flow, execution will continue when this flow run is resumed.");
+    engine.block_on(wait_for_resume(engine.clone(), run, key, timeout, None))?;
+    logging::for_frame(&frame).info("Resuming flow run execution!");
+    Ok(())
+}
+
+/// Pauses the current flow run until someone resumes it with a valid `T`, and returns it.
+pub fn pause_flow_run_for<T: RunInput>(pause: Pause<T>) -> Result<T, PauseError> {
+    let frame = context::current().ok_or(PauseError::NotInFlow)?;
+    let mut schema = serde_json::to_value(schemars::schema_for!(T)).unwrap_or(Value::Null);
+    if let Some(initial) = pause
+        .initial
+        .as_ref()
+        .and_then(|i| serde_json::to_value(i).ok())
+    {
+        prefill(&mut schema, &initial);
+    }
+    let mut refusal: Option<String> = None;
+    loop {
+        let description = match (&refusal, &pause.description) {
+            (Some(r), Some(d)) => Some(format!("**Invalid input:** {r}\n\n{d}")),
+            (Some(r), None) => Some(format!("**Invalid input:** {r}")),
+            (None, d) => d.clone(),
+        };
+        let value = pause_once(&frame, &schema, description, pause.timeout)?;
+        let input: T =
+            serde_json::from_value(value).map_err(|e| PauseError::BadInput(e.to_string()))?;
+        match input.validate() {
+            Ok(()) => return Ok(input),
+            Err(message) => {
+                logging::for_frame(&frame)
+                    .warning(format!("Invalid input ({message}); pausing again."));
+                refusal = Some(message);
+            }
+        }
+    }
+}
+
+/// Puts each initial value into its property's `default`, so the form starts filled in.
+fn prefill(schema: &mut Value, initial: &Value) {
+    if let (Some(props), Some(values)) = (
+        schema.get_mut("properties").and_then(Value::as_object_mut),
+        initial.as_object(),
+    ) {
+        for (k, v) in values {
+            if let Some(Value::Object(prop)) = props.get_mut(k) {
+                prop.insert("default".to_owned(), v.clone());
+            }
+        }
+    }
+}
+
+/// One pause with input: store the schema and description, pause, wait, read the response.
+fn pause_once(
+    frame: &Frame,
+    schema: &Value,
+    description: Option<String>,
+    timeout: Duration,
+) -> Result<Value, PauseError> {
+    let engine = frame.flow.engine.clone();
+    let key = frame.flow.next_key("__flowgate_pause") + 1;
+    let run = frame.flow.id;
+    let keyset = Keyset::new(key);
+    logging::for_frame(frame)
+        .info("Pausing flow, execution will continue when this flow run is resumed.");
+    let (schema, keys) = (schema.clone(), keyset.clone());
+    let waiting = engine.clone();
+    let value = engine.block_on(async move {
+        wait_for_resume(
+            waiting.clone(),
+            run,
+            key,
+            timeout,
+            Some((keys, schema, description)),
+        )
+        .await?;
+        let path = format!("/flow_runs/{run}/input/{}", keyset.response);
+        Ok::<Value, PauseError>(waiting.api.get("the resume input", &path).await?)
+    })?;
+    logging::for_frame(frame).info("Resuming flow run execution!");
+    Ok(value)
+}
+
+/// The input keys of the `n`-th pause of a run (Prefect's naming).
+#[derive(Clone)]
+struct Keyset {
+    schema: String,
+    description: String,
+    response: String,
+}
+
+impl Keyset {
+    fn new(n: u64) -> Keyset {
+        Keyset {
+            schema: format!("paused-{n}-schema"),
+            description: format!("paused-{n}-description"),
+            response: format!("paused-{n}-response"),
+        }
+    }
+}
+
+fn stamp(t: jiff::Timestamp) -> String {
+    t.strftime("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
+}
+
+/// Pauses `run` and waits until it leaves Paused: `Ok` when Running again.
+async fn wait_for_resume(
+    engine: std::sync::Arc<Engine>,
+    run: Uuid,
+    key: u64,
+    timeout: Duration,
+    input: Option<(Keyset, Value, Option<String>)>,
+) -> Result<(), PauseError> {
+    let since = jiff::Timestamp::now();
+    let deadline = since
+        + jiff::SignedDuration::try_from(timeout).unwrap_or(jiff::SignedDuration::from_hours(1));
+    let mut details = json!({"pause_key": key.to_string(), "pause_timeout": stamp(deadline), "pause_reschedule": false});
+    if let Some((keys, _, _)) = &input {
+        details["run_input_keyset"] = json!({"schema": keys.schema, "description": keys.description, "response": keys.response});
+    }
+    // Subscribe first, so a resume right after the pause is not missed.
+    let mut events = subscribe(&engine, run, since).await;
+    let paused = engine
+        .api
+        .set_flow_run_state(
+            run,
+            json!({"type": "PAUSED", "name": "Paused", "state_details": details}),
+        )
+        .await?;
+    if let Some(reason) = paused.aborted {
+        return Err(PauseError::Ended(reason));
+    }
+    if let Some((keys, schema, description)) = input {
+        let post = |k: String, v: String| {
+            let api = engine.api.clone();
+            async move {
+                api.post(
+                    "storing pause input",
+                    &format!("/flow_runs/{run}/input"),
+                    &json!({"key": k, "value": v}),
+                )
+                .await
+            }
+        };
+        post(keys.schema, schema.to_string()).await?;
+        if let Some(d) = description {
+            post(keys.description, Value::String(d).to_string()).await?;
+        }
+    }
+    loop {
+        // Wake on the next event for this run, or re-read the run at least every 5 s.
+        let wake = tokio::time::sleep(Duration::from_secs(5));
+        match events.as_mut() {
+            Some(ws) => {
+                tokio::select! {
+                    msg = ws.next() => if !matches!(msg, Some(Ok(_))) { events = None; },
+                    () = wake => {}
+                }
+            }
+            None => wake.await,
+        }
+        let state = engine
+            .api
+            .get("the paused run", &format!("/flow_runs/{run}"))
+            .await?;
+        match state["state_type"].as_str() {
+            Some("PAUSED") => {
+                if jiff::Timestamp::now() > deadline + jiff::SignedDuration::from_secs(2) {
+                    return Err(PauseError::TimedOut(timeout));
+                }
+            }
+            Some("RUNNING") => return Ok(()),
+            Some(other) => {
+                let message = state["state"]["message"]
+                    .as_str()
+                    .unwrap_or(other)
+                    .to_owned();
+                return Err(if message.contains("timed out") {
+                    PauseError::TimedOut(timeout)
+                } else {
+                    PauseError::Ended(message)
+                });
+            }
+            None => return Err(PauseError::Ended("the run has no state".to_owned())),
+        }
+    }
+}
+
+type EventStream =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// Subscribes to the run's state events (best effort: without it, the pause re-reads the run).
+async fn subscribe(engine: &Engine, run: Uuid, since: jiff::Timestamp) -> Option<EventStream> {
+    let url = format!("{}/events/out", engine.api_url().replacen("http", "ws", 1));
+    let mut req = url.into_client_request().ok()?;
+    req.headers_mut()
+        .insert("Sec-WebSocket-Protocol", "prefect".parse().ok()?);
+    let (mut ws, _) = tokio_tungstenite::connect_async_with_config(req, None, true)
+        .await
+        .ok()?;
+    ws.send(Message::text(
+        json!({"type": "auth", "token": null}).to_string(),
+    ))
+    .await
+    .ok()?;
+    ws.next().await?.ok()?;
+    let filter = json!({"type": "filter", "filter": {
+        "resource": {"id": [format!("prefect.flow-run.{run}")]},
+        "occurred": {"since": stamp(since)},
+    }});
+    ws.send(Message::text(filter.to_string())).await.ok()?;
+    Some(ws)
+}
