@@ -860,3 +860,28 @@ on_each_backend!(
         server.stop().await;
     }
 );
+
+on_each_backend!(
+    stop_does_not_wait_for_a_socket_that_never_authenticates,
+    async |db: TestDatabase| {
+        let server = TestServer::start(db).await;
+        let mut silent = server.ws_connect("/events/in").await;
+        let started = Instant::now();
+        server.stop().await;
+        assert!(
+            started.elapsed() < Duration::from_secs(3),
+            "stop took {:?}",
+            started.elapsed()
+        );
+        // The connection is gone: reading ends (or errors) instead of waiting for the auth timeout.
+        let next = tokio::time::timeout(
+            Duration::from_secs(3),
+            futures_util::StreamExt::next(&mut silent),
+        )
+        .await;
+        assert!(
+            next.is_ok(),
+            "the unauthenticated socket was closed by the shutdown"
+        );
+    }
+);

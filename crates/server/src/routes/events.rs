@@ -130,11 +130,20 @@ async fn authenticate(socket: &mut WebSocket) -> bool {
         .is_ok()
 }
 
+/// [`authenticate`], given up when the server shuts down meanwhile.
+async fn authenticated(socket: &mut WebSocket, app: &AppState) -> bool {
+    let mut shutdown = app.shutdown.clone();
+    tokio::select! {
+        ok = authenticate(socket) => ok,
+        () = shutdown.requested() => false,
+    }
+}
+
 /// Takes events one per frame. A bad frame is reported back and skipped. A ping is answered
 /// only after every event received before it is stored: the client treats the pong as the
 /// acknowledgement of what it sent, and resends what was not acknowledged after a reconnect.
 async fn ingest_socket(mut socket: WebSocket, app: AppState) {
-    if !authenticate(&mut socket).await {
+    if !authenticated(&mut socket, &app).await {
         return;
     }
     let mut shutdown = app.shutdown.clone();
@@ -218,7 +227,7 @@ fn parse_report(text: &str) -> Result<Report, String> {
 
 /// Streams events matching the client's filter: first stored ones, then live ones.
 async fn subscribe_socket(mut socket: WebSocket, app: AppState) {
-    if !authenticate(&mut socket).await {
+    if !authenticated(&mut socket, &app).await {
         return;
     }
     let filter = match tokio::time::timeout(AUTH_TIMEOUT, next_text(&mut socket)).await {
