@@ -1,6 +1,6 @@
 //! `flowgate flow-run ls | inspect | logs`.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use anyhow::Context;
@@ -324,6 +324,10 @@ fn level_name(level: i64) -> &'static str {
     }
 }
 
+/// How far back each `--follow` poll looks again, for lines that arrive late with older
+/// timestamps (clients send logs in batches).
+const LATE_LINES: f64 = 5.0;
+
 async fn logs(client: &Client, id: Uuid, follow: bool, as_json: bool) -> anyhow::Result<()> {
     let run = client
         .get(&format!("/flow_runs/{id}"))
@@ -332,21 +336,38 @@ async fn logs(client: &Client, id: Uuid, follow: bool, as_json: bool) -> anyhow:
     // Whether the run had finished before the page below was read. Read after it, a line posted
     // between the two reads just before the run finished would never be printed.
     let mut finished = is_terminal(&run);
-    let mut offset = 0u64;
+    let mut printed: HashSet<String> = HashSet::new();
+    let mut since: Option<Micros> = None;
     loop {
-        let page = client
-            .post(
-                "/logs/filter",
-                &json!({"logs": {"flow_run_id": {"any_": [id]}}, "sort": "TIMESTAMP_ASC", "limit": 1000, "offset": offset}),
-            )
-            .await?;
-        let lines = page.as_array().cloned().unwrap_or_default();
-        offset += lines.len() as u64;
+        let mut filter = json!({"flow_run_id": {"any_": [id]}});
+        if let Some(t) = since {
+            filter["timestamp"] = json!({"after_": t.plus_seconds(-LATE_LINES).to_string()});
+        }
+        let mut lines = Vec::new();
+        loop {
+            let body = json!({"logs": filter, "sort": "TIMESTAMP_ASC", "limit": 1000, "offset": lines.len()});
+            let page = client.post("/logs/filter", &body).await?;
+            let page = page.as_array().cloned().unwrap_or_default();
+            let full = page.len() == 1000;
+            lines.extend(page);
+            if !full {
+                break;
+            }
+        }
+        let mut new = 0;
         for l in &lines {
+            let line_id = l["id"].as_str().unwrap_or_default().to_owned();
+            let at = l["timestamp"].as_str().and_then(|s| Micros::parse(s).ok());
+            if let Some(at) = at {
+                since = Some(since.map_or(at, |s| s.max(at)));
+            }
+            if !printed.insert(line_id) {
+                continue;
+            }
+            new += 1;
             if as_json {
                 println!("{l}");
             } else {
-                let at = l["timestamp"].as_str().and_then(|s| Micros::parse(s).ok());
                 let at = at
                     .map(|m| m.to_timestamp().strftime("%H:%M:%S%.3f").to_string())
                     .unwrap_or_default();
@@ -358,10 +379,7 @@ async fn logs(client: &Client, id: Uuid, follow: bool, as_json: bool) -> anyhow:
                 );
             }
         }
-        if lines.len() == 1000 {
-            continue;
-        }
-        if !follow || (finished && lines.is_empty()) {
+        if !follow || (finished && new == 0) {
             return Ok(());
         }
         tokio::time::sleep(Duration::from_millis(500)).await;

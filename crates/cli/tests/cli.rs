@@ -460,3 +460,31 @@ fn version_and_usage_errors() {
         .fails_with(&["not-a-uuid"]);
     flowgate(&["flow-run", "ls", "--limit", "many"]).fails_with(&["many"]);
 }
+
+on_each_backend!(
+    logs_print_every_line_of_a_busy_second,
+    |db: TestDatabase| {
+        let s = Server::start(&db);
+        let run = s.run(&s.flow("busy"), "busy-1", 0);
+        let lines: Vec<Value> = (0..2500)
+        .map(|i| {
+            json!({"name": "prefect.task_runs", "level": 20, "message": format!("line {i:04}"),
+                   "timestamp": format!("2026-11-27T03:07:01.{i:06}Z"), "flow_run_id": run, "task_run_id": null})
+        })
+        .collect();
+        s.post("/logs/", Value::Array(lines), 201);
+        let out = s.flow_run(&["logs", &run, "--json"]);
+        let printed: Vec<Value> = out
+            .ok()
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("a JSON line"))
+            .collect();
+        assert_eq!(
+            printed.len(),
+            2500,
+            "more than a page of lines within one second are all printed, once"
+        );
+        assert_eq!(printed[0]["message"], "line 0000");
+        assert_eq!(printed[2499]["message"], "line 2499");
+    }
+);
