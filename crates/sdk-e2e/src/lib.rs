@@ -59,3 +59,96 @@ pub fn tasks() -> [&'static flowgate::RemoteTask; 3] {
         &even_only::WORKER,
     ]
 }
+
+/// Sizes the shirt shop sells.
+#[derive(
+    serde::Serialize,
+    serde::Deserialize,
+    schemars::JsonSchema,
+    flowgate::RunInput,
+    Debug,
+    Clone,
+    PartialEq,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Size {
+    /// S.
+    Small,
+    /// M.
+    Medium,
+    /// L.
+    Large,
+}
+
+/// Colours the shirt shop sells.
+#[derive(
+    serde::Serialize,
+    serde::Deserialize,
+    schemars::JsonSchema,
+    flowgate::RunInput,
+    Debug,
+    Clone,
+    PartialEq,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Color {
+    /// Red.
+    Red,
+    /// Green.
+    Green,
+    /// Black.
+    Black,
+}
+
+/// The seed's ShirtOrder, as a person fills it in on the resume form.
+#[derive(
+    serde::Serialize,
+    serde::Deserialize,
+    schemars::JsonSchema,
+    flowgate::RunInput,
+    Debug,
+    Clone,
+    PartialEq,
+)]
+#[run_input(validate = in_stock)]
+pub struct ShirtOrder {
+    /// Shirt size.
+    pub size: Size,
+    /// Shirt colour.
+    pub color: Color,
+    /// How many.
+    #[schemars(range(min = 1, max = 10))]
+    pub count: u32,
+    /// Gift wrapping.
+    #[serde(default)]
+    pub gift: bool,
+}
+
+fn in_stock(order: &ShirtOrder) -> Result<(), String> {
+    if order.color == Color::Green && order.size == Size::Small {
+        return Err("Green is only in-stock for medium, large, and XL sizes.".to_owned());
+    }
+    Ok(())
+}
+
+/// Pauses for a shirt order, then logs it.
+#[flow]
+pub fn get_shirt_order() -> ShirtOrder {
+    let initial = ShirtOrder {
+        size: Size::Medium,
+        color: Color::Black,
+        count: 1,
+        gift: false,
+    };
+    let order = flowgate::pause_flow_run_for(
+        flowgate::Pause::new()
+            .description("## Pick a shirt\nWe ship **tomorrow**.")
+            .with_initial_data(initial),
+    )
+    .expect("someone orders");
+    flowgate::logger().info(format!(
+        "Shirt order: {} {:?} {:?} shirt(s)",
+        order.count, order.size, order.color
+    ));
+    order
+}

@@ -54,6 +54,7 @@ pub fn router(state: AppState) -> Router {
     let api = routes::api().fallback(unknown_route);
     Router::new()
         .nest("/api", api)
+        .merge(crate::ui::routes())
         .fallback(unknown_route)
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .with_state(state)

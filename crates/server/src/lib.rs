@@ -11,6 +11,7 @@ mod pause_timeouts;
 mod routes;
 mod run_input;
 mod services;
+mod ui;
 pub mod wire;
 
 use std::net::SocketAddr;

@@ -42,6 +42,7 @@ CREATE TABLE flow_runs (
     next_scheduled_start_time BIGINT
 );
 CREATE INDEX flow_runs_flow ON flow_runs(flow_id);
+CREATE INDEX flow_runs_created ON flow_runs(created);
 CREATE INDEX flow_runs_state_type ON flow_runs(state_type);
 CREATE INDEX flow_runs_expected_start ON flow_runs(expected_start_time);
 CREATE INDEX flow_runs_start ON flow_runs(start_time);
