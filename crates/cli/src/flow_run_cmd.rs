@@ -274,7 +274,8 @@ async fn resume(
         ),
         (None, None) => None,
     };
-    let mut body = json!({});
+    let who = std::env::var("USER").unwrap_or_else(|_| "someone".to_owned());
+    let mut body = json!({"resumed_by": format!("{who} (flowgate CLI)")});
     if let Some(text) = text {
         let input: Value = serde_json::from_str(&text).context("the input is not valid JSON")?;
         body["run_input"] = input;

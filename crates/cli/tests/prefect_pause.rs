@@ -190,6 +190,13 @@ fn a_plain_string_pause_is_resumed_from_the_cli() {
         &json!({"filter": {"event": {"name": ["prefect.flow-run.Resumed"]}}}),
     );
     assert_eq!(events["total"], 1);
+    let who = events["events"][0]["payload"]["resumed_by"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        who.ends_with("(flowgate CLI)"),
+        "who resumed is recorded: {who}"
+    );
 }
 
 #[test]

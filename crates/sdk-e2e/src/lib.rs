@@ -142,7 +142,9 @@ pub fn get_shirt_order() -> ShirtOrder {
     };
     let order = flowgate::pause_flow_run_for(
         flowgate::Pause::new()
-            .description("## Pick a shirt\nWe ship **tomorrow**.")
+            .description(
+                "## Pick a shirt\nWe ship **tomorrow**. <img src=x onerror=\"window.__xss=1\">",
+            )
             .with_initial_data(initial),
     )
     .expect("someone orders");

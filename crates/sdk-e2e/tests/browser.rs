@@ -283,6 +283,17 @@ fn a_person_orders_a_shirt_through_the_resume_form() {
             "\"black\"",
             "initial data prefills the form"
         );
+        assert_eq!(
+            b.js("return window.__xss === undefined"),
+            true,
+            "markup in the description is shown, not run"
+        );
+        assert_eq!(
+            b.js(
+                "return document.getElementById('resume-description').textContent.includes('<img')"
+            ),
+            true
+        );
         b.screenshot("1-form");
 
         // An out-of-range count: the server's check is shown beside the field; typing is kept.
@@ -325,6 +336,11 @@ fn a_person_orders_a_shirt_through_the_resume_form() {
             "the resumes table",
             "return document.getElementById('resumes').textContent.includes('medium')",
         );
+        assert_eq!(
+            b.js("return document.getElementById('resumes').textContent.includes('the web UI')"),
+            true,
+            "who resumed is shown"
+        );
         b.screenshot("4-completed");
     });
     let runs = h.post(
@@ -345,7 +361,7 @@ fn a_person_orders_a_shirt_through_the_resume_form() {
         messages.contains(&"Shirt order: 2 Medium Red shirt(s)"),
         "{messages:?}"
     );
-    // Markdown and input are escaped: the dark theme toggle works and nothing injected runs.
+    // The theme toggle switches to an explicit theme.
     b.click("#theme");
     assert!(
         b.js("return document.documentElement.dataset.theme")

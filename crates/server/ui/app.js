@@ -245,7 +245,7 @@ async function openResume(run) {
   document.getElementById("resume-error").hidden = true;
   document.getElementById("resume-submit").onclick = async () => {
     for (const f of document.querySelectorAll("#resume-fields .field")) { f.classList.remove("invalid"); f.querySelector(".field-error").textContent = ""; }
-    const body = schema ? { run_input: collect(schema) } : {};
+    const body = schema ? { run_input: collect(schema), resumed_by: "the web UI" } : { resumed_by: "the web UI" };
     let answer;
     try { answer = await api(`/flow_runs/${run.id}/resume`, body); }
     catch (e) { showErrors(e.message); return; }

@@ -148,6 +148,8 @@ async fn filter(
 #[derive(Deserialize)]
 struct ResumeIn {
     run_input: Option<Value>,
+    /// Who is resuming (a Flowgate extension the CLI and UI send; Prefect's client does not).
+    resumed_by: Option<String>,
 }
 
 /// Rejects a resume, keeping the run paused (Prefect answers 200 with `REJECT`).
@@ -233,7 +235,7 @@ async fn resume(
             id,
             Resume {
                 input,
-                resumed_by: None,
+                resumed_by: body.resumed_by.map(|who| who.chars().take(200).collect()),
             },
             now(),
         )
