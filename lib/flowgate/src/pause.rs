@@ -222,8 +222,12 @@ async fn wait_for_resume(
     if let Some((keys, _, _)) = &input {
         details["run_input_keyset"] = json!({"schema": keys.schema, "description": keys.description, "response": keys.response});
     }
-    // Subscribe first, so a resume right after the pause is not missed.
-    let mut events = subscribe(&engine, run, since).await;
+    // Subscribe first, so a resume right after the pause is not missed; a subscription that
+    // cannot be made in time only costs the push (the run is re-read every 5 s regardless).
+    let mut events = tokio::time::timeout(Duration::from_secs(5), subscribe(&engine, run, since))
+        .await
+        .ok()
+        .flatten();
     let paused = engine
         .api
         .set_flow_run_state(
@@ -307,7 +311,10 @@ async fn subscribe(engine: &Engine, run: Uuid, since: jiff::Timestamp) -> Option
     ))
     .await
     .ok()?;
-    ws.next().await?.ok()?;
+    match ws.next().await?.ok()? {
+        Message::Text(t) if t.contains("auth_success") => {}
+        _ => return None,
+    }
     let filter = json!({"type": "filter", "filter": {
         "resource": {"id": [format!("prefect.flow-run.{run}")]},
         "occurred": {"since": stamp(since)},
