@@ -127,19 +127,23 @@ impl Browser {
         }
     }
 
-    /// Clicks the element `css` the way a person would (WebDriver click).
-    fn click(&self, css: &str) {
+    /// The WebDriver id of the element `css`.
+    fn element(&self, css: &str) -> String {
         let el = self.call(
             reqwest::Method::POST,
             "/element",
             json!({"using": "css selector", "value": css}),
         );
-        let id = el
-            .as_object()
+        el.as_object()
             .and_then(|o| o.values().next())
             .and_then(Value::as_str)
             .unwrap_or_else(|| panic!("no element {css}: {el}"))
-            .to_owned();
+            .to_owned()
+    }
+
+    /// Clicks the element `css` the way a person would (WebDriver click).
+    fn click(&self, css: &str) {
+        let id = self.element(css);
         self.call(
             reqwest::Method::POST,
             &format!("/element/{id}/click"),
@@ -149,17 +153,7 @@ impl Browser {
 
     /// Replaces the text of the input `css` by typing `text`.
     fn type_into(&self, css: &str, text: &str) {
-        let el = self.call(
-            reqwest::Method::POST,
-            "/element",
-            json!({"using": "css selector", "value": css}),
-        );
-        let id = el
-            .as_object()
-            .and_then(|o| o.values().next())
-            .and_then(Value::as_str)
-            .expect("element")
-            .to_owned();
+        let id = self.element(css);
         self.call(
             reqwest::Method::POST,
             &format!("/element/{id}/clear"),
@@ -222,33 +216,6 @@ fn paused(h: &Harness, n: usize) -> String {
     }
 }
 
-/// On a failing assertion, cancels paused runs so the paused flow's thread ends and the test
-/// reports the failure instead of waiting for the pause's timeout.
-struct CancelOnPanic<'a>(&'a Harness);
-
-impl Drop for CancelOnPanic<'_> {
-    fn drop(&mut self) {
-        if !std::thread::panicking() {
-            return;
-        }
-        let runs = self.0.post(
-            "/flow_runs/filter",
-            json!({"flow_runs": {"state": {"type": {"any_": ["PAUSED"]}}}}),
-        );
-        for run in runs.as_array().into_iter().flatten() {
-            let cancel =
-                json!({"state": {"type": "CANCELLED", "message": "the browser test failed"}});
-            self.0.post(
-                &format!(
-                    "/flow_runs/{}/set_state",
-                    run["id"].as_str().unwrap_or_default()
-                ),
-                cancel,
-            );
-        }
-    }
-}
-
 /// Opens the resume dialog of the run page (waiting for the page's refresh to offer it).
 fn open_dialog(b: &Browser) {
     b.wait_for(
@@ -269,7 +236,7 @@ fn a_person_orders_a_shirt_through_the_resume_form() {
             let _serve = h.enter();
             get_shirt_order()
         });
-        let _cancel = CancelOnPanic(&h);
+        let _cancel = h.cancel_paused_on_panic();
         let run = paused(&h, 1);
         b.open(&format!("{ui}/runs/flow-run/{run}"));
         open_dialog(&b);

@@ -20,7 +20,7 @@ use crate::engine::Engine;
 use crate::error::ApiError;
 use crate::logging;
 use crate::runner::{IntoTaskRunner, TaskRunner};
-use crate::task::{Params, TaskOutcome};
+use crate::task::{Params, TaskOutcome, panic_message};
 
 /// What `#[flow(...)]` declares about a flow.
 #[derive(Debug)]
@@ -91,13 +91,6 @@ enum Next {
     Done,
     /// Run the body again at this delay (the server put the run in `AwaitingRetry`).
     Retry(Duration),
-}
-
-fn panic_message(p: &(dyn Any + Send)) -> String {
-    p.downcast_ref::<&str>()
-        .map(|s| (*s).to_owned())
-        .or_else(|| p.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "a panic with a non-string payload".to_owned())
 }
 
 /// Waits for tasks the body submitted but did not wait for, warning about them.

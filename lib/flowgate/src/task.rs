@@ -375,7 +375,8 @@ enum Ended<O> {
     Error(TaskError),
 }
 
-fn panic_message(p: &(dyn Any + Send)) -> String {
+/// The text of a panic payload.
+pub(crate) fn panic_message(p: &(dyn Any + Send)) -> String {
     p.downcast_ref::<&str>()
         .map(|s| (*s).to_owned())
         .or_else(|| p.downcast_ref::<String>().cloned())

@@ -67,6 +67,31 @@ pub fn shared_harness() -> &'static Harness {
     harness
 }
 
+/// Cancels the harness's paused runs if dropped during a panic; see
+/// [`Harness::cancel_paused_on_panic`].
+pub struct CancelPausedOnPanic<'a> {
+    harness: &'a Harness,
+}
+
+impl Drop for CancelPausedOnPanic<'_> {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            return;
+        }
+        let paused = serde_json::json!({"flow_runs": {"state": {"type": {"any_": ["PAUSED"]}}}});
+        let runs = self.harness.post("/flow_runs/filter", paused);
+        for run in runs.as_array().into_iter().flatten() {
+            let cancel =
+                serde_json::json!({"state": {"type": "CANCELLED", "message": "the test failed"}});
+            let path = format!(
+                "/flow_runs/{}/set_state",
+                run["id"].as_str().unwrap_or_default()
+            );
+            self.harness.post(&path, cancel);
+        }
+    }
+}
+
 /// Keeps a harness serving another thread; see [`Harness::enter`].
 pub struct ThreadGuard {
     _guard: OverrideGuard,
@@ -79,6 +104,12 @@ impl Harness {
         ThreadGuard {
             _guard: Engine::install(self.engine.clone()),
         }
+    }
+
+    /// A guard that, if the test panics while holding it, cancels every paused run, so a flow
+    /// thread waiting in a pause ends and the test reports its failure instead of hanging.
+    pub fn cancel_paused_on_panic(&self) -> CancelPausedOnPanic<'_> {
+        CancelPausedOnPanic { harness: self }
     }
 
     /// The harness server's API URL, e.g. to point other clients at it.

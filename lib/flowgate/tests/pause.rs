@@ -92,32 +92,6 @@ fn paused(h: &Harness, flow: &str, n: usize) -> Value {
     }
 }
 
-/// On a failing assertion, cancels paused runs so the paused flow's thread ends and the test
-/// reports the failure instead of waiting for the pause's timeout.
-struct CancelOnPanic<'a>(&'a Harness);
-
-impl Drop for CancelOnPanic<'_> {
-    fn drop(&mut self) {
-        if !std::thread::panicking() {
-            return;
-        }
-        let runs = self.0.post(
-            "/flow_runs/filter",
-            json!({"flow_runs": {"state": {"type": {"any_": ["PAUSED"]}}}}),
-        );
-        for run in runs.as_array().into_iter().flatten() {
-            let cancel = json!({"state": {"type": "CANCELLED", "message": "the test failed"}});
-            self.0.post(
-                &format!(
-                    "/flow_runs/{}/set_state",
-                    run["id"].as_str().unwrap_or_default()
-                ),
-                cancel,
-            );
-        }
-    }
-}
-
 fn input(h: &Harness, run: &Value, which: &str) -> Value {
     let id = run["id"].as_str().unwrap();
     let key = run["state"]["state_details"]["run_input_keyset"][which]
@@ -145,7 +119,7 @@ fn typed_input_is_validated_by_the_server_then_by_the_flow() {
             let _serve = h.enter();
             get_shirt_order()
         });
-        let _cancel = CancelOnPanic(&h);
+        let _cancel = h.cancel_paused_on_panic();
         let run = paused(&h, "get-shirt-order", 1);
         let schema = input(&h, &run, "schema");
         assert_eq!(
@@ -224,7 +198,7 @@ fn a_plain_pause_resumes_without_input() {
             let _serve = h.enter();
             approval()
         });
-        let _cancel = CancelOnPanic(&h);
+        let _cancel = h.cancel_paused_on_panic();
         let run = paused(&h, "approval", 1);
         let refused = resume(&h, &run, json!({"anything": 1}));
         assert_eq!(
