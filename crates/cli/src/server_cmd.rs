@@ -96,6 +96,7 @@ async fn start(args: StartArgs) -> anyhow::Result<()> {
     };
     let server = flowgate_server::start(config).await?;
     eprintln!("Flowgate API listening at {}", server.api_url());
+    eprintln!("Flowgate UI at http://{}/", server.addr());
     eprintln!(
         "Point the prefect client at it: export PREFECT_API_URL={}",
         server.api_url()
