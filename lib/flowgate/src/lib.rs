@@ -57,6 +57,11 @@ pub use runner::{
     ThreadPoolTaskRunner,
 };
 
+/// A time as the API writes it: RFC 3339 with microseconds and `Z`.
+pub(crate) fn stamp(t: jiff::Timestamp) -> String {
+    t.strftime("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
+}
+
 /// The API URL flows on this thread report to (`FLOWGATE_API_URL`, a test harness's, or the
 /// embedded server's, which this starts if needed): hand it to task workers.
 pub fn api_url() -> Result<String, ApiError> {

@@ -54,7 +54,7 @@ fn emit(frame: &Frame, level: i64, message: &str) {
     let now = jiff::Timestamp::now();
     let line = json!({
         "name": logger, "level": level, "message": message,
-        "timestamp": now.strftime("%Y-%m-%dT%H:%M:%S%.6fZ").to_string(),
+        "timestamp": crate::stamp(now),
         "flow_run_id": frame.flow.id, "task_run_id": frame.task.as_ref().map(|t| t.id),
     });
     frame

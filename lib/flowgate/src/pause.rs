@@ -20,6 +20,7 @@ use crate::context::{self, Frame};
 use crate::engine::Engine;
 use crate::error::ApiError;
 use crate::logging;
+use crate::stamp;
 
 /// Input a paused flow waits for. Derive it with `#[derive(RunInput)]` next to `Serialize`,
 /// `Deserialize` and `schemars::JsonSchema`; field rules (`#[schemars(length(..), range(..),
@@ -201,10 +202,6 @@ impl Keyset {
             response: format!("paused-{n}-response"),
         }
     }
-}
-
-fn stamp(t: jiff::Timestamp) -> String {
-    t.strftime("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
 }
 
 /// Pauses `run` and waits until it leaves Paused: `Ok` when Running again.

@@ -177,12 +177,6 @@ impl Params {
     }
 }
 
-fn now_string() -> String {
-    jiff::Timestamp::now()
-        .strftime("%Y-%m-%dT%H:%M:%S%.6fZ")
-        .to_string()
-}
-
 /// A task run being executed: what its events say.
 pub(crate) struct LiveTaskRun {
     meta: &'static TaskMeta,
@@ -219,7 +213,7 @@ impl LiveTaskRun {
             parameters: Value::Object(Map::new()),
             task_inputs: params.task_inputs(),
             run_count: 0,
-            expected_start: now_string(),
+            expected_start: crate::stamp(jiff::Timestamp::now()),
             start_time: None,
             running_since: None,
             total_run_time: 0.0,
@@ -263,7 +257,7 @@ impl LiveTaskRun {
         data: Option<Value>,
         details: Option<Value>,
     ) {
-        let at = now_string();
+        let at = crate::stamp(jiff::Timestamp::now());
         if ty == "RUNNING" {
             self.run_count += 1;
             self.start_time.get_or_insert_with(|| at.clone());
@@ -331,8 +325,7 @@ impl LiveTaskRun {
                 let delay = Duration::from_secs_f64(self.meta.retry_delay.max(0.0));
                 let at = jiff::Timestamp::now()
                     + jiff::SignedDuration::try_from(delay).unwrap_or_default();
-                let details =
-                    json!({"scheduled_time": at.strftime("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()});
+                let details = json!({"scheduled_time": crate::stamp(at)});
                 self.emit(
                     "SCHEDULED",
                     "AwaitingRetry",

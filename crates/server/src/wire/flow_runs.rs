@@ -72,16 +72,11 @@ impl FlowRunCreate {
 
 /// Prefect's flow-run `empirical_policy` with its defaults, overlaid with what is stored.
 pub fn flow_run_policy(stored: &Value) -> Value {
-    let mut out = json!({
+    let defaults = json!({
         "max_retries": 0, "retry_delay_seconds": 0.0, "retries": 0, "retry_delay": 0,
         "pause_keys": [], "resuming": false, "retry_type": null,
     });
-    if let (Value::Object(o), Value::Object(s)) = (&mut out, stored) {
-        for (k, v) in s {
-            o.insert(k.clone(), v.clone());
-        }
-    }
-    out
+    super::overlay(defaults, stored.as_object().unwrap_or(&Default::default()))
 }
 
 /// A flow run as the client reads it.

@@ -30,6 +30,15 @@ pub fn reject_unknown(context: &str, extra: &Map<String, Value>) -> Result<(), S
     }
 }
 
+/// `defaults` (a JSON object) with each field of `stored` put over it: what the client reads
+/// when the server keeps only what was given.
+pub fn overlay(mut defaults: Value, stored: &Map<String, Value>) -> Value {
+    if let Value::Object(out) = &mut defaults {
+        out.extend(stored.iter().map(|(k, v)| (k.clone(), v.clone())));
+    }
+    defaults
+}
+
 /// `v` if it is an object, else an empty object.
 pub fn object_or_empty(v: Value) -> Value {
     if v.is_object() {

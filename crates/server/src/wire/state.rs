@@ -55,7 +55,7 @@ pub struct SetStateIn {
 
 /// Every `state_details` field the client reads, with Prefect's defaults.
 fn details_json(details: &Map<String, Value>) -> Value {
-    let mut out = json!({
+    let defaults = json!({
         "flow_run_id": null, "task_run_id": null, "child_flow_run_id": null,
         "scheduled_time": null, "cache_key": null, "cache_expiration": null, "deferred": false,
         "untrackable_result": false, "pause_timeout": null, "pause_reschedule": false,
@@ -63,12 +63,7 @@ fn details_json(details: &Map<String, Value>) -> Value {
         "transition_id": null, "task_parameters_id": null, "traceparent": null,
         "deployment_concurrency_lease_id": null,
     });
-    if let Value::Object(map) = &mut out {
-        for (k, v) in details {
-            map.insert(k.clone(), v.clone());
-        }
-    }
-    out
+    super::overlay(defaults, details)
 }
 
 /// A state as the client reads it.

@@ -112,15 +112,16 @@ pub struct TaskRunOut {
 impl From<TaskRun> for TaskRunOut {
     fn from(t: TaskRun) -> Self {
         let r = t.record;
-        let mut policy = json!({
+        let defaults = json!({
             "max_retries": 0, "retry_delay_seconds": 0.0, "retries": 0, "retry_delay": 0,
             "retry_jitter_factor": null,
         });
-        if let (Value::Object(o), Value::Object(s)) = (&mut policy, &r.empirical_policy) {
-            for (k, v) in s {
-                o.insert(k.clone(), v.clone());
-            }
-        }
+        let policy = super::overlay(
+            defaults,
+            r.empirical_policy
+                .as_object()
+                .unwrap_or(&Default::default()),
+        );
         TaskRunOut {
             id: r.id,
             created: r.created,
