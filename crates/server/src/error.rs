@@ -40,7 +40,9 @@ impl From<StoreError> for ApiError {
         match e {
             StoreError::NotFound { .. } => ApiError::NotFound(e.to_string()),
             StoreError::Conflict(m) => ApiError::Conflict(m),
-            StoreError::Database(sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed) => {
+            StoreError::Invalid(m) => ApiError::Invalid(m),
+            StoreError::Unavailable(cause) => {
+                tracing::warn!(%cause, "the database is unavailable");
                 ApiError::Unavailable("the database is busy or unavailable; retry shortly".into())
             }
             other => ApiError::Internal(other.to_string()),

@@ -9,9 +9,10 @@ use sqlx::sqlite::{Sqlite, SqliteArguments};
 use sqlx::{AssertSqlSafe, Database, Executor};
 
 use crate::sql::{Arg, Row, Sql};
+use crate::store::{Result, StoreError};
 
 /// A database Flowgate can store into.
-pub trait Backend: Database + Sized {
+pub(crate) trait Backend: Database + Sized {
     /// Name for logs and errors.
     const KIND: &'static str;
     /// A statement that serialises concurrent migrations (several replicas starting at once).
@@ -37,13 +38,13 @@ pub trait Backend: Database + Sized {
     fn execute<'c>(
         conn: &'c mut Self::Connection,
         sql: Sql,
-    ) -> impl Future<Output = Result<u64, sqlx::Error>> + Send + 'c;
+    ) -> impl Future<Output = Result<u64>> + Send + 'c;
 
     /// Runs a query, returning every row.
     fn fetch_all<'c>(
         conn: &'c mut Self::Connection,
         sql: Sql,
-    ) -> impl Future<Output = Result<Vec<Row>, sqlx::Error>> + Send + 'c;
+    ) -> impl Future<Output = Result<Vec<Row>>> + Send + 'c;
 }
 
 /// Implements [`Backend`]'s statement plumbing for a concrete sqlx database.
@@ -52,20 +53,21 @@ macro_rules! plumbing {
         fn execute<'c>(
             conn: &'c mut <$db as Database>::Connection,
             sql: Sql,
-        ) -> impl Future<Output = Result<u64, sqlx::Error>> + Send + 'c {
+        ) -> impl Future<Output = Result<u64>> + Send + 'c {
             async move {
                 let q = bind_all::<$db, $args>(Self::statement(&sql), sql.args);
-                Ok(conn.execute(q).await?.rows_affected())
+                Ok(conn.execute(q).await.map_err(driver_error)?.rows_affected())
             }
         }
 
         fn fetch_all<'c>(
             conn: &'c mut <$db as Database>::Connection,
             sql: Sql,
-        ) -> impl Future<Output = Result<Vec<Row>, sqlx::Error>> + Send + 'c {
+        ) -> impl Future<Output = Result<Vec<Row>>> + Send + 'c {
             async move {
                 let q = bind_all::<$db, $args>(Self::statement(&sql), sql.args);
-                Ok(conn.fetch_all(q).await?.into_iter().map($row).collect())
+                let rows = conn.fetch_all(q).await.map_err(driver_error)?;
+                Ok(rows.into_iter().map($row).collect())
             }
         }
     };
@@ -104,6 +106,53 @@ impl Backend for Postgres {
     }
 
     plumbing!(Postgres, PgArguments, Row::Postgres);
+}
+
+/// Turns the driver's error into a [`StoreError`]: what a retry may cure is
+/// [`StoreError::Unavailable`], text the database cannot hold is [`StoreError::Invalid`],
+/// undecodable rows are [`StoreError::Corrupt`]. The driver's text is kept for the server's log.
+pub(crate) fn driver_error(e: sqlx::Error) -> StoreError {
+    use sqlx::Error as E;
+    let text = e.to_string();
+    match &e {
+        E::PoolTimedOut | E::PoolClosed | E::Io(_) | E::Tls(_) | E::WorkerCrashed => {
+            StoreError::Unavailable(text)
+        }
+        E::Protocol(_) => StoreError::Unavailable(text),
+        E::ColumnDecode { .. } | E::Decode(_) | E::ColumnNotFound(_) | E::TypeNotFound { .. } => {
+            StoreError::Corrupt(text)
+        }
+        E::Configuration(_) => {
+            StoreError::Invalid(format!("the database URL is not usable: {text}"))
+        }
+        E::Database(db) => {
+            if let Some(pg) = db.try_downcast_ref::<sqlx::postgres::PgDatabaseError>() {
+                match pg.code() {
+                    // Shutting down, starting up, too many connections, serialisation
+                    // failure, deadlock: the same transaction may succeed if tried again.
+                    "57P01" | "57P02" | "57P03" | "53300" | "40001" | "40P01" => {
+                        StoreError::Unavailable(text)
+                    }
+                    // Text PostgreSQL cannot hold (a NUL character, an untranslatable one).
+                    "22021" | "22P05" => StoreError::Invalid(
+                        "text with a NUL character (\\u0000) cannot be stored; remove it".into(),
+                    ),
+                    _ => StoreError::Database(text),
+                }
+            } else if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
+                // SQLITE_BUSY (5) and SQLITE_LOCKED (6), with their extended codes.
+                let code = db.code().and_then(|c| c.parse::<i32>().ok());
+                let primary = code.map(|c| c & 0xff);
+                match primary {
+                    Some(5 | 6) => StoreError::Unavailable(text),
+                    _ => StoreError::Database(text),
+                }
+            } else {
+                StoreError::Database(text)
+            }
+        }
+        _ => StoreError::Database(text),
+    }
 }
 
 /// Rewrites `$1, $2, …` (each once, in ascending order, as [`Sql`] builds them) to `?`.

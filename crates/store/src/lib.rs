@@ -1,14 +1,24 @@
-//! Flowgate's storage. One [`Store`] trait; [`SqlStore`] implements it on SQLite (the embedded
-//! default) and on PostgreSQL (for several server replicas) from one body of SQL, with the
-//! differences between the two kept in [`Backend`]. Only the server opens a store.
+//! Flowgate's storage. One trait per capability ([`FlowStore`], [`FlowRunStore`],
+//! [`TaskRunStore`], [`EventStore`], [`LogStore`], [`InputStore`], [`TaskQueueStore`]) and
+//! [`Store`], their union; [`open`] returns the one implementation, on SQLite (the embedded
+//! default) or on PostgreSQL (for several server replicas), from one body of SQL with the
+//! differences between the two kept in one private trait. The database driver stays inside this
+//! crate: its errors become [`StoreError`]s. Only the server opens a store.
 
 mod backend;
+pub mod capabilities;
 pub mod model;
 mod schema;
-pub mod sql;
+mod sql;
 mod sql_store;
 mod store;
 
-pub use backend::Backend;
-pub use sql_store::{SqlStore, open};
-pub use store::{DynStore, Store, StoreError};
+pub use capabilities::events::EventStore;
+pub use capabilities::flow_runs::FlowRunStore;
+pub use capabilities::flows::FlowStore;
+pub use capabilities::inputs::InputStore;
+pub use capabilities::logs::LogStore;
+pub use capabilities::task_queue::TaskQueueStore;
+pub use capabilities::task_runs::TaskRunStore;
+pub use sql_store::open;
+pub use store::{DynStore, Result, Store, StoreError};

@@ -5,6 +5,9 @@ use flowgate_core::Micros;
 use sqlx::{Decode, Postgres, Row as _, Sqlite, Type};
 use uuid::Uuid;
 
+use crate::backend::driver_error;
+use crate::store::{Result, StoreError};
+
 /// One bound argument. Each variant carries its SQL type, also when NULL.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Arg {
@@ -184,38 +187,39 @@ impl<T> Column for T where
 
 impl Row {
     /// Reads column `col` as `T`.
-    pub fn get<T: Column>(&self, col: &str) -> Result<T, sqlx::Error> {
+    pub fn get<T: Column>(&self, col: &str) -> Result<T> {
         match self {
             Row::Sqlite(r) => r.try_get(col),
             Row::Postgres(r) => r.try_get(col),
         }
+        .map_err(driver_error)
     }
 
     /// Reads a TEXT column holding a uuid.
-    pub fn uuid(&self, col: &str) -> Result<Uuid, sqlx::Error> {
+    pub fn uuid(&self, col: &str) -> Result<Uuid> {
         let s: String = self.get(col)?;
         Uuid::parse_str(&s).map_err(|e| decode_error(col, e))
     }
 
     /// Reads a nullable TEXT column holding a uuid.
-    pub fn opt_uuid(&self, col: &str) -> Result<Option<Uuid>, sqlx::Error> {
+    pub fn opt_uuid(&self, col: &str) -> Result<Option<Uuid>> {
         let s: Option<String> = self.get(col)?;
         s.map(|s| Uuid::parse_str(&s).map_err(|e| decode_error(col, e)))
             .transpose()
     }
 
     /// Reads a BIGINT column of microseconds.
-    pub fn micros(&self, col: &str) -> Result<Micros, sqlx::Error> {
+    pub fn micros(&self, col: &str) -> Result<Micros> {
         Ok(Micros(self.get(col)?))
     }
 
     /// Reads a nullable BIGINT column of microseconds.
-    pub fn opt_micros(&self, col: &str) -> Result<Option<Micros>, sqlx::Error> {
+    pub fn opt_micros(&self, col: &str) -> Result<Option<Micros>> {
         Ok(self.get::<Option<i64>>(col)?.map(Micros))
     }
 
     /// Reads a TEXT column holding JSON (NULL reads as JSON null).
-    pub fn json(&self, col: &str) -> Result<serde_json::Value, sqlx::Error> {
+    pub fn json(&self, col: &str) -> Result<serde_json::Value> {
         match self.get::<Option<String>>(col)? {
             Some(s) => serde_json::from_str(&s).map_err(|e| decode_error(col, e)),
             None => Ok(serde_json::Value::Null),
@@ -223,7 +227,7 @@ impl Row {
     }
 
     /// Reads a TEXT column holding a JSON array of strings.
-    pub fn string_list(&self, col: &str) -> Result<Vec<String>, sqlx::Error> {
+    pub fn string_list(&self, col: &str) -> Result<Vec<String>> {
         match self.get::<Option<String>>(col)? {
             Some(s) => serde_json::from_str(&s).map_err(|e| decode_error(col, e)),
             None => Ok(Vec::new()),
@@ -231,11 +235,8 @@ impl Row {
     }
 }
 
-fn decode_error(col: &str, e: impl std::error::Error + Send + Sync + 'static) -> sqlx::Error {
-    sqlx::Error::ColumnDecode {
-        index: col.to_owned(),
-        source: Box::new(e),
-    }
+fn decode_error(col: &str, e: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(format!("column {col}: {e}"))
 }
 
 #[cfg(test)]

@@ -1,0 +1,90 @@
+//! Events: the immutable record of what happened, written in group-committed batches together
+//! with the task runs they fold into and the log lines that travel beside them.
+
+use async_trait::async_trait;
+use flowgate_core::{Event, Micros};
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::capabilities::logs::LogEntry;
+use crate::model::{Page, TimeRange};
+use crate::store::Result;
+
+/// Which events to return.
+#[derive(Clone, Debug, Default)]
+pub struct EventFilter {
+    /// Occurred within this window.
+    pub occurred: TimeRange,
+    /// Event name is any of these.
+    pub names: Option<Vec<String>>,
+    /// Event name starts with any of these.
+    pub name_prefixes: Option<Vec<String>>,
+    /// Resource id is any of these.
+    pub resource_ids: Option<Vec<String>>,
+    /// Resource id starts with any of these.
+    pub resource_id_prefixes: Option<Vec<String>>,
+    /// Any of these ids.
+    pub ids: Option<Vec<Uuid>>,
+    /// A related resource with one of these ids (matched as text in the related labels).
+    pub related_resource_ids: Option<Vec<String>>,
+    /// Newest first when true.
+    pub newest_first: bool,
+}
+
+impl EventFilter {
+    /// Whether `event` passes this filter (the in-memory twin of the SQL filter, for live
+    /// subscriptions).
+    pub fn matches(&self, event: &Event) -> bool {
+        let within = |r: &TimeRange, t: Micros| {
+            r.after.is_none_or(|a| t >= a) && r.before.is_none_or(|b| t <= b)
+        };
+        let any_eq = |list: &Option<Vec<String>>, v: &str| {
+            list.as_ref().is_none_or(|l| l.iter().any(|x| x == v))
+        };
+        let any_prefix = |list: &Option<Vec<String>>, v: &str| {
+            list.as_ref()
+                .is_none_or(|l| l.iter().any(|p| v.starts_with(p.as_str())))
+        };
+        let related_ok = self.related_resource_ids.as_ref().is_none_or(|ids| {
+            event.related.iter().any(|r| {
+                r.get("prefect.resource.id")
+                    .and_then(Value::as_str)
+                    .is_some_and(|id| ids.iter().any(|x| x == id))
+            })
+        });
+        within(&self.occurred, event.occurred)
+            && any_eq(&self.names, &event.event)
+            && any_prefix(&self.name_prefixes, &event.event)
+            && any_eq(&self.resource_ids, event.resource_id())
+            && any_prefix(&self.resource_id_prefixes, event.resource_id())
+            && self.ids.as_ref().is_none_or(|ids| ids.contains(&event.id))
+            && related_ok
+    }
+}
+
+/// What an event batch did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct IngestOutcome {
+    /// Events newly stored.
+    pub stored: usize,
+    /// Events skipped because their id was already stored.
+    pub duplicates: usize,
+    /// Task runs created or updated from the batch.
+    pub task_runs: usize,
+    /// Task-run events whose payload could not be read (stored, but no record changed).
+    pub unreadable: usize,
+    /// Ids of the events newly stored, in batch order.
+    pub fresh: Vec<Uuid>,
+}
+
+/// Storing and querying events.
+#[async_trait]
+pub trait EventStore: Send + Sync {
+    /// Stores events not stored before (by id), folds task-run events into task runs, and
+    /// stores log lines: the batched write path for high-volume client reports.
+    async fn ingest(&self, events: &[Event], logs: &[LogEntry]) -> Result<IngestOutcome>;
+    /// Events matching `filter`.
+    async fn filter_events(&self, filter: &EventFilter, page: Page) -> Result<Vec<Event>>;
+    /// How many events match `filter`.
+    async fn count_events(&self, filter: &EventFilter) -> Result<i64>;
+}

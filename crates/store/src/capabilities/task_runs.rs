@@ -1,0 +1,84 @@
+//! Task runs: folded from the clients' task-run events, or set by the server for a subflow's
+//! parent task run.
+
+use async_trait::async_trait;
+use flowgate_core::task_run::TaskRunRecord;
+use flowgate_core::{Event, Micros, StateType};
+use uuid::Uuid;
+
+use crate::capabilities::flow_runs::FlowRunFilter;
+use crate::model::{Page, TimeRange};
+use crate::store::Result;
+
+/// A task run as stored: the folded record and when the server last changed it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TaskRun {
+    /// Everything the reports said, folded by [`TaskRunRecord::merge`].
+    pub record: TaskRunRecord,
+    /// When the server last wrote it.
+    pub updated: Micros,
+}
+
+/// Which task runs to return; every set field must match.
+#[derive(Clone, Debug, Default)]
+pub struct TaskRunFilter {
+    /// Any of these ids.
+    pub ids: Option<Vec<Uuid>>,
+    /// Any of these exact names.
+    pub names: Option<Vec<String>>,
+    /// State type is any of these.
+    pub state_types: Option<Vec<StateType>>,
+    /// State name is any of these.
+    pub state_names: Option<Vec<String>>,
+    /// Belongs to any of these flow runs.
+    pub flow_run_ids: Option<Vec<Uuid>>,
+    /// Whether the task run belongs to a flow run at all.
+    pub has_flow_run: Option<bool>,
+    /// Has all of these tags.
+    pub tags_all: Option<Vec<String>>,
+    /// Start time window.
+    pub start_time: TimeRange,
+    /// Filters on the task run's flow run.
+    pub flow_run: Option<FlowRunFilter>,
+}
+
+/// Sort orders for task runs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum TaskRunSort {
+    /// Newest id first.
+    #[default]
+    IdDesc,
+    /// Earliest expected start first.
+    ExpectedStartTimeAsc,
+    /// Latest expected start first.
+    ExpectedStartTimeDesc,
+    /// By name.
+    NameAsc,
+    /// By name, reversed.
+    NameDesc,
+    /// Latest end first.
+    EndTimeDesc,
+}
+
+/// Storing and finding task runs.
+#[async_trait]
+pub trait TaskRunStore: Send + Sync {
+    /// Creates or replaces a task run whose state the server sets (a subflow's parent task run
+    /// reported over REST), recording its state event in the same transaction.
+    async fn upsert_task_run(
+        &self,
+        record: &TaskRunRecord,
+        now: Micros,
+    ) -> Result<(TaskRun, Event)>;
+    /// Reads a task run.
+    async fn read_task_run(&self, id: Uuid) -> Result<TaskRun>;
+    /// Task runs matching `filter`.
+    async fn filter_task_runs(
+        &self,
+        filter: &TaskRunFilter,
+        sort: TaskRunSort,
+        page: Page,
+    ) -> Result<Vec<TaskRun>>;
+    /// How many task runs match `filter`.
+    async fn count_task_runs(&self, filter: &TaskRunFilter) -> Result<i64>;
+}

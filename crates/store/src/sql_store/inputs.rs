@@ -1,0 +1,164 @@
+//! [`InputStore`] on SQL: the `flow_run_inputs` table, and resuming a paused run (its input
+//! stored and the run moved to Running in one transaction).
+
+use async_trait::async_trait;
+use flowgate_core::orchestration::resume_state;
+use flowgate_core::{Event, Micros, Payload};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use super::events::insert_events;
+use super::flow_runs::{commit_state, lock_run};
+use super::{SqlStore, by_id, commit, not_found};
+use crate::backend::Backend;
+use crate::capabilities::flow_runs::FlowRun;
+use crate::capabilities::inputs::{FlowRunInput, InputStore, Resume};
+use crate::sql::{Row, Sql};
+use crate::store::{Result, StoreError};
+
+#[async_trait]
+impl<B: Backend> InputStore for SqlStore<B> {
+    async fn create_flow_run_input(&self, input: &FlowRunInput) -> Result<()> {
+        let mut tx = self.begin().await?;
+        let run = by_id("SELECT id FROM flow_runs", input.flow_run_id);
+        if B::fetch_all(&mut tx, run).await?.is_empty() {
+            return Err(not_found("flow run", input.flow_run_id));
+        }
+        if !insert_input::<B>(&mut tx, input).await? {
+            return Err(StoreError::Conflict(format!(
+                "flow run {} already has an input with key {:?}",
+                input.flow_run_id, input.key
+            )));
+        }
+        commit(tx).await
+    }
+
+    async fn read_flow_run_input(&self, flow_run_id: Uuid, key: &str) -> Result<FlowRunInput> {
+        let mut sql = Sql::new("SELECT * FROM flow_run_inputs WHERE flow_run_id = ");
+        sql.arg(flow_run_id).push(" AND key = ").arg(key);
+        self.query_one(sql, flow_run_input, || missing(flow_run_id, key))
+            .await
+    }
+
+    async fn filter_flow_run_inputs(
+        &self,
+        flow_run_id: Uuid,
+        prefix: &str,
+        exclude: &[String],
+        limit: u32,
+    ) -> Result<Vec<FlowRunInput>> {
+        let mut sql = Sql::new("SELECT * FROM flow_run_inputs WHERE flow_run_id = ");
+        sql.arg(flow_run_id)
+            .push(" AND substr(key, 1, CAST(")
+            .arg(prefix.chars().count() as i64)
+            .push(" AS INTEGER)) = ")
+            .arg(prefix);
+        if !exclude.is_empty() {
+            sql.push(" AND key NOT IN (")
+                .arg_list(exclude.iter().map(String::as_str))
+                .push(")");
+        }
+        sql.push(" ORDER BY created, id LIMIT ")
+            .arg(i64::from(limit));
+        self.query(sql).await?.iter().map(flow_run_input).collect()
+    }
+
+    async fn delete_flow_run_input(&self, flow_run_id: Uuid, key: &str) -> Result<()> {
+        let mut tx = self.begin().await?;
+        let mut sql = Sql::new("DELETE FROM flow_run_inputs WHERE flow_run_id = ");
+        sql.arg(flow_run_id).push(" AND key = ").arg(key);
+        if B::execute(&mut tx, sql).await? == 0 {
+            return Err(missing(flow_run_id, key));
+        }
+        commit(tx).await
+    }
+
+    async fn resume_flow_run(
+        &self,
+        id: Uuid,
+        resume: Resume,
+        now: Micros,
+    ) -> Result<(FlowRun, Vec<Event>)> {
+        let mut tx = self.begin().await?;
+        let (mut run, flow_name) = lock_run::<B>(&mut tx, id).await?;
+        let mut state =
+            resume_state(run.state.as_ref(), Uuid::now_v7(), now).map_err(|reason| {
+                StoreError::Conflict(format!("cannot resume flow run {id}: {reason}"))
+            })?;
+        state
+            .details
+            .insert("flow_run_id".to_owned(), id.to_string().into());
+        let input_key = resume.input.as_ref().map(|(k, _)| k.clone());
+        if let Some((key, value)) = resume.input {
+            let input = FlowRunInput {
+                id: Uuid::now_v7(),
+                created: now,
+                flow_run_id: id,
+                key,
+                value,
+                sender: resume.resumed_by.clone(),
+            };
+            if !insert_input::<B>(&mut tx, &input).await? {
+                return Err(StoreError::Conflict(format!(
+                    "flow run {id} was already resumed with input {:?}",
+                    input.key
+                )));
+            }
+        }
+        if let Value::Object(policy) = &mut run.empirical_policy {
+            policy.insert("resuming".to_owned(), Value::Bool(true));
+        } else {
+            run.empirical_policy = json!({"resuming": true});
+        }
+        let state_id = state.id;
+        let mut events = commit_state::<B>(&mut tx, &mut run, &flow_name, state, now).await?;
+        let mut resumed = events[0].clone();
+        resumed.id = Uuid::now_v7();
+        resumed.event = "prefect.flow-run.Resumed".to_owned();
+        resumed.follows = Some(state_id);
+        resumed.payload = Payload::from_value(&json!({
+            "resumed_by": resume.resumed_by, "input_key": input_key,
+        }));
+        insert_events::<B>(&mut tx, &[&resumed]).await?;
+        events.push(resumed);
+        commit(tx).await?;
+        Ok((run, events))
+    }
+}
+
+/// The error for an input key a run does not have.
+fn missing(flow_run_id: Uuid, key: &str) -> StoreError {
+    not_found(
+        "flow run input",
+        format!("{key:?} of flow run {flow_run_id}"),
+    )
+}
+
+/// Inserts an input unless its key is taken; returns whether it was inserted.
+async fn insert_input<B: Backend>(conn: &mut B::Connection, input: &FlowRunInput) -> Result<bool> {
+    let mut sql = Sql::new(
+        "INSERT INTO flow_run_inputs (id, created, flow_run_id, key, value, sender) VALUES ",
+    );
+    sql.rows([vec![
+        input.id.into(),
+        input.created.into(),
+        input.flow_run_id.into(),
+        input.key.as_str().into(),
+        input.value.as_str().into(),
+        input.sender.clone().into(),
+    ]])
+    .push(" ON CONFLICT (flow_run_id, key) DO NOTHING");
+    Ok(B::execute(conn, sql).await? == 1)
+}
+
+/// Reads a `flow_run_inputs` row.
+fn flow_run_input(row: &Row) -> Result<FlowRunInput> {
+    Ok(FlowRunInput {
+        id: row.uuid("id")?,
+        created: row.micros("created")?,
+        flow_run_id: row.uuid("flow_run_id")?,
+        key: row.get("key")?,
+        value: row.get("value")?,
+        sender: row.get("sender")?,
+    })
+}

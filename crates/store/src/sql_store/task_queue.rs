@@ -1,0 +1,191 @@
+//! [`TaskQueueStore`] on SQL: the `task_queue` table. Claims take the oldest eligible calls
+//! (`FOR UPDATE SKIP LOCKED` on PostgreSQL, the single writer on SQLite); a call whose workers
+//! were lost too often is finished with an error and its task run Crashed.
+
+use async_trait::async_trait;
+use flowgate_core::{Micros, State, StateType};
+use serde_json::Value;
+use uuid::Uuid;
+
+use super::events::insert_events;
+use super::task_runs::{lock_task_run, upsert_task_runs};
+use super::{SqlStore, by_id, commit, not_found, rows};
+use crate::backend::Backend;
+use crate::capabilities::task_queue::{QueuedTask, TaskQueueStore};
+use crate::sql::{Row, Sql};
+use crate::store::Result;
+
+#[async_trait]
+impl<B: Backend> TaskQueueStore for SqlStore<B> {
+    async fn enqueue_task(&self, task: &QueuedTask, now: Micros) -> Result<()> {
+        let mut tx = self.begin().await?;
+        let mut sql = Sql::new(
+            "INSERT INTO task_queue (id, task_key, flow_run_id, parameters, status, attempts, created, updated) VALUES ",
+        );
+        sql.rows([vec![
+            task.id.into(),
+            task.task_key.as_str().into(),
+            task.flow_run_id.into(),
+            rows::object_text(&task.parameters).into(),
+            "queued".into(),
+            0i64.into(),
+            now.into(),
+            now.into(),
+        ]])
+        .push(" ON CONFLICT (id) DO NOTHING");
+        B::execute(&mut tx, sql).await?;
+        commit(tx).await
+    }
+
+    async fn claim_tasks(
+        &self,
+        task_keys: &[String],
+        worker: &str,
+        limit: u32,
+        lease_until: Micros,
+        max_attempts: i64,
+        now: Micros,
+    ) -> Result<Vec<QueuedTask>> {
+        if task_keys.is_empty() || limit == 0 {
+            return Ok(Vec::new());
+        }
+        let mut tx = self.begin().await?;
+        // Tasks whose workers were lost too often are finished, and their task runs crashed.
+        let mut abandon = Sql::new("UPDATE task_queue SET status = 'done', error = ");
+        abandon
+            .arg(format!(
+                "its worker was lost {max_attempts} times; the task run crashed"
+            ))
+            .push(", updated = ")
+            .arg(now)
+            .push(" WHERE status = 'claimed' AND lease_until < ")
+            .arg(now)
+            .push(" AND attempts >= ")
+            .arg(max_attempts)
+            .push(" AND task_key IN (")
+            .arg_list(task_keys.iter().map(String::as_str))
+            .push(") RETURNING id");
+        for row in B::fetch_all(&mut tx, abandon).await? {
+            crash_task_run::<B>(&mut tx, row.uuid("id")?, max_attempts, now).await?;
+        }
+        let mut claim = Sql::new("UPDATE task_queue SET status = 'claimed', worker = ");
+        claim
+            .arg(worker)
+            .push(", lease_until = ")
+            .arg(lease_until)
+            .push(", attempts = attempts + 1, updated = ")
+            .arg(now)
+            .push(" WHERE id IN (SELECT id FROM task_queue WHERE task_key IN (")
+            .arg_list(task_keys.iter().map(String::as_str))
+            .push(") AND (status = 'queued' OR (status = 'claimed' AND lease_until < ")
+            .arg(now)
+            .push(")) ORDER BY created, id LIMIT ")
+            .arg(i64::from(limit))
+            .push(B::SKIP_LOCKED)
+            .push(") RETURNING *");
+        let mut claimed = B::fetch_all(&mut tx, claim)
+            .await?
+            .iter()
+            .map(queued_task)
+            .collect::<Result<Vec<_>>>()?;
+        // RETURNING keeps no order; ids are uuid7, so id order is enqueue order.
+        claimed.sort_by_key(|t| t.id);
+        commit(tx).await?;
+        Ok(claimed)
+    }
+
+    async fn renew_leases(
+        &self,
+        ids: &[Uuid],
+        worker: &str,
+        lease_until: Micros,
+        now: Micros,
+    ) -> Result<u64> {
+        if ids.is_empty() {
+            return Ok(0);
+        }
+        let mut tx = self.begin().await?;
+        let mut sql = Sql::new("UPDATE task_queue SET lease_until = ");
+        sql.arg(lease_until)
+            .push(", updated = ")
+            .arg(now)
+            .push(" WHERE status = 'claimed' AND worker = ")
+            .arg(worker)
+            .push(" AND id IN (")
+            .arg_list(ids.iter().copied())
+            .push(")");
+        let renewed = B::execute(&mut tx, sql).await?;
+        commit(tx).await?;
+        Ok(renewed)
+    }
+
+    async fn finish_task(
+        &self,
+        id: Uuid,
+        worker: &str,
+        result: Option<&Value>,
+        error: Option<&str>,
+        now: Micros,
+    ) -> Result<bool> {
+        let mut tx = self.begin().await?;
+        let mut sql = Sql::new("UPDATE task_queue SET status = 'done', result = ");
+        sql.arg(result.map(Value::to_string))
+            .push(", error = ")
+            .arg(error.map(str::to_owned))
+            .push(", updated = ")
+            .arg(now)
+            .push(" WHERE id = ")
+            .arg(id)
+            .push(" AND status = 'claimed' AND worker = ")
+            .arg(worker);
+        let finished = B::execute(&mut tx, sql).await? == 1;
+        commit(tx).await?;
+        Ok(finished)
+    }
+
+    async fn read_queued_task(&self, id: Uuid) -> Result<QueuedTask> {
+        self.query_one(by_id("SELECT * FROM task_queue", id), queued_task, || {
+            not_found("queued task", id)
+        })
+        .await
+    }
+}
+
+/// Marks the task run of an abandoned queued task Crashed, with its state event.
+async fn crash_task_run<B: Backend>(
+    conn: &mut B::Connection,
+    id: Uuid,
+    attempts: i64,
+    now: Micros,
+) -> Result<()> {
+    let Some(mut record) = lock_task_run::<B>(conn, id).await? else {
+        return Ok(());
+    };
+    if record.state.state_type.is_terminal() {
+        return Ok(());
+    }
+    let previous = record.state.clone();
+    let mut crashed = State::new(Uuid::now_v7(), StateType::Crashed, now);
+    crashed.message = Some(format!("the worker running it was lost {attempts} times"));
+    record.enter(crashed);
+    upsert_task_runs::<B>(conn, std::slice::from_ref(&record), now).await?;
+    insert_events::<B>(conn, &[&record.state_event(Some(&previous), now)]).await?;
+    Ok(())
+}
+
+/// Reads a `task_queue` row.
+fn queued_task(row: &Row) -> Result<QueuedTask> {
+    let result = row.json("result")?;
+    Ok(QueuedTask {
+        id: row.uuid("id")?,
+        task_key: row.get("task_key")?,
+        flow_run_id: row.opt_uuid("flow_run_id")?,
+        parameters: row.json("parameters")?,
+        status: row.get("status")?,
+        worker: row.get("worker")?,
+        lease_until: row.opt_micros("lease_until")?,
+        attempts: row.get("attempts")?,
+        result: (!result.is_null()).then_some(result),
+        error: row.get("error")?,
+    })
+}

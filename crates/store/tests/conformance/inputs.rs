@@ -1,0 +1,113 @@
+//! Flow-run inputs and resuming a paused run.
+
+use super::*;
+
+fn input(run: Uuid, key: &str, value: &str) -> FlowRunInput {
+    FlowRunInput {
+        id: Uuid::now_v7(),
+        created: now(),
+        flow_run_id: run,
+        key: key.to_owned(),
+        value: value.to_owned(),
+        sender: None,
+    }
+}
+
+on_each_backend!(flow_run_inputs_are_kept_by_key, async |db: TestDatabase| {
+    let store = store(&db).await;
+    let run = new_run(&store, "f").await;
+    for key in ["paused-1-schema", "paused-1-description", "other"] {
+        store
+            .create_flow_run_input(&input(run.id, key, "\"v\""))
+            .await
+            .unwrap();
+    }
+    let dup = store
+        .create_flow_run_input(&input(run.id, "other", "1"))
+        .await;
+    assert!(matches!(dup, Err(StoreError::Conflict(_))), "{dup:?}");
+    let orphan = store
+        .create_flow_run_input(&input(Uuid::now_v7(), "k", "1"))
+        .await;
+    assert!(matches!(orphan, Err(StoreError::NotFound { .. })));
+    assert_eq!(
+        store
+            .read_flow_run_input(run.id, "other")
+            .await
+            .unwrap()
+            .value,
+        "\"v\""
+    );
+    let paused = store
+        .filter_flow_run_inputs(run.id, "paused-1", &["paused-1-schema".to_owned()], 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        paused.iter().map(|i| i.key.as_str()).collect::<Vec<_>>(),
+        ["paused-1-description"]
+    );
+    store.delete_flow_run_input(run.id, "other").await.unwrap();
+    assert!(matches!(
+        store.read_flow_run_input(run.id, "other").await,
+        Err(StoreError::NotFound { .. })
+    ));
+});
+
+on_each_backend!(exactly_one_resume_wins, async |db: TestDatabase| {
+    let store = store(&db).await;
+    let run = new_run(&store, "f").await;
+    store
+        .set_flow_run_state(run.id, state(StateType::Running), false, now())
+        .await
+        .unwrap();
+    let mut pause = state(StateType::Paused);
+    pause.details.insert("pause_key".into(), "1".into());
+    let (out, _) = store
+        .set_flow_run_state(run.id, pause, false, now())
+        .await
+        .unwrap();
+    assert_eq!(out.run.empirical_policy["pause_keys"], json!(["1"]));
+    let mut racers = Vec::new();
+    for i in 0..6 {
+        let store = store.clone();
+        racers.push(tokio::spawn(async move {
+            let resume = Resume {
+                input: Some(("paused-1-response".to_owned(), format!("{{\"n\": {i}}}"))),
+                resumed_by: Some(format!("person-{i}")),
+            };
+            store.resume_flow_run(run.id, resume, now()).await
+        }));
+    }
+    let mut winners = Vec::new();
+    for r in racers {
+        match r.await.unwrap() {
+            Ok((resumed, events)) => winners.push((resumed, events)),
+            Err(StoreError::Conflict(m)) => assert!(m.contains("not paused"), "{m}"),
+            Err(e) => panic!("unexpected {e}"),
+        }
+    }
+    assert_eq!(winners.len(), 1, "exactly one resume wins");
+    let (resumed, events) = &winners[0];
+    assert_eq!(
+        resumed.state.as_ref().unwrap().state_type,
+        StateType::Running
+    );
+    assert_eq!(resumed.clock.run_count, 2);
+    assert_eq!(resumed.empirical_policy["resuming"], json!(true));
+    let names: Vec<_> = events.iter().map(|e| e.event.as_str()).collect();
+    assert_eq!(
+        names,
+        ["prefect.flow-run.Running", "prefect.flow-run.Resumed"]
+    );
+    assert_eq!(events[1].payload.value()["input_key"], "paused-1-response");
+    let stored = store
+        .read_flow_run_input(run.id, "paused-1-response")
+        .await
+        .unwrap();
+    assert_eq!(
+        Some(stored.sender.clone().unwrap()),
+        events[1].payload.value()["resumed_by"]
+            .as_str()
+            .map(str::to_owned)
+    );
+});
