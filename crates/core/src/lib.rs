@@ -5,12 +5,20 @@
 //! so it is unit- and property-tested without a server, a database or a real clock.
 
 pub mod concurrency;
+pub mod deployment;
 pub mod event;
+pub mod hand_out;
+pub mod late_runs;
 pub mod names;
 pub mod orchestration;
+pub mod pools;
+pub mod schedule;
+pub mod scheduler;
+mod spelling;
 pub mod state;
 pub mod task_run;
 pub mod time;
+pub mod work_queue;
 
 pub use event::{Event, Payload};
 pub use state::{State, StateType};
