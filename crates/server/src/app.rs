@@ -49,15 +49,30 @@ pub fn now() -> Micros {
     Micros::from_timestamp(jiff::Timestamp::now())
 }
 
-/// The full router: the API under `/api`.
+/// The full router: the API under `/api`, the UI's files under `/ui`, its pages elsewhere.
 pub fn router(state: AppState) -> Router {
     let api = routes::api().fallback(unknown_route);
     Router::new()
         .nest("/api", api)
         .merge(crate::ui::routes())
-        .fallback(unknown_route)
+        .fallback(page_or_unknown)
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .with_state(state)
+}
+
+/// Outside `/api`, a browser asking for a page gets the UI (it routes itself); anything else is
+/// an unknown route.
+async fn page_or_unknown(
+    uri: OriginalUri,
+    method: axum::http::Method,
+    headers: axum::http::HeaderMap,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    if crate::ui::wants_page(&method, uri.path(), &headers) {
+        crate::ui::page(&headers)
+    } else {
+        unknown_route(uri, method).await.into_response()
+    }
 }
 
 async fn unknown_route(OriginalUri(uri): OriginalUri, method: axum::http::Method) -> ApiError {

@@ -1,0 +1,27 @@
+// Run states: their order, which are final, and the badge that shows one.
+
+import { h } from "../lib/dom.js";
+
+/** Every state type, in the order a run moves through them (charts stack them this way). */
+export const STATES = ["SCHEDULED", "PENDING", "RUNNING", "PAUSED", "CANCELLING", "COMPLETED", "FAILED", "CANCELLED", "CRASHED"];
+
+/** States a run does not leave. */
+export const TERMINAL = new Set(["COMPLETED", "FAILED", "CANCELLED", "CRASHED"]);
+
+/** "COMPLETED" → "Completed". */
+export function stateLabel(type) {
+  const t = String(type || "");
+  return t.charAt(0) + t.slice(1).toLowerCase();
+}
+
+/** The CSS colour of a state (a custom property of the stylesheet, so themes change it). */
+export function stateColor(type) {
+  return `var(--state-${String(type || "scheduled").toLowerCase()})`;
+}
+
+/** A run's state as a coloured badge: its name (e.g. "AwaitingRetry"), coloured by its type. */
+export function stateBadge(run) {
+  const type = run.state_type || (run.state && run.state.type) || "";
+  const name = run.state_name || (run.state && run.state.name) || stateLabel(type) || "—";
+  return h("span", { class: ["badge", STATES.includes(type) ? type : null], title: stateLabel(type) }, name);
+}

@@ -1,0 +1,56 @@
+// The HTTP API, as the pages use it: JSON in and out, errors as `ApiError` carrying the
+// server's `detail` sentence, cancellation through an AbortSignal (a page that is left aborts
+// its requests).
+
+const BASE = "/api";
+
+/** A refused request: `status` is the HTTP status, `message` the server's explanation. */
+export class ApiError extends Error {
+  constructor(status, message) {
+    super(message);
+    this.status = status;
+  }
+}
+
+/** `GET path` (relative to /api). */
+export function get(path, { signal } = {}) {
+  return call("GET", path, undefined, signal);
+}
+
+/** `POST path` with a JSON body. */
+export function post(path, body, { signal } = {}) {
+  return call("POST", path, body ?? {}, signal);
+}
+
+async function call(method, path, body, signal) {
+  const init = { method, signal, headers: { accept: "application/json" } };
+  if (body !== undefined) {
+    init.headers["content-type"] = "application/json";
+    init.body = JSON.stringify(body);
+  }
+  const res = await fetch(BASE + path, init);
+  const text = await res.text();
+  let data = null;
+  if (text) {
+    try {
+      data = JSON.parse(text);
+    } catch {
+      throw new ApiError(res.status, `the server answered ${method} ${path} with something that is not JSON`);
+    }
+  }
+  if (!res.ok) throw new ApiError(res.status, detail(data) || `${method} ${path}: ${res.status} ${res.statusText}`);
+  return data;
+}
+
+/** The server's explanation: a string, or Prefect's list of validation errors. */
+function detail(data) {
+  const d = data && data.detail;
+  if (typeof d === "string") return d;
+  if (Array.isArray(d)) return d.map((e) => (e && e.msg) || JSON.stringify(e)).join("; ");
+  return d ? JSON.stringify(d) : "";
+}
+
+/** Whether `error` only says the request was abandoned (its page was left). */
+export function isAbort(error) {
+  return error && error.name === "AbortError";
+}

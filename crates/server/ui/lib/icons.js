@@ -1,0 +1,27 @@
+// Line icons drawn here (24×24, stroked with the text colour), built as SVG elements.
+
+import { s } from "./dom.js";
+
+const PATHS = {
+  dashboard: ["M4 4h7v9H4z", "M13 4h7v5h-7z", "M13 11h7v9h-7z", "M4 15h7v5H4z"],
+  runs: ["M5 6h14", "M5 12h14", "M5 18h9", "M18 16l3 2-3 2z"],
+  flows: ["M6 4v8a4 4 0 0 0 4 4h8", "M15 13l3 3-3 3", "M6 4a2 2 0 1 0 0 .01"],
+  sun: ["M12 8a4 4 0 1 0 0 8a4 4 0 1 0 0-8", "M12 2v2", "M12 20v2", "M4.9 4.9l1.4 1.4", "M17.7 17.7l1.4 1.4", "M2 12h2", "M20 12h2", "M4.9 19.1l1.4-1.4", "M17.7 6.3l1.4-1.4"],
+  moon: ["M20 14.5A8 8 0 0 1 9.5 4a8 8 0 1 0 10.5 10.5z"],
+  left: ["M15 6l-6 6 6 6"],
+  right: ["M9 6l6 6-6 6"],
+  close: ["M6 6l12 12", "M18 6L6 18"],
+  download: ["M12 4v11", "M7 10l5 5 5-5", "M5 20h14"],
+  search: ["M11 5a6 6 0 1 0 0 12a6 6 0 1 0 0-12", "M20 20l-4.5-4.5"],
+  pause: ["M9 6v12", "M15 6v12"],
+  play: ["M8 5l11 7-11 7z"],
+};
+
+/** The icon `name` (see PATHS) as an `<svg class="icon">`. */
+export function icon(name) {
+  return s(
+    "svg",
+    { class: "icon", viewBox: "0 0 24 24", "aria-hidden": "true", fill: "none", stroke: "currentColor", "stroke-width": 1.8, "stroke-linecap": "round", "stroke-linejoin": "round" },
+    (PATHS[name] || []).map((d) => s("path", { d })),
+  );
+}

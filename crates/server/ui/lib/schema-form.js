@@ -1,0 +1,316 @@
+// One form builder for every form generated from a JSON Schema: a paused run's input today,
+// a deployment's parameters and an automation's action tomorrow. It understands what Rust's
+// schemars and Python's pydantic emit: `$ref`s into `$defs`/`definitions`, optional fields
+// (`anyOf` with null), enums (plain or documented one branch per value), nested objects, arrays,
+// numbers with bounds, strings with formats, and Prefect's `position` ordering. A shape it does
+// not understand becomes a JSON text field rather than being dropped. Every name, title,
+// description, enum value and default from the schema is set as text or as a property.
+
+import { h } from "./dom.js";
+
+/** Nesting depth beyond which a value is edited as JSON text (also ends `$ref` cycles). */
+const MAX_DEPTH = 5;
+
+/**
+ * Builds the fields for `schema` (an object schema), prefilled from `values` (over the
+ * schema's defaults). Returns:
+ * - `element`: the fields, to place inside a dialog or page;
+ * - `empty`: whether the schema has no fields at all;
+ * - `read()`: `{value, failures}`, the entered value as JSON (empty optional fields left out)
+ *   and the fields that could not be read (bad JSON text);
+ * - `showErrors(failures)`: shows `[{path: "a.b", message}]` beside their fields and returns
+ *   the messages no field owns;
+ * - `clearErrors()`.
+ */
+export function schemaForm(schema, { values } = {}) {
+  const ctx = { root: isObject(schema) ? schema : {}, fields: new Map(), seq: 0 };
+  const top = objectEditor(ctx, ctx.root, [], isObject(values) ? values : undefined, 0);
+  const element = h("div", { class: "schema-form" }, top.nodes);
+  return {
+    element,
+    empty: top.nodes.length === 0,
+    read() {
+      const failures = [];
+      const value = top.read(failures) ?? {};
+      return { value, failures };
+    },
+    showErrors(failures) {
+      const unplaced = [];
+      for (const { path, message } of failures) {
+        const field = owner(ctx.fields, path);
+        if (!field) {
+          unplaced.push(message);
+          continue;
+        }
+        field.element.classList.add("invalid");
+        field.error.textContent = field.error.textContent ? `${field.error.textContent} ${message}` : message;
+      }
+      return unplaced;
+    },
+    clearErrors() {
+      for (const field of ctx.fields.values()) {
+        field.element.classList.remove("invalid");
+        field.error.textContent = "";
+      }
+    },
+  };
+}
+
+/** The field for `path` ("a.b.c"), or the nearest enclosing one. */
+function owner(fields, path) {
+  const parts = String(path || "").split(".").filter(Boolean);
+  for (let n = parts.length; n > 0; n--) {
+    const field = fields.get(parts.slice(0, n).join("."));
+    if (field) return field;
+  }
+  return null;
+}
+
+function isObject(v) {
+  return v !== null && typeof v === "object" && !Array.isArray(v);
+}
+
+function own(obj, key) {
+  return isObject(obj) && Object.hasOwn(obj, key) ? obj[key] : undefined;
+}
+
+/** Sets `out[key] = value` even for keys like "__proto__" (a field may be called anything). */
+function put(out, key, value) {
+  Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true });
+}
+
+function objectEditor(ctx, schema, path, values, depth) {
+  const props = isObject(schema.properties) ? schema.properties : {};
+  const required = new Set(Array.isArray(schema.required) ? schema.required.map(String) : []);
+  const entries = Object.entries(props).sort(([, a], [, b]) => position(a) - position(b));
+  const editors = entries.map(([name, prop]) => [name, field(ctx, name, prop, [...path, name], required.has(name), own(values, name), depth)]);
+  return {
+    nodes: editors.map(([, e]) => e.element),
+    read(failures) {
+      const out = {};
+      for (const [name, editor] of editors) {
+        const v = editor.read(failures);
+        if (v !== undefined) put(out, name, v);
+      }
+      return out;
+    },
+  };
+}
+
+function position(prop) {
+  return isObject(prop) && typeof prop.position === "number" ? prop.position : Infinity;
+}
+
+/** The property's own schema: `$ref`s followed, unions and `allOf` merged, nullability noted. */
+export function resolve(root, prop) {
+  let p = isObject(prop) ? prop : {};
+  let nullable = false;
+  for (let step = 0; step < 8; step++) {
+    if (typeof p.$ref === "string") {
+      const { $ref, ...rest } = p;
+      const target = pointer(root, $ref);
+      p = { ...(isObject(target) ? target : {}), ...rest };
+      continue;
+    }
+    const union = Array.isArray(p.anyOf) ? p.anyOf : Array.isArray(p.oneOf) ? p.oneOf : null;
+    if (union) {
+      const { anyOf, oneOf, ...rest } = p;
+      const branches = union.filter((b) => isObject(b) && b.type !== "null");
+      nullable ||= branches.length < union.length;
+      if (branches.length > 0 && branches.every((b) => b.const !== undefined || (Array.isArray(b.enum) && b.enum.length === 1))) {
+        // An enum documented one branch per value.
+        p = { ...rest, enum: branches.map((b) => (b.const !== undefined ? b.const : b.enum[0])) };
+        break;
+      }
+      p = { ...(branches[0] || {}), ...rest };
+      continue;
+    }
+    if (Array.isArray(p.allOf) && p.allOf.length > 0) {
+      const { allOf, ...rest } = p;
+      p = Object.assign({}, ...allOf.filter(isObject), rest);
+      continue;
+    }
+    break;
+  }
+  let type = p.type;
+  if (Array.isArray(type)) {
+    nullable ||= type.includes("null");
+    type = type.find((t) => t !== "null");
+  }
+  const values = Array.isArray(p.enum) ? p.enum.filter((v) => v !== null) : p.const !== undefined ? [p.const] : undefined;
+  return { ...p, type: typeof type === "string" ? type : undefined, enum: values && values.length ? values : undefined, nullable };
+}
+
+/** `#/$defs/Name` (JSON Pointer, `~0`/`~1` escapes) inside the root schema. */
+function pointer(root, ref) {
+  if (!ref.startsWith("#")) return undefined;
+  let node = root;
+  for (const raw of ref.slice(1).split("/").filter(Boolean)) {
+    node = own(node, decodeURIComponent(raw).replace(/~1/g, "/").replace(/~0/g, "~"));
+    if (node === undefined) return undefined;
+  }
+  return node;
+}
+
+function kindOf(p, depth) {
+  if (p.enum) return "enum";
+  if (p.type === "boolean") return "boolean";
+  if (p.type === "integer" || p.type === "number") return "number";
+  if (p.type === "string") return "string";
+  if (p.type === "object" && isObject(p.properties) && depth < MAX_DEPTH) return "object";
+  if (p.type === "array" && depth < MAX_DEPTH) {
+    const items = p.items;
+    if (items.enum) return "choices";
+    if (["string", "integer", "number"].includes(items.type)) return "list";
+  }
+  return "json";
+}
+
+function field(ctx, name, rawProp, path, required, value, depth) {
+  const p = resolve(ctx.root, rawProp);
+  const key = path.join(".");
+  const id = `fg-field-${++ctx.seq}`;
+  if (p.type === "array") p.items = resolve(ctx.root, p.items);
+  const kind = kindOf(p, depth);
+  const spec = { ctx, p, id, key, path, required, depth, initial: value !== undefined ? value : p.default };
+  const control = CONTROLS[kind](spec);
+  const title = own(rawProp, "title") ?? p.title ?? name;
+  const label = h("label", { for: id }, String(title), required ? null : h("span", { class: "optional" }, " (Optional)"));
+  const hint = p.description !== undefined ? h("span", { class: "hint" }, String(p.description)) : null;
+  const error = h("span", { class: "field-error", role: "alert" });
+  let element;
+  if (kind === "boolean") {
+    element = h("div", { class: "field checkbox", dataset: { field: key, type: kind } }, control.node, h("div", {}, label, hint), error);
+  } else if (kind === "object") {
+    element = h("fieldset", { class: "field group", dataset: { field: key, type: kind } }, h("legend", {}, String(title)), hint, control.node, error);
+  } else {
+    element = h("div", { class: "field", dataset: { field: key, type: kind } }, label, control.node, hint, error);
+  }
+  ctx.fields.set(key, { element, error });
+  return { element, read: control.read };
+}
+
+/** Each kind of field: its control element and how to read it (`undefined` = left out). */
+const CONTROLS = {
+  enum({ p, id, key, required, initial }) {
+    const chosen = initial === undefined ? undefined : JSON.stringify(initial);
+    const blank = !required || chosen === undefined;
+    const select = h(
+      "select",
+      { id, name: key },
+      blank ? h("option", { value: "" }, required ? "Choose…" : "") : null,
+      p.enum.map((v) => h("option", { value: JSON.stringify(v), selected: JSON.stringify(v) === chosen }, typeof v === "string" ? v : JSON.stringify(v))),
+    );
+    return { node: select, read: () => (select.value === "" ? undefined : JSON.parse(select.value)) };
+  },
+
+  boolean({ id, key, initial }) {
+    const box = h("input", { id, name: key, type: "checkbox", checked: initial === true });
+    return { node: box, read: () => box.checked };
+  },
+
+  number({ p, id, key, initial }) {
+    const num = (v) => (typeof v === "number" && Number.isFinite(v) ? v : undefined);
+    const input = h("input", {
+      id,
+      name: key,
+      type: "number",
+      step: p.type === "integer" ? 1 : "any",
+      min: num(p.minimum) ?? num(p.exclusiveMinimum),
+      max: num(p.maximum) ?? num(p.exclusiveMaximum),
+      value: num(initial) ?? "",
+    });
+    return { node: input, read: () => (input.value === "" ? undefined : Number(input.value)) };
+  },
+
+  string({ p, id, key, required, initial }) {
+    const format = { "date-time": "datetime-local", date: "date", email: "email", uri: "url", password: "password" }[p.format] || (p.writeOnly ? "password" : "text");
+    const text = typeof initial === "string" ? initial : "";
+    const input = h("input", {
+      id,
+      name: key,
+      type: format,
+      value: format === "datetime-local" ? toLocalInput(text) : text,
+      maxLength: typeof p.maxLength === "number" ? p.maxLength : undefined,
+    });
+    if (format === "datetime-local") input.step = 1;
+    return {
+      node: input,
+      read() {
+        if (input.value === "") return required ? "" : undefined;
+        return format === "datetime-local" ? new Date(input.value).toISOString() : input.value;
+      },
+    };
+  },
+
+  object({ ctx, p, path, required, initial, depth }) {
+    const inner = objectEditor(ctx, p, path, isObject(initial) ? initial : undefined, depth + 1);
+    return {
+      node: h("div", { class: "group-fields" }, inner.nodes),
+      read(failures) {
+        const v = inner.read(failures);
+        return required || Object.keys(v).length > 0 ? v : undefined;
+      },
+    };
+  },
+
+  choices({ p, id, key, required, initial }) {
+    const chosen = new Set((Array.isArray(initial) ? initial : []).map((v) => JSON.stringify(v)));
+    const boxes = p.items.enum.map((v, i) => {
+      const box = h("input", { id: `${id}-${i}`, name: key, type: "checkbox", value: JSON.stringify(v), checked: chosen.has(JSON.stringify(v)) });
+      return h("label", { class: "choice" }, box, typeof v === "string" ? v : JSON.stringify(v));
+    });
+    const node = h("div", { id, class: "choices" }, boxes);
+    return {
+      node,
+      read() {
+        const picked = [...node.querySelectorAll("input:checked")].map((b) => JSON.parse(b.value));
+        return picked.length || required ? picked : undefined;
+      },
+    };
+  },
+
+  list({ p, id, key, required, initial }) {
+    const numeric = p.items.type !== "string";
+    const rows = h("div", { class: "list-rows" });
+    const addRow = (v) => {
+      const input = h("input", { name: key, type: numeric ? "number" : "text", step: p.items.type === "integer" ? 1 : "any", value: v ?? "" });
+      const row = h("div", { class: "list-row" }, input, h("button", { type: "button", class: "ghost small", title: "Remove", onclick: () => row.remove() }, "✕"));
+      rows.append(row);
+      return input;
+    };
+    for (const v of Array.isArray(initial) ? initial : []) addRow(v);
+    const node = h("div", { id, class: "list-editor" }, rows, h("button", { type: "button", class: "secondary small", onclick: () => addRow().focus() }, "Add item"));
+    return {
+      node,
+      read() {
+        const items = [...rows.querySelectorAll("input")].filter((i) => i.value !== "").map((i) => (numeric ? Number(i.value) : i.value));
+        return items.length || required ? items : undefined;
+      },
+    };
+  },
+
+  json({ id, key, required, initial }) {
+    const area = h("textarea", { id, name: key, rows: 4, spellcheck: false, class: "code", value: initial === undefined ? "" : JSON.stringify(initial, null, 2) });
+    return {
+      node: area,
+      read(failures) {
+        if (area.value.trim() === "") return required ? null : undefined;
+        try {
+          return JSON.parse(area.value);
+        } catch (e) {
+          failures.push({ path: key, message: `Not valid JSON: ${e.message}` });
+          return undefined;
+        }
+      },
+    };
+  },
+};
+
+/** An ISO timestamp as a `datetime-local` input's value (the reader's time zone). */
+function toLocalInput(iso) {
+  const d = new Date(iso);
+  if (!iso || Number.isNaN(d.getTime())) return "";
+  const pad = (n) => String(n).padStart(2, "0");
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+}

@@ -1,0 +1,9 @@
+// Every page of the UI, one line each: its address (":name" parts become ctx.params), the
+// module under pages/ that renders it, and, for pages in the sidebar, a label and an icon
+// (lib/icons.js). A new page is a new module in pages/ and one line here; the server needs no
+// change (it serves any page address with index.html and every file under ui/).
+export const PAGES = [
+  { path: "/", redirect: "/runs" },
+  { path: "/runs", module: "runs", nav: "Runs", icon: "runs" },
+  { path: "/runs/flow-run/:id", module: "flow-run" },
+];
