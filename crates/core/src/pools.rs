@@ -31,14 +31,20 @@ impl WorkerStatus {
     /// The status at `now` of a worker last heard from at `last_heartbeat`, which promised a
     /// heartbeat every `interval_seconds` (`None`: [`DEFAULT_HEARTBEAT_SECONDS`]).
     pub fn at(last_heartbeat: Micros, interval_seconds: Option<f64>, now: Micros) -> WorkerStatus {
-        let interval = interval_seconds
-            .filter(|s| s.is_finite() && *s > 0.0)
-            .unwrap_or(DEFAULT_HEARTBEAT_SECONDS);
-        if now.seconds_since(last_heartbeat) <= interval * MISSED_HEARTBEATS_OFFLINE {
+        if now <= WorkerStatus::offline_after(last_heartbeat, interval_seconds) {
             WorkerStatus::Online
         } else {
             WorkerStatus::Offline
         }
+    }
+
+    /// The last instant a worker heard from at `last_heartbeat` still counts as online (stored
+    /// with the worker, so "which workers are online" is one comparison with now).
+    pub fn offline_after(last_heartbeat: Micros, interval_seconds: Option<f64>) -> Micros {
+        let interval = interval_seconds
+            .filter(|s| s.is_finite() && *s > 0.0)
+            .unwrap_or(DEFAULT_HEARTBEAT_SECONDS);
+        last_heartbeat.plus_seconds(interval * MISSED_HEARTBEATS_OFFLINE)
     }
 }
 

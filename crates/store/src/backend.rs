@@ -108,6 +108,9 @@ impl Backend for Postgres {
     plumbing!(Postgres, PgArguments, Row::Postgres);
 }
 
+/// What a write that lost a race for a unique name or id is told.
+const UNIQUE_CONFLICT: &str = "a record with that name or id was just created by another request; read it or choose another name";
+
 /// Turns the driver's error into a [`StoreError`]: what a retry may cure is
 /// [`StoreError::Unavailable`], text the database cannot hold is [`StoreError::Invalid`],
 /// undecodable rows are [`StoreError::Corrupt`]. The driver's text is kept for the server's log.
@@ -134,6 +137,7 @@ pub(crate) fn driver_error(e: sqlx::Error) -> StoreError {
                         StoreError::Unavailable(text)
                     }
                     // Text PostgreSQL cannot hold (a NUL character, an untranslatable one).
+                    "23505" => StoreError::Conflict(UNIQUE_CONFLICT.to_owned()),
                     "22021" | "22P05" => StoreError::Invalid(
                         "text with a NUL character (\\u0000) cannot be stored; remove it".into(),
                     ),
@@ -145,6 +149,10 @@ pub(crate) fn driver_error(e: sqlx::Error) -> StoreError {
                 let primary = code.map(|c| c & 0xff);
                 match primary {
                     Some(5 | 6) => StoreError::Unavailable(text),
+                    // SQLITE_CONSTRAINT_UNIQUE, SQLITE_CONSTRAINT_PRIMARYKEY.
+                    _ if matches!(code, Some(2067 | 1555)) => {
+                        StoreError::Conflict(UNIQUE_CONFLICT.to_owned())
+                    }
                     _ => StoreError::Database(text),
                 }
             } else {

@@ -20,5 +20,6 @@ pub use capabilities::inputs::InputStore;
 pub use capabilities::logs::LogStore;
 pub use capabilities::task_queue::TaskQueueStore;
 pub use capabilities::task_runs::TaskRunStore;
+pub use capabilities::work_pools::WorkPoolStore;
 pub use sql_store::open;
 pub use store::{DynStore, Result, Store, StoreError};

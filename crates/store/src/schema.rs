@@ -3,7 +3,8 @@
 //! released migration is never edited, a new one is added.
 
 /// Migrations in order; the index + 1 is the version recorded in `schema_migrations`.
-pub const MIGRATIONS: &[&str] = &[r#"
+pub const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE flows (
     id TEXT PRIMARY KEY,
     created BIGINT NOT NULL,
@@ -138,7 +139,62 @@ CREATE TABLE flow_run_inputs (
     sender TEXT
 );
 CREATE UNIQUE INDEX flow_run_inputs_key ON flow_run_inputs(flow_run_id, key)
-"#];
+"#,
+    // 2: work pools, their queues and workers, and the runs waiting in the queues.
+    r#"
+CREATE TABLE work_pools (
+    id TEXT PRIMARY KEY,
+    created BIGINT NOT NULL,
+    updated BIGINT NOT NULL,
+    name TEXT NOT NULL UNIQUE,
+    description TEXT,
+    type TEXT NOT NULL,
+    base_job_template TEXT NOT NULL,
+    is_paused BIGINT NOT NULL,
+    concurrency_limit BIGINT,
+    default_queue_id TEXT
+);
+CREATE TABLE work_queues (
+    id TEXT PRIMARY KEY,
+    created BIGINT NOT NULL,
+    updated BIGINT NOT NULL,
+    work_pool_id TEXT NOT NULL REFERENCES work_pools(id) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    description TEXT NOT NULL,
+    is_paused BIGINT NOT NULL,
+    concurrency_limit BIGINT,
+    priority BIGINT NOT NULL,
+    last_polled BIGINT
+);
+CREATE UNIQUE INDEX work_queues_name ON work_queues(work_pool_id, name);
+CREATE TABLE workers (
+    id TEXT PRIMARY KEY,
+    created BIGINT NOT NULL,
+    updated BIGINT NOT NULL,
+    work_pool_id TEXT NOT NULL REFERENCES work_pools(id) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    last_heartbeat BIGINT NOT NULL,
+    heartbeat_interval_seconds DOUBLE PRECISION,
+    offline_after BIGINT NOT NULL
+);
+CREATE UNIQUE INDEX workers_name ON workers(work_pool_id, name);
+CREATE TABLE queued_flow_runs (
+    flow_run_id TEXT PRIMARY KEY REFERENCES flow_runs(id) ON DELETE CASCADE,
+    work_queue_id TEXT NOT NULL REFERENCES work_queues(id) ON DELETE CASCADE,
+    work_pool_id TEXT NOT NULL,
+    deployment_id TEXT,
+    scheduled_time BIGINT NOT NULL,
+    auto_scheduled BIGINT NOT NULL,
+    holds_slot BIGINT NOT NULL,
+    claimed_by TEXT,
+    claimed_until BIGINT
+);
+CREATE INDEX queued_flow_runs_due ON queued_flow_runs(work_queue_id, scheduled_time, flow_run_id);
+CREATE INDEX queued_flow_runs_slots ON queued_flow_runs(work_pool_id, holds_slot);
+CREATE INDEX queued_flow_runs_claims ON queued_flow_runs(work_pool_id, claimed_until);
+CREATE INDEX queued_flow_runs_deployment ON queued_flow_runs(deployment_id, holds_slot)
+"#,
+];
 
 /// Splits a migration into statements (none of ours contains a `;` inside a literal).
 pub fn statements(migration: &str) -> impl Iterator<Item = &str> {

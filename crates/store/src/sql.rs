@@ -39,9 +39,25 @@ impl From<i64> for Arg {
         Arg::Int(Some(v))
     }
 }
+impl From<Option<i64>> for Arg {
+    fn from(v: Option<i64>) -> Self {
+        Arg::Int(v)
+    }
+}
+impl From<bool> for Arg {
+    /// Booleans are stored as BIGINT 0 / 1 on both backends.
+    fn from(v: bool) -> Self {
+        Arg::Int(Some(i64::from(v)))
+    }
+}
 impl From<f64> for Arg {
     fn from(v: f64) -> Self {
         Arg::Float(Some(v))
+    }
+}
+impl From<Option<f64>> for Arg {
+    fn from(v: Option<f64>) -> Self {
+        Arg::Float(v)
     }
 }
 impl From<Uuid> for Arg {

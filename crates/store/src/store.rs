@@ -10,6 +10,7 @@ use crate::capabilities::inputs::InputStore;
 use crate::capabilities::logs::LogStore;
 use crate::capabilities::task_queue::TaskQueueStore;
 use crate::capabilities::task_runs::TaskRunStore;
+use crate::capabilities::work_pools::WorkPoolStore;
 
 /// Why a store operation failed. The server maps each variant to one HTTP status; none carries
 /// the database driver's error, and only [`StoreError::NotFound`], [`StoreError::Conflict`] and
@@ -62,6 +63,7 @@ pub trait Store:
     + LogStore
     + InputStore
     + TaskQueueStore
+    + WorkPoolStore
     + 'static
 {
 }
@@ -74,6 +76,7 @@ impl<T> Store for T where
         + LogStore
         + InputStore
         + TaskQueueStore
+        + WorkPoolStore
         + 'static
 {
 }

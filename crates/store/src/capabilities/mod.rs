@@ -11,3 +11,4 @@ pub mod inputs;
 pub mod logs;
 pub mod task_queue;
 pub mod task_runs;
+pub mod work_pools;

@@ -9,7 +9,9 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use super::events::insert_events;
-use super::{SqlStore, by_id, commit, filters, flows, insert_rows, not_found, rows, task_runs};
+use super::{
+    SqlStore, by_id, commit, filters, flows, hand_out, insert_rows, not_found, rows, task_runs,
+};
 use crate::backend::Backend;
 use crate::capabilities::flow_runs::{
     FlowRun, FlowRunFilter, FlowRunSort, FlowRunStore, NewFlowRun, SetStateOutcome,
@@ -26,71 +28,9 @@ impl<B: Backend> FlowRunStore for SqlStore<B> {
         now: Micros,
     ) -> Result<(FlowRun, bool, Vec<Event>)> {
         let mut tx = self.begin().await?;
-        let flow_rows = B::fetch_all(&mut tx, by_id("SELECT name FROM flows", new.flow_id)).await?;
-        let flow_name: String = flow_rows
-            .first()
-            .ok_or_else(|| not_found("flow", new.flow_id))?
-            .get("name")?;
-        if let Some(key) = &new.idempotency_key {
-            let mut sql = Sql::new("SELECT * FROM flow_runs WHERE flow_id = ");
-            sql.arg(new.flow_id)
-                .push(" AND idempotency_key = ")
-                .arg(key.as_str());
-            if let Some(row) = B::fetch_all(&mut tx, sql).await?.first() {
-                return Ok((flow_run(row)?, false, Vec::new()));
-            }
-        }
-        let id = Uuid::now_v7();
-        let state = new
-            .state
-            .unwrap_or_else(|| State::new(Uuid::now_v7(), StateType::Pending, now));
-        let mut clock = RunClock::default();
-        clock.advance(None, &state);
-        let mut labels = match new.labels {
-            Value::Object(m) => m,
-            _ => Default::default(),
-        };
-        labels.insert("prefect.flow.id".to_owned(), new.flow_id.to_string().into());
-        let run = FlowRun {
-            id,
-            created: now,
-            updated: now,
-            name: new
-                .name
-                .unwrap_or_else(|| names::run_name(Uuid::new_v4().as_u64_pair().0)),
-            flow_id: new.flow_id,
-            flow_version: new.flow_version,
-            deployment_id: new.deployment_id,
-            work_queue_name: new.work_queue_name,
-            parameters: new.parameters,
-            idempotency_key: new.idempotency_key,
-            context: new.context,
-            empirical_policy: new.empirical_policy,
-            tags: new.tags,
-            labels: Value::Object(labels),
-            parent_task_run_id: new.parent_task_run_id,
-            job_variables: new.job_variables,
-            state: Some(state.clone()),
-            clock,
-        };
-        insert_rows::<B>(
-            &mut tx,
-            &format!("INSERT INTO flow_runs ({COLUMNS}) VALUES "),
-            "",
-            vec![args(&run)],
-        )
-        .await?;
-        insert_state::<B>(&mut tx, id, &state).await?;
-        let mut events = vec![flow_run_state_event(
-            facts(&run, &flow_name),
-            None,
-            &state,
-            now,
-        )];
-        events.extend(task_runs::mirror_to_parent_task::<B>(&mut tx, &run, &state, now).await?);
-        insert_events::<B>(&mut tx, &events.iter().collect::<Vec<_>>()).await?;
+        let created = insert_flow_run::<B>(&mut tx, new, now).await?;
         commit(tx).await?;
-        Ok((run, true, events))
+        Ok(created)
     }
 
     async fn read_flow_run(&self, id: Uuid) -> Result<FlowRun> {
@@ -199,6 +139,79 @@ impl<B: Backend> FlowRunStore for SqlStore<B> {
     }
 }
 
+/// Creates a flow run inside the caller's transaction, or finds the run an equal idempotency key
+/// made (`false` then), with the events its initial state emitted (already stored).
+pub(super) async fn insert_flow_run<B: Backend>(
+    conn: &mut B::Connection,
+    new: NewFlowRun,
+    now: Micros,
+) -> Result<(FlowRun, bool, Vec<Event>)> {
+    let flow_rows = B::fetch_all(conn, by_id("SELECT name FROM flows", new.flow_id)).await?;
+    let flow_name: String = flow_rows
+        .first()
+        .ok_or_else(|| not_found("flow", new.flow_id))?
+        .get("name")?;
+    if let Some(key) = &new.idempotency_key {
+        let mut sql = Sql::new("SELECT * FROM flow_runs WHERE flow_id = ");
+        sql.arg(new.flow_id)
+            .push(" AND idempotency_key = ")
+            .arg(key.as_str());
+        if let Some(row) = B::fetch_all(conn, sql).await?.first() {
+            return Ok((flow_run(row)?, false, Vec::new()));
+        }
+    }
+    let id = Uuid::now_v7();
+    let state = new
+        .state
+        .unwrap_or_else(|| State::new(Uuid::now_v7(), StateType::Pending, now));
+    let mut clock = RunClock::default();
+    clock.advance(None, &state);
+    let mut labels = match new.labels {
+        Value::Object(m) => m,
+        _ => Default::default(),
+    };
+    labels.insert("prefect.flow.id".to_owned(), new.flow_id.to_string().into());
+    let run = FlowRun {
+        id,
+        created: now,
+        updated: now,
+        name: new
+            .name
+            .unwrap_or_else(|| names::run_name(Uuid::new_v4().as_u64_pair().0)),
+        flow_id: new.flow_id,
+        flow_version: new.flow_version,
+        deployment_id: new.deployment_id,
+        work_queue_name: new.work_queue_name,
+        parameters: new.parameters,
+        idempotency_key: new.idempotency_key,
+        context: new.context,
+        empirical_policy: new.empirical_policy,
+        tags: new.tags,
+        labels: Value::Object(labels),
+        parent_task_run_id: new.parent_task_run_id,
+        job_variables: new.job_variables,
+        state: Some(state.clone()),
+        clock,
+    };
+    insert_rows::<B>(
+        conn,
+        &format!("INSERT INTO flow_runs ({COLUMNS}) VALUES "),
+        "",
+        vec![args(&run)],
+    )
+    .await?;
+    insert_state::<B>(conn, id, &state).await?;
+    let mut events = vec![flow_run_state_event(
+        facts(&run, &flow_name),
+        None,
+        &state,
+        now,
+    )];
+    events.extend(task_runs::mirror_to_parent_task::<B>(conn, &run, &state, now).await?);
+    insert_events::<B>(conn, &events.iter().collect::<Vec<_>>()).await?;
+    Ok((run, true, events))
+}
+
 /// What a flow run's state events say about it.
 fn facts<'a>(run: &'a FlowRun, flow_name: &'a str) -> FlowRunFacts<'a> {
     FlowRunFacts {
@@ -250,6 +263,7 @@ pub(super) async fn commit_state<B: Backend>(
     update.push(" WHERE id = ").arg(run.id);
     B::execute(conn, update).await?;
     insert_state::<B>(conn, run.id, &state).await?;
+    hand_out::follow_state::<B>(conn, run.id, &state).await?;
     let mut events = vec![flow_run_state_event(
         facts(run, flow_name),
         previous.as_ref(),
@@ -355,7 +369,7 @@ fn args(r: &FlowRun) -> Vec<Arg> {
 }
 
 /// Reads a `flow_runs` row.
-fn flow_run(row: &Row) -> Result<FlowRun> {
+pub(super) fn flow_run(row: &Row) -> Result<FlowRun> {
     let state = match row.get::<Option<String>>("state_id")? {
         Some(_) => Some(rows::state_from(row, "state_", "state_body")?),
         None => None,

@@ -6,11 +6,13 @@ mod events;
 mod filters;
 mod flow_runs;
 mod flows;
+mod hand_out;
 mod inputs;
 mod logs;
 mod rows;
 mod task_queue;
 mod task_runs;
+mod work_pools;
 
 use std::str::FromStr;
 use std::sync::Arc;

@@ -9,6 +9,7 @@ mod inputs;
 mod logs;
 mod task_queue;
 mod task_runs;
+mod work_pools;
 
 use flowgate_core::orchestration::Decision;
 use flowgate_core::{Event, Micros, State, StateType};
