@@ -140,7 +140,8 @@ CREATE TABLE flow_run_inputs (
 );
 CREATE UNIQUE INDEX flow_run_inputs_key ON flow_run_inputs(flow_run_id, key)
 "#,
-    // 2: work pools, their queues and workers, and the runs waiting in the queues.
+    // 2: work pools, their queues and workers, and the runs waiting to be handed out (in a
+    // pool's queue, or, with no queue, for the process serving their deployment).
     r#"
 CREATE TABLE work_pools (
     id TEXT PRIMARY KEY,
@@ -180,8 +181,8 @@ CREATE TABLE workers (
 CREATE UNIQUE INDEX workers_name ON workers(work_pool_id, name);
 CREATE TABLE queued_flow_runs (
     flow_run_id TEXT PRIMARY KEY REFERENCES flow_runs(id) ON DELETE CASCADE,
-    work_queue_id TEXT NOT NULL REFERENCES work_queues(id) ON DELETE CASCADE,
-    work_pool_id TEXT NOT NULL,
+    work_queue_id TEXT REFERENCES work_queues(id) ON DELETE CASCADE,
+    work_pool_id TEXT,
     deployment_id TEXT,
     scheduled_time BIGINT NOT NULL,
     auto_scheduled BIGINT NOT NULL,
