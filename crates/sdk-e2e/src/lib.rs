@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use flowgate::{DistributedTaskRunner, flow, task};
+use flowgate::{DistributedTaskRunner, ThreadPoolTaskRunner, flow, task, wait};
 
 /// `x²`, with the id of the process that computed it.
 #[task]
@@ -153,4 +153,20 @@ pub fn get_shirt_order() -> ShirtOrder {
         order.count, order.size, order.color
     ));
     order
+}
+
+/// One stop of the seed's elevator: `floor` seconds at the floor, its moves logged to its task run.
+#[task(log_prints)]
+pub fn stop_at_floor(floor: u64) {
+    println!("elevator moving to floor {floor}");
+    std::thread::sleep(Duration::from_secs(floor));
+    println!("elevator stops on floor {floor}");
+}
+
+/// The seed's elevator: floors 3, 2 and 1 at once on a pool of three threads, so its timeline
+/// shows three overlapping task runs of 3, 2 and 1 s.
+#[flow(task_runner = ThreadPoolTaskRunner::new(3))]
+pub fn elevator() {
+    let floors: Vec<_> = (1..=3).rev().map(stop_at_floor::submit).collect();
+    wait(&floors);
 }

@@ -3,7 +3,9 @@
 // (lib/icons.js). A new page is a new module in pages/ and one line here; the server needs no
 // change (it serves any page address with index.html and every file under ui/).
 export const PAGES = [
-  { path: "/", redirect: "/runs" },
+  { path: "/", module: "dashboard", nav: "Dashboard", icon: "dashboard" },
   { path: "/runs", module: "runs", nav: "Runs", icon: "runs" },
   { path: "/runs/flow-run/:id", module: "flow-run" },
+  { path: "/runs/task-run/:id", module: "task-run" },
+  { path: "/flows", module: "flows", nav: "Flows", icon: "flows" },
 ];

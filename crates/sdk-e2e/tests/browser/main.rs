@@ -6,5 +6,7 @@
 //! them the tests are skipped loudly, unless `FLOWGATE_REQUIRE_BROWSER=1`.
 
 mod hostile;
+mod overview;
 mod resume_form;
+mod run_page;
 mod webdriver;

@@ -163,6 +163,15 @@ impl Browser {
         );
     }
 
+    /// Switches the page to the `light` or `dark` theme with its theme button, as a person would.
+    pub fn theme(&self, theme: &str) {
+        let current = "return document.documentElement.dataset.theme || (matchMedia('(prefers-color-scheme: dark)').matches ? 'dark' : 'light')";
+        if self.js(current) != theme {
+            self.click("#theme");
+        }
+        assert_eq!(self.js(current), theme);
+    }
+
     /// Saves a screenshot as `browser-artifacts/{name}.png` in the test's target folder.
     pub fn screenshot(&self, name: &str) {
         let png = self.call(reqwest::Method::GET, "/screenshot", Value::Null);

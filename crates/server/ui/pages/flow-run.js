@@ -1,27 +1,35 @@
-// One flow run: its state and facts, Resume and Cancel, its task runs (paged, with their true
-// count), parameters, who resumed it with what, and its logs; refreshed every two seconds.
+// One flow run: its state and facts, Resume and Cancel, the timeline of its task runs and
+// subflow runs (click a bar for that task run's details and logs), the task runs as a paged
+// table with their true count, parameters, who resumed it with what, and its logs. While the
+// run is going, everything refreshes every two seconds.
 
-import { post, get } from "../lib/api.js";
+import { get, post } from "../lib/api.js";
 import { h, mount } from "../lib/dom.js";
-import { clock, count, duration, when } from "../lib/format.js";
-import { card, emptyState, pageHeader } from "../lib/layout.js";
+import { count, duration, when } from "../lib/format.js";
+import { card, pageHeader } from "../lib/layout.js";
 import { reload } from "../lib/router.js";
 import { pagedTable, table } from "../lib/table.js";
 import { toast } from "../lib/toast.js";
+import { logView } from "../components/logs.js";
 import { openResume } from "../components/resume.js";
+import { loadRunGraph } from "../components/run-graph.js";
 import { TERMINAL, stateBadge } from "../components/state.js";
+import { timeline } from "../components/timeline.js";
 
 export default async function flowRunPage(ctx) {
   const id = ctx.params.id;
   const path = `/flow_runs/${encodeURIComponent(id)}`;
   const ofThisRun = { flow_runs: { id: { any_: [id] } } };
+  const taskNames = new Map();
   const head = h("div");
+  const detail = h("div", { id: "selected-task" });
+  const gantt = timeline({ onSelect: (node) => showNode(node) });
   const taskCount = h("span", { class: "count" });
   const tasks = pagedTable({
     empty: "This flow run has not generated any task runs.",
     columns: [
       { label: "State", cell: stateBadge },
-      { label: "Task run", cell: (t) => t.name },
+      { label: "Task run", cell: (t) => h("a", { href: `/runs/task-run/${encodeURIComponent(t.id)}` }, t.name) },
       { label: "Started", cell: (t) => when(t.start_time) },
       { label: "Duration", class: "num", cell: (t) => duration(t.total_run_time) },
     ],
@@ -36,25 +44,27 @@ export default async function flowRunPage(ctx) {
   });
   const params = h("pre", { id: "params", class: "code-block" });
   const resumes = h("div", { id: "resumes" });
-  const logs = h("div", { id: "logs", class: "log-lines" });
+  const logs = logView({ scope: { flow_run_id: id }, signal: ctx.signal, fileName: `flow-run-${id}`, taskNames });
   mount(
     ctx.view,
     head,
-    h(
-      "div",
-      { class: "columns" },
-      h("div", { class: "stack" }, card({ title: ["Task runs ", taskCount] }, tasks.element), card({ title: "Parameters" }, params), resumes),
-      card({ title: "Logs", class: "logs-card" }, logs),
-    ),
+    card({ title: "Timeline", id: "timeline", class: "timeline-card" }, gantt.element),
+    detail,
+    h("div", { class: "columns" }, card({ title: ["Task runs ", taskCount] }, tasks.element), h("div", { class: "stack" }, card({ title: "Parameters" }, params), resumes)),
+    card({ title: "Logs", id: "logs" }, logs.element),
   );
 
+  let finished = false;
   async function load() {
     const run = await get(path, ctx);
-    const [flow, taskTotal] = await Promise.all([get(`/flows/${encodeURIComponent(run.flow_id)}`, ctx), tasks.refresh()]);
+    const [flow, graph, taskTotal] = await Promise.all([get(`/flows/${encodeURIComponent(run.flow_id)}`, ctx), loadRunGraph(id, ctx.signal), tasks.refresh(), logs.refresh()]);
+    for (const n of graph.nodes) taskNames.set(n.id, n.label);
     ctx.title(`${flow.name} / ${run.name}`);
     mount(head, header(run, flow, taskTotal));
     params.textContent = JSON.stringify(run.parameters || {}, null, 2);
-    await Promise.all([showLogs(), showResumes()]);
+    finished = TERMINAL.has(run.state_type);
+    gantt.update(graph.nodes, { now: Date.now(), live: !finished, origin: run.start_time ? new Date(run.start_time).getTime() : undefined, total: graph.total });
+    await showResumes();
   }
 
   function header(run, flow, taskTotal) {
@@ -90,14 +100,27 @@ export default async function flowRunPage(ctx) {
     ];
   }
 
-  async function showLogs() {
-    const lines = await post("/logs/filter", { logs: { flow_run_id: { any_: [id] } }, sort: "TIMESTAMP_ASC", limit: 1000 }, ctx);
-    mount(
-      logs,
-      lines.length
-        ? lines.map((l) => h("div", { class: ["log-line", `level-${l.level}`] }, h("time", {}, clock(l.timestamp)), h("span", { class: "message" }, l.message)))
-        : emptyState("No logs yet."),
+  /** The clicked bar's run: its facts and (for a task run) its logs, below the timeline. */
+  function showNode(node) {
+    const href = node.kind === "flow-run" ? `/runs/flow-run/${encodeURIComponent(node.runId)}` : `/runs/task-run/${encodeURIComponent(node.id)}`;
+    const close = h("button", { type: "button", class: "ghost small", onclick: () => (mount(detail), gantt.select(null)) }, "Close");
+    const facts = h(
+      "dl",
+      { class: "facts-grid" },
+      h("dt", {}, "State"),
+      h("dd", {}, stateBadge(node)),
+      h("dt", {}, "Start"),
+      h("dd", {}, node.start ? when(node.start) : "not started"),
+      h("dt", {}, "Duration"),
+      h("dd", {}, node.start ? duration(((node.end ?? Date.now()) - node.start) / 1000) : "—"),
     );
+    const parts = [facts];
+    if (node.kind === "task-run") {
+      const nodeLogs = logView({ scope: { task_run_id: node.id }, signal: ctx.signal, fileName: `task-run-${node.id}`, taskNames });
+      parts.push(nodeLogs.element);
+      nodeLogs.refresh().catch((e) => toast(e.message, "error"));
+    }
+    mount(detail, card({ title: [node.kind === "flow-run" ? "Subflow run " : "Task run ", h("a", { href }, node.label)], class: "selected-card", tools: [close] }, parts));
   }
 
   async function showResumes() {
@@ -124,5 +147,5 @@ export default async function flowRunPage(ctx) {
   }
 
   await load();
-  ctx.every(2000, load);
+  ctx.every(2000, () => (finished ? logs.refresh() : load()));
 }

@@ -1,0 +1,98 @@
+// The home page: flow-run activity over a chosen window (counts by state from the count route),
+// the failed and late runs that need attention, and the paused runs waiting for input, each with
+// its Resume button. The window is kept in the URL.
+
+import { post } from "../lib/api.js";
+import { h, mount } from "../lib/dom.js";
+import { ago, count } from "../lib/format.js";
+import { card, pageHeader } from "../lib/layout.js";
+import { reload } from "../lib/router.js";
+import { pagedTable } from "../lib/table.js";
+import { toast } from "../lib/toast.js";
+import { openResume } from "../components/resume.js";
+import { STATES, stateBadge, stateLabel } from "../components/state.js";
+import { flowNames } from "../components/names.js";
+
+/** The windows offered, in milliseconds. */
+export const WINDOWS = { "1h": 3600e3, "24h": 86400e3, "7d": 7 * 86400e3, "30d": 30 * 86400e3 };
+
+/** `{flow_runs: {...}}` for runs expected to start within the last `ms`, plus `extra`. */
+function within(ms, extra = {}) {
+  return { flow_runs: { expected_start_time: { after_: new Date(Date.now() - ms).toISOString() }, ...extra } };
+}
+
+export default async function dashboardPage(ctx) {
+  ctx.title("Dashboard");
+  const key = WINDOWS[ctx.query.get("window")] ? ctx.query.get("window") : "24h";
+  const span = WINDOWS[key];
+  const picker = h(
+    "div",
+    { class: "segmented", role: "group", "aria-label": "Window" },
+    Object.keys(WINDOWS).map((k) => h("button", { type: "button", class: k === key ? "active" : null, "aria-pressed": String(k === key), onclick: () => (ctx.setQuery({ window: k }), reload()) }, k)),
+  );
+  const tiles = h("div", { class: "state-tiles", id: "state-counts" });
+  const runTable = (extra, empty, actions) =>
+    pagedTable({
+      pageSize: 8,
+      empty,
+      rowAttrs: (r) => ({ dataset: { run: r.id } }),
+      columns: [
+        { label: "State", cell: stateBadge },
+        { label: "Run", cell: (r) => h("a", { href: `/runs/flow-run/${encodeURIComponent(r.id)}` }, r.name) },
+        { label: "Flow", cell: (r) => r.flowName },
+        { label: "When", cell: (r) => ago(r.start_time || r.expected_start_time) },
+        ...(actions ? [{ label: "", class: "num", cell: actions }] : []),
+      ],
+      async load(offset, limit) {
+        const filter = within(span, extra);
+        const [rows, total] = await Promise.all([post("/flow_runs/filter", { ...filter, sort: "EXPECTED_START_TIME_DESC", limit, offset }, ctx), post("/flow_runs/count", filter, ctx)]);
+        const names = await flowNames(rows.map((r) => r.flow_id), ctx.signal);
+        for (const r of rows) r.flowName = names.get(r.flow_id) || "";
+        return { rows, total };
+      },
+    });
+  const failing = runTable({ state: { type: { any_: ["FAILED", "CRASHED"] } } }, "No failed runs in this window.");
+  const late = runTable({ state: { name: { any_: ["Late"] } } }, "No late runs.");
+  const resume = (r) =>
+    h("button", {
+      type: "button",
+      class: "primary small",
+      onclick: () => openResume(r, { signal: ctx.signal, onResumed: refresh }).catch((e) => toast(e.message, "error")),
+    }, "Resume");
+  const paused = runTable({ state: { type: { any_: ["PAUSED"] } } }, "No run is waiting for input.", resume);
+
+  mount(
+    ctx.view,
+    pageHeader({ title: "Dashboard", facts: [`Flow runs expected to start in the last ${key}`], actions: [picker] }),
+    card({ title: "Flow runs by state", id: "activity" }, tiles),
+    h(
+      "div",
+      { class: "columns" },
+      card({ title: "Failed runs", id: "failing" }, failing.element),
+      h("div", { class: "stack" }, card({ title: "Waiting for input", id: "paused" }, paused.element), card({ title: "Late runs", id: "late" }, late.element)),
+    ),
+  );
+
+  async function showCounts() {
+    const counts = await Promise.all(STATES.map((st) => post("/flow_runs/count", within(span, { state: { type: { any_: [st] } } }), ctx)));
+    const total = counts.reduce((a, b) => a + b, 0);
+    mount(
+      tiles,
+      h("a", { class: "tile total", href: "/runs", dataset: { state: "ALL", count: total } }, h("span", { class: "tile-count" }, count(total)), h("span", { class: "tile-label" }, "All runs")),
+      STATES.map((st, i) =>
+        h(
+          "a",
+          { class: ["tile", st], href: `/runs?state=${st}`, dataset: { state: st, count: counts[i] } },
+          h("span", { class: "tile-count" }, count(counts[i])),
+          h("span", { class: "tile-label" }, stateLabel(st)),
+        ),
+      ),
+    );
+  }
+
+  async function refresh() {
+    await Promise.all([showCounts(), failing.refresh(), late.refresh(), paused.refresh()]);
+  }
+  await refresh();
+  ctx.every(5000, refresh);
+}
