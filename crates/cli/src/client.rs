@@ -1,6 +1,9 @@
-//! A small client for the Flowgate API, with errors worded for people.
+//! A small client for the Flowgate API, speaking the shared wire types (`flowgate_wire`), with
+//! errors worded for people.
 
 use anyhow::{Context, bail};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 /// Where the API is.
@@ -46,21 +49,30 @@ pub struct Client {
 }
 
 impl Client {
-    /// `GET path`.
-    pub async fn get(&self, path: &str) -> anyhow::Result<Value> {
-        self.send(self.http.get(self.url(path))).await
+    /// `GET path`, read as `T`.
+    pub async fn get<T: DeserializeOwned>(&self, path: &str) -> anyhow::Result<T> {
+        self.send(path, self.http.get(self.url(path))).await
     }
 
-    /// `POST path` with a JSON body.
-    pub async fn post(&self, path: &str, body: &Value) -> anyhow::Result<Value> {
-        self.send(self.http.post(self.url(path)).json(body)).await
+    /// `POST path` with `body` as JSON, the answer read as `T`.
+    pub async fn post<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &impl Serialize,
+    ) -> anyhow::Result<T> {
+        self.send(path, self.http.post(self.url(path)).json(body))
+            .await
     }
 
     fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
 
-    async fn send(&self, req: reqwest::RequestBuilder) -> anyhow::Result<Value> {
+    async fn send<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        req: reqwest::RequestBuilder,
+    ) -> anyhow::Result<T> {
         let resp = req.send().await.map_err(|e| {
             anyhow::anyhow!(
                 "could not reach the Flowgate server at {}: {}. Is it running? Start it with `flowgate server start`",
@@ -71,16 +83,19 @@ impl Client {
         let status = resp.status();
         let body: Value = resp.json().await.unwrap_or(Value::Null);
         if status.is_success() {
-            return Ok(body);
+            return serde_json::from_value(body).with_context(|| {
+                format!(
+                    "the server at {} answered {path} with something this CLI does not read; \
+                     are the server and the CLI the same version?",
+                    self.base
+                )
+            });
         }
-        let detail = body
-            .get("detail")
-            .map(|d| {
-                d.as_str()
-                    .map(str::to_owned)
-                    .unwrap_or_else(|| d.to_string())
-            })
-            .unwrap_or_else(|| status.to_string());
+        let detail = match serde_json::from_value::<flowgate_wire::ErrorBody>(body.clone()) {
+            Ok(e) => e.detail,
+            Err(_) if body.is_null() => status.to_string(),
+            Err(_) => body.to_string(),
+        };
         bail!("{detail} (HTTP {})", status.as_u16())
     }
 }

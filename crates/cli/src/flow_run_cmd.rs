@@ -6,7 +6,17 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Subcommand;
 use flowgate_core::{Micros, StateType};
-use serde_json::{Value, json};
+use flowgate_wire::filters::{
+    AnyOf, FlowFilter, FlowFilterRequest, FlowRunFilter, FlowRunFilterRequest, FlowRunSort,
+    IdFilter, LogFilter, LogFilterRequest, LogSort, NameFilter, StateFilter, StateTypeFilter,
+    TaskRunCountRequest, TimeFilter,
+};
+use flowgate_wire::flow_runs::FlowRun;
+use flowgate_wire::flows::Flow;
+use flowgate_wire::inputs::ResumeRequest;
+use flowgate_wire::logs::Log;
+use flowgate_wire::states::{OrchestrationResult, SetState, SetStateStatus, StateCreate};
+use serde_json::Value;
 use uuid::Uuid;
 
 use crate::client::Client;
@@ -89,53 +99,45 @@ pub async fn run(client: Client, command: FlowRunCommand) -> anyhow::Result<()> 
 
 /// The state filters `--state` asks for: one by type (`RUNNING`), one by name
 /// (`AwaitingRetry`); a run matching either is listed.
-fn state_filters(states: &[String]) -> Vec<Value> {
+fn state_filters(states: &[String]) -> Vec<StateFilter> {
     let (types, names): (Vec<_>, Vec<_>) =
         states.iter().partition(|s| StateType::parse(s).is_some());
     let mut filters = Vec::new();
     if !types.is_empty() {
-        let types: Vec<_> = types
-            .iter()
-            .filter_map(|s| StateType::parse(s))
-            .map(StateType::as_str)
-            .collect();
-        filters.push(json!({"type": {"any_": types}}));
+        let types: Vec<_> = types.iter().filter_map(|s| StateType::parse(s)).collect();
+        filters.push(StateFilter {
+            state_type: Some(StateTypeFilter {
+                any_: Some(types),
+                not_any_: None,
+            }),
+            ..Default::default()
+        });
     }
     if !names.is_empty() {
-        filters.push(json!({"name": {"any_": names}}));
+        filters.push(StateFilter {
+            name: Some(AnyOf::new(names.into_iter().cloned())),
+            ..Default::default()
+        });
     }
     filters
 }
 
 /// Merges result pages (each newest first) into one list, newest first, without duplicates.
-fn merge_newest_first(pages: Vec<Value>, limit: u32) -> Vec<Value> {
-    let mut runs: Vec<Value> = pages
-        .into_iter()
-        .flat_map(|p| p.as_array().cloned().unwrap_or_default())
-        .collect();
-    runs.sort_by(|a, b| {
-        let key = |r: &Value| {
-            (
-                r["created"].as_str().unwrap_or_default().to_owned(),
-                r["id"].as_str().unwrap_or_default().to_owned(),
-            )
-        };
-        key(b).cmp(&key(a))
-    });
-    runs.dedup_by(|a, b| a["id"] == b["id"]);
+fn merge_newest_first(pages: Vec<Vec<FlowRun>>, limit: u32) -> Vec<FlowRun> {
+    let mut runs: Vec<FlowRun> = pages.into_iter().flatten().collect();
+    runs.sort_by_key(|r| std::cmp::Reverse((r.created, r.id)));
+    runs.dedup_by(|a, b| a.id == b.id);
     runs.truncate(limit as usize);
     runs
 }
 
-fn short_time(v: &Value) -> String {
-    v.as_str()
-        .and_then(|s| Micros::parse(s).ok())
-        .map(|m| m.to_timestamp().strftime("%Y-%m-%d %H:%M:%S").to_string())
+fn short_time(t: Option<Micros>) -> String {
+    t.map(|m| m.to_timestamp().strftime("%Y-%m-%d %H:%M:%S").to_string())
         .unwrap_or_else(|| "-".to_owned())
 }
 
-fn duration(run: &Value) -> String {
-    let secs = run["estimated_run_time"].as_f64().unwrap_or(0.0);
+fn duration(run: &FlowRun) -> String {
+    let secs = run.estimated_run_time;
     if secs < 60.0 {
         format!("{secs:.1}s")
     } else {
@@ -143,23 +145,21 @@ fn duration(run: &Value) -> String {
     }
 }
 
-async fn flow_names(client: &Client, runs: &[Value]) -> anyhow::Result<HashMap<String, String>> {
-    let ids: Vec<&str> = runs.iter().filter_map(|r| r["flow_id"].as_str()).collect();
-    if ids.is_empty() {
+/// The names of the flows `runs` belong to, by flow id.
+async fn flow_names(client: &Client, runs: &[FlowRun]) -> anyhow::Result<HashMap<Uuid, String>> {
+    if runs.is_empty() {
         return Ok(HashMap::new());
     }
-    let flows = client
-        .post(
-            "/flows/filter",
-            &json!({"flows": {"id": {"any_": ids}}, "limit": 10000}),
-        )
-        .await?;
-    Ok(flows
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|f| Some((f["id"].as_str()?.to_owned(), f["name"].as_str()?.to_owned())))
-        .collect())
+    let body = FlowFilterRequest {
+        flows: Some(FlowFilter {
+            id: Some(AnyOf::new(runs.iter().map(|r| r.flow_id))),
+            ..Default::default()
+        }),
+        limit: Some(10_000),
+        ..Default::default()
+    };
+    let flows: Vec<Flow> = client.post("/flows/filter", &body).await?;
+    Ok(flows.into_iter().map(|f| (f.id, f.name)).collect())
 }
 
 async fn ls(
@@ -169,20 +169,32 @@ async fn ls(
     limit: u32,
     as_json: bool,
 ) -> anyhow::Result<()> {
-    let mut body = json!({"sort": "CREATED_DESC", "limit": limit, "flow_runs": {}});
-    if let Some(flow) = flow {
-        body["flows"] = json!({"name": {"any_": [flow]}});
-    }
+    let mut body = FlowRunFilterRequest {
+        sort: Some(FlowRunSort::CreatedDesc),
+        limit: Some(i64::from(limit)),
+        flow_runs: Some(FlowRunFilter::default()),
+        flows: flow.map(|flow| FlowFilter {
+            name: Some(NameFilter {
+                any_: Some(vec![flow]),
+                like_: None,
+            }),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
     let filters = state_filters(states);
-    let mut runs = Vec::new();
+    let mut pages = Vec::new();
     if filters.is_empty() {
-        runs.push(client.post("/flow_runs/filter", &body).await?);
+        pages.push(client.post("/flow_runs/filter", &body).await?);
     }
     for state in filters {
-        body["flow_runs"]["state"] = state;
-        runs.push(client.post("/flow_runs/filter", &body).await?);
+        body.flow_runs = Some(FlowRunFilter {
+            state: Some(state),
+            ..Default::default()
+        });
+        pages.push(client.post("/flow_runs/filter", &body).await?);
     }
-    let runs = merge_newest_first(runs, limit);
+    let runs = merge_newest_first(pages, limit);
     if as_json {
         println!("{}", serde_json::to_string_pretty(&runs)?);
         return Ok(());
@@ -196,14 +208,11 @@ async fn ls(
         .iter()
         .map(|r| {
             vec![
-                r["id"].as_str().unwrap_or_default().to_owned(),
-                flows
-                    .get(r["flow_id"].as_str().unwrap_or_default())
-                    .cloned()
-                    .unwrap_or_default(),
-                r["name"].as_str().unwrap_or_default().to_owned(),
-                r["state_name"].as_str().unwrap_or("-").to_owned(),
-                short_time(&r["start_time"]),
+                r.id.to_string(),
+                flows.get(&r.flow_id).cloned().unwrap_or_default(),
+                r.name.clone(),
+                r.state_name.clone().unwrap_or_else(|| "-".to_owned()),
+                short_time(r.start_time),
                 duration(r),
             ]
         })
@@ -219,40 +228,40 @@ async fn ls(
 }
 
 async fn inspect(client: &Client, id: Uuid, as_json: bool) -> anyhow::Result<()> {
-    let run = client.get(&format!("/flow_runs/{id}")).await?;
-    let task_runs = client
-        .post(
-            "/task_runs/count",
-            &json!({"flow_runs": {"id": {"any_": [id]}}}),
-        )
-        .await?;
+    let run: FlowRun = client.get(&format!("/flow_runs/{id}")).await?;
+    let of_run = TaskRunCountRequest {
+        flow_runs: Some(FlowRunFilter {
+            id: Some(IdFilter {
+                any_: Some(vec![id]),
+                not_any_: None,
+            }),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let task_runs: i64 = client.post("/task_runs/count", &of_run).await?;
     if as_json {
         println!("{}", serde_json::to_string_pretty(&run)?);
         return Ok(());
     }
     let flows = flow_names(client, std::slice::from_ref(&run)).await?;
-    let flow = flows
-        .get(run["flow_id"].as_str().unwrap_or_default())
-        .cloned()
-        .unwrap_or_default();
-    println!("{flow} > {}", run["name"].as_str().unwrap_or_default());
+    let flow = flows.get(&run.flow_id).cloned().unwrap_or_default();
+    println!("{flow} > {}", run.name);
+    let message = run.state.as_ref().and_then(|s| s.message.clone());
     let fields = [
-        ("ID", run["id"].as_str().unwrap_or_default().to_owned()),
+        ("ID", run.id.to_string()),
         (
             "State",
-            run["state_name"].as_str().unwrap_or("-").to_owned(),
+            run.state_name.clone().unwrap_or_else(|| "-".to_owned()),
         ),
-        (
-            "Message",
-            run["state"]["message"].as_str().unwrap_or("").to_owned(),
-        ),
-        ("Started", short_time(&run["start_time"])),
-        ("Ended", short_time(&run["end_time"])),
+        ("Message", message.unwrap_or_default()),
+        ("Started", short_time(run.start_time)),
+        ("Ended", short_time(run.end_time)),
         ("Duration", duration(&run)),
-        ("Run count", run["run_count"].to_string()),
+        ("Run count", run.run_count.to_string()),
         ("Task runs", task_runs.to_string()),
-        ("Parameters", run["parameters"].to_string()),
-        ("Tags", run["tags"].to_string()),
+        ("Parameters", run.parameters.to_string()),
+        ("Tags", serde_json::to_string(&run.tags)?),
     ];
     for (k, v) in fields {
         println!("  {k:<11} {v}");
@@ -275,21 +284,22 @@ async fn resume(
         (None, None) => None,
     };
     let who = std::env::var("USER").unwrap_or_else(|_| "someone".to_owned());
-    let mut body = json!({"resumed_by": format!("{who} (flowgate CLI)")});
-    if let Some(text) = text {
-        let input: Value = serde_json::from_str(&text).context("the input is not valid JSON")?;
-        body["run_input"] = input;
-    }
-    let answer = client
+    let run_input = text
+        .map(|text| serde_json::from_str::<Value>(&text))
+        .transpose()
+        .context("the input is not valid JSON")?;
+    let body = ResumeRequest {
+        run_input,
+        resumed_by: Some(format!("{who} (flowgate CLI)")),
+    };
+    let answer: OrchestrationResult = client
         .post(&format!("/flow_runs/{id}/resume"), &body)
         .await?;
-    if answer["status"] == "ACCEPT" {
+    if answer.status == SetStateStatus::Accept {
         println!("Resumed flow run {id}.");
         return Ok(());
     }
-    let reason = answer["details"]["reason"]
-        .as_str()
-        .unwrap_or("the server refused it");
+    let reason = answer.reason().unwrap_or("the server refused it");
     let mut message = format!("flow run {id} was not resumed:");
     for failure in reason.split("; ") {
         message.push_str("\n  - ");
@@ -299,19 +309,24 @@ async fn resume(
 }
 
 async fn cancel(client: &Client, id: Uuid) -> anyhow::Result<()> {
-    let body = json!({"state": {"type": "CANCELLED", "name": "Cancelled", "message": "Cancelled from the flowgate CLI"}});
-    let answer = client
+    let body = SetState {
+        state: StateCreate {
+            name: Some("Cancelled".to_owned()),
+            message: Some("Cancelled from the flowgate CLI".to_owned()),
+            ..StateCreate::new(StateType::Cancelled)
+        },
+        force: false,
+    };
+    let answer: OrchestrationResult = client
         .post(&format!("/flow_runs/{id}/set_state"), &body)
         .await?;
-    if answer["status"] == "ACCEPT" {
+    if answer.status == SetStateStatus::Accept {
         println!("Cancelled flow run {id}.");
         return Ok(());
     }
     anyhow::bail!(
         "flow run {id} was not cancelled: {}",
-        answer["details"]["reason"]
-            .as_str()
-            .unwrap_or("the server refused it")
+        answer.reason().unwrap_or("the server refused it")
     )
 }
 
@@ -328,28 +343,38 @@ fn level_name(level: i64) -> &'static str {
 /// How far back each `--follow` poll looks again, for lines that arrive late with older
 /// timestamps (clients send logs in batches).
 const LATE_LINES: f64 = 5.0;
+/// Lines per page read.
+const LOG_PAGE: usize = 1000;
 
 async fn logs(client: &Client, id: Uuid, follow: bool, as_json: bool) -> anyhow::Result<()> {
-    let run = client
+    let run: FlowRun = client
         .get(&format!("/flow_runs/{id}"))
         .await
         .context("cannot show logs")?;
     // Whether the run had finished before the page below was read. Read after it, a line posted
     // between the two reads just before the run finished would never be printed.
     let mut finished = is_terminal(&run);
-    let mut printed: HashSet<String> = HashSet::new();
+    let mut printed: HashSet<Uuid> = HashSet::new();
     let mut since: Option<Micros> = None;
     loop {
-        let mut filter = json!({"flow_run_id": {"any_": [id]}});
-        if let Some(t) = since {
-            filter["timestamp"] = json!({"after_": t.plus_seconds(-LATE_LINES).to_string()});
-        }
-        let mut lines = Vec::new();
+        let filter = LogFilter {
+            flow_run_id: Some(AnyOf::new([id])),
+            timestamp: since.map(|t| TimeFilter {
+                after_: Some(t.plus_seconds(-LATE_LINES)),
+                before_: None,
+            }),
+            ..Default::default()
+        };
+        let mut lines: Vec<Log> = Vec::new();
         loop {
-            let body = json!({"logs": filter, "sort": "TIMESTAMP_ASC", "limit": 1000, "offset": lines.len()});
-            let page = client.post("/logs/filter", &body).await?;
-            let page = page.as_array().cloned().unwrap_or_default();
-            let full = page.len() == 1000;
+            let body = LogFilterRequest {
+                logs: Some(filter.clone()),
+                sort: Some(LogSort::TimestampAsc),
+                limit: Some(LOG_PAGE as i64),
+                offset: Some(lines.len() as i64),
+            };
+            let page: Vec<Log> = client.post("/logs/filter", &body).await?;
+            let full = page.len() == LOG_PAGE;
             lines.extend(page);
             if !full {
                 break;
@@ -357,26 +382,20 @@ async fn logs(client: &Client, id: Uuid, follow: bool, as_json: bool) -> anyhow:
         }
         let mut new = 0;
         for l in &lines {
-            let line_id = l["id"].as_str().unwrap_or_default().to_owned();
-            let at = l["timestamp"].as_str().and_then(|s| Micros::parse(s).ok());
-            if let Some(at) = at {
-                since = Some(since.map_or(at, |s| s.max(at)));
-            }
-            if !printed.insert(line_id) {
+            since = Some(since.map_or(l.timestamp, |s| s.max(l.timestamp)));
+            if !printed.insert(l.id) {
                 continue;
             }
             new += 1;
             if as_json {
-                println!("{l}");
+                println!("{}", serde_json::to_string(l)?);
             } else {
-                let at = at
-                    .map(|m| m.to_timestamp().strftime("%H:%M:%S%.3f").to_string())
-                    .unwrap_or_default();
+                let at = l.timestamp.to_timestamp().strftime("%H:%M:%S%.3f");
                 println!(
                     "{at} | {:<8} | {} - {}",
-                    level_name(l["level"].as_i64().unwrap_or(20)),
-                    l["name"].as_str().unwrap_or_default(),
-                    l["message"].as_str().unwrap_or_default()
+                    level_name(l.level),
+                    l.name,
+                    l.message
                 );
             }
         }
@@ -388,9 +407,6 @@ async fn logs(client: &Client, id: Uuid, follow: bool, as_json: bool) -> anyhow:
     }
 }
 
-fn is_terminal(run: &Value) -> bool {
-    run["state_type"]
-        .as_str()
-        .and_then(StateType::parse)
-        .is_some_and(StateType::is_terminal)
+fn is_terminal(run: &FlowRun) -> bool {
+    run.state_type.is_some_and(StateType::is_terminal)
 }

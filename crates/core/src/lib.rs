@@ -16,6 +16,7 @@ pub mod schedule;
 pub mod scheduler;
 mod spelling;
 pub mod state;
+pub mod task_queue;
 pub mod task_run;
 pub mod time;
 pub mod work_queue;

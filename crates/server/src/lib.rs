@@ -5,6 +5,7 @@
 //! tests both use it.
 
 mod app;
+mod convert;
 mod error;
 mod ingest;
 mod pause_timeouts;
@@ -12,7 +13,6 @@ mod routes;
 mod run_input;
 mod services;
 mod ui;
-pub mod wire;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -9,7 +9,7 @@ pub use crate::capabilities::events::{EventFilter, IngestOutcome};
 pub use crate::capabilities::flow_runs::{
     FlowRun, FlowRunFilter, FlowRunSort, NewFlowRun, SetStateOutcome,
 };
-pub use crate::capabilities::flows::{Flow, FlowFilter};
+pub use crate::capabilities::flows::{Flow, FlowFilter, FlowSort};
 pub use crate::capabilities::inputs::{FlowRunInput, Resume};
 pub use crate::capabilities::logs::{LogEntry, LogFilter};
 pub use crate::capabilities::task_queue::QueuedTask;

@@ -12,14 +12,21 @@ use axum::response::Response;
 use axum::routing::{any, post};
 use axum::{Json, Router};
 use flowgate_store::model::{EventFilter, Page};
-use serde_json::{Value, json};
+use flowgate_wire::events::{
+    AuthAnswer, AuthFrame, ErrorFrame, Event as EventWire, EventFrame, EventPage, FrameType,
+    LogFrame, SubscribeFrame,
+};
+use flowgate_wire::filters::EventFilterRequest;
+use serde::Serialize;
+use serde_json::Value;
 use tokio::sync::broadcast::error::RecvError;
 
-use super::read_body;
+use super::{filter_body, invalid};
 use crate::app::{AppState, now};
+use crate::convert::events::{event_in, event_out};
+use crate::convert::filters::{self, page};
+use crate::convert::logs::log_in;
 use crate::error::{ApiError, ApiResult, Body};
-use crate::wire::events::{EventIn, EventOut};
-use crate::wire::filters::{Reader, event_filter, page};
 
 /// Largest websocket frame accepted.
 const MAX_FRAME: usize = 4 * 1024 * 1024;
@@ -39,12 +46,12 @@ pub fn routes() -> Router<AppState> {
 
 async fn create(
     State(app): State<AppState>,
-    Body(events): Body<Vec<EventIn>>,
+    Body(events): Body<Vec<EventWire>>,
 ) -> ApiResult<StatusCode> {
     let now = now();
     let events = events
         .into_iter()
-        .map(|e| e.into_event(now))
+        .map(|e| event_in(e, now))
         .collect::<Result<Vec<_>, _>>()
         .map_err(ApiError::Invalid)?;
     for e in events {
@@ -60,14 +67,20 @@ async fn create(
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn filter(State(app): State<AppState>, Body(body): Body<Value>) -> ApiResult<Json<Value>> {
-    let (f, page) = read_body(&body, |r| Ok((event_filter(r.child("filter")?)?, page(r)?)))?;
+async fn filter(
+    State(app): State<AppState>,
+    Body(body): Body<Value>,
+) -> ApiResult<Json<EventPage>> {
+    let req: EventFilterRequest = filter_body(&body)?;
+    let f = invalid(filters::events("body.filter", req.filter))?;
+    let page = invalid(page(req.limit, req.offset))?;
     let total = app.store.count_events(&f).await?;
     let events = app.store.filter_events(&f, page).await?;
-    let out: Vec<_> = events.iter().map(EventOut::from).collect();
-    Ok(Json(
-        json!({"events": out, "total": total, "next_page": null}),
-    ))
+    Ok(Json(EventPage {
+        events: events.iter().map(event_out).collect(),
+        total,
+        next_page: None,
+    }))
 }
 
 async fn events_in(ws: WebSocketUpgrade, State(app): State<AppState>) -> Response {
@@ -82,8 +95,18 @@ async fn events_out(ws: WebSocketUpgrade, State(app): State<AppState>) -> Respon
         .on_upgrade(move |socket| subscribe_socket(socket, app))
 }
 
-async fn send_json(socket: &mut WebSocket, v: Value) -> Result<(), axum::Error> {
-    socket.send(Message::Text(v.to_string().into())).await
+/// Sends one frame as JSON text.
+async fn send_json(socket: &mut WebSocket, frame: &impl Serialize) -> Result<(), axum::Error> {
+    let text = serde_json::to_string(frame).map_err(axum::Error::new)?;
+    socket.send(Message::Text(text.into())).await
+}
+
+/// The frame streaming `event` to a subscriber.
+fn event_frame(event: &flowgate_core::Event) -> EventFrame {
+    EventFrame {
+        kind: FrameType::Event,
+        event: event_out(event),
+    }
 }
 
 async fn close(socket: &mut WebSocket, code: u16, reason: &str) {
@@ -117,17 +140,23 @@ async fn authenticate(socket: &mut WebSocket) -> bool {
         close(socket, close_code::POLICY, "expected an auth frame first").await;
         return false;
     };
-    let is_auth = serde_json::from_str::<Value>(&text)
+    let is_auth = serde_json::from_str::<AuthFrame>(&text)
         .ok()
-        .is_some_and(|v| v.get("type").and_then(Value::as_str) == Some("auth"));
+        .is_some_and(|f| f.kind == FrameType::Auth);
     if !is_auth {
-        let _ = send_json(socket, json!({"type": "auth_failure", "reason": "send {\"type\": \"auth\", \"token\": null} first"})).await;
+        let failure = AuthAnswer {
+            kind: FrameType::AuthFailure,
+            reason: Some("send {\"type\": \"auth\", \"token\": null} first".to_owned()),
+        };
+        let _ = send_json(socket, &failure).await;
         close(socket, close_code::POLICY, "expected an auth frame first").await;
         return false;
     }
-    send_json(socket, json!({"type": "auth_success"}))
-        .await
-        .is_ok()
+    let success = AuthAnswer {
+        kind: FrameType::AuthSuccess,
+        reason: None,
+    };
+    send_json(socket, &success).await.is_ok()
 }
 
 /// [`authenticate`], given up when the server shuts down meanwhile.
@@ -182,7 +211,7 @@ async fn ingest_socket(mut socket: WebSocket, app: AppState) {
             }
             Err(detail) => {
                 tracing::warn!(%detail, "skipped a bad event frame");
-                if send_json(&mut socket, json!({"type": "error", "detail": detail}))
+                if send_json(&mut socket, &ErrorFrame::new(detail))
                     .await
                     .is_err()
                 {
@@ -202,25 +231,13 @@ enum Report {
     Log(flowgate_store::model::LogEntry),
 }
 
-#[derive(serde::Deserialize)]
-enum LogTag {
-    #[serde(rename = "log")]
-    Log,
-}
-
-#[derive(serde::Deserialize)]
-struct LogFrame {
-    #[serde(rename = "type")]
-    _type: LogTag,
-    log: crate::wire::logs::LogCreate,
-}
-
+/// Reads a frame: an event, else a log frame.
 fn parse_report(text: &str) -> Result<Report, String> {
-    match serde_json::from_str::<EventIn>(text) {
-        Ok(event) => event.into_event(now()).map(Report::Event),
+    match serde_json::from_str::<EventWire>(text) {
+        Ok(event) => event_in(event, now()).map(Report::Event),
         Err(not_event) => match serde_json::from_str::<LogFrame>(text) {
-            Ok(frame) => Ok(Report::Log(frame.log.into_entry(now()))),
-            Err(_) => Err(format!("frame is not a valid event: {not_event}")),
+            Ok(frame) if frame.kind == FrameType::Log => Ok(Report::Log(log_in(frame.log, now()))),
+            _ => Err(format!("frame is not a valid event: {not_event}")),
         },
     }
 }
@@ -237,7 +254,7 @@ async fn subscribe_socket(mut socket: WebSocket, app: AppState) {
     let filter = match filter {
         Ok(f) => f,
         Err(detail) => {
-            let _ = send_json(&mut socket, json!({"type": "error", "detail": detail})).await;
+            let _ = send_json(&mut socket, &ErrorFrame::new(detail)).await;
             close(&mut socket, close_code::POLICY, "bad filter").await;
             return;
         }
@@ -257,13 +274,7 @@ async fn subscribe_socket(mut socket: WebSocket, app: AppState) {
             Ok(events) => {
                 for e in &events {
                     sent.insert(e.id);
-                    if send_json(
-                        &mut socket,
-                        json!({"type": "event", "event": EventOut::from(e)}),
-                    )
-                    .await
-                    .is_err()
-                    {
+                    if send_json(&mut socket, &event_frame(e)).await.is_err() {
                         return;
                     }
                 }
@@ -279,7 +290,7 @@ async fn subscribe_socket(mut socket: WebSocket, app: AppState) {
                     if sent.remove(&e.id) || !filter.matches(&e) {
                         continue;
                     }
-                    if send_json(&mut socket, json!({"type": "event", "event": EventOut::from(e.as_ref())})).await.is_err() {
+                    if send_json(&mut socket, &event_frame(&e)).await.is_err() {
                         return;
                     }
                 }
@@ -298,15 +309,13 @@ async fn subscribe_socket(mut socket: WebSocket, app: AppState) {
     }
 }
 
+/// Reads a `{"type": "filter", "filter": {...}}` frame.
 fn parse_subscription(text: &str) -> Result<EventFilter, String> {
     let v: Value =
         serde_json::from_str(text).map_err(|e| format!("filter frame is not JSON: {e}"))?;
-    if v.get("type").and_then(Value::as_str) != Some("filter") {
+    let frame: SubscribeFrame = filters::read("frame", &v)?;
+    if frame.kind != FrameType::Filter {
         return Err("expected {\"type\": \"filter\", \"filter\": {...}}".to_owned());
     }
-    let mut r = Reader::new("frame", Some(&v))?;
-    r.string("type")?;
-    let f = event_filter(r.child("filter")?)?;
-    r.finish()?;
-    Ok(f)
+    filters::events("frame.filter", Some(frame.filter))
 }

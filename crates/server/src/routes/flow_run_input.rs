@@ -8,18 +8,20 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use flowgate_core::Micros;
 use flowgate_core::orchestration::Decision;
 use flowgate_store::model::{FlowRunInput, Resume};
-use serde::{Deserialize, Serialize};
+use flowgate_wire::inputs::{
+    FlowRunInput as InputOut, FlowRunInputCreate, FlowRunInputFilter, ResumeRequest,
+};
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::parse_id;
+use super::{filter_body, parse_id};
 use crate::app::{AppState, now};
+use crate::convert::inputs::input_out;
+use crate::convert::states::orchestration;
 use crate::error::{ApiError, ApiResult, Body, OptionalBody};
 use crate::run_input::{MAX_INPUT_BYTES, validate};
-use crate::wire::state::OrchestrationResult;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -29,42 +31,10 @@ pub fn routes() -> Router<AppState> {
         .route("/flow_runs/{id}/resume", post(resume))
 }
 
-#[derive(Deserialize)]
-struct InputCreate {
-    key: String,
-    value: String,
-    sender: Option<String>,
-}
-
-#[derive(Serialize)]
-struct InputOut {
-    id: Uuid,
-    created: Micros,
-    updated: Micros,
-    flow_run_id: Uuid,
-    key: String,
-    value: String,
-    sender: Option<String>,
-}
-
-impl From<FlowRunInput> for InputOut {
-    fn from(i: FlowRunInput) -> Self {
-        InputOut {
-            id: i.id,
-            created: i.created,
-            updated: i.created,
-            flow_run_id: i.flow_run_id,
-            key: i.key,
-            value: i.value,
-            sender: i.sender,
-        }
-    }
-}
-
 async fn create(
     State(app): State<AppState>,
     Path(id): Path<String>,
-    Body(body): Body<InputCreate>,
+    Body(body): Body<FlowRunInputCreate>,
 ) -> ApiResult<StatusCode> {
     let flow_run_id = parse_id(&id, "flow run")?;
     let key_ok = !body.key.is_empty()
@@ -128,33 +98,25 @@ async fn filter(
     OptionalBody(body): OptionalBody,
 ) -> ApiResult<Json<Vec<InputOut>>> {
     let flow_run_id = parse_id(&id, "flow run")?;
-    let prefix = body["prefix"].as_str().unwrap_or_default();
-    let limit = body["limit"].as_u64().unwrap_or(1).clamp(1, 1000) as u32;
-    let exclude: Vec<String> = body["exclude_keys"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|k| k.as_str().map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default();
+    let req: FlowRunInputFilter = filter_body(&body)?;
+    let limit = req.limit.unwrap_or(1);
+    if !(1..=1000).contains(&limit) {
+        return Err(ApiError::Invalid(format!(
+            "limit must be between 1 and 1000, got {limit}"
+        )));
+    }
+    let exclude = req.exclude_keys.unwrap_or_default();
+    let prefix = req.prefix.unwrap_or_default();
     let inputs = app
         .store
-        .filter_flow_run_inputs(flow_run_id, prefix, &exclude, limit)
+        .filter_flow_run_inputs(flow_run_id, &prefix, &exclude, limit as u32)
         .await?;
-    Ok(Json(inputs.into_iter().map(InputOut::from).collect()))
-}
-
-#[derive(Deserialize)]
-struct ResumeIn {
-    run_input: Option<Value>,
-    /// Who is resuming (a Flowgate extension the CLI and UI send; Prefect's client does not).
-    resumed_by: Option<String>,
+    Ok(Json(inputs.into_iter().map(input_out).collect()))
 }
 
 /// Rejects a resume, keeping the run paused (Prefect answers 200 with `REJECT`).
 fn reject(state: Option<&flowgate_core::State>, reason: String) -> Response {
-    let result = OrchestrationResult::new(&Decision::Reject { reason }, state);
+    let result = orchestration(&Decision::Reject { reason }, state);
     (StatusCode::OK, Json(result)).into_response()
 }
 
@@ -164,7 +126,7 @@ async fn resume(
     OptionalBody(body): OptionalBody,
 ) -> ApiResult<Response> {
     let id = parse_id(&id, "flow run")?;
-    let body: ResumeIn = serde_json::from_value(if body.is_null() {
+    let body: ResumeRequest = serde_json::from_value(if body.is_null() {
         serde_json::json!({})
     } else {
         body
@@ -241,6 +203,6 @@ async fn resume(
         )
         .await?;
     app.publish(events);
-    let result = OrchestrationResult::new(&Decision::Accept, resumed.state.as_ref());
+    let result = orchestration(&Decision::Accept, resumed.state.as_ref());
     Ok((StatusCode::CREATED, Json(result)).into_response())
 }

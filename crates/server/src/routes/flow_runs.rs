@@ -4,15 +4,18 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use flowgate_store::model::Page;
+use flowgate_wire::filters::{FlowRunCountRequest, FlowRunFilterRequest, FlowRunPaginateRequest};
+use flowgate_wire::flow_runs::{FlowRun, FlowRunCreate, FlowRunPage};
+use flowgate_wire::states::{OrchestrationResult, SetState, SetStateStatus, State as StateOut};
 use serde::Deserialize;
-use serde_json::{Value, json};
 
-use super::{created_status, parse_id, read_body};
+use super::{created_status, filter_body, invalid, parse_id};
 use crate::app::{AppState, now};
+use crate::convert::filters::{flow_run_sort, flow_runs, page};
+use crate::convert::flow_runs::{flow_run_out, new_flow_run};
+use crate::convert::states::{orchestration, state_in, state_out};
 use crate::error::{ApiError, ApiResult, Body, OptionalBody};
-use crate::wire::filters::{flow_run_sort, flow_runs_body, page};
-use crate::wire::flow_runs::{FlowRunCreate, FlowRunOut};
-use crate::wire::state::{OrchestrationResult, SetStateIn, StateOut};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -30,16 +33,19 @@ pub fn routes() -> Router<AppState> {
 async fn create(
     State(app): State<AppState>,
     Body(body): Body<FlowRunCreate>,
-) -> ApiResult<(StatusCode, Json<FlowRunOut>)> {
+) -> ApiResult<(StatusCode, Json<FlowRun>)> {
     let now = now();
-    let (run, created, event) = app.store.create_flow_run(body.into_new(now), now).await?;
+    let (run, created, event) = app
+        .store
+        .create_flow_run(new_flow_run(body, now), now)
+        .await?;
     app.publish(event);
-    Ok((created_status(created), Json(FlowRunOut::new(run, now))))
+    Ok((created_status(created), Json(flow_run_out(run, now))))
 }
 
-async fn read(State(app): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<FlowRunOut>> {
+async fn read(State(app): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<FlowRun>> {
     let run = app.store.read_flow_run(parse_id(&id, "flow run")?).await?;
-    Ok(Json(FlowRunOut::new(run, now())))
+    Ok(Json(flow_run_out(run, now())))
 }
 
 async fn delete(State(app): State<AppState>, Path(id): Path<String>) -> ApiResult<StatusCode> {
@@ -52,18 +58,17 @@ async fn delete(State(app): State<AppState>, Path(id): Path<String>) -> ApiResul
 async fn filter(
     State(app): State<AppState>,
     OptionalBody(body): OptionalBody,
-) -> ApiResult<Json<Vec<FlowRunOut>>> {
-    let (f, sort, page) = read_body(&body, |r| {
-        Ok((
-            flow_runs_body(r)?,
-            flow_run_sort(r.string("sort")?)?,
-            page(r)?,
-        ))
-    })?;
+) -> ApiResult<Json<Vec<FlowRun>>> {
+    let req: FlowRunFilterRequest = filter_body(&body)?;
+    let f = invalid(flow_runs(req.flows, req.flow_runs))?;
+    let page = invalid(page(req.limit, req.offset))?;
     let now = now();
-    let runs = app.store.filter_flow_runs(&f, sort, page).await?;
+    let runs = app
+        .store
+        .filter_flow_runs(&f, flow_run_sort(req.sort), page)
+        .await?;
     Ok(Json(
-        runs.into_iter().map(|r| FlowRunOut::new(r, now)).collect(),
+        runs.into_iter().map(|r| flow_run_out(r, now)).collect(),
     ))
 }
 
@@ -71,59 +76,65 @@ async fn count(
     State(app): State<AppState>,
     OptionalBody(body): OptionalBody,
 ) -> ApiResult<Json<i64>> {
-    let f = read_body(&body, flow_runs_body)?;
+    let req: FlowRunCountRequest = filter_body(&body)?;
+    let f = invalid(flow_runs(req.flows, req.flow_runs))?;
     Ok(Json(app.store.count_flow_runs(&f).await?))
 }
 
 async fn paginate(
     State(app): State<AppState>,
     OptionalBody(body): OptionalBody,
-) -> ApiResult<Json<Value>> {
-    let (f, sort, page_no, limit) = read_body(&body, |r| {
-        let f = flow_runs_body(r)?;
-        let sort = flow_run_sort(r.string("sort")?)?;
-        let page_no = r.int("page")?.unwrap_or(1);
-        let limit = page(r)?.limit;
-        if page_no < 1 {
-            return Err(format!("page must be 1 or more, got {page_no}"));
-        }
-        Ok((f, sort, page_no, limit))
-    })?;
+) -> ApiResult<Json<FlowRunPage>> {
+    let req: FlowRunPaginateRequest = filter_body(&body)?;
+    let f = invalid(flow_runs(req.flows, req.flow_runs))?;
+    let limit = invalid(page(req.limit, None))?.limit;
+    let page_no = req.page.unwrap_or(1);
+    if page_no < 1 {
+        return Err(ApiError::Invalid(format!(
+            "page must be 1 or more, got {page_no}"
+        )));
+    }
     let offset = (page_no - 1).saturating_mul(i64::from(limit));
-    let page = flowgate_store::model::Page {
+    let page = Page {
         limit,
         offset: u32::try_from(offset)
             .map_err(|_| ApiError::Invalid(format!("page {page_no} is out of range")))?,
     };
     let total = app.store.count_flow_runs(&f).await?;
     let now = now();
-    let runs = app.store.filter_flow_runs(&f, sort, page).await?;
+    let runs = app
+        .store
+        .filter_flow_runs(&f, flow_run_sort(req.sort), page)
+        .await?;
     let pages = if limit == 0 {
         0
     } else {
         (total + i64::from(limit) - 1) / i64::from(limit)
     };
-    Ok(Json(json!({
-        "results": runs.into_iter().map(|r| FlowRunOut::new(r, now)).collect::<Vec<_>>(),
-        "count": total, "limit": limit, "pages": pages, "page": page_no,
-    })))
+    Ok(Json(FlowRunPage {
+        results: runs.into_iter().map(|r| flow_run_out(r, now)).collect(),
+        count: total,
+        limit,
+        pages,
+        page: page_no,
+    }))
 }
 
 async fn set_state(
     State(app): State<AppState>,
     Path(id): Path<String>,
-    Body(body): Body<SetStateIn>,
+    Body(body): Body<SetState>,
 ) -> ApiResult<(StatusCode, Json<OrchestrationResult>)> {
     let id = parse_id(&id, "flow run")?;
     let now = now();
-    let proposed = body.state.into_state(now);
+    let proposed = state_in(body.state, now);
     let (outcome, event) = app
         .store
         .set_flow_run_state(id, proposed, body.force, now)
         .await?;
     app.publish(event);
-    let result = OrchestrationResult::new(&outcome.decision, outcome.state.as_ref());
-    let status = if result.accepted() {
+    let result = orchestration(&outcome.decision, outcome.state.as_ref());
+    let status = if result.status == SetStateStatus::Accept {
         StatusCode::CREATED
     } else {
         StatusCode::OK
@@ -147,5 +158,5 @@ async fn states(
         .store
         .flow_run_states(parse_id(&raw, "flow run")?)
         .await?;
-    Ok(Json(states.iter().map(StateOut::from).collect()))
+    Ok(Json(states.iter().map(state_out).collect()))
 }

@@ -4,13 +4,16 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use flowgate_store::model::FlowSort;
+use flowgate_wire::filters::{self as wire, FlowCountRequest, FlowFilterRequest};
+use flowgate_wire::flows::{Flow, FlowCreate};
 use serde_json::Value;
 
-use super::{created_status, parse_id, read_body};
+use super::{created_status, filter_body, invalid, parse_id};
 use crate::app::{AppState, now};
+use crate::convert::filters::{flows, page};
+use crate::convert::flows::flow_out;
 use crate::error::{ApiError, ApiResult, Body, OptionalBody};
-use crate::wire::filters::{flow_filter, page};
-use crate::wire::flows::{FlowCreate, FlowOut};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -25,7 +28,7 @@ pub fn routes() -> Router<AppState> {
 async fn create(
     State(app): State<AppState>,
     Body(body): Body<FlowCreate>,
-) -> ApiResult<(StatusCode, Json<FlowOut>)> {
+) -> ApiResult<(StatusCode, Json<Flow>)> {
     let name = body.name.trim();
     if name.is_empty() {
         return Err(ApiError::Invalid("flow name must not be empty".into()));
@@ -35,19 +38,19 @@ async fn create(
         .store
         .create_flow(name, &body.tags, &labels, now())
         .await?;
-    Ok((created_status(created), Json(flow.into())))
+    Ok((created_status(created), Json(flow_out(flow))))
 }
 
-async fn read(State(app): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<FlowOut>> {
+async fn read(State(app): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Flow>> {
     let id = parse_id(&id, "flow")?;
-    Ok(Json(app.store.read_flow(id).await?.into()))
+    Ok(Json(flow_out(app.store.read_flow(id).await?)))
 }
 
 async fn read_by_name(
     State(app): State<AppState>,
     Path(name): Path<String>,
-) -> ApiResult<Json<FlowOut>> {
-    Ok(Json(app.store.read_flow_by_name(&name).await?.into()))
+) -> ApiResult<Json<Flow>> {
+    Ok(Json(flow_out(app.store.read_flow_by_name(&name).await?)))
 }
 
 async fn delete(State(app): State<AppState>, Path(id): Path<String>) -> ApiResult<StatusCode> {
@@ -58,22 +61,25 @@ async fn delete(State(app): State<AppState>, Path(id): Path<String>) -> ApiResul
 async fn filter(
     State(app): State<AppState>,
     OptionalBody(body): OptionalBody,
-) -> ApiResult<Json<Vec<FlowOut>>> {
-    let (f, page) = read_body(&body, |r| {
-        let f = flow_filter(r.child("flows")?)?.unwrap_or_default();
-        r.string("sort")?;
-        Ok((f, page(r)?))
-    })?;
-    let flows = app.store.filter_flows(&f, page).await?;
-    Ok(Json(flows.into_iter().map(FlowOut::from).collect()))
+) -> ApiResult<Json<Vec<Flow>>> {
+    let req: FlowFilterRequest = filter_body(&body)?;
+    let f = invalid(flows(req.flows))?;
+    let page = invalid(page(req.limit, req.offset))?;
+    let sort = match req.sort {
+        None | Some(wire::FlowSort::NameAsc) => FlowSort::NameAsc,
+        Some(wire::FlowSort::NameDesc) => FlowSort::NameDesc,
+        Some(wire::FlowSort::CreatedDesc) => FlowSort::CreatedDesc,
+        Some(wire::FlowSort::UpdatedDesc) => FlowSort::UpdatedDesc,
+    };
+    let found = app.store.filter_flows(&f, sort, page).await?;
+    Ok(Json(found.into_iter().map(flow_out).collect()))
 }
 
 async fn count(
     State(app): State<AppState>,
     OptionalBody(body): OptionalBody,
 ) -> ApiResult<Json<i64>> {
-    let f = read_body(&body, |r| {
-        Ok(flow_filter(r.child("flows")?)?.unwrap_or_default())
-    })?;
+    let req: FlowCountRequest = filter_body(&body)?;
+    let f = invalid(flows(req.flows))?;
     Ok(Json(app.store.count_flows(&f).await?))
 }

@@ -4,12 +4,14 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::post;
 use axum::{Json, Router};
+use flowgate_wire::filters::{LogFilterRequest, LogSort};
+use flowgate_wire::logs::{Log, LogCreate};
 
-use super::read_body;
+use super::{filter_body, invalid};
 use crate::app::{AppState, now};
+use crate::convert::filters::{logs, page};
+use crate::convert::logs::{log_in, log_out};
 use crate::error::{ApiError, ApiResult, Body, OptionalBody};
-use crate::wire::filters::{logs_body, page};
-use crate::wire::logs::{LogCreate, LogOut};
 
 /// Log lines per request at most.
 const MAX_LOGS: usize = 10_000;
@@ -23,16 +25,16 @@ pub fn routes() -> Router<AppState> {
 
 async fn create(
     State(app): State<AppState>,
-    Body(logs): Body<Vec<LogCreate>>,
+    Body(lines): Body<Vec<LogCreate>>,
 ) -> ApiResult<StatusCode> {
-    if logs.len() > MAX_LOGS {
+    if lines.len() > MAX_LOGS {
         return Err(ApiError::Invalid(format!(
             "{} log lines in one request; send at most {MAX_LOGS}",
-            logs.len()
+            lines.len()
         )));
     }
     let now = now();
-    let entries: Vec<_> = logs.into_iter().map(|l| l.into_entry(now)).collect();
+    let entries: Vec<_> = lines.into_iter().map(|l| log_in(l, now)).collect();
     app.ingest
         .submit_logs(entries)
         .await
@@ -43,8 +45,11 @@ async fn create(
 async fn filter(
     State(app): State<AppState>,
     OptionalBody(body): OptionalBody,
-) -> ApiResult<Json<Vec<LogOut>>> {
-    let ((f, newest_first), page) = read_body(&body, |r| Ok((logs_body(r)?, page(r)?)))?;
-    let logs = app.store.filter_logs(&f, newest_first, page).await?;
-    Ok(Json(logs.into_iter().map(LogOut::from).collect()))
+) -> ApiResult<Json<Vec<Log>>> {
+    let req: LogFilterRequest = filter_body(&body)?;
+    let f = invalid(logs(req.logs))?;
+    let page = invalid(page(req.limit, req.offset))?;
+    let newest_first = req.sort == Some(LogSort::TimestampDesc);
+    let found = app.store.filter_logs(&f, newest_first, page).await?;
+    Ok(Json(found.into_iter().map(log_out).collect()))
 }

@@ -28,11 +28,12 @@ pub fn api() -> Router<AppState> {
 }
 
 use axum::http::StatusCode;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 use uuid::Uuid;
 
 use crate::error::{ApiError, ApiResult};
-use crate::wire::filters::Reader;
 
 /// Parses a path id, naming what it should have been.
 fn parse_id(raw: &str, kind: &str) -> ApiResult<Uuid> {
@@ -49,13 +50,12 @@ fn created_status(created: bool) -> StatusCode {
     }
 }
 
-/// Reads a filter body with `read`, then requires every other key to be known.
-fn read_body<T>(
-    body: &Value,
-    read: impl FnOnce(&mut Reader<'_>) -> Result<T, String>,
-) -> ApiResult<T> {
-    let mut reader = Reader::new("body", Some(body)).map_err(ApiError::Invalid)?;
-    let out = read(&mut reader).map_err(ApiError::Invalid)?;
-    reader.finish().map_err(ApiError::Invalid)?;
-    Ok(out)
+/// Reads a filter body (absent: no filter) into its wire type, refusing unknown fields.
+fn filter_body<T: DeserializeOwned + Serialize>(body: &Value) -> ApiResult<T> {
+    crate::convert::filters::read("body", body).map_err(ApiError::Invalid)
+}
+
+/// A conversion's complaint as a 422.
+fn invalid<T>(result: Result<T, String>) -> ApiResult<T> {
+    result.map_err(ApiError::Invalid)
 }

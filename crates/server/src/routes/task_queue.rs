@@ -9,14 +9,14 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use flowgate_core::Micros;
-use flowgate_store::model::QueuedTask;
-use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
-use uuid::Uuid;
+use flowgate_core::task_queue::QueueStatus;
+use flowgate_wire::task_queue::{
+    HeartbeatAnswer, QueuedTask, TaskClaim, TaskEnqueue, TaskFinish, TaskHeartbeat, TaskRead,
+};
 
 use super::parse_id;
 use crate::app::{AppState, now};
+use crate::convert::task_queue::{queued_in, queued_out};
 use crate::error::{ApiError, ApiResult, Body};
 
 /// Longest long-poll.
@@ -32,70 +32,14 @@ pub fn routes() -> Router<AppState> {
         .route("/flowgate/task_queue/{id}/finish", post(finish))
 }
 
-#[derive(Deserialize)]
-struct EnqueueIn {
-    id: Uuid,
-    task_key: String,
-    flow_run_id: Option<Uuid>,
-    #[serde(default)]
-    parameters: Value,
-}
-
-#[derive(Serialize)]
-struct QueuedOut {
-    id: Uuid,
-    task_key: String,
-    flow_run_id: Option<Uuid>,
-    parameters: Value,
-    status: String,
-    worker: Option<String>,
-    lease_until: Option<Micros>,
-    attempts: i64,
-    result: Option<Value>,
-    error: Option<String>,
-}
-
-impl From<QueuedTask> for QueuedOut {
-    fn from(t: QueuedTask) -> Self {
-        QueuedOut {
-            id: t.id,
-            task_key: t.task_key,
-            flow_run_id: t.flow_run_id,
-            parameters: t.parameters,
-            status: t.status,
-            worker: t.worker,
-            lease_until: t.lease_until,
-            attempts: t.attempts,
-            result: t.result,
-            error: t.error,
-        }
-    }
-}
-
 async fn enqueue(
     State(app): State<AppState>,
-    Body(body): Body<EnqueueIn>,
+    Body(body): Body<TaskEnqueue>,
 ) -> ApiResult<StatusCode> {
     if body.task_key.is_empty() {
         return Err(ApiError::Invalid("task_key must not be empty".into()));
     }
-    let task = QueuedTask {
-        id: body.id,
-        task_key: body.task_key,
-        flow_run_id: body.flow_run_id,
-        parameters: if body.parameters.is_null() {
-            json!({})
-        } else {
-            body.parameters
-        },
-        status: "queued".into(),
-        worker: None,
-        lease_until: None,
-        attempts: 0,
-        result: None,
-        error: None,
-    };
-    app.store.enqueue_task(&task, now()).await?;
+    app.store.enqueue_task(&queued_in(body), now()).await?;
     app.queue.notify_waiters();
     Ok(StatusCode::CREATED)
 }
@@ -108,30 +52,6 @@ fn bounded(name: &str, v: f64, lo: f64, hi: f64) -> ApiResult<f64> {
             "{name} must be between {lo} and {hi}, got {v}"
         )))
     }
-}
-
-#[derive(Deserialize)]
-struct ClaimIn {
-    task_keys: Vec<String>,
-    worker: String,
-    #[serde(default = "one")]
-    limit: u32,
-    #[serde(default = "thirty")]
-    lease_seconds: f64,
-    #[serde(default)]
-    wait_seconds: f64,
-    #[serde(default = "three")]
-    max_attempts: i64,
-}
-
-fn one() -> u32 {
-    1
-}
-fn thirty() -> f64 {
-    30.0
-}
-fn three() -> i64 {
-    3
 }
 
 /// Waits until `check` yields something or `wait` passes; wakes on queue changes, and at least
@@ -160,8 +80,8 @@ where
 
 async fn claim(
     State(app): State<AppState>,
-    Body(body): Body<ClaimIn>,
-) -> ApiResult<Json<Vec<QueuedOut>>> {
+    Body(body): Body<TaskClaim>,
+) -> ApiResult<Json<Vec<QueuedTask>>> {
     if body.worker.is_empty() {
         return Err(ApiError::Invalid(
             "worker must name the claiming worker".into(),
@@ -197,41 +117,26 @@ async fn claim(
     })
     .await?
     .unwrap_or_default();
-    Ok(Json(claimed.into_iter().map(QueuedOut::from).collect()))
-}
-
-#[derive(Deserialize)]
-struct HeartbeatIn {
-    worker: String,
-    ids: Vec<Uuid>,
-    #[serde(default = "thirty")]
-    lease_seconds: f64,
+    Ok(Json(claimed.into_iter().map(queued_out).collect()))
 }
 
 async fn heartbeat(
     State(app): State<AppState>,
-    Body(body): Body<HeartbeatIn>,
-) -> ApiResult<Json<Value>> {
+    Body(body): Body<TaskHeartbeat>,
+) -> ApiResult<Json<HeartbeatAnswer>> {
     let lease = bounded("lease_seconds", body.lease_seconds, 1.0, 3600.0)?;
     let now = now();
     let held = app
         .store
         .renew_leases(&body.ids, &body.worker, now.plus_seconds(lease), now)
         .await?;
-    Ok(Json(json!({"held": held})))
-}
-
-#[derive(Deserialize)]
-struct FinishIn {
-    worker: String,
-    result: Option<Value>,
-    error: Option<String>,
+    Ok(Json(HeartbeatAnswer { held }))
 }
 
 async fn finish(
     State(app): State<AppState>,
     Path(id): Path<String>,
-    Body(body): Body<FinishIn>,
+    Body(body): Body<TaskFinish>,
 ) -> ApiResult<StatusCode> {
     let id = parse_id(&id, "queued task")?;
     if body.result.is_some() == body.error.is_some() {
@@ -259,25 +164,19 @@ async fn finish(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Deserialize)]
-struct ReadQuery {
-    #[serde(default)]
-    wait_seconds: f64,
-}
-
 /// Reads a queued task; with `wait_seconds`, waits until it is done (or the wait ends).
 async fn read(
     State(app): State<AppState>,
     Path(id): Path<String>,
-    Query(q): Query<ReadQuery>,
-) -> ApiResult<Json<QueuedOut>> {
+    Query(q): Query<TaskRead>,
+) -> ApiResult<Json<QueuedTask>> {
     let id = parse_id(&id, "queued task")?;
     let wait = bounded("wait_seconds", q.wait_seconds, 0.0, MAX_WAIT)?;
     let done = long_poll(&app, wait, || {
         let store = app.store.clone();
         async move {
             let task = store.read_queued_task(id).await?;
-            Ok((task.status == "done").then_some(task))
+            Ok((task.status == QueueStatus::Done).then_some(task))
         }
     })
     .await?;
@@ -285,5 +184,5 @@ async fn read(
         Some(t) => t,
         None => app.store.read_queued_task(id).await?,
     };
-    Ok(Json(task.into()))
+    Ok(Json(queued_out(task)))
 }

@@ -6,13 +6,16 @@ use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use flowgate_core::orchestration::Decision;
+use flowgate_wire::filters::{TaskRunCountRequest, TaskRunFilterRequest};
+use flowgate_wire::states::{OrchestrationResult, SetState};
+use flowgate_wire::task_runs::{TaskRun, TaskRunCreate};
 
-use super::{parse_id, read_body};
+use super::{filter_body, invalid, parse_id};
 use crate::app::{AppState, now};
+use crate::convert::filters::{page, task_run_sort, task_runs};
+use crate::convert::states::{orchestration, state_in};
+use crate::convert::task_runs::{task_run_in, task_run_out};
 use crate::error::{ApiResult, Body, OptionalBody};
-use crate::wire::filters::{page, task_run_sort, task_runs_body};
-use crate::wire::state::{OrchestrationResult, SetStateIn};
-use crate::wire::task_runs::{TaskRunCreate, TaskRunOut};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -27,45 +30,41 @@ pub fn routes() -> Router<AppState> {
 async fn create(
     State(app): State<AppState>,
     Body(body): Body<TaskRunCreate>,
-) -> ApiResult<(StatusCode, Json<TaskRunOut>)> {
+) -> ApiResult<(StatusCode, Json<TaskRun>)> {
     let now = now();
     let (stored, event) = app
         .store
-        .upsert_task_run(&body.into_record(now), now)
+        .upsert_task_run(&task_run_in(body, now), now)
         .await?;
     app.publish([event]);
-    Ok((StatusCode::CREATED, Json(stored.into())))
+    Ok((StatusCode::CREATED, Json(task_run_out(stored))))
 }
 
-async fn read(State(app): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<TaskRunOut>> {
-    Ok(Json(
-        app.store
-            .read_task_run(parse_id(&id, "task run")?)
-            .await?
-            .into(),
-    ))
+async fn read(State(app): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<TaskRun>> {
+    let run = app.store.read_task_run(parse_id(&id, "task run")?).await?;
+    Ok(Json(task_run_out(run)))
 }
 
 async fn filter(
     State(app): State<AppState>,
     OptionalBody(body): OptionalBody,
-) -> ApiResult<Json<Vec<TaskRunOut>>> {
-    let (f, sort, page) = read_body(&body, |r| {
-        Ok((
-            task_runs_body(r)?,
-            task_run_sort(r.string("sort")?)?,
-            page(r)?,
-        ))
-    })?;
-    let runs = app.store.filter_task_runs(&f, sort, page).await?;
-    Ok(Json(runs.into_iter().map(TaskRunOut::from).collect()))
+) -> ApiResult<Json<Vec<TaskRun>>> {
+    let req: TaskRunFilterRequest = filter_body(&body)?;
+    let f = invalid(task_runs(req.flows, req.flow_runs, req.task_runs))?;
+    let page = invalid(page(req.limit, req.offset))?;
+    let runs = app
+        .store
+        .filter_task_runs(&f, task_run_sort(req.sort), page)
+        .await?;
+    Ok(Json(runs.into_iter().map(task_run_out).collect()))
 }
 
 async fn count(
     State(app): State<AppState>,
     OptionalBody(body): OptionalBody,
 ) -> ApiResult<Json<i64>> {
-    let f = read_body(&body, task_runs_body)?;
+    let req: TaskRunCountRequest = filter_body(&body)?;
+    let f = invalid(task_runs(req.flows, req.flow_runs, req.task_runs))?;
     Ok(Json(app.store.count_task_runs(&f).await?))
 }
 
@@ -73,14 +72,14 @@ async fn count(
 async fn set_state(
     State(app): State<AppState>,
     Path(id): Path<String>,
-    Body(body): Body<SetStateIn>,
+    Body(body): Body<SetState>,
 ) -> ApiResult<(StatusCode, Json<OrchestrationResult>)> {
     let id = parse_id(&id, "task run")?;
     let now = now();
     let mut record = app.store.read_task_run(id).await?.record;
-    record.enter(body.state.into_state(now));
+    record.enter(state_in(body.state, now));
     let (stored, event) = app.store.upsert_task_run(&record, now).await?;
     app.publish([event]);
-    let result = OrchestrationResult::new(&Decision::Accept, Some(&stored.record.state));
+    let result = orchestration(&Decision::Accept, Some(&stored.record.state));
     Ok((StatusCode::CREATED, Json(result)))
 }

@@ -38,6 +38,20 @@ pub struct FlowFilter {
     pub tags_all: Option<Vec<String>>,
 }
 
+/// Sort orders for flows.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum FlowSort {
+    /// By name.
+    #[default]
+    NameAsc,
+    /// By name, reversed.
+    NameDesc,
+    /// Newest first.
+    CreatedDesc,
+    /// Most recently changed first.
+    UpdatedDesc,
+}
+
 /// Storing and finding flows.
 #[async_trait]
 pub trait FlowStore: Send + Sync {
@@ -53,8 +67,13 @@ pub trait FlowStore: Send + Sync {
     async fn read_flow(&self, id: Uuid) -> Result<Flow>;
     /// Reads a flow by name.
     async fn read_flow_by_name(&self, name: &str) -> Result<Flow>;
-    /// Flows matching `filter`, by name.
-    async fn filter_flows(&self, filter: &FlowFilter, page: Page) -> Result<Vec<Flow>>;
+    /// Flows matching `filter`, in `sort` order.
+    async fn filter_flows(
+        &self,
+        filter: &FlowFilter,
+        sort: FlowSort,
+        page: Page,
+    ) -> Result<Vec<Flow>>;
     /// How many flows match `filter`.
     async fn count_flows(&self, filter: &FlowFilter) -> Result<i64>;
     /// Deletes a flow and its runs.

@@ -2,6 +2,7 @@
 
 use async_trait::async_trait;
 use flowgate_core::Micros;
+use flowgate_core::task_queue::QueueStatus;
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -18,8 +19,8 @@ pub struct QueuedTask {
     pub flow_run_id: Option<Uuid>,
     /// The call's arguments (a JSON object).
     pub parameters: Value,
-    /// `queued`, `claimed` or `done`.
-    pub status: String,
+    /// Where the call is in the queue.
+    pub status: QueueStatus,
     /// The worker holding or that finished it.
     pub worker: Option<String>,
     /// Until when the claiming worker holds it.

@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use super::{SqlStore, by_id, commit, filters, flow_runs, not_found, rows};
 use crate::backend::Backend;
-use crate::capabilities::flows::{Flow, FlowFilter, FlowStore};
+use crate::capabilities::flows::{Flow, FlowFilter, FlowSort, FlowStore};
 use crate::model::Page;
 use crate::sql::{Conditions, Row, Sql};
 use crate::store::Result;
@@ -55,10 +55,20 @@ impl<B: Backend> FlowStore for SqlStore<B> {
         self.query_one(sql, flow, || not_found("flow", name)).await
     }
 
-    async fn filter_flows(&self, filter: &FlowFilter, page: Page) -> Result<Vec<Flow>> {
+    async fn filter_flows(
+        &self,
+        filter: &FlowFilter,
+        sort: FlowSort,
+        page: Page,
+    ) -> Result<Vec<Flow>> {
         let mut sql = Sql::new("SELECT * FROM flows");
         conditions::<B>(filter).append_to(&mut sql);
-        sql.push(" ORDER BY name");
+        sql.push(match sort {
+            FlowSort::NameAsc => " ORDER BY name",
+            FlowSort::NameDesc => " ORDER BY name DESC",
+            FlowSort::CreatedDesc => " ORDER BY created DESC, id DESC",
+            FlowSort::UpdatedDesc => " ORDER BY updated DESC, id DESC",
+        });
         filters::page(&mut sql, page);
         self.query(sql).await?.iter().map(flow).collect()
     }

@@ -3,6 +3,7 @@
 //! were lost too often is finished with an error and its task run Crashed.
 
 use async_trait::async_trait;
+use flowgate_core::task_queue::QueueStatus;
 use flowgate_core::{Micros, State, StateType};
 use serde_json::Value;
 use uuid::Uuid;
@@ -13,7 +14,7 @@ use super::{SqlStore, by_id, commit, not_found, rows};
 use crate::backend::Backend;
 use crate::capabilities::task_queue::{QueuedTask, TaskQueueStore};
 use crate::sql::{Row, Sql};
-use crate::store::Result;
+use crate::store::{Result, StoreError};
 
 #[async_trait]
 impl<B: Backend> TaskQueueStore for SqlStore<B> {
@@ -27,7 +28,7 @@ impl<B: Backend> TaskQueueStore for SqlStore<B> {
             task.task_key.as_str().into(),
             task.flow_run_id.into(),
             rows::object_text(&task.parameters).into(),
-            "queued".into(),
+            QueueStatus::Queued.as_str().into(),
             0i64.into(),
             now.into(),
             now.into(),
@@ -176,12 +177,14 @@ async fn crash_task_run<B: Backend>(
 /// Reads a `task_queue` row.
 fn queued_task(row: &Row) -> Result<QueuedTask> {
     let result = row.json("result")?;
+    let status: String = row.get("status")?;
     Ok(QueuedTask {
         id: row.uuid("id")?,
         task_key: row.get("task_key")?,
         flow_run_id: row.opt_uuid("flow_run_id")?,
         parameters: row.json("parameters")?,
-        status: row.get("status")?,
+        status: QueueStatus::parse(&status)
+            .ok_or_else(|| StoreError::Corrupt(format!("queued task status {status:?}")))?,
         worker: row.get("worker")?,
         lease_until: row.opt_micros("lease_until")?,
         attempts: row.get("attempts")?,

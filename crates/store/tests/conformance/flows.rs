@@ -26,7 +26,7 @@ on_each_backend!(flows_are_unique_by_name, async |db: TestDatabase| {
     };
     assert_eq!(
         store
-            .filter_flows(&like, Page::default())
+            .filter_flows(&like, FlowSort::NameAsc, Page::default())
             .await
             .unwrap()
             .len(),
@@ -51,4 +51,30 @@ on_each_backend!(flows_are_unique_by_name, async |db: TestDatabase| {
         store.delete_flow(a.id).await,
         Err(StoreError::NotFound { .. })
     ));
+});
+
+on_each_backend!(flows_sort_by_name_or_age, async |db: TestDatabase| {
+    let store = store(&db).await;
+    for (i, name) in ["b", "c", "a"].into_iter().enumerate() {
+        store
+            .create_flow(name, &[], &json!({}), Micros(now().0 + i as i64))
+            .await
+            .unwrap();
+    }
+    let names = |sort| {
+        let store = store.clone();
+        async move {
+            let all = FlowFilter::default();
+            let flows = store.filter_flows(&all, sort, Page::default()).await;
+            flows
+                .unwrap()
+                .into_iter()
+                .map(|f| f.name)
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(names(FlowSort::NameAsc).await, ["a", "b", "c"]);
+    assert_eq!(names(FlowSort::NameDesc).await, ["c", "b", "a"]);
+    assert_eq!(names(FlowSort::CreatedDesc).await, ["a", "c", "b"]);
+    assert_eq!(names(FlowSort::UpdatedDesc).await, ["a", "c", "b"]);
 });

@@ -1,5 +1,7 @@
 //! The distributed task queue: one worker per task, leases, crashed workers.
 
+use flowgate_core::task_queue::QueueStatus;
+
 use super::*;
 
 fn queued(key: &str, flow_run: Option<Uuid>) -> QueuedTask {
@@ -8,7 +10,7 @@ fn queued(key: &str, flow_run: Option<Uuid>) -> QueuedTask {
         task_key: key.to_owned(),
         flow_run_id: flow_run,
         parameters: json!({"x": 1}),
-        status: "queued".to_owned(),
+        status: QueueStatus::Queued,
         worker: None,
         lease_until: None,
         attempts: 0,
@@ -38,7 +40,7 @@ on_each_backend!(
             [tasks[0].id, tasks[1].id],
             "oldest first"
         );
-        assert!(first.iter().all(|t| t.status == "claimed"
+        assert!(first.iter().all(|t| t.status == QueueStatus::Claimed
             && t.attempts == 1
             && t.worker.as_deref() == Some("w1")));
         let second = store
@@ -87,8 +89,8 @@ on_each_backend!(
         );
         let done = store.read_queued_task(tasks[0].id).await.unwrap();
         assert_eq!(
-            (done.status.as_str(), done.result),
-            ("done", Some(json!({"type": "json", "value": 2})))
+            (done.status, done.result),
+            (QueueStatus::Done, Some(json!({"type": "json", "value": 2})))
         );
 
         // w1's lease on tasks[1] lapses (w1 died): another worker takes it over.
@@ -138,7 +140,7 @@ on_each_backend!(
                 .is_empty()
         );
         let gone = store.read_queued_task(task.id).await.unwrap();
-        assert_eq!(gone.status, "done");
+        assert_eq!(gone.status, QueueStatus::Done);
         assert!(gone.error.unwrap().contains("lost 2 times"));
         let tr = store.read_task_run(task.id).await.unwrap().record;
         assert_eq!(

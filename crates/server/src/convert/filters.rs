@@ -1,0 +1,429 @@
+//! Prefect's filter bodies (`flowgate_wire::filters`) turned into the store's filters. A body is
+//! read into its wire type (a wrong type is an error naming the field's path); a non-null field
+//! the wire type does not know is an error naming it, never ignored: a filter that matched more
+//! than asked for would mislead. Lists are bounded, so one request cannot build a statement the
+//! database refuses.
+
+use std::cell::Cell;
+
+use flowgate_core::StateType;
+use flowgate_store::model::*;
+use flowgate_wire::filters as wire;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+/// Largest page a request may ask for.
+pub const MAX_LIMIT: u32 = 10_000;
+/// List items one request's filter may hold in all: each becomes a query parameter, and
+/// databases cap those per statement (SQLite at 32,766, PostgreSQL at 65,535).
+pub const MAX_FILTER_ITEMS: usize = 30_000;
+/// Items one list of tags, prefixes or related ids may hold: each becomes its own `LIKE` term,
+/// and databases refuse expressions nested too deeply (SQLite at depth 1000).
+pub const MAX_PATTERNS: usize = 100;
+
+type R<T> = Result<T, String>;
+
+/// Reads `body` (found at `path`; null reads as `{}`) into the wire type `T`, refusing fields
+/// `T` does not know.
+pub fn read<T: DeserializeOwned + Serialize>(path: &str, body: &Value) -> R<T> {
+    let empty = Value::Object(Default::default());
+    let body = if body.is_null() { &empty } else { body };
+    let typed: T = serde_path_to_error::deserialize(body).map_err(|e| {
+        let at = e.path().to_string();
+        let at = if at == "." {
+            String::new()
+        } else {
+            format!(".{at}")
+        };
+        format!("{path}{at}: {}", e.inner())
+    })?;
+    let understood = serde_json::to_value(&typed).map_err(|e| e.to_string())?;
+    let mut unknown = Vec::new();
+    unsupported_fields(body, &understood, path, &mut unknown);
+    if unknown.is_empty() {
+        Ok(typed)
+    } else {
+        Err(format!(
+            "unsupported field(s) {}; remove them (Flowgate refuses filters it cannot apply \
+             rather than returning more than asked for)",
+            unknown.join(", ")
+        ))
+    }
+}
+
+/// Collects the paths of `given`'s non-null fields that `understood` (the same body read into
+/// its wire type and written back) lacks.
+fn unsupported_fields(given: &Value, understood: &Value, path: &str, out: &mut Vec<String>) {
+    let Value::Object(given) = given else {
+        return;
+    };
+    for (key, value) in given.iter().filter(|(_, v)| !v.is_null()) {
+        let at = format!("{path}.{key}");
+        match understood.get(key).filter(|u| !u.is_null()) {
+            None => out.push(at),
+            Some(kept) => unsupported_fields(value, kept, &at, out),
+        }
+    }
+}
+
+/// How many list items a request may still hold ([`MAX_FILTER_ITEMS`] in all).
+struct Budget(Cell<usize>);
+
+impl Budget {
+    fn new() -> Budget {
+        Budget(Cell::new(MAX_FILTER_ITEMS))
+    }
+
+    /// `items` (at `path`), counted against the budget and at most `max` long.
+    fn list<T>(&self, path: &str, items: Option<Vec<T>>, max: usize) -> R<Option<Vec<T>>> {
+        let Some(items) = items else {
+            return Ok(None);
+        };
+        if items.len() > max {
+            return Err(format!(
+                "{path} has {} items; at most {max} are supported",
+                items.len()
+            ));
+        }
+        let left = self.0.get().checked_sub(items.len()).ok_or_else(|| {
+            format!("{path}: a filter may hold {MAX_FILTER_ITEMS} items in all; split it")
+        })?;
+        self.0.set(left);
+        Ok(Some(items))
+    }
+
+    /// A list of values matched exactly.
+    fn values<T>(&self, path: &str, items: Option<Vec<T>>) -> R<Option<Vec<T>>> {
+        self.list(path, items, MAX_FILTER_ITEMS)
+    }
+
+    /// A list matched as patterns, each its own term ([`MAX_PATTERNS`] at most).
+    fn patterns<T>(&self, path: &str, items: Option<Vec<T>>) -> R<Option<Vec<T>>> {
+        self.list(path, items, MAX_PATTERNS)
+    }
+}
+
+/// Refuses `or_`: Flowgate combines every filter's fields with `and_`.
+fn and_only(path: &str, operator: Option<wire::Operator>) -> R<()> {
+    match operator {
+        Some(wire::Operator::Or) => Err(format!(
+            "{path}.operator: \"or_\" is not supported; Flowgate combines filters with and_"
+        )),
+        _ => Ok(()),
+    }
+}
+
+fn time_range(t: Option<wire::TimeFilter>) -> TimeRange {
+    let t = t.unwrap_or_default();
+    TimeRange {
+        after: t.after_,
+        before: t.before_,
+    }
+}
+
+/// State types and state names a filter asks for.
+type StateMatch = (Option<Vec<StateType>>, Option<Vec<String>>);
+
+/// `state.type.any_` (less `not_any_`) and `state.name.any_`.
+fn state_match(path: &str, s: Option<wire::StateFilter>, budget: &Budget) -> R<StateMatch> {
+    let Some(s) = s else {
+        return Ok((None, None));
+    };
+    let path = format!("{path}.state");
+    and_only(&path, s.operator)?;
+    let ty = s.state_type.unwrap_or_default();
+    let mut types = ty.any_;
+    if let Some(excluded) = ty.not_any_ {
+        let base = types.unwrap_or_else(|| StateType::ALL.to_vec());
+        types = Some(base.into_iter().filter(|t| !excluded.contains(t)).collect());
+    }
+    let names = s.name.and_then(|n| n.any_);
+    Ok((types, budget.values(&format!("{path}.name.any_"), names)?))
+}
+
+fn flow_filter(path: &str, f: Option<wire::FlowFilter>, budget: &Budget) -> R<Option<FlowFilter>> {
+    let Some(f) = f else {
+        return Ok(None);
+    };
+    and_only(path, f.operator)?;
+    let name = f.name.unwrap_or_default();
+    Ok(Some(FlowFilter {
+        ids: budget.values(&format!("{path}.id.any_"), f.id.and_then(|i| i.any_))?,
+        names: budget.values(&format!("{path}.name.any_"), name.any_)?,
+        name_like: name.like_,
+        tags_all: budget.patterns(&format!("{path}.tags.all_"), f.tags.and_then(|t| t.all_))?,
+    }))
+}
+
+fn flow_run_filter(
+    path: &str,
+    f: Option<wire::FlowRunFilter>,
+    flow: Option<FlowFilter>,
+    budget: &Budget,
+) -> R<FlowRunFilter> {
+    let f = f.unwrap_or_default();
+    and_only(path, f.operator)?;
+    let id = f.id.unwrap_or_default();
+    let name = f.name.unwrap_or_default();
+    let parent = f.parent_task_run_id.unwrap_or_default();
+    let (state_types, state_names) = state_match(path, f.state, budget)?;
+    Ok(FlowRunFilter {
+        ids: budget.values(&format!("{path}.id.any_"), id.any_)?,
+        ids_not: budget.values(&format!("{path}.id.not_any_"), id.not_any_)?,
+        names: budget.values(&format!("{path}.name.any_"), name.any_)?,
+        name_like: name.like_,
+        state_types,
+        state_names,
+        flow_ids: budget.values(
+            &format!("{path}.flow_id.any_"),
+            f.flow_id.and_then(|i| i.any_),
+        )?,
+        flow,
+        tags_all: budget.patterns(&format!("{path}.tags.all_"), f.tags.and_then(|t| t.all_))?,
+        parent_task_run_ids: budget
+            .values(&format!("{path}.parent_task_run_id.any_"), parent.any_)?,
+        has_parent_task_run: parent.is_null_.map(|null| !null),
+        deployment_ids: budget.values(
+            &format!("{path}.deployment_id.any_"),
+            f.deployment_id.and_then(|i| i.any_),
+        )?,
+        start_time: time_range(f.start_time),
+        expected_start_time: time_range(f.expected_start_time),
+    })
+}
+
+fn task_run_filter(
+    path: &str,
+    f: Option<wire::TaskRunFilter>,
+    flow_run: Option<FlowRunFilter>,
+    budget: &Budget,
+) -> R<TaskRunFilter> {
+    let f = f.unwrap_or_default();
+    and_only(path, f.operator)?;
+    let run = f.flow_run_id.unwrap_or_default();
+    let (state_types, state_names) = state_match(path, f.state, budget)?;
+    Ok(TaskRunFilter {
+        ids: budget.values(&format!("{path}.id.any_"), f.id.and_then(|i| i.any_))?,
+        names: budget.values(&format!("{path}.name.any_"), f.name.and_then(|n| n.any_))?,
+        state_types,
+        state_names,
+        flow_run_ids: budget.values(&format!("{path}.flow_run_id.any_"), run.any_)?,
+        has_flow_run: run.is_null_.map(|null| !null),
+        tags_all: budget.patterns(&format!("{path}.tags.all_"), f.tags.and_then(|t| t.all_))?,
+        start_time: time_range(f.start_time),
+        flow_run,
+    })
+}
+
+/// `limit` and `offset`, checked.
+pub fn page(limit: Option<i64>, offset: Option<i64>) -> R<Page> {
+    let limit = limit.unwrap_or(i64::from(Page::default().limit));
+    let offset = offset.unwrap_or(0);
+    if !(0..=i64::from(MAX_LIMIT)).contains(&limit) {
+        return Err(format!(
+            "limit must be between 0 and {MAX_LIMIT}, got {limit}"
+        ));
+    }
+    if offset < 0 {
+        return Err(format!("offset must not be negative, got {offset}"));
+    }
+    Ok(Page {
+        limit: limit as u32,
+        offset: offset.min(i64::from(u32::MAX)) as u32,
+    })
+}
+
+/// The flows a `flows` filter selects.
+pub fn flows(f: Option<wire::FlowFilter>) -> R<FlowFilter> {
+    Ok(flow_filter("body.flows", f, &Budget::new())?.unwrap_or_default())
+}
+
+/// The flow runs `flows` + `flow_runs` select.
+pub fn flow_runs(
+    flows: Option<wire::FlowFilter>,
+    flow_runs: Option<wire::FlowRunFilter>,
+) -> R<FlowRunFilter> {
+    let budget = Budget::new();
+    let flow = flow_filter("body.flows", flows, &budget)?;
+    flow_run_filter("body.flow_runs", flow_runs, flow, &budget)
+}
+
+/// The task runs `flows` + `flow_runs` + `task_runs` select.
+pub fn task_runs(
+    flows: Option<wire::FlowFilter>,
+    flow_runs: Option<wire::FlowRunFilter>,
+    task_runs: Option<wire::TaskRunFilter>,
+) -> R<TaskRunFilter> {
+    let budget = Budget::new();
+    let flow = flow_filter("body.flows", flows, &budget)?;
+    let flow_run = match (flow_runs, flow) {
+        (None, None) => None,
+        (runs, flow) => Some(flow_run_filter("body.flow_runs", runs, flow, &budget)?),
+    };
+    task_run_filter("body.task_runs", task_runs, flow_run, &budget)
+}
+
+/// The log lines a `logs` filter selects.
+pub fn logs(f: Option<wire::LogFilter>) -> R<LogFilter> {
+    let path = "body.logs";
+    let budget = Budget::new();
+    let f = f.unwrap_or_default();
+    and_only(path, f.operator)?;
+    let task = f.task_run_id.unwrap_or_default();
+    let level = f.level.unwrap_or_default();
+    Ok(LogFilter {
+        flow_run_ids: budget.values(
+            &format!("{path}.flow_run_id.any_"),
+            f.flow_run_id.and_then(|i| i.any_),
+        )?,
+        task_run_ids: budget.values(&format!("{path}.task_run_id.any_"), task.any_)?,
+        has_task_run: task.is_null_.map(|null| !null),
+        level_ge: level.ge_,
+        level_le: level.le_,
+        timestamp: time_range(f.timestamp),
+    })
+}
+
+/// The events an event filter (found at `path`) selects.
+pub fn events(path: &str, f: Option<wire::EventFilter>) -> R<EventFilter> {
+    let budget = Budget::new();
+    let f = f.unwrap_or_default();
+    let occurred = f.occurred.unwrap_or_default();
+    let event = f.event.unwrap_or_default();
+    let resource = f.resource.unwrap_or_default();
+    let mut resource_ids = budget.values(&format!("{path}.resource.id"), resource.id)?;
+    if let Some(ids) = f.any_resource.and_then(|a| a.id) {
+        resource_ids = budget.values(&format!("{path}.any_resource.id"), Some(ids))?;
+    }
+    Ok(EventFilter {
+        occurred: TimeRange {
+            after: occurred.since,
+            before: occurred.until,
+        },
+        names: budget.values(&format!("{path}.event.name"), event.name)?,
+        name_prefixes: budget.patterns(&format!("{path}.event.prefix"), event.prefix)?,
+        resource_ids,
+        resource_id_prefixes: budget
+            .patterns(&format!("{path}.resource.id_prefix"), resource.id_prefix)?,
+        ids: budget.values(&format!("{path}.id.id"), f.id.and_then(|i| i.id))?,
+        related_resource_ids: budget
+            .patterns(&format!("{path}.related.id"), f.related.and_then(|r| r.id))?,
+        newest_first: f.order != Some(wire::EventOrder::Asc),
+    })
+}
+
+/// The store's flow-run order for a wire sort (newest id first when absent).
+pub fn flow_run_sort(sort: Option<wire::FlowRunSort>) -> FlowRunSort {
+    use wire::FlowRunSort as W;
+    match sort.unwrap_or(W::IdDesc) {
+        W::IdDesc => FlowRunSort::IdDesc,
+        W::StartTimeAsc => FlowRunSort::StartTimeAsc,
+        W::StartTimeDesc => FlowRunSort::StartTimeDesc,
+        W::ExpectedStartTimeAsc => FlowRunSort::ExpectedStartTimeAsc,
+        W::ExpectedStartTimeDesc => FlowRunSort::ExpectedStartTimeDesc,
+        W::NameAsc => FlowRunSort::NameAsc,
+        W::NameDesc => FlowRunSort::NameDesc,
+        W::NextScheduledStartTimeAsc => FlowRunSort::NextScheduledStartTimeAsc,
+        W::EndTimeDesc => FlowRunSort::EndTimeDesc,
+        W::CreatedDesc => FlowRunSort::CreatedDesc,
+    }
+}
+
+/// The store's task-run order for a wire sort (newest id first when absent).
+pub fn task_run_sort(sort: Option<wire::TaskRunSort>) -> TaskRunSort {
+    use wire::TaskRunSort as W;
+    match sort.unwrap_or(W::IdDesc) {
+        W::IdDesc => TaskRunSort::IdDesc,
+        W::ExpectedStartTimeAsc => TaskRunSort::ExpectedStartTimeAsc,
+        W::ExpectedStartTimeDesc => TaskRunSort::ExpectedStartTimeDesc,
+        W::NameAsc => TaskRunSort::NameAsc,
+        W::NameDesc => TaskRunSort::NameDesc,
+        W::EndTimeDesc => TaskRunSort::EndTimeDesc,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use flowgate_wire::filters::FlowRunFilterRequest;
+    use serde_json::json;
+    use uuid::Uuid;
+
+    use super::*;
+
+    fn runs(body: Value) -> R<FlowRunFilter> {
+        let req: FlowRunFilterRequest = read("body", &body)?;
+        page(req.limit, req.offset)?;
+        flow_runs(req.flows, req.flow_runs)
+    }
+
+    #[test]
+    fn reads_the_clients_filters() {
+        let id = Uuid::now_v7();
+        let f = runs(json!({
+            "flow_runs": {"id": {"any_": [id], "not_any_": null}, "state": {"type": {"any_": ["COMPLETED"]}, "operator": "and_"}},
+            "flows": {"name": {"any_": ["etl"]}},
+            "task_runs": null, "deployments": null, "limit": null, "offset": 0, "sort": "NAME_ASC",
+        }))
+        .unwrap();
+        assert_eq!(f.ids, Some(vec![id]));
+        assert_eq!(f.state_types, Some(vec![StateType::Completed]));
+        assert_eq!(f.flow.unwrap().names, Some(vec!["etl".to_owned()]));
+    }
+
+    #[test]
+    fn not_any_complements_state_types() {
+        let f =
+            runs(json!({"flow_runs": {"state": {"type": {"not_any_": ["COMPLETED", "FAILED"]}}}}))
+                .unwrap();
+        let types = f.state_types.unwrap();
+        assert_eq!(types.len(), 7);
+        assert!(!types.contains(&StateType::Completed));
+    }
+
+    #[test]
+    fn explains_what_is_wrong() {
+        let cases = [
+            (
+                json!({"flow_runs": {"id": {"any_": ["nope"]}}}),
+                &["body.flow_runs.id.any_[0]", "UUID"][..],
+            ),
+            (
+                json!({"flow_runs": {"colour": {"any_": ["red"]}}}),
+                &["body.flow_runs.colour", "unsupported"],
+            ),
+            (
+                json!({"flow_runs": {"id": {"all_": ["x"]}}}),
+                &["body.flow_runs.id.all_", "unsupported"],
+            ),
+            (
+                json!({"flow_runs": {"state": {"type": {"any_": ["DONE"]}}}}),
+                &["DONE", "COMPLETED"],
+            ),
+            (json!({"limit": 1_000_000}), &["limit"]),
+            (json!({"sort": "COLOUR_ASC"}), &["COLOUR_ASC", "NAME_ASC"]),
+            (json!({"flow_runs": {"operator": "or_"}}), &["or_"]),
+            (
+                json!({"deployments": {"id": {"any_": []}}}),
+                &["body.deployments"],
+            ),
+            (
+                json!({"flow_runs": {"tags": {"all_": vec!["t"; MAX_PATTERNS + 1]}}}),
+                &["body.flow_runs.tags.all_", "at most 100"],
+            ),
+        ];
+        for (body, needles) in cases {
+            let e = runs(body.clone()).unwrap_err();
+            for needle in needles {
+                assert!(e.contains(needle), "{body}: {e:?} lacks {needle:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_request_may_hold_a_bounded_number_of_items() {
+        let ids: Vec<_> = (0..MAX_FILTER_ITEMS / 2 + 1).map(|_| Uuid::nil()).collect();
+        let e = runs(json!({"flow_runs": {"id": {"any_": ids, "not_any_": ids}}})).unwrap_err();
+        assert!(e.contains("items in all"), "{e}");
+    }
+}

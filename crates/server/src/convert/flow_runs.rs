@@ -1,0 +1,91 @@
+//! Flow runs between the wire and the store.
+
+use flowgate_core::{Micros, StateType};
+use flowgate_store::model::{FlowRun, NewFlowRun};
+use flowgate_wire::flow_runs::{FlowRun as FlowRunOut, FlowRunCreate};
+use serde_json::{Value, json};
+
+use super::object_or_empty;
+use super::states::{state_in, state_out};
+
+/// The run a create request describes, its initial state stamped at `now`.
+pub fn new_flow_run(c: FlowRunCreate, now: Micros) -> NewFlowRun {
+    NewFlowRun {
+        flow_id: c.flow_id,
+        name: c.name.filter(|n| !n.is_empty()),
+        flow_version: c.flow_version,
+        parameters: object_or_empty(c.parameters.unwrap_or_default()),
+        idempotency_key: c.idempotency_key,
+        context: object_or_empty(c.context.unwrap_or_default()),
+        empirical_policy: object_or_empty(c.empirical_policy.unwrap_or_default()),
+        tags: c.tags.unwrap_or_default(),
+        labels: object_or_empty(c.labels.unwrap_or_default()),
+        parent_task_run_id: c.parent_task_run_id,
+        deployment_id: c.deployment_id,
+        work_queue_name: c.work_queue_name,
+        job_variables: object_or_empty(c.job_variables.unwrap_or_default()),
+        state: c.state.map(|s| state_in(s, now)),
+    }
+}
+
+/// Prefect's flow-run `empirical_policy` with its defaults, overlaid with what is stored.
+fn policy(stored: &Value) -> Value {
+    let defaults = json!({
+        "max_retries": 0, "retry_delay_seconds": 0.0, "retries": 0, "retry_delay": 0,
+        "pause_keys": [], "resuming": false, "retry_type": null,
+    });
+    super::overlay(defaults, stored.as_object().unwrap_or(&Default::default()))
+}
+
+/// A stored run as the client reads it; `now` feeds the estimates of a run in progress.
+pub fn flow_run_out(r: FlowRun, now: Micros) -> FlowRunOut {
+    let running_since = r
+        .state
+        .as_ref()
+        .filter(|s| s.state_type == StateType::Running)
+        .map(|s| now.seconds_since(s.timestamp).max(0.0))
+        .unwrap_or(0.0);
+    let start_delta = match (r.clock.start_time, r.clock.expected_start_time) {
+        (Some(start), Some(expected)) => start.seconds_since(expected).max(0.0),
+        (None, Some(expected)) => now.seconds_since(expected).max(0.0),
+        _ => 0.0,
+    };
+    FlowRunOut {
+        id: r.id,
+        created: r.created,
+        updated: r.updated,
+        name: r.name,
+        flow_id: r.flow_id,
+        state_id: r.state.as_ref().map(|s| s.id),
+        deployment_id: r.deployment_id,
+        deployment_version: None,
+        work_queue_id: None,
+        work_queue_name: r.work_queue_name,
+        flow_version: r.flow_version,
+        parameters: object_or_empty(r.parameters),
+        idempotency_key: r.idempotency_key,
+        context: object_or_empty(r.context),
+        empirical_policy: policy(&r.empirical_policy),
+        tags: r.tags,
+        labels: object_or_empty(r.labels),
+        parent_task_run_id: r.parent_task_run_id,
+        state_type: r.state.as_ref().map(|s| s.state_type),
+        state_name: r.state.as_ref().map(|s| s.name.clone()),
+        run_count: r.clock.run_count,
+        expected_start_time: r.clock.expected_start_time,
+        next_scheduled_start_time: r.clock.next_scheduled_start_time,
+        start_time: r.clock.start_time,
+        end_time: r.clock.end_time,
+        total_run_time: r.clock.total_run_time,
+        estimated_run_time: r.clock.total_run_time + running_since,
+        estimated_start_time_delta: start_delta,
+        auto_scheduled: false,
+        infrastructure_document_id: None,
+        infrastructure_pid: None,
+        created_by: None,
+        work_pool_id: None,
+        work_pool_name: None,
+        state: r.state.as_ref().map(state_out),
+        job_variables: object_or_empty(r.job_variables),
+    }
+}

@@ -1,0 +1,36 @@
+//! Log lines between the wire and the store.
+
+use flowgate_core::Micros;
+use flowgate_store::model::LogEntry;
+use flowgate_wire::logs::{Log, LogCreate};
+use uuid::Uuid;
+
+/// The entry to store for a line received at `now`.
+pub fn log_in(l: LogCreate, now: Micros) -> LogEntry {
+    LogEntry {
+        id: Uuid::now_v7(),
+        created: now,
+        name: l.name,
+        level: l.level,
+        message: l.message,
+        timestamp: l.timestamp,
+        flow_run_id: l.flow_run_id,
+        task_run_id: l.task_run_id,
+    }
+}
+
+/// A stored line as the client reads it.
+pub fn log_out(l: LogEntry) -> Log {
+    Log {
+        id: l.id,
+        created: l.created,
+        updated: l.created,
+        name: l.name,
+        level: l.level,
+        message: l.message,
+        timestamp: l.timestamp,
+        flow_run_id: l.flow_run_id,
+        task_run_id: l.task_run_id,
+        worker_id: None,
+    }
+}

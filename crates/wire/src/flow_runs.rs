@@ -1,0 +1,148 @@
+//! Flow runs: `POST /flow_runs/`, what flow-run routes answer, and `POST /flow_runs/paginate`'s
+//! page.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::states::{State, StateCreate};
+use crate::{Micros, StateType};
+
+/// `POST /flow_runs/`: creates a run of a flow (or, with an `idempotency_key` seen before for the
+/// flow, returns that run).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
+pub struct FlowRunCreate {
+    /// The flow to run.
+    pub flow_id: Uuid,
+    /// The initial state; `PENDING` when absent.
+    #[serde(default)]
+    pub state: Option<StateCreate>,
+    /// The run's name; a memorable one is generated when absent or empty.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// The flow's version string.
+    #[serde(default)]
+    pub flow_version: Option<String>,
+    /// The arguments (a JSON object).
+    #[serde(default)]
+    pub parameters: Option<Value>,
+    /// Free-form context (a JSON object).
+    #[serde(default)]
+    pub context: Option<Value>,
+    /// The task run that represents this run in its parent flow run, for a subflow.
+    #[serde(default)]
+    pub parent_task_run_id: Option<Uuid>,
+    /// Retry policy: `{"retries": n, "retry_delay": seconds}`.
+    #[serde(default)]
+    pub empirical_policy: Option<Value>,
+    /// Tags.
+    #[serde(default)]
+    pub tags: Option<Vec<String>>,
+    /// Labels (a JSON object).
+    #[serde(default)]
+    pub labels: Option<Value>,
+    /// Repeating a create with this key returns the first run.
+    #[serde(default)]
+    pub idempotency_key: Option<String>,
+    /// The deployment it is created from.
+    #[serde(default)]
+    pub deployment_id: Option<Uuid>,
+    /// The work queue it is assigned to.
+    #[serde(default)]
+    pub work_queue_name: Option<String>,
+    /// Variables for the infrastructure that runs it (a JSON object).
+    #[serde(default)]
+    pub job_variables: Option<Value>,
+}
+
+/// A flow run as a client reads it.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct FlowRun {
+    /// The run's id.
+    pub id: Uuid,
+    /// When the server stored it.
+    pub created: Micros,
+    /// When the server last changed it.
+    pub updated: Micros,
+    /// Its display name.
+    pub name: String,
+    /// The flow it runs.
+    pub flow_id: Uuid,
+    /// Its current state's id.
+    pub state_id: Option<Uuid>,
+    /// The deployment it was created from.
+    pub deployment_id: Option<Uuid>,
+    /// The deployment's version (not kept: always null).
+    pub deployment_version: Option<String>,
+    /// The work queue's id (not kept: always null).
+    pub work_queue_id: Option<Uuid>,
+    /// The work queue it is assigned to.
+    pub work_queue_name: Option<String>,
+    /// The flow's version string.
+    pub flow_version: Option<String>,
+    /// The arguments (a JSON object).
+    pub parameters: Value,
+    /// The idempotency key given at creation.
+    pub idempotency_key: Option<String>,
+    /// Free-form context (a JSON object).
+    pub context: Value,
+    /// Retry policy, pause keys and `resuming`, with Prefect's defaults filled in.
+    pub empirical_policy: Value,
+    /// Tags.
+    pub tags: Vec<String>,
+    /// Labels (a JSON object).
+    pub labels: Value,
+    /// The parent task run, for a subflow.
+    pub parent_task_run_id: Option<Uuid>,
+    /// The current state's type.
+    pub state_type: Option<StateType>,
+    /// The current state's name.
+    pub state_name: Option<String>,
+    /// How many times the run entered `RUNNING`.
+    pub run_count: i64,
+    /// When it was expected to start.
+    pub expected_start_time: Option<Micros>,
+    /// When it is scheduled to start, while `SCHEDULED`.
+    pub next_scheduled_start_time: Option<Micros>,
+    /// When it first started running.
+    pub start_time: Option<Micros>,
+    /// When it entered a terminal state.
+    pub end_time: Option<Micros>,
+    /// Seconds spent running, summed over attempts.
+    pub total_run_time: f64,
+    /// `total_run_time` plus the time running so far, for a run that is running.
+    pub estimated_run_time: f64,
+    /// Seconds it started late (0 before it starts on time).
+    pub estimated_start_time_delta: f64,
+    /// Whether a schedule created it (never, yet).
+    pub auto_scheduled: bool,
+    /// Prefect's infrastructure document (not kept: always null).
+    pub infrastructure_document_id: Option<Uuid>,
+    /// The process id of its infrastructure (not kept: always null).
+    pub infrastructure_pid: Option<String>,
+    /// Who created it (not kept: always null).
+    pub created_by: Option<Value>,
+    /// Its work pool's id (not kept: always null).
+    pub work_pool_id: Option<Uuid>,
+    /// Its work pool's name (not kept: always null).
+    pub work_pool_name: Option<String>,
+    /// The current state.
+    pub state: Option<State>,
+    /// Variables for the infrastructure that runs it (a JSON object).
+    pub job_variables: Value,
+}
+
+/// One page of `POST /flow_runs/paginate`.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct FlowRunPage {
+    /// The runs on this page.
+    pub results: Vec<FlowRun>,
+    /// How many runs match in all.
+    pub count: i64,
+    /// Runs per page.
+    pub limit: u32,
+    /// How many pages there are.
+    pub pages: i64,
+    /// This page's number, from 1.
+    pub page: i64,
+}

@@ -1,0 +1,33 @@
+//! Flowgate's wire format: every request and response body of the HTTP API and every websocket
+//! frame, as plain serde types the server, the CLI and the Rust SDK share, so the compiler checks
+//! each route's three ends. Field names and defaults follow what Prefect 3's client
+//! (`prefect==3.9.1`, API 0.8.4) sends and reads; Flowgate's own extensions (the task queue, log
+//! frames, `resumed_by`) are marked where they are defined.
+//!
+//! These are wire shapes, not domain types: the server converts them to and from
+//! `flowgate-core` and `flowgate-store` values at its edge. The crate depends on serde only
+//! (and on `flowgate-core` for the two scalar types every shape uses: [`Micros`] timestamps and
+//! [`StateType`]).
+//!
+//! One module per capability: a new capability adds its module here, and its routes' bodies
+//! live in it.
+
+pub mod events;
+pub mod filters;
+pub mod flow_runs;
+pub mod flows;
+pub mod inputs;
+pub mod logs;
+pub mod states;
+pub mod task_queue;
+pub mod task_runs;
+
+pub use flowgate_core::{Micros, StateType};
+use serde::{Deserialize, Serialize};
+
+/// Every error answer's body: `{"detail": "what is wrong and what to do"}`.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct ErrorBody {
+    /// One or more sentences for a person.
+    pub detail: String,
+}
