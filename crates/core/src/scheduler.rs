@@ -124,6 +124,41 @@ pub fn plan_runs(
         .collect()
 }
 
+/// The longest the scheduler waits before looking at a deployment again, whatever its schedules.
+pub const MAX_REPLAN_WAIT_SECONDS: f64 = 3600.0;
+
+/// When planning a deployment again could create a run, once what [`plan_runs`] planned at `now`
+/// exists: when its first future run passes (the window of `min_runs` moves on) or when the next
+/// run beyond the planned ones comes within `min_ahead`, whichever is first; never sooner than a
+/// second from now nor later than [`MAX_REPLAN_WAIT_SECONDS`]. The scheduler stores it, so a pass
+/// looks only at deployments that may need runs. (Because of the one-second floor, a run may
+/// become wanted before then, but never one due before then.)
+pub fn replan_at(deployment: &DeploymentSchedules<'_>, now: Micros, horizon: &Horizon) -> Micros {
+    let mut at = now.plus_seconds(MAX_REPLAN_WAIT_SECONDS);
+    if deployment.paused {
+        return at;
+    }
+    let max_end = now.plus_seconds(horizon.max_ahead_seconds);
+    for entry in deployment.schedules.iter().filter(|e| e.active) {
+        let max = entry.max_scheduled_runs.unwrap_or(horizon.max_runs);
+        let times = entry
+            .schedule
+            .occurrences(now, max_end, max.saturating_add(1));
+        if let Some(first) = times.first() {
+            at = at.min(Micros(first.0 + 1));
+        }
+        let covered = now.plus_seconds(horizon.min_ahead_seconds);
+        let beyond = times
+            .iter()
+            .enumerate()
+            .find(|(i, t)| *i >= horizon.min_runs && **t > covered && *i < max);
+        if let Some((_, next)) = beyond {
+            at = at.min(next.plus_seconds(-horizon.min_ahead_seconds));
+        }
+    }
+    at.max(now.plus_seconds(1.0))
+}
+
 #[cfg(test)]
 mod tests {
     use proptest::prelude::*;
@@ -321,6 +356,30 @@ mod tests {
                     prop_assert!(all.contains(t));
                 }
             }
+        }
+        /// Between a plan and `replan_at`, planning again (with the planned runs stored) creates
+        /// nothing that is due before `replan_at`: the scheduler may sleep until then.
+        #[test]
+        fn nothing_is_missed_before_replan_at(
+            schedule in schedule(),
+            max in proptest::option::of(1usize..6),
+            now in (1_760_000_000_000_000i64..1_800_000_000_000_000).prop_map(Micros),
+            fraction in 0.0f64..1.0,
+        ) {
+            let params = empty();
+            let entries = [ScheduleEntry { id: Uuid::nil(), schedule: &schedule, active: true, max_scheduled_runs: max, parameters: &params }];
+            let horizon = Horizon { min_runs: 3, max_runs: 20, min_ahead_seconds: 3600.0, max_ahead_seconds: 30.0 * 86_400.0 };
+            let existing = BTreeSet::new();
+            let dep = DeploymentSchedules { deployment_id: Uuid::nil(), parameters: &params, paused: false, schedules: &entries, existing: &existing };
+            let planned: BTreeSet<_> = plan_runs(&dep, now, &horizon).iter().map(|r| r.scheduled_time).collect();
+            let stored = DeploymentSchedules { existing: &planned, ..dep };
+            let at = replan_at(&stored, now, &horizon);
+            prop_assert!(at > now && at <= now.plus_seconds(MAX_REPLAN_WAIT_SECONDS));
+            let between = Micros(now.0 + ((at.0 - now.0 - 1) as f64 * fraction) as i64);
+            // Anything wanted before then (only because `replan_at` waits at least a second) is
+            // not due before then.
+            let early = plan_runs(&stored, between, &horizon);
+            prop_assert!(early.iter().all(|r| r.scheduled_time >= at), "{early:?} at {between} before {at}");
         }
     }
 }

@@ -13,6 +13,7 @@ mod sql;
 mod sql_store;
 mod store;
 
+pub use capabilities::deployments::DeploymentStore;
 pub use capabilities::events::EventStore;
 pub use capabilities::flow_runs::FlowRunStore;
 pub use capabilities::flows::FlowStore;

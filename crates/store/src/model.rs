@@ -5,6 +5,10 @@
 
 use flowgate_core::Micros;
 
+pub use crate::capabilities::deployments::{
+    Deployment, DeploymentFilter, DeploymentSchedule, DeploymentUpdate, LatePass, NewDeployment,
+    NewDeploymentSchedule, SchedulerPass,
+};
 pub use crate::capabilities::events::{EventFilter, IngestOutcome};
 pub use crate::capabilities::flow_runs::{
     FlowRun, FlowRunFilter, FlowRunSort, NewFlowRun, SetStateOutcome,

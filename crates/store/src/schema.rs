@@ -195,6 +195,53 @@ CREATE INDEX queued_flow_runs_slots ON queued_flow_runs(work_pool_id, holds_slot
 CREATE INDEX queued_flow_runs_claims ON queued_flow_runs(work_pool_id, claimed_until);
 CREATE INDEX queued_flow_runs_deployment ON queued_flow_runs(deployment_id, holds_slot)
 "#,
+    // 3: deployments and their schedules. `plan_at`: when the scheduler looks at it next.
+    r#"
+CREATE TABLE deployments (
+    id TEXT PRIMARY KEY,
+    created BIGINT NOT NULL,
+    updated BIGINT NOT NULL,
+    flow_id TEXT NOT NULL REFERENCES flows(id) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    version TEXT,
+    description TEXT,
+    paused BIGINT NOT NULL,
+    parameters TEXT NOT NULL,
+    parameter_openapi_schema TEXT NOT NULL,
+    enforce_parameter_schema BIGINT NOT NULL,
+    job_variables TEXT NOT NULL,
+    tags TEXT NOT NULL,
+    labels TEXT NOT NULL,
+    work_queue_id TEXT REFERENCES work_queues(id) ON DELETE SET NULL,
+    concurrency_limit BIGINT,
+    collision_strategy TEXT NOT NULL,
+    late_run_policy TEXT NOT NULL,
+    pull_steps TEXT NOT NULL,
+    entrypoint TEXT,
+    path TEXT,
+    last_polled BIGINT,
+    plan_at BIGINT NOT NULL
+);
+CREATE UNIQUE INDEX deployments_name ON deployments(flow_id, name);
+CREATE INDEX deployments_plan_at ON deployments(plan_at);
+CREATE TABLE deployment_schedules (
+    id TEXT PRIMARY KEY,
+    created BIGINT NOT NULL,
+    updated BIGINT NOT NULL,
+    deployment_id TEXT NOT NULL REFERENCES deployments(id) ON DELETE CASCADE,
+    kind TEXT NOT NULL,
+    cron TEXT,
+    day_or BIGINT NOT NULL,
+    interval_seconds DOUBLE PRECISION,
+    anchor BIGINT,
+    timezone TEXT NOT NULL,
+    active BIGINT NOT NULL,
+    max_scheduled_runs BIGINT,
+    parameters TEXT NOT NULL,
+    slug TEXT
+);
+CREATE INDEX deployment_schedules_deployment ON deployment_schedules(deployment_id)
+"#,
 ];
 
 /// Splits a migration into statements (none of ours contains a `;` inside a literal).

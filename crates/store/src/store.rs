@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use crate::capabilities::deployments::DeploymentStore;
 use crate::capabilities::events::EventStore;
 use crate::capabilities::flow_runs::FlowRunStore;
 use crate::capabilities::flows::FlowStore;
@@ -64,6 +65,7 @@ pub trait Store:
     + InputStore
     + TaskQueueStore
     + WorkPoolStore
+    + DeploymentStore
     + 'static
 {
 }
@@ -77,6 +79,7 @@ impl<T> Store for T where
         + InputStore
         + TaskQueueStore
         + WorkPoolStore
+        + DeploymentStore
         + 'static
 {
 }

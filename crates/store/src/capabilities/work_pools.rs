@@ -7,9 +7,9 @@
 //! worker never started goes out again once the lease lapses.
 
 use async_trait::async_trait;
-use flowgate_core::Micros;
 use flowgate_core::pools::{PoolStatus, WorkerStatus};
 use flowgate_core::work_queue::QueueStatus;
+use flowgate_core::{Event, Micros};
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -286,6 +286,11 @@ pub trait WorkPoolStore: Send + Sync {
     /// Creates a flow run waiting in a queue, in one transaction.
     async fn create_queued_flow_run(&self, new: QueuedFlowRun, now: Micros) -> Result<FlowRun>;
     /// Hands due runs to a polling worker under the core's rules, claiming them for
-    /// `poll.lease_seconds`, and records the poll on the queues. Unknown pool: not found.
-    async fn get_scheduled_flow_runs(&self, poll: &Poll, now: Micros) -> Result<Vec<HandedOutRun>>;
+    /// `poll.lease_seconds`, and records the poll on the queues; also returns the events of runs
+    /// cancelled by a `CANCEL_NEW` limit. Unknown pool: not found.
+    async fn get_scheduled_flow_runs(
+        &self,
+        poll: &Poll,
+        now: Micros,
+    ) -> Result<(Vec<HandedOutRun>, Vec<Event>)>;
 }

@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use super::events::insert_events;
 use super::{
-    SqlStore, by_id, commit, filters, flows, hand_out, insert_rows, not_found, rows, task_runs,
+    SqlStore, by_id, commit, filters, flows, insert_rows, not_found, queued_runs, rows, task_runs,
 };
 use crate::backend::Backend;
 use crate::capabilities::flow_runs::{
@@ -263,7 +263,7 @@ pub(super) async fn commit_state<B: Backend>(
     update.push(" WHERE id = ").arg(run.id);
     B::execute(conn, update).await?;
     insert_state::<B>(conn, run.id, &state).await?;
-    hand_out::follow_state::<B>(conn, run.id, &state).await?;
+    queued_runs::follow_state::<B>(conn, run.id, &state).await?;
     let mut events = vec![flow_run_state_event(
         facts(run, flow_name),
         previous.as_ref(),

@@ -2,6 +2,7 @@
 //! module per capability. This module opens and migrates the database and holds the plumbing
 //! the capability modules share.
 
+mod deployments;
 mod events;
 mod filters;
 mod flow_runs;
@@ -9,7 +10,9 @@ mod flows;
 mod hand_out;
 mod inputs;
 mod logs;
+mod queued_runs;
 mod rows;
+mod scheduling;
 mod task_queue;
 mod task_runs;
 mod work_pools;

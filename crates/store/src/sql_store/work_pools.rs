@@ -2,14 +2,14 @@
 //! The runs waiting in queues and their hand-out are in `hand_out.rs`.
 
 use async_trait::async_trait;
-use flowgate_core::Micros;
 use flowgate_core::pools::{
     DEFAULT_QUEUE_DESCRIPTION, DEFAULT_QUEUE_NAME, PoolStatus, WorkerStatus,
 };
 use flowgate_core::work_queue::{QueuePriority, QueueStatus, next_priority, place_at_priority};
+use flowgate_core::{Event, Micros};
 use uuid::Uuid;
 
-use super::{SqlStore, commit, filters, hand_out, not_found, rows};
+use super::{SqlStore, commit, filters, hand_out, not_found, queued_runs, rows};
 use crate::backend::Backend;
 use crate::capabilities::flow_runs::FlowRun;
 use crate::capabilities::work_pools::{
@@ -350,10 +350,14 @@ impl<B: Backend> WorkPoolStore for SqlStore<B> {
     }
 
     async fn create_queued_flow_run(&self, new: QueuedFlowRun, now: Micros) -> Result<FlowRun> {
-        hand_out::create_queued_flow_run(self, new, now).await
+        queued_runs::create_queued_flow_run(self, new, now).await
     }
 
-    async fn get_scheduled_flow_runs(&self, poll: &Poll, now: Micros) -> Result<Vec<HandedOutRun>> {
+    async fn get_scheduled_flow_runs(
+        &self,
+        poll: &Poll,
+        now: Micros,
+    ) -> Result<(Vec<HandedOutRun>, Vec<Event>)> {
         hand_out::hand_out_runs(self, poll, now).await
     }
 }
@@ -500,10 +504,15 @@ async fn reprioritise<B: Backend>(
     Ok(())
 }
 
-/// A nullable concurrency-limit column.
+/// The nullable `concurrency_limit` column.
 pub(super) fn limit(row: &Row) -> Result<Option<u32>> {
+    optional_count(row, "concurrency_limit")
+}
+
+/// A nullable BIGINT column holding a small count.
+pub(super) fn optional_count(row: &Row, col: &str) -> Result<Option<u32>> {
     Ok(row
-        .get::<Option<i64>>("concurrency_limit")?
+        .get::<Option<i64>>(col)?
         .map(|l| u32::try_from(l).unwrap_or(u32::MAX)))
 }
 

@@ -92,7 +92,8 @@ async fn handed(store: &DynStore, pool: &str, t: Micros) -> Vec<Uuid> {
     ids(&store
         .get_scheduled_flow_runs(&poll(pool, 10, "w"), t)
         .await
-        .unwrap())
+        .unwrap()
+        .0)
 }
 
 fn ids(handed: &[HandedOutRun]) -> Vec<Uuid> {
@@ -312,7 +313,8 @@ on_each_backend!(
         let first = store
             .get_scheduled_flow_runs(&poll("pool1", 10, "w1"), t)
             .await
-            .unwrap();
+            .unwrap()
+            .0;
         assert_eq!(ids(&first), [high_runs[0].id, high_runs[1].id, low_run.id]);
         assert_eq!(first[0].work_queue_name, "high");
         let q = store.read_work_queue(high.id, t).await.unwrap();
@@ -323,6 +325,7 @@ on_each_backend!(
                 .get_scheduled_flow_runs(&poll("pool1", 10, "w2"), t)
                 .await
                 .unwrap()
+                .0
                 .is_empty()
         );
         // One finishes: its slot frees and the next high run goes out; the future run never does.
@@ -332,7 +335,8 @@ on_each_backend!(
         let next = store
             .get_scheduled_flow_runs(&poll("pool1", 10, "w2"), t)
             .await
-            .unwrap();
+            .unwrap()
+            .0;
         assert_eq!(ids(&next), [high_runs[2].id]);
         assert!(!ids(&next).contains(&future.id));
         // A claim that lapses (the worker never started the run) hands the run out again.
@@ -341,7 +345,8 @@ on_each_backend!(
         let again = store
             .get_scheduled_flow_runs(&poll("pool1", 10, "w3"), lapsed)
             .await
-            .unwrap();
+            .unwrap()
+            .0;
         assert_eq!(ids(&again), [high_runs[2].id, low_run.id]);
     }
 );
@@ -367,7 +372,8 @@ on_each_backend!(
             ids(&store
                 .get_scheduled_flow_runs(&poll("pool1", 10, "w"), t)
                 .await
-                .unwrap()),
+                .unwrap()
+                .0),
             [run.id]
         );
         assert!(matches!(
@@ -403,7 +409,8 @@ on_each_backend!(
                         let batch = store
                             .get_scheduled_flow_runs(&poll("race", 7, &format!("w{w}")), now())
                             .await
-                            .unwrap();
+                            .unwrap()
+                            .0;
                         if batch.is_empty() {
                             return got;
                         }
