@@ -1,4 +1,6 @@
-//! The HTTP calls the SDK makes, with bounded retries on transport errors.
+//! The HTTP calls the SDK makes, with bounded retries on transport errors. Retrying is safe:
+//! runs are created with an idempotency key (flow runs) or a client-chosen id (task runs), and
+//! every proposed state carries a transition id the server recognises when it sees it twice.
 
 use std::time::Duration;
 
@@ -17,12 +19,59 @@ pub(crate) struct Api {
     http: reqwest::Client,
 }
 
-/// The answer to a proposed flow-run state.
-pub(crate) struct Orchestrated {
-    /// The run's state after the proposal.
-    pub state: Value,
-    /// The server's reason, when it aborted the proposal (e.g. the run already ended).
-    pub aborted: Option<String>,
+/// The server's answer to a proposed flow-run state, after `WAIT`s were waited out.
+pub(crate) enum Answer {
+    /// The proposal (or, for a repeated proposal, its first delivery) was committed.
+    Accepted(Value),
+    /// `REJECT`: the run keeps its state or moved to another (e.g. `AwaitingRetry`).
+    Rejected {
+        /// The run's state now.
+        state: Value,
+        /// The server's reason.
+        reason: String,
+    },
+    /// `ABORT`: the transition is impossible (e.g. the run already ended).
+    Aborted {
+        /// The run's state now.
+        state: Value,
+        /// The server's reason.
+        reason: String,
+    },
+}
+
+impl Answer {
+    /// The run's state after the answer.
+    pub fn state(&self) -> &Value {
+        match self {
+            Answer::Accepted(state)
+            | Answer::Rejected { state, .. }
+            | Answer::Aborted { state, .. } => state,
+        }
+    }
+
+    /// The run's state type after the answer (`""` when the answer has none).
+    pub fn state_type(&self) -> &str {
+        self.state()["type"].as_str().unwrap_or_default()
+    }
+
+    /// Whether the run is being or was cancelled.
+    pub fn cancelled(&self) -> bool {
+        matches!(self.state_type(), "CANCELLING" | "CANCELLED")
+    }
+
+    /// The new state, or what refused it as an error naming the proposal.
+    pub fn accepted(self, what: &str) -> Result<Value, ApiError> {
+        match self {
+            Answer::Accepted(state) => Ok(state),
+            Answer::Rejected { state, reason } | Answer::Aborted { state, reason } => {
+                Err(ApiError::Rejected {
+                    what: what.to_owned(),
+                    state: state["name"].as_str().unwrap_or("unknown").to_owned(),
+                    reason,
+                })
+            }
+        }
+    }
 }
 
 impl Api {
@@ -100,15 +149,15 @@ impl Api {
         let flow = self
             .post("creating a flow", "/flows/", &json!({"name": name}))
             .await?;
-        uuid_field(&flow, "id")
+        uuid_field(&flow, "id", "creating a flow")
     }
 
-    /// Proposes a state for a flow run, waiting out `WAIT` answers.
-    pub async fn set_flow_run_state(
-        &self,
-        id: Uuid,
-        state: Value,
-    ) -> Result<Orchestrated, ApiError> {
+    /// Proposes a state for a flow run, waiting out `WAIT` answers. The proposal carries a
+    /// transition id, so a proposal the server already committed (its answer was lost and the
+    /// request resent) is recognised as accepted.
+    pub async fn set_flow_run_state(&self, id: Uuid, mut state: Value) -> Result<Answer, ApiError> {
+        let transition = Uuid::new_v4().to_string();
+        state["state_details"]["transition_id"] = json!(transition);
         let body = json!({"state": state});
         loop {
             let out = self
@@ -122,54 +171,41 @@ impl Api {
                 .as_str()
                 .unwrap_or_default()
                 .to_owned();
-            match out["status"].as_str() {
+            let state = out["state"].clone();
+            return Ok(match out["status"].as_str() {
+                Some("ACCEPT") => Answer::Accepted(state),
                 Some("WAIT") => {
                     let delay = out["details"]["delay_seconds"]
                         .as_f64()
                         .unwrap_or(1.0)
                         .clamp(0.0, 3600.0);
                     tokio::time::sleep(Duration::from_secs_f64(delay)).await;
+                    continue;
                 }
-                Some("ABORT") => {
-                    return Ok(Orchestrated {
-                        state: out["state"].clone(),
-                        aborted: Some(reason),
+                Some("REJECT") if state["state_details"]["transition_id"] == transition => {
+                    Answer::Accepted(state)
+                }
+                Some("REJECT") => Answer::Rejected { state, reason },
+                Some("ABORT") => Answer::Aborted { state, reason },
+                other => {
+                    return Err(ApiError::Malformed {
+                        what: "a flow-run state".to_owned(),
+                        detail: format!("unknown orchestration status {other:?}"),
                     });
                 }
-                _ => {
-                    return Ok(Orchestrated {
-                        state: out["state"].clone(),
-                        aborted: None,
-                    });
-                }
-            }
+            });
         }
     }
 }
 
-impl Orchestrated {
-    /// The new state, or the abort as an error saying what was proposed.
-    pub fn accepted(self, what: &str) -> Result<Value, ApiError> {
-        match self.aborted {
-            None => Ok(self.state),
-            Some(detail) => Err(ApiError::Refused {
-                what: what.to_owned(),
-                status: 200,
-                detail,
-            }),
-        }
-    }
-}
-
-/// Reads a uuid field of a JSON answer.
-pub(crate) fn uuid_field(v: &Value, key: &str) -> Result<Uuid, ApiError> {
+/// Reads a uuid field of a JSON answer to `what`.
+pub(crate) fn uuid_field(v: &Value, key: &str, what: &str) -> Result<Uuid, ApiError> {
     v[key]
         .as_str()
         .and_then(|s| Uuid::parse_str(s).ok())
-        .ok_or_else(|| ApiError::Refused {
-            what: format!("reading {key}"),
-            status: 200,
-            detail: format!("the answer has no valid {key}: {v}"),
+        .ok_or_else(|| ApiError::Malformed {
+            what: what.to_owned(),
+            detail: format!("it has no valid {key}: {v}"),
         })
 }
 

@@ -6,34 +6,31 @@
 //! to another worker, and a call whose workers were lost three times is marked Crashed.
 
 use std::collections::{HashMap, HashSet};
+use std::future::Future;
 use std::sync::mpsc::channel;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+use crate::attempt::Attempts;
+use crate::block::block_on;
 use crate::context::{FlowRunScope, Frame};
 use crate::engine::Engine;
-use crate::error::{ApiError, TaskError};
+use crate::error::{ApiError, TaskError, UserError};
 use crate::future::Slot;
-use crate::runner::{Job, SequentialTaskRunner, TaskRunner, ThreadPoolTaskRunner};
-use crate::task::{LiveTaskRun, Params, Prepared, TaskMeta, TaskOutcome, run_to_end};
+use crate::outcome::{ErrorValue, to_json};
+use crate::runner::{SequentialTaskRunner, TaskRunner, ThreadPoolTaskRunner};
+use crate::task::{Params, TaskMeta, execute, into_result};
 
 /// Sends submitted tasks to the server's queue, for task workers to run.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct DistributedTaskRunner;
 
 impl TaskRunner for DistributedTaskRunner {
-    fn spawn(&self, job: Job) {
-        job();
-    }
-
-    fn name(&self) -> String {
-        "DistributedTaskRunner".to_owned()
-    }
-
     fn is_distributed(&self) -> bool {
         true
     }
@@ -63,13 +60,19 @@ impl RemoteCall {
     }
 }
 
-/// Runs a claimed call as a recorded task run of its flow run, in this worker.
-pub fn run_remote<O: TaskOutcome>(
+/// Runs a claimed call as a recorded task run of its flow run, in this worker: the value as
+/// JSON, or the failure's message.
+pub fn run_remote<A, V, E>(
     meta: &'static TaskMeta,
     call: &RemoteCall,
     params: Params,
-    mut body: impl FnMut(bool) -> O,
-) -> Result<Value, String> {
+    attempts: A,
+) -> Result<Value, String>
+where
+    A: Attempts<Output = Result<V, E>>,
+    V: Serialize,
+    E: ErrorValue,
+{
     let flow_run = call.flow_run_id.unwrap_or_else(Uuid::nil);
     let scope = FlowRunScope::new(
         call.engine.clone(),
@@ -81,15 +84,19 @@ pub fn run_remote<O: TaskOutcome>(
         flow: Arc::new(scope),
         task: None,
     };
-    let mut live = LiveTaskRun::start(meta, call.id, frame, &params).map_err(|e| e.to_string())?;
-    let outcome = run_to_end(&mut live, &mut body);
+    // An async body may use tokio's timers and I/O: the SDK's runtime serves them.
+    let _runtime = call.engine.handle().enter();
+    let finished = block_on(execute(meta, call.id, Some(frame), &params, attempts));
+    let outcome = into_result(finished)
+        .map_err(|e| e.to_string())
+        .and_then(|v| to_json(&v).map_err(|m| format!("the result cannot be serialised: {m}")));
     // The task run's record reaches the server before the call is reported done.
     let engine = call.engine.clone();
     let _ = engine.block_on({
         let engine = engine.clone();
         async move { engine.events.flush().await }
     });
-    outcome.map_err(|e| e.to_string())
+    outcome
 }
 
 /// Reads a queued call's value as `T`.
@@ -97,60 +104,54 @@ pub fn decode<T: DeserializeOwned>(value: Value) -> Result<T, String> {
     serde_json::from_value(value).map_err(|e| format!("the result could not be read back: {e}"))
 }
 
-/// Enqueues a submitted call and completes `slot` when a worker has run it.
-pub(crate) fn submit_remote<O>(
+/// Enqueues a submitted call once `params` (its recorded arguments, after its inputs are
+/// resolved) are ready, and completes `slot` when a worker has run it.
+pub(crate) fn submit_remote<V, P>(
     meta: &'static TaskMeta,
     frame: Frame,
     id: Uuid,
-    slot: Arc<Slot<O::Value>>,
-    prepare: impl FnOnce() -> Result<Prepared<O>, TaskError> + Send + 'static,
-    read: fn(Value) -> Result<O::Value, String>,
+    slot: Arc<Slot<V>>,
+    params: P,
 ) where
-    O: TaskOutcome + 'static,
-    O::Value: Send + 'static,
+    V: DeserializeOwned + Send + 'static,
+    P: Future<Output = Result<Params, TaskError>> + Send + 'static,
 {
     let engine = frame.flow.engine.clone();
     let flow_run_id = frame.flow.id;
     engine.clone().spawn(async move {
-        let prepared =
-            tokio::task::spawn_blocking(move || prepare().map(|(params, _)| params.to_json()))
-                .await;
-        let result = match prepared {
-            Ok(Ok(Ok(parameters))) => {
-                remote_result(&engine, meta, id, flow_run_id, parameters, read).await
-            }
-            Ok(Ok(Err((param, message)))) => Err(TaskError::Serialization {
+        let result = match params.await.map(|p| p.to_json()) {
+            Ok(Ok(parameters)) => remote_result(&engine, meta, id, flow_run_id, parameters).await,
+            Ok(Err((param, message))) => Err(TaskError::Serialization {
                 task: meta.name.to_owned(),
                 what: format!("parameter `{param}`"),
                 message,
             }),
-            Ok(Err(e)) => Err(e),
-            Err(e) => Err(TaskError::Panicked {
-                task: meta.name.to_owned(),
-                message: e.to_string(),
-            }),
+            Err(e) => Err(e),
         };
         slot.complete(result);
     });
 }
 
-async fn remote_result<T>(
+async fn remote_result<T: DeserializeOwned>(
     engine: &Engine,
     meta: &'static TaskMeta,
     id: Uuid,
     flow_run_id: Uuid,
     parameters: Value,
-    read: fn(Value) -> Result<T, String>,
 ) -> Result<T, TaskError> {
+    let unreachable = |error: ApiError| TaskError::Infrastructure {
+        task: meta.name.to_owned(),
+        error,
+    };
     let failed = |message: String| TaskError::Failed {
         task: meta.name.to_owned(),
-        message,
+        error: UserError::message_only(message),
     };
     engine
         .api
         .post("enqueueing a task", "/flowgate/task_queue/", &json!({"id": id, "task_key": meta.key, "flow_run_id": flow_run_id, "parameters": parameters}))
         .await
-        .map_err(|e| failed(e.to_string()))?;
+        .map_err(unreachable)?;
     loop {
         let task = engine
             .api
@@ -159,14 +160,14 @@ async fn remote_result<T>(
                 &format!("/flowgate/task_queue/{id}?wait_seconds=30"),
             )
             .await
-            .map_err(|e| failed(e.to_string()))?;
+            .map_err(unreachable)?;
         if task["status"] != "done" {
             continue;
         }
         if let Some(error) = task["error"].as_str() {
             return Err(failed(error.to_owned()));
         }
-        return read(task["result"]["value"].clone()).map_err(failed);
+        return decode(task["result"]["value"].clone()).map_err(failed);
     }
 }
 
@@ -202,7 +203,7 @@ pub fn serve(tasks: &[&'static RemoteTask]) -> Result<(), ApiError> {
     );
     let in_flight: Arc<Mutex<HashSet<Uuid>>> = Arc::default();
     spawn_heartbeat(engine.clone(), worker.clone(), in_flight.clone(), lease);
-    let pool = ThreadPoolTaskRunner::new(slots).map_err(|e| ApiError::Embedded(e.to_string()))?;
+    let pool = ThreadPoolTaskRunner::new(slots).expect("slots is at least 1");
     let (done_tx, done_rx) = channel::<()>();
     let mut busy = 0usize;
     loop {

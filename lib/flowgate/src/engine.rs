@@ -1,11 +1,13 @@
 //! The engine: the SDK's own tokio runtime, the API client, the event and log senders, and (when
-//! no server is configured) an embedded in-process server. One default engine per process, which
-//! a test harness can override for its thread.
+//! no server is configured) an embedded in-process server. One default engine per process;
+//! test harnesses override it (see [`Engine::current`] for the order), and while any harness
+//! is active the default is never used.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
 
 use uuid::Uuid;
 
@@ -33,6 +35,76 @@ pub(crate) fn set_process_default(engine: Arc<Engine>) {
 
 thread_local! {
     static OVERRIDE: RefCell<Option<Arc<Engine>>> = const { RefCell::new(None) };
+}
+
+tokio::task_local! {
+    static ASYNC_OVERRIDE: Arc<Engine>;
+}
+
+/// An active test harness: its engine, and the tokio runtime it was started in (whose
+/// threads it serves).
+struct ActiveHarness {
+    id: u64,
+    engine: Arc<Engine>,
+    runtime: Option<tokio::runtime::Id>,
+}
+
+static HARNESSES: Mutex<Vec<ActiveHarness>> = Mutex::new(Vec::new());
+
+/// Keeps a harness registered as active until dropped.
+pub(crate) struct HarnessRegistration(u64);
+
+impl HarnessRegistration {
+    /// Registers `engine` as an active harness, serving the tokio runtime the caller runs in.
+    pub fn new(engine: Arc<Engine>) -> HarnessRegistration {
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+        let id = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let runtime = tokio::runtime::Handle::try_current().ok().map(|h| h.id());
+        HARNESSES.lock().expect("not poisoned").push(ActiveHarness {
+            id,
+            engine,
+            runtime,
+        });
+        HarnessRegistration(id)
+    }
+}
+
+impl Drop for HarnessRegistration {
+    fn drop(&mut self) {
+        HARNESSES
+            .lock()
+            .expect("not poisoned")
+            .retain(|h| h.id != self.0);
+    }
+}
+
+/// The harness started in this thread's tokio runtime, if any: it serves every task and
+/// blocking thread of that runtime.
+fn harness_of_this_runtime() -> Option<Arc<Engine>> {
+    let runtime = tokio::runtime::Handle::try_current().ok()?.id();
+    HARNESSES
+        .lock()
+        .expect("not poisoned")
+        .iter()
+        .find(|h| h.runtime == Some(runtime))
+        .map(|h| h.engine.clone())
+}
+
+/// For a thread no harness claims: the only active harness, `Err` when several are active
+/// (none can be chosen), `Ok(None)` when none is.
+fn only_active_harness() -> Result<Option<Arc<Engine>>, ApiError> {
+    let harnesses = HARNESSES.lock().expect("not poisoned");
+    match harnesses.as_slice() {
+        [] => Ok(None),
+        [only] => Ok(Some(only.engine.clone())),
+        many => Err(ApiError::NotServed(format!(
+            "{} test harnesses are active (tests run in parallel) and this thread belongs to \
+             none of them, so the SDK will not guess which one, nor use the default database. \
+             Start threads and tasks with flowgate::spawn_thread / flowgate::spawn (or call \
+             `harness.enter()` in them), or use testing::shared_harness()",
+            many.len()
+        ))),
+    }
 }
 
 fn new_runtime() -> tokio::runtime::Runtime {
@@ -72,7 +144,7 @@ impl Engine {
             database_url: database_url.to_owned(),
         };
         // Spawned, not `Runtime::block_on`, so that a harness can start inside an async test.
-        let started = futures_executor::block_on(runtime.spawn(flowgate_server::start(config)))
+        let started = crate::block::block_on(runtime.spawn(flowgate_server::start(config)))
             .map_err(|e| ApiError::Embedded(e.to_string()))?;
         let server = started.map_err(|e| ApiError::Embedded(format!("{e:#}")))?;
         let engine = Engine::with_runtime(runtime, &server.api_url());
@@ -80,19 +152,32 @@ impl Engine {
         Ok(engine)
     }
 
-    /// The engine for this thread: a harness's, else the process default (from
-    /// `FLOWGATE_API_URL`, or an embedded server on `$FLOWGATE_HOME/flowgate.db`).
+    /// The engine for the calling code, in this order: the engine installed on this thread or
+    /// task (a harness, `Harness::enter`, a `RunContext`); the harness started in this
+    /// thread's tokio runtime; the shared harness; the only active harness; and, only when no
+    /// harness is active, the process default (`FLOWGATE_API_URL`, or an embedded server on
+    /// `$FLOWGATE_HOME/flowgate.db`).
     pub fn current() -> Result<Arc<Engine>, ApiError> {
-        if let Some(e) = OVERRIDE.with(|o| o.borrow().clone()) {
+        if let Some(e) = Engine::installed().or_else(harness_of_this_runtime) {
             return Ok(e);
         }
         if let Some(e) = PROCESS.lock().expect("not poisoned").clone() {
+            return Ok(e);
+        }
+        if let Some(e) = only_active_harness()? {
             return Ok(e);
         }
         DEFAULT
             .get_or_init(|| Engine::from_env().map(Arc::new).map_err(|e| e.to_string()))
             .clone()
             .map_err(ApiError::Embedded)
+    }
+
+    /// The engine installed on this thread or async task, if any.
+    pub fn installed() -> Option<Arc<Engine>> {
+        OVERRIDE
+            .with(|o| o.borrow().clone())
+            .or_else(|| ASYNC_OVERRIDE.try_with(Arc::clone).ok())
     }
 
     fn from_env() -> Result<Engine, ApiError> {
@@ -125,6 +210,14 @@ impl Engine {
         OverrideGuard { previous }
     }
 
+    /// Runs `fut` with `engine` (if any) installed for it wherever it is polled.
+    pub async fn scope_async<F: Future>(engine: Option<Arc<Engine>>, fut: F) -> F::Output {
+        match engine {
+            Some(engine) => ASYNC_OVERRIDE.scope(engine, fut).await,
+            None => fut.await,
+        }
+    }
+
     /// Runs `fut` on the engine's runtime without waiting for it.
     pub fn spawn<F>(&self, fut: F)
     where
@@ -133,7 +226,8 @@ impl Engine {
         self.handle().spawn(fut);
     }
 
-    fn handle(&self) -> &tokio::runtime::Handle {
+    /// The engine's tokio runtime.
+    pub fn handle(&self) -> &tokio::runtime::Handle {
         self.runtime
             .as_ref()
             .expect("the runtime lives as long as the engine")
@@ -141,26 +235,32 @@ impl Engine {
     }
 
     /// Runs `fut` on the engine's runtime and blocks this thread until it finishes (works from
-    /// any thread, including inside another runtime).
+    /// any thread, including inside another runtime, and nested).
     pub fn block_on<F>(&self, fut: F) -> F::Output
     where
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        let task = self.handle().spawn(fut);
-        futures_executor::block_on(task).expect("an SDK task panicked")
+        crate::block::block_on(self.run(fut))
     }
 
-    /// Runs `fut` on the engine's runtime and awaits it from any async context.
+    /// Runs `fut` on the engine's runtime and awaits it from any executor.
     pub async fn run<F>(&self, fut: F) -> F::Output
     where
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        self.handle()
-            .spawn(fut)
-            .await
-            .expect("an SDK task panicked")
+        match self.handle().spawn(fut).await {
+            Ok(out) => out,
+            Err(e) => std::panic::resume_unwind(e.into_panic()),
+        }
+    }
+
+    /// Waits `delay` from any executor (the engine's runtime keeps the timer).
+    pub async fn sleep(&self, delay: Duration) {
+        if !delay.is_zero() {
+            self.run(tokio::time::sleep(delay)).await;
+        }
     }
 
     /// The flow's id, created on first use and cached.
@@ -176,6 +276,14 @@ impl Engine {
         Ok(id)
     }
 
+    /// Stops the embedded server, if this engine has one (see `Harness::stop_server`).
+    pub fn stop_embedded(&self) {
+        #[cfg(feature = "embedded")]
+        if let Some(server) = self.server.lock().expect("not poisoned").take() {
+            let _ = self.block_on(server.stop());
+        }
+    }
+
     /// The API base URL.
     pub fn api_url(&self) -> &str {
         self.api.base()
@@ -189,7 +297,7 @@ impl Drop for Engine {
             && let Some(rt) = &self.runtime
         {
             let stop = rt.spawn(server.stop());
-            let _ = futures_executor::block_on(stop);
+            let _ = crate::block::block_on(stop);
         }
         if let Some(rt) = self.runtime.take() {
             rt.shutdown_background();

@@ -32,6 +32,8 @@
 //! - [`testing::harness`] isolates tests on a temporary database.
 
 mod api;
+mod attempt;
+mod block;
 mod context;
 mod distributed;
 mod engine;
@@ -39,23 +41,34 @@ mod error;
 mod flow;
 mod future;
 mod logging;
+mod outcome;
+mod panic;
 mod pause;
+mod records;
 mod runner;
 mod sinks;
 mod task;
 #[cfg(feature = "embedded")]
 pub mod testing;
 
-pub use distributed::{DistributedTaskRunner, RemoteTask, serve};
-pub use error::{ApiError, TaskError};
-pub use flowgate_macros::{RunInput, flow, task};
-pub use future::{AsCompleted, Input, TaskFuture, as_completed, wait};
-pub use logging::{RunLogger, logger};
-pub use pause::{Pause, PauseError, RunInput, pause_flow_run, pause_flow_run_for};
-pub use runner::{
-    IntoTaskRunner, InvalidWorkers, Job, ParallelTaskRunner, SequentialTaskRunner, TaskRunner,
-    ThreadPoolTaskRunner,
+pub use context::{
+    RunContext, current_flow_run_id, current_flow_run_name, current_task_run_id, spawn,
+    spawn_thread,
 };
+pub use distributed::{DistributedTaskRunner, RemoteTask, serve};
+pub use error::{ApiError, FlowError, TaskError, UserError};
+pub use flowgate_macros::{RunInput, flow, task};
+pub use future::{AsCompleted, Input, TaskFuture, TaskFutureAwait, as_completed, wait};
+pub use logging::{RunLogger, logger};
+pub use outcome::{ErrorValue, Fallible};
+pub use pause::{Pause, PauseError, RunInput, pause_flow_run, pause_flow_run_for};
+pub use records::{FlowRun, LogLine, Run, StateType, TaskRun};
+pub use runner::{
+    AsyncJob, IntoTaskRunner, InvalidWorkers, Job, ParallelTaskRunner, SequentialTaskRunner,
+    TaskRunner, ThreadPoolTaskRunner,
+};
+/// The `schemars` version `RunInput` types derive `JsonSchema` from (1.x).
+pub use schemars;
 
 /// A time as the API writes it: RFC 3339 with microseconds and `Z`.
 pub(crate) fn stamp(t: jiff::Timestamp) -> String {
@@ -71,20 +84,26 @@ pub fn api_url() -> Result<String, ApiError> {
 /// Everything a flow file usually needs.
 pub mod prelude {
     pub use crate::{
-        DistributedTaskRunner, Input, ParallelTaskRunner, SequentialTaskRunner, TaskFuture,
-        ThreadPoolTaskRunner, as_completed, flow, logger, task, wait,
+        DistributedTaskRunner, FlowError, Input, ParallelTaskRunner, SequentialTaskRunner,
+        TaskError, TaskFuture, ThreadPoolTaskRunner, as_completed, flow, logger, task, wait,
     };
 }
 
 /// Used by the code `#[flow]` and `#[task]` generate; not a stable API.
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::attempt::{Async, Inline, Threaded};
+    pub use crate::block::block_on;
     pub use crate::distributed::{RemoteCall, decode, run_remote};
-    pub use crate::flow::{FlowMeta, run_flow, run_flow_async};
+    pub use crate::flow::{
+        FlowMeta, execute as flow, into_result as flow_result, plain as flow_plain,
+    };
     pub use crate::logging::print_and_log;
+    pub use crate::outcome::{NotFallible, Outcome, Probe};
+    pub use crate::pause::DerivesJsonSchema;
     pub use crate::task::{
-        Fallible, Params, Plain, Prepared, ResultParts, TaskMeta, TaskOutcome, call_task,
-        call_task_async, resolve, submit_task, upstream_failed,
+        Params, TaskMeta, call as task, into_result as task_result, now, plain as task_plain,
+        resolve, resolve_async, submit_async_task, submit_task, upstream_failed,
     };
     pub use serde_json::Value;
 }

@@ -1,9 +1,10 @@
 //! Run logs: what `flowgate::logger()` and the SDK itself log goes to the run's logs on the
-//! server and, Prefect-style, to stderr (`FLOWGATE_LOGGING_LEVEL`: DEBUG, INFO (default),
-//! WARNING, ERROR, or OFF for the console).
+//! server, and to the console. The console line is a `tracing` event (target `flowgate`) when
+//! the program has a `tracing` subscriber; otherwise the SDK prints it Prefect-style to stderr
+//! with `eprintln!` (so a test runner's output capture holds it), filtered by
+//! `FLOWGATE_LOGGING_LEVEL`: DEBUG, INFO (default), WARNING, ERROR, or OFF.
 
 use std::fmt::Display;
-use std::io::Write;
 use std::sync::OnceLock;
 
 use serde_json::json;
@@ -42,8 +43,35 @@ fn level_name(level: i64) -> &'static str {
     }
 }
 
-/// Sends one line to the frame's run logs and the console.
-fn emit(frame: &Frame, level: i64, message: &str) {
+/// Whether the program installed a `tracing` subscriber for this thread (or globally).
+fn tracing_installed() -> bool {
+    tracing::dispatcher::get_default(|d| !d.is::<tracing::subscriber::NoSubscriber>())
+}
+
+/// Writes one line to the console: a `tracing` event, or a Prefect-style line on stderr.
+fn console(level: i64, who: Option<&str>, message: &str) {
+    if tracing_installed() {
+        let run = who.unwrap_or("");
+        match level {
+            ..=10 => tracing::debug!(target: "flowgate", run, "{message}"),
+            11..=20 => tracing::info!(target: "flowgate", run, "{message}"),
+            21..=30 => tracing::warn!(target: "flowgate", run, "{message}"),
+            _ => tracing::error!(target: "flowgate", run, "{message}"),
+        }
+        return;
+    }
+    if level < threshold() {
+        return;
+    }
+    let local = jiff::Timestamp::now().strftime("%H:%M:%S%.3f");
+    match who {
+        Some(who) => eprintln!("{local} | {:<7} | {who} - {message}", level_name(level)),
+        None => eprintln!("{local} | {:<7} | {message}", level_name(level)),
+    }
+}
+
+/// Sends one line to the frame's run logs, and (with `echo`) to the console.
+fn emit(frame: &Frame, level: i64, message: &str, echo: bool) {
     let (logger, who) = match &frame.task {
         Some(t) => ("prefect.task_runs", format!("Task run '{}'", t.name)),
         None => (
@@ -51,10 +79,9 @@ fn emit(frame: &Frame, level: i64, message: &str) {
             format!("Flow run '{}'", frame.flow.name),
         ),
     };
-    let now = jiff::Timestamp::now();
     let line = json!({
         "name": logger, "level": level, "message": message,
-        "timestamp": crate::stamp(now),
+        "timestamp": crate::stamp(jiff::Timestamp::now()),
         "flow_run_id": frame.flow.id, "task_run_id": frame.task.as_ref().map(|t| t.id),
     });
     frame
@@ -62,13 +89,8 @@ fn emit(frame: &Frame, level: i64, message: &str) {
         .engine
         .events
         .send(format!(r#"{{"type":"log","log":{line}}}"#));
-    if level >= threshold() {
-        let local = now.strftime("%H:%M:%S%.3f");
-        let _ = writeln!(
-            std::io::stderr().lock(),
-            "{local} | {:<7} | {who} - {message}",
-            level_name(level)
-        );
+    if echo {
+        console(level, Some(&who), message);
     }
 }
 
@@ -95,9 +117,8 @@ impl RunLogger {
     fn log(&self, level: i64, message: impl Display) {
         let message = message.to_string();
         match &self.frame {
-            Some(frame) => emit(frame, level, &message),
-            None if level >= threshold() => eprintln!("{:<7} | {message}", level_name(level)),
-            None => {}
+            Some(frame) => emit(frame, level, &message, true),
+            None => console(level, None, &message),
         }
     }
 
@@ -122,20 +143,12 @@ impl RunLogger {
     }
 }
 
-/// `println!` inside a `log_prints` flow or task: printed, and logged at INFO.
+/// `println!` inside a `log_prints` flow or task: printed once, and sent to the run's logs.
 #[doc(hidden)]
 pub fn print_and_log(args: std::fmt::Arguments<'_>) {
     let line = args.to_string();
     println!("{line}");
     if let Some(frame) = context::current() {
-        emit(&frame, INFO, &line);
+        emit(&frame, INFO, &line, false);
     }
-}
-
-pub(crate) fn task_log(frame: &Frame, level: i64, message: &str) {
-    emit(frame, level, message);
-}
-
-pub(crate) fn task_finished(frame: &Frame, state: &str) {
-    emit(frame, INFO, &format!("Finished in state {state}"));
 }

@@ -16,6 +16,7 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use uuid::Uuid;
 
+use crate::api::Answer;
 use crate::context::{self, Frame};
 use crate::engine::Engine;
 use crate::error::ApiError;
@@ -32,6 +33,18 @@ pub trait RunInput: schemars::JsonSchema + Serialize + DeserializeOwned + Send +
         Ok(())
     }
 }
+
+/// Checks, in `#[derive(RunInput)]`, that the type derives schemars 1's `JsonSchema`.
+#[doc(hidden)]
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` needs `#[derive(JsonSchema)]` to be a `RunInput`",
+    label = "`JsonSchema` (schemars 1) is not implemented for `{Self}`",
+    note = "derive it beside `RunInput`: `#[derive(Serialize, Deserialize, schemars::JsonSchema, RunInput)]` with `schemars = \"1\"` in Cargo.toml; or use the copy flowgate re-exports: `#[derive(flowgate::schemars::JsonSchema)]` plus `#[schemars(crate = \"flowgate::schemars\")]`",
+    note = "`schemars = \"0.8\"` derives 0.8's `JsonSchema`, a different trait that flowgate cannot read"
+)]
+pub trait DerivesJsonSchema {}
+
+impl<T: schemars::JsonSchema> DerivesJsonSchema for T {}
 
 /// Why a pause did not end with the run resumed.
 #[derive(Debug, thiserror::Error)]
@@ -225,16 +238,9 @@ async fn wait_for_resume(
         .await
         .ok()
         .flatten();
-    let paused = engine
-        .api
-        .set_flow_run_state(
-            run,
-            json!({"type": "PAUSED", "name": "Paused", "state_details": details}),
-        )
-        .await?;
-    if let Some(reason) = paused.aborted {
-        return Err(PauseError::Ended(reason));
-    }
+    // The input's schema and description are stored before the run pauses, so whoever sees
+    // the run paused can read what it waits for (and the server can refuse a resume whose
+    // schema is missing).
     if let Some((keys, schema, description)) = input {
         let post = |k: String, v: String| {
             let api = engine.api.clone();
@@ -250,6 +256,19 @@ async fn wait_for_resume(
         post(keys.schema, schema.to_string()).await?;
         if let Some(d) = description {
             post(keys.description, Value::String(d).to_string()).await?;
+        }
+    }
+    let answer = engine
+        .api
+        .set_flow_run_state(
+            run,
+            json!({"type": "PAUSED", "name": "Paused", "state_details": details}),
+        )
+        .await?;
+    match answer {
+        Answer::Accepted(_) => {}
+        Answer::Rejected { reason, .. } | Answer::Aborted { reason, .. } => {
+            return Err(PauseError::Ended(reason));
         }
     }
     loop {

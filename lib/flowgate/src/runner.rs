@@ -1,19 +1,79 @@
 //! Task runners decide where submitted tasks execute: in the caller's thread, on a pool of
-//! threads, or on one thread per core.
+//! threads, or on one thread per core. Async tasks are jobs too: by default a tokio task on the
+//! caller's runtime; the pools run them on their threads (so a pool's size bounds them).
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::mpsc::{Sender, channel};
 use std::sync::{Arc, Mutex};
 use std::thread;
 
+use crate::engine::Engine;
+
 /// A unit of work given to a runner.
 pub type Job = Box<dyn FnOnce() + Send + 'static>;
 
+/// A submitted async task run, given to a runner.
+pub struct AsyncJob {
+    future: Pin<Box<dyn Future<Output = ()> + Send + 'static>>,
+    engine: Arc<Engine>,
+}
+
+impl AsyncJob {
+    pub(crate) fn new(
+        future: impl Future<Output = ()> + Send + 'static,
+        engine: Arc<Engine>,
+    ) -> AsyncJob {
+        AsyncJob {
+            future: Box::pin(future),
+            engine,
+        }
+    }
+
+    /// Runs the job as a tokio task: on the caller's runtime, or the SDK's when there is none.
+    pub fn spawn(self) {
+        match tokio::runtime::Handle::try_current() {
+            Ok(handle) => drop(handle.spawn(self.future)),
+            Err(_) => self.engine.spawn(self.future),
+        }
+    }
+
+    /// Runs the job to its end on the calling thread (a runner's own thread, not an async
+    /// executor's), with the SDK's tokio runtime available to it for timers and I/O.
+    pub fn run_here(self) {
+        let _runtime = self.engine.handle().enter();
+        crate::block::block_on(self.future);
+    }
+}
+
+/// Runs `job` as a tokio task on the caller's runtime, the SDK's default one otherwise, or a
+/// thread of its own when neither exists.
+pub(crate) fn spawn_detached(job: impl Future<Output = ()> + Send + 'static) {
+    if let Ok(handle) = tokio::runtime::Handle::try_current() {
+        drop(handle.spawn(job));
+    } else if let Ok(engine) = Engine::current() {
+        engine.spawn(job);
+    } else {
+        thread::spawn(move || crate::block::block_on(job));
+    }
+}
+
 /// Executes submitted task runs.
 pub trait TaskRunner: Send + Sync + 'static {
-    /// Starts `job`; it must eventually run exactly once.
-    fn spawn(&self, job: Job);
-    /// A name for logs.
-    fn name(&self) -> String;
+    /// Starts `job`; it must eventually run exactly once. By default it runs at once, in the
+    /// submitting thread.
+    fn spawn(&self, job: Job) {
+        job();
+    }
+    /// Starts an async task run; by default as a tokio task ([`AsyncJob::spawn`]).
+    fn spawn_async(&self, job: AsyncJob) {
+        job.spawn();
+    }
+    /// A name for logs; by default the type's name.
+    fn name(&self) -> String {
+        let full = std::any::type_name::<Self>();
+        full.rsplit("::").next().unwrap_or(full).to_owned()
+    }
     /// Whether submitted tasks go to the server's queue instead of [`TaskRunner::spawn`].
     fn is_distributed(&self) -> bool {
         false
@@ -24,15 +84,7 @@ pub trait TaskRunner: Send + Sync + 'static {
 #[derive(Clone, Copy, Debug, Default)]
 pub struct SequentialTaskRunner;
 
-impl TaskRunner for SequentialTaskRunner {
-    fn spawn(&self, job: Job) {
-        job();
-    }
-
-    fn name(&self) -> String {
-        "SequentialTaskRunner".to_owned()
-    }
-}
+impl TaskRunner for SequentialTaskRunner {}
 
 /// `max_workers` must be at least 1.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -59,16 +111,6 @@ impl ThreadPoolTaskRunner {
     /// The number of worker threads.
     pub fn max_workers(&self) -> usize {
         self.pool.size
-    }
-}
-
-impl TaskRunner for ThreadPoolTaskRunner {
-    fn spawn(&self, job: Job) {
-        self.pool.spawn(job);
-    }
-
-    fn name(&self) -> String {
-        format!("ThreadPoolTaskRunner(max_workers={})", self.pool.size)
     }
 }
 
@@ -101,15 +143,30 @@ impl Default for ParallelTaskRunner {
     }
 }
 
-impl TaskRunner for ParallelTaskRunner {
-    fn spawn(&self, job: Job) {
-        self.pool.spawn(job);
-    }
+/// The runners backed by a [`Pool`]: sync jobs on its threads, async jobs too (each holding a
+/// thread until it finishes, so the pool's size bounds them).
+macro_rules! pool_runner {
+    ($($runner:ty => $label:literal),*) => {$(
+        impl TaskRunner for $runner {
+            fn spawn(&self, job: Job) {
+                self.pool.spawn(job);
+            }
 
-    fn name(&self) -> String {
-        format!("ParallelTaskRunner(workers={})", self.pool.size)
-    }
+            fn spawn_async(&self, job: AsyncJob) {
+                self.pool.spawn(Box::new(move || job.run_here()));
+            }
+
+            fn name(&self) -> String {
+                format!($label, self.pool.size)
+            }
+        }
+    )*};
 }
+
+pool_runner!(
+    ThreadPoolTaskRunner => "ThreadPoolTaskRunner(max_workers={})",
+    ParallelTaskRunner => "ParallelTaskRunner(workers={})"
+);
 
 /// A fixed-size thread pool whose threads start lazily and end when the pool is dropped.
 struct Pool {

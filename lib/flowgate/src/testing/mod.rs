@@ -1,7 +1,7 @@
 //! A test harness: an isolated in-process server on a temporary SQLite file, cleaned up after.
 //!
 //! ```no_run
-//! use flowgate::{flow, testing};
+//! use flowgate::{StateType, flow, testing};
 //!
 //! #[flow]
 //! fn my_favorite_flow() -> i64 {
@@ -10,26 +10,37 @@
 //!
 //! #[test]
 //! fn test_my_favorite_flow() {
-//!     let _harness = testing::harness();
+//!     let h = testing::harness();
 //!     assert_eq!(my_favorite_flow(), 42);
+//!     let runs = h.flow_runs();
+//!     assert_eq!(runs[0].state, StateType::Completed);
+//!     assert_eq!(runs[0].result::<i64>(), Some(42));
 //! }
+//! # fn main() {}
 //! ```
 //!
-//! [`harness`] serves the calling thread (and the tasks its flows start) until it is dropped, so
-//! tests running in parallel never see each other's runs. [`shared_harness`] starts one harness
-//! for the whole test binary instead, for every thread.
+//! [`harness`] serves the calling thread, the threads and tasks its flows start, the tokio
+//! runtime it was started in (every `tokio::spawn` and `spawn_blocking` of an async test), and
+//! what `flowgate::spawn` / `flowgate::spawn_thread` start, until it is dropped; tests running
+//! in parallel never see each other's runs. A thread no harness claims is served by the only
+//! active harness; with several active, the SDK refuses (an `ApiError::NotServed`) rather than
+//! guess, and while any harness is active it never falls back to the default database.
+//! [`shared_harness`] starts one harness for the whole test binary instead, for every thread.
+
+mod queries;
 
 use std::sync::{Arc, OnceLock};
 
 use serde_json::Value;
 
-use crate::engine::{Engine, OverrideGuard};
+use crate::engine::{Engine, HarnessRegistration, OverrideGuard};
 
 /// An isolated server for tests; flows called on this thread use it until it drops.
 pub struct Harness {
     engine: Arc<Engine>,
     _guard: Option<OverrideGuard>,
-    _dir: tempfile::TempDir,
+    _active: Option<HarnessRegistration>,
+    _dir: Option<tempfile::TempDir>,
 }
 
 fn start() -> (Arc<Engine>, tempfile::TempDir) {
@@ -40,15 +51,27 @@ fn start() -> (Arc<Engine>, tempfile::TempDir) {
     (Arc::new(engine), dir)
 }
 
-/// Starts a harness for the calling thread.
-pub fn harness() -> Harness {
-    let (engine, dir) = start();
+/// Makes `engine` serve the calling thread (and its runtime) as an active harness.
+fn serve(engine: Arc<Engine>, dir: Option<tempfile::TempDir>) -> Harness {
     let guard = Engine::install(engine.clone());
     Harness {
+        _active: Some(HarnessRegistration::new(engine.clone())),
         engine,
         _guard: Some(guard),
         _dir: dir,
     }
+}
+
+/// Starts a harness for the calling thread.
+pub fn harness() -> Harness {
+    let (engine, dir) = start();
+    serve(engine, Some(dir))
+}
+
+/// A harness that serves the calling thread from the server at `api_url` instead of its own
+/// (e.g. a `flowgate server start` the test launched); the queries work the same.
+pub fn connect(api_url: &str) -> Harness {
+    serve(Arc::new(Engine::remote(api_url)), None)
 }
 
 /// The harness shared by every test of this binary (started on first use). Flows on threads
@@ -60,7 +83,8 @@ pub fn shared_harness() -> &'static Harness {
         Harness {
             engine,
             _guard: None,
-            _dir: dir,
+            _active: None,
+            _dir: Some(dir),
         }
     });
     crate::engine::set_process_default(harness.engine.clone());
@@ -117,7 +141,14 @@ impl Harness {
         self.engine.api_url().to_owned()
     }
 
-    /// `POST path` on the harness server, for assertions (e.g. `"/flow_runs/filter"`).
+    /// Stops the harness's own server, as if it had crashed: to test what a program does when
+    /// its server goes away. Flows started after this fail to reach it.
+    pub fn stop_server(&self) {
+        self.engine.stop_embedded();
+    }
+
+    /// `POST path` on the harness server, for assertions the typed queries do not cover (e.g.
+    /// `"/events/filter"`).
     pub fn post(&self, path: &str, body: Value) -> Value {
         let api = self.engine.api.clone();
         let path = path.to_owned();

@@ -1,0 +1,361 @@
+//! A flow run's state machine: created Pending and moved to Running (with its parent task run
+//! when it is a subflow), then after each attempt its submitted tasks awaited, its events and
+//! logs flushed, and Completed or Failed proposed. The server's orchestration decides what
+//! happens: a retry comes back as `AwaitingRetry`, a cancellation as Cancelling or Cancelled,
+//! anything else it refuses as an error the caller can match.
+
+use std::future::poll_fn;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Serialize;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use super::FlowMeta;
+use crate::api::{Answer, uuid_field};
+use crate::attempt::{Attempted, Begin, Finished, Machine, Step};
+use crate::context::{ActiveFlow, FlowRunScope, Frame};
+use crate::engine::Engine;
+use crate::error::{ApiError, FlowError};
+use crate::logging;
+use crate::outcome::{ErrorValue, result_reference, to_json};
+use crate::runner::TaskRunner;
+
+/// A flow run in progress.
+pub(crate) struct FlowMachine {
+    meta: &'static FlowMeta,
+    scope: Arc<FlowRunScope>,
+    attempts: u32,
+    _active: ActiveFlow,
+}
+
+/// What the server decided about an attempt's final state.
+enum Closed {
+    /// The run is over.
+    Done,
+    /// Run the body again at this delay (the server put the run in `AwaitingRetry`).
+    Retry(Duration),
+    /// The run was cancelled meanwhile.
+    Cancelled(String),
+}
+
+/// How an attempt's outcome is recorded: the failure message, or the result reference.
+type Verdict = Result<Option<Value>, String>;
+
+/// A subflow's link to its parent: the parent run, its name, and the call's dynamic key.
+type ParentLink = (Uuid, String, u64);
+
+/// Creates the run (and, for a subflow, its parent task run). Both requests are idempotent:
+/// the task run's id and the flow run's idempotency key are chosen here, so a request resent
+/// after a lost answer finds what the first one created.
+async fn create_run(
+    engine: Arc<Engine>,
+    meta: &'static FlowMeta,
+    parameters: Value,
+    parent: Option<ParentLink>,
+) -> Result<(Uuid, String), ApiError> {
+    let flow_id = engine.flow_id(meta.name).await?;
+    let parent_task_run_id = match parent {
+        Some((parent_run, parent_name, key)) => {
+            let id = Uuid::now_v7();
+            engine
+                .api
+                .post(
+                    "a subflow's parent task run",
+                    "/task_runs/",
+                    &json!({"id": id, "flow_run_id": parent_run, "task_key": meta.name,
+                            "dynamic_key": key.to_string(), "name": format!("{}-{key}", meta.name),
+                            "state": {"type": "PENDING"}, "labels": {"parent_flow_run": parent_name}}),
+                )
+                .await?;
+            Some(id)
+        }
+        None => None,
+    };
+    let what = "creating a flow run";
+    let run = engine
+        .api
+        .post(
+            what,
+            "/flow_runs/",
+            &json!({"flow_id": flow_id, "parameters": parameters, "tags": meta.tags,
+                    "parent_task_run_id": parent_task_run_id, "state": {"type": "PENDING"},
+                    "idempotency_key": Uuid::new_v4().to_string(),
+                    "empirical_policy": {"retries": meta.retries, "retry_delay": meta.retry_delay}}),
+        )
+        .await?;
+    let id = uuid_field(&run, "id", what)?;
+    let name = run["name"].as_str().unwrap_or_default().to_owned();
+    Ok((id, name))
+}
+
+/// Why a run could not be (re)started.
+enum NotStarted {
+    /// It was cancelled meanwhile.
+    Cancelled(String),
+    /// The server could not be reached, or refused.
+    Failed(ApiError),
+}
+
+impl<V> From<NotStarted> for FlowError<V> {
+    fn from(n: NotStarted) -> FlowError<V> {
+        match n {
+            NotStarted::Cancelled(reason) => FlowError::Cancelled(reason),
+            NotStarted::Failed(e) => FlowError::Infrastructure(e),
+        }
+    }
+}
+
+/// Proposes Running: before the first attempt, and before each retry. Runs on the engine's
+/// runtime (called inside [`Engine::run`]).
+async fn start_running(engine: Arc<Engine>, id: Uuid, what: &str) -> Result<(), NotStarted> {
+    let answer = engine
+        .api
+        .set_flow_run_state(id, json!({"type": "RUNNING"}))
+        .await
+        .map_err(NotStarted::Failed)?;
+    if answer.cancelled() {
+        return Err(NotStarted::Cancelled(cancel_reason(answer.state())));
+    }
+    answer.accepted(what).map(drop).map_err(NotStarted::Failed)
+}
+
+fn cancel_reason(state: &Value) -> String {
+    state["message"]
+        .as_str()
+        .filter(|m| !m.is_empty())
+        .unwrap_or("the run was cancelled")
+        .to_owned()
+}
+
+impl FlowMachine {
+    /// Creates the run, moves it to Running, and registers it as in progress.
+    pub async fn open<V>(
+        meta: &'static FlowMeta,
+        engine: Arc<Engine>,
+        runner: Arc<dyn TaskRunner>,
+        parameters: Value,
+        parent: Option<&Frame>,
+    ) -> Result<FlowMachine, FlowError<V>> {
+        let link = parent.map(|f| (f.flow.id, f.flow.name.clone(), f.flow.next_key(meta.name)));
+        // One hop to the engine's runtime for both requests.
+        let (id, name) = engine
+            .run({
+                let engine = engine.clone();
+                async move {
+                    let (id, name) = create_run(engine.clone(), meta, parameters, link)
+                        .await
+                        .map_err(NotStarted::Failed)?;
+                    start_running(engine, id, "moving the run to Running").await?;
+                    Ok::<_, NotStarted>((id, name))
+                }
+            })
+            .await?;
+        let scope = Arc::new(FlowRunScope::new(engine, id, name, runner));
+        let machine = FlowMachine {
+            meta,
+            _active: ActiveFlow::register(&scope),
+            scope,
+            attempts: 0,
+        };
+        machine.log().info(format!(
+            "Beginning flow run '{}' for flow '{}'",
+            machine.scope.name, meta.name
+        ));
+        Ok(machine)
+    }
+
+    fn frame(&self) -> Frame {
+        Frame {
+            flow: self.scope.clone(),
+            task: None,
+        }
+    }
+
+    fn log(&self) -> logging::RunLogger {
+        logging::for_frame(&self.frame())
+    }
+
+    /// Waits for tasks the body submitted but did not wait for, warning about them.
+    async fn wait_outstanding(&self) {
+        let outstanding = self.scope.take_outstanding();
+        let unobserved = outstanding.iter().filter(|c| !c.observed()).count();
+        for c in &outstanding {
+            poll_fn(|cx| c.poll_done(cx)).await;
+        }
+        if unobserved > 0 {
+            self.log().warning(format!(
+                "{unobserved} submitted task run(s) were not waited for before the flow returned; \
+                 Flowgate waited for them. Resolve futures with .wait(), .result(), .await, wait() \
+                 or as_completed()"
+            ));
+        }
+    }
+
+    /// Flushes the run's events and logs, then proposes its final state. When the outcome
+    /// cannot be turned into a retry (success, or the last attempt), the closing log line goes
+    /// out with the same flush instead of a second one.
+    async fn close(&self, verdict: &Verdict, last: bool) -> Result<Closed, ApiError> {
+        let finished = match verdict {
+            Ok(_) => "Finished in state Completed()".to_owned(),
+            Err(m) => format!("Finished in state Failed('{m}')"),
+        };
+        let final_for_sure = verdict.is_ok() || last;
+        if final_for_sure {
+            self.log().info(&finished);
+        }
+        let state = match verdict {
+            Ok(data) => json!({"type": "COMPLETED", "data": data}),
+            Err(message) => json!({"type": "FAILED", "message": message}),
+        };
+        let (engine, id) = (self.scope.engine.clone(), self.scope.id);
+        let answer = self
+            .scope
+            .engine
+            .run(async move {
+                // Every task run and log line reaches the server before the run is finished.
+                if let Err(e) = engine.events.flush().await {
+                    tracing::warn!(target: "flowgate", "flow run {id}: {e}");
+                }
+                engine.api.set_flow_run_state(id, state).await
+            })
+            .await?;
+        let closed = match &answer {
+            Answer::Accepted(_) => Closed::Done,
+            _ if answer.cancelled() => Closed::Cancelled(cancel_reason(answer.state())),
+            Answer::Rejected { state, .. } if state["type"] == "SCHEDULED" => {
+                Closed::Retry(retry_delay(state))
+            }
+            // The server ended the run first (e.g. a pause that timed out): its record stands,
+            // and the caller still gets what the body returned.
+            Answer::Aborted { state, reason } => {
+                self.log().warning(format!(
+                    "The run keeps its state {}: {reason}",
+                    state["name"]
+                ));
+                Closed::Done
+            }
+            _ => {
+                return answer
+                    .accepted("the run's final state")
+                    .map(|_| Closed::Done);
+            }
+        };
+        match &closed {
+            Closed::Retry(delay) => self.log().warning(format!(
+                "Flow run failed ({}); the server scheduled a retry in {:.1} s",
+                verdict.as_ref().err().cloned().unwrap_or_default(),
+                delay.as_secs_f64()
+            )),
+            Closed::Done if !final_for_sure => self.log().info(&finished),
+            _ => return Ok(closed),
+        }
+        let engine = self.scope.engine.clone();
+        let _ = self
+            .scope
+            .engine
+            .run(async move { engine.events.flush().await })
+            .await;
+        Ok(closed)
+    }
+}
+
+/// How long until the retry the server scheduled.
+fn retry_delay(state: &Value) -> Duration {
+    state["state_details"]["scheduled_time"]
+        .as_str()
+        .and_then(|s| s.parse::<jiff::Timestamp>().ok())
+        .and_then(|at| (at - jiff::Timestamp::now()).try_into().ok())
+        .unwrap_or(Duration::ZERO)
+}
+
+/// How an attempt is recorded, and the serialiser's message when its value cannot be.
+fn verdict<V: Serialize, E: ErrorValue>(
+    attempted: &Attempted<Result<V, E>>,
+) -> (Verdict, Option<String>) {
+    match attempted {
+        Attempted::Returned(Ok(v)) => match to_json(v) {
+            Ok(json) => (Ok(Some(result_reference(json))), None),
+            Err(m) => (
+                Err(format!(
+                    "the result cannot be serialised for the record: {m}"
+                )),
+                Some(m),
+            ),
+        },
+        Attempted::Returned(Err(e)) => (Err(e.to_string()), None),
+        Attempted::Panicked(p) => (
+            Err(format!("Flow run encountered a panic: {}", p.message)),
+            None,
+        ),
+        Attempted::TimedOut(after) => (
+            Err(format!(
+                "Flow run timed out after {} s",
+                after.as_secs_f64()
+            )),
+            None,
+        ),
+    }
+}
+
+/// What the caller gets for a recorded attempt.
+fn finished<V, E>(
+    attempted: Attempted<Result<V, E>>,
+    unserialisable: Option<String>,
+) -> Finished<V, E, FlowError<V>> {
+    match attempted {
+        Attempted::Returned(Ok(v)) => match unserialisable {
+            None => Finished::Value(v),
+            Some(message) => Finished::Error(FlowError::Invalid(format!(
+                "the result cannot be serialised for the record: {message}"
+            ))),
+        },
+        Attempted::Returned(Err(e)) => Finished::UserError(e),
+        Attempted::Panicked(p) => Finished::Panicked(p),
+        Attempted::TimedOut(after) => Finished::Error(FlowError::TimedOut(after)),
+    }
+}
+
+impl<V: Serialize, E: ErrorValue> Machine<Result<V, E>> for FlowMachine {
+    type Done = Finished<V, E, FlowError<V>>;
+
+    fn begin(&mut self) -> Begin {
+        self.attempts += 1;
+        Begin {
+            last: self.attempts > self.meta.retries,
+            frame: Some(self.frame()),
+        }
+    }
+
+    async fn settle(&mut self, attempted: Attempted<Result<V, E>>) -> Step<Self::Done> {
+        self.wait_outstanding().await;
+        let (verdict, unserialisable) = verdict(&attempted);
+        let last = self.attempts > self.meta.retries;
+        match self.close(&verdict, last).await {
+            Ok(Closed::Done) => Step::Done(finished(attempted, unserialisable)),
+            Ok(Closed::Retry(delay)) => Step::Retry(delay),
+            Ok(Closed::Cancelled(reason)) => {
+                Step::Done(Finished::Error(FlowError::Cancelled(reason)))
+            }
+            Err(cause) => Step::Done(match attempted {
+                Attempted::Returned(Ok(value)) if unserialisable.is_none() => {
+                    Finished::Error(FlowError::Unrecorded { value, cause })
+                }
+                other => {
+                    tracing::warn!(target: "flowgate", "flow run '{}' could not be recorded as failed: {cause}", self.scope.name);
+                    finished(other, unserialisable)
+                }
+            }),
+        }
+    }
+
+    async fn resume(&mut self) -> Result<(), Self::Done> {
+        let (engine, id) = (self.scope.engine.clone(), self.scope.id);
+        self.scope
+            .engine
+            .run(start_running(engine, id, "rerunning the flow"))
+            .await
+            .map_err(|e| Finished::Error(e.into()))
+    }
+}
