@@ -1,4 +1,5 @@
-//! `flowgate flow-run ls | inspect | logs`.
+//! `flowgate flow-run ls | inspect | logs | resume | cancel`; a run is named by its id or its
+//! name.
 
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
@@ -20,7 +21,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use crate::client::Client;
-use crate::table;
+use crate::{paused_input, run_ref, table};
 
 /// Flow-run commands.
 #[derive(Subcommand)]
@@ -40,18 +41,18 @@ pub enum FlowRunCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Show one flow run.
+    /// Show one flow run (and, when it is paused, the input it waits for).
     Inspect {
-        /// The flow run's id.
-        id: Uuid,
+        /// The flow run's id or name.
+        run: String,
         /// Print JSON instead of a summary.
         #[arg(long)]
         json: bool,
     },
     /// Resume a paused flow run, with the input it waits for.
     Resume {
-        /// The flow run's id.
-        id: Uuid,
+        /// The flow run's id or name.
+        run: String,
         /// The input, as JSON (e.g. '{"size": "medium", "color": "red"}').
         #[arg(long, conflicts_with = "input_file")]
         input: Option<String>,
@@ -61,13 +62,13 @@ pub enum FlowRunCommand {
     },
     /// Cancel a flow run.
     Cancel {
-        /// The flow run's id.
-        id: Uuid,
+        /// The flow run's id or name.
+        run: String,
     },
     /// Print a flow run's logs.
     Logs {
-        /// The flow run's id.
-        id: Uuid,
+        /// The flow run's id or name.
+        run: String,
         /// Keep printing new logs until the run finishes.
         #[arg(long, short)]
         follow: bool,
@@ -86,14 +87,29 @@ pub async fn run(client: Client, command: FlowRunCommand) -> anyhow::Result<()> 
             limit,
             json,
         } => ls(&client, &state, flow, limit, json).await,
-        FlowRunCommand::Inspect { id, json } => inspect(&client, id, json).await,
-        FlowRunCommand::Logs { id, follow, json } => logs(&client, id, follow, json).await,
+        FlowRunCommand::Inspect { run, json } => {
+            inspect(&client, run_ref::resolve(&client, &run).await?, json).await
+        }
+        FlowRunCommand::Logs { run, follow, json } => {
+            logs(
+                &client,
+                run_ref::resolve(&client, &run).await?,
+                follow,
+                json,
+            )
+            .await
+        }
         FlowRunCommand::Resume {
-            id,
+            run,
             input,
             input_file,
-        } => resume(&client, id, input, input_file).await,
-        FlowRunCommand::Cancel { id } => cancel(&client, id).await,
+        } => {
+            let id = run_ref::resolve(&client, &run).await?;
+            resume(&client, id, input, input_file).await
+        }
+        FlowRunCommand::Cancel { run } => {
+            cancel(&client, run_ref::resolve(&client, &run).await?).await
+        }
     }
 }
 
@@ -240,8 +256,14 @@ async fn inspect(client: &Client, id: Uuid, as_json: bool) -> anyhow::Result<()>
         ..Default::default()
     };
     let task_runs: i64 = client.post("/task_runs/count", &of_run).await?;
+    let waiting = paused_input::read(client, &run).await;
     if as_json {
-        println!("{}", serde_json::to_string_pretty(&run)?);
+        let mut out = serde_json::to_value(&run)?;
+        if let Some(input) = &waiting {
+            out["run_input"] =
+                serde_json::json!({"description": input.description, "schema": input.schema});
+        }
+        println!("{}", serde_json::to_string_pretty(&out)?);
         return Ok(());
     }
     let flows = flow_names(client, std::slice::from_ref(&run)).await?;
@@ -265,6 +287,22 @@ async fn inspect(client: &Client, id: Uuid, as_json: bool) -> anyhow::Result<()>
     ];
     for (k, v) in fields {
         println!("  {k:<11} {v}");
+    }
+    match waiting {
+        Some(input) => {
+            println!(
+                "  Waiting for input; resume with: flowgate flow-run resume {} --input '{{…}}'",
+                run.name
+            );
+            print!("{}", paused_input::render(&input));
+        }
+        None if run.state_type == Some(StateType::Paused) => {
+            println!(
+                "  Waiting to be resumed: flowgate flow-run resume {}",
+                run.name
+            );
+        }
+        None => {}
     }
     Ok(())
 }

@@ -2,6 +2,8 @@
 
 mod client;
 mod flow_run_cmd;
+mod paused_input;
+mod run_ref;
 mod server_cmd;
 mod table;
 
