@@ -4,7 +4,7 @@
 mod common;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use common::{Api, ServerProcess};
@@ -26,8 +26,14 @@ struct Acked {
 }
 
 /// Moves runs through Running/Completed and posts events until told to stop, recording each
-/// write the server acknowledged. Requests cut off by the kill are not acknowledged.
-fn writer(api_url: String, flow_id: String, stop: Arc<AtomicBool>) -> Acked {
+/// write the server acknowledged (and counting acknowledged states in `progress`). Requests cut
+/// off by the kill are not acknowledged.
+fn writer(
+    api_url: String,
+    flow_id: String,
+    stop: Arc<AtomicBool>,
+    progress: Arc<AtomicUsize>,
+) -> Acked {
     let api = Api::new(&api_url);
     let mut acked = Acked::default();
     while !stop.load(Ordering::Relaxed) {
@@ -46,6 +52,7 @@ fn writer(api_url: String, flow_id: String, stop: Arc<AtomicBool>) -> Acked {
                     run_id.clone(),
                     body["state"]["id"].as_str().unwrap().to_owned(),
                 ));
+                progress.fetch_add(1, Ordering::Relaxed);
             }
         }
         let event_id = Uuid::now_v7().to_string();
@@ -69,13 +76,20 @@ on_each_backend!(
         let flow_id = flow["id"].as_str().unwrap().to_owned();
 
         let stop = Arc::new(AtomicBool::new(false));
+        let progress = Arc::new(AtomicUsize::new(0));
         let writers: Vec<_> = (0..4)
             .map(|_| {
-                let (url, flow_id, stop) = (server.api.clone(), flow_id.clone(), stop.clone());
-                std::thread::spawn(move || writer(url, flow_id, stop))
+                let (url, flow_id) = (server.api.clone(), flow_id.clone());
+                let (stop, progress) = (stop.clone(), progress.clone());
+                std::thread::spawn(move || writer(url, flow_id, stop, progress))
             })
             .collect();
-        std::thread::sleep(Duration::from_millis(1500));
+        // Kill mid-stream: once the writers have had many writes acknowledged (however slow a
+        // busy machine makes them), not after a fixed time.
+        let deadline = std::time::Instant::now() + Duration::from_secs(120);
+        while progress.load(Ordering::Relaxed) < 60 && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
         server.kill();
         stop.store(true, Ordering::Relaxed);
         let acked: Vec<Acked> = writers.into_iter().map(|w| w.join().unwrap()).collect();
