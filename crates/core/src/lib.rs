@@ -12,6 +12,7 @@ pub mod hand_out;
 pub mod late_runs;
 pub mod names;
 pub mod orchestration;
+pub mod pause;
 pub mod pools;
 pub mod schedule;
 pub mod scheduler;

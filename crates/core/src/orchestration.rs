@@ -134,20 +134,6 @@ pub fn decide_flow_run(
     Decision::Accept
 }
 
-/// The `Running` state a paused run resumes into, or why it cannot resume.
-pub fn resume_state(current: Option<&State>, new_id: Uuid, now: Micros) -> Result<State, String> {
-    match current {
-        Some(s) if s.state_type == StateType::Paused => {
-            Ok(State::new(new_id, StateType::Running, now))
-        }
-        Some(s) => Err(format!(
-            "the flow run is not paused (it is {}); only a paused run can be resumed",
-            s.name
-        )),
-        None => Err("the flow run has no state; only a paused run can be resumed".to_owned()),
-    }
-}
-
 /// A run's timing fields, derived from its state history.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct RunClock {
@@ -318,23 +304,6 @@ mod tests {
             decide_flow_run(exhausted, &failed, false, Micros(2), Uuid::nil()),
             Decision::Accept
         );
-    }
-
-    #[test]
-    fn only_a_paused_run_resumes() {
-        let paused = state(StateType::Paused, 1);
-        let resumed = resume_state(Some(&paused), Uuid::from_u128(7), Micros(2)).unwrap();
-        assert_eq!(
-            (resumed.state_type, resumed.timestamp),
-            (StateType::Running, Micros(2))
-        );
-        let running = state(StateType::Running, 1);
-        let err = resume_state(Some(&running), Uuid::nil(), Micros(2)).unwrap_err();
-        assert!(
-            err.contains("not paused") && err.contains("Running"),
-            "{err}"
-        );
-        assert!(resume_state(None, Uuid::nil(), Micros(2)).is_err());
     }
 
     fn any_state_type() -> impl Strategy<Value = StateType> {

@@ -143,6 +143,37 @@ impl TaskRunRecord {
         self.state = state;
     }
 
+    /// Moves the record into `state` (see [`TaskRunRecord::enter`]) and returns the event
+    /// recording the transition, received at `received`.
+    pub fn transition(&mut self, state: State, received: Micros) -> Event {
+        let previous = self.state.clone();
+        self.enter(state);
+        self.state_event(Some(&previous), received)
+    }
+
+    /// A subflow's parent task run follows its child flow run (as in Prefect, where the parent
+    /// task run's state is the subflow's): the record enters a copy of `child_state` with id
+    /// `new_id` whose details name this task run and the child run instead of the flow run.
+    /// Returns the event recording it.
+    pub fn follow_child(
+        &mut self,
+        child_run: Uuid,
+        child_state: &State,
+        new_id: Uuid,
+        received: Micros,
+    ) -> Event {
+        let mut mirrored = child_state.clone();
+        mirrored.id = new_id;
+        mirrored.details.remove("flow_run_id");
+        mirrored
+            .details
+            .insert("task_run_id".to_owned(), self.id.to_string().into());
+        mirrored
+            .details
+            .insert("child_flow_run_id".to_owned(), child_run.to_string().into());
+        self.transition(mirrored, received)
+    }
+
     /// The `prefect.task-run.<State>` event for a state the server set itself (a subflow's
     /// parent task run, a task run reported over REST), shaped like the client's so that the
     /// events table alone holds every task run's history. Its id is the state's id.
@@ -396,6 +427,38 @@ mod tests {
         );
     }
 
+    #[test]
+    fn a_parent_task_run_follows_its_subflow() {
+        let (task, flow_run, child) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
+        let mut rec = TaskRunRecord::from_event(&lifecycle_event(task, flow_run, 0)).unwrap();
+        let mut child_running = State::new(Uuid::now_v7(), StateType::Running, Micros(50));
+        child_running
+            .details
+            .insert("flow_run_id".into(), child.to_string().into());
+        let ev = rec.follow_child(child, &child_running, Uuid::from_u128(77), Micros(51));
+        assert_eq!(rec.state.state_type, StateType::Running);
+        assert_eq!(rec.state.id, Uuid::from_u128(77));
+        assert_eq!(rec.run_count, 1);
+        assert_eq!(
+            rec.state.detail_str("child_flow_run_id"),
+            Some(child.to_string().as_str())
+        );
+        assert_eq!(
+            rec.state.detail_str("task_run_id"),
+            Some(task.to_string().as_str())
+        );
+        assert_eq!(
+            rec.state.detail_str("flow_run_id"),
+            None,
+            "the child's id is not the parent's flow run"
+        );
+        assert_eq!(
+            (ev.id, ev.event.as_str()),
+            (rec.state.id, "prefect.task-run.Running")
+        );
+        assert_eq!(ev.payload.value()["intended"]["from"], "PENDING");
+    }
+
     proptest! {
         /// Any arrival order of a task run's events, with duplicates, folds to the record that
         /// in-order arrival gives.
@@ -409,6 +472,27 @@ mod tests {
                 .map(|s| TaskRunRecord::from_event(&lifecycle_event(task, flow_run, *s)).unwrap())
                 .reduce(TaskRunRecord::merge).unwrap();
             prop_assert_eq!(fold(&order), fold(&steps));
+        }
+
+        /// Whatever states the server moves a task run through, its run count counts the
+        /// Running entries, it has an end time exactly when its state is terminal, and every
+        /// transition's event is read back into the record it describes.
+        #[test]
+        fn server_transitions_keep_the_record_consistent(
+            types in prop::collection::vec(prop::sample::select(StateType::ALL.to_vec()), 1..10),
+        ) {
+            let mut rec = TaskRunRecord::from_event(&lifecycle_event(Uuid::from_u128(1), Uuid::from_u128(2), 0)).unwrap();
+            let mut runs = 0;
+            for (i, ty) in types.iter().enumerate() {
+                let at = Micros(100 + i as i64 * 10);
+                runs += i64::from(*ty == StateType::Running);
+                let ev = rec.transition(State::new(Uuid::from_u128(10 + i as u128), *ty, at), at);
+                let read = TaskRunRecord::from_event(&ev).unwrap();
+                prop_assert_eq!(read.state, rec.state.clone());
+                prop_assert_eq!(read.run_count, rec.run_count);
+            }
+            prop_assert_eq!(rec.run_count, runs);
+            prop_assert_eq!(rec.end_time.is_some(), rec.state.state_type.is_terminal());
         }
     }
 }

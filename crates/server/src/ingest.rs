@@ -177,7 +177,7 @@ async fn store_with_retry(
     let mut delay = Duration::from_millis(50);
     let mut attempt = 1;
     loop {
-        match store.ingest(events, logs).await {
+        match store.ingest(events, logs, crate::app::now()).await {
             Ok(outcome) => {
                 tracing::debug!(
                     stored = outcome.stored,

@@ -9,6 +9,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use flowgate_core::orchestration::Decision;
+use flowgate_core::pause::{ResumePlan, ResumeRefusal, plan_resume};
+use flowgate_store::StoreError;
 use flowgate_store::model::{FlowRunInput, Resume};
 use flowgate_wire::inputs::{
     FlowRunInput as InputOut, FlowRunInputCreate, FlowRunInputFilter, ResumeRequest,
@@ -114,6 +116,37 @@ async fn filter(
     Ok(Json(inputs.into_iter().map(input_out).collect()))
 }
 
+/// Checks a resume's input against the JSON Schema the paused flow stored under `schema_key`:
+/// `Ok(Err(reason))` when the input must be refused, also when the schema is missing or
+/// unreadable (an input that cannot be checked is not accepted).
+async fn check_input(
+    app: &AppState,
+    run: Uuid,
+    schema_key: &str,
+    input: &Value,
+) -> ApiResult<Result<(), String>> {
+    let stored = match app.store.read_flow_run_input(run, schema_key).await {
+        Ok(stored) => stored,
+        Err(StoreError::NotFound { .. }) => {
+            return Ok(Err(format!(
+                "the paused flow has not stored its input schema (key {schema_key:?}) yet, so \
+                 the input cannot be checked; try again in a moment"
+            )));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let schema: Value = match serde_json::from_str(&stored.value) {
+        Ok(schema) => schema,
+        Err(e) => {
+            return Ok(Err(format!(
+                "the paused flow stored an input schema that is not JSON ({e}), so the input \
+                 cannot be checked; cancel the run"
+            )));
+        }
+    };
+    Ok(validate(&schema, input))
+}
+
 /// Rejects a resume, keeping the run paused (Prefect answers 200 with `REJECT`).
 fn reject(state: Option<&flowgate_core::State>, reason: String) -> Response {
     let result = orchestration(&Decision::Reject { reason }, state);
@@ -134,32 +167,17 @@ async fn resume(
     .map_err(|e| ApiError::Invalid(format!("resume body: {e}")))?;
     let run = app.store.read_flow_run(id).await?;
     let state = run.state.as_ref();
-    let paused = state.is_some_and(|s| s.state_type == flowgate_core::StateType::Paused);
-    if !paused {
-        let current = state.map(|s| s.name.as_str()).unwrap_or("none");
-        return Err(ApiError::Conflict(format!(
-            "flow run {id} is not paused (its state is {current}); only a paused run can be resumed"
-        )));
-    }
-    let keyset = state
-        .and_then(|s| s.details.get("run_input_keyset"))
-        .and_then(Value::as_object)
-        .cloned();
-    let input = match (keyset, body.run_input) {
-        (None, None) => None,
-        (None, Some(_)) => {
-            return Ok(reject(
-                state,
-                "this pause does not wait for input; resume without run_input".to_owned(),
-            ));
+    let plan = match plan_resume(state, body.run_input.is_some()) {
+        Ok(plan) => plan,
+        Err(ResumeRefusal::NotPaused(why)) => {
+            return Err(ApiError::Conflict(format!(
+                "flow run {id} cannot be resumed: {why}"
+            )));
         }
-        (Some(_), None) => {
-            return Ok(reject(
-                state,
-                "this pause waits for input: send it as run_input".to_owned(),
-            ));
-        }
-        (Some(keyset), Some(run_input)) => {
+        Err(ResumeRefusal::Rejected(reason)) => return Ok(reject(state, reason)),
+    };
+    let input = match (plan, body.run_input) {
+        (ResumePlan::WithInput(keys), Some(run_input)) => {
             let text = run_input.to_string();
             if text.len() > MAX_INPUT_BYTES {
                 return Err(ApiError::BadRequest(
@@ -170,32 +188,20 @@ async fn resume(
                     ),
                 ));
             }
-            if let Some(schema_key) = keyset.get("schema").and_then(Value::as_str)
-                && let Ok(schema) = app.store.read_flow_run_input(id, schema_key).await
-            {
-                let schema: Value = serde_json::from_str(&schema.value).map_err(|e| {
-                    ApiError::Internal(format!("stored input schema is not JSON: {e}"))
-                })?;
-                if let Err(reason) = validate(&schema, &run_input) {
-                    return Ok(reject(state, reason));
-                }
+            if let Err(reason) = check_input(&app, id, &keys.schema, &run_input).await? {
+                return Ok(reject(state, reason));
             }
-            let response_key = keyset
-                .get("response")
-                .and_then(Value::as_str)
-                .ok_or_else(|| {
-                    ApiError::Invalid(
-                        "the paused state's run_input_keyset has no response key".into(),
-                    )
-                })?;
-            Some((response_key.to_owned(), text))
+            Some((keys.response, text))
         }
+        _ => None,
     };
+    let paused = state.map(|s| s.id).unwrap_or_default();
     let (resumed, events) = app
         .store
         .resume_flow_run(
             id,
             Resume {
+                paused,
                 input,
                 resumed_by: body.resumed_by.map(|who| who.chars().take(200).collect()),
             },

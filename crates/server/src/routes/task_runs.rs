@@ -76,9 +76,10 @@ async fn set_state(
 ) -> ApiResult<(StatusCode, Json<OrchestrationResult>)> {
     let id = parse_id(&id, "task run")?;
     let now = now();
-    let mut record = app.store.read_task_run(id).await?.record;
-    record.enter(state_in(body.state, now));
-    let (stored, event) = app.store.upsert_task_run(&record, now).await?;
+    let (stored, event) = app
+        .store
+        .set_task_run_state(id, state_in(body.state, now), now)
+        .await?;
     app.publish([event]);
     let result = orchestration(&Decision::Accept, Some(&stored.record.state));
     Ok((StatusCode::CREATED, Json(result)))

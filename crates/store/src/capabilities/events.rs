@@ -80,9 +80,15 @@ pub struct IngestOutcome {
 /// Storing and querying events.
 #[async_trait]
 pub trait EventStore: Send + Sync {
-    /// Stores events not stored before (by id), folds task-run events into task runs, and
-    /// stores log lines: the batched write path for high-volume client reports.
-    async fn ingest(&self, events: &[Event], logs: &[LogEntry]) -> Result<IngestOutcome>;
+    /// Stores events not stored before (by id), folds task-run events into task runs (marked
+    /// updated at `now`), and stores log lines: the batched write path for high-volume client
+    /// reports.
+    async fn ingest(
+        &self,
+        events: &[Event],
+        logs: &[LogEntry],
+        now: Micros,
+    ) -> Result<IngestOutcome>;
     /// Events matching `filter`.
     async fn filter_events(&self, filter: &EventFilter, page: Page) -> Result<Vec<Event>>;
     /// How many events match `filter`.

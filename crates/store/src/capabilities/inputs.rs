@@ -26,9 +26,13 @@ pub struct FlowRunInput {
     pub sender: Option<String>,
 }
 
-/// How a paused run is resumed: the input to store under its response key, and who resumed it.
-#[derive(Clone, Debug, Default)]
+/// How a paused run is resumed: the pause it was checked against, the input to store under
+/// its response key, and who resumed it.
+#[derive(Clone, Debug)]
 pub struct Resume {
+    /// The id of the Paused state the resume was checked against; if the run is in another
+    /// state by the time it is resumed, the resume is a conflict.
+    pub paused: Uuid,
     /// `(key, JSON text)` of the input, when the pause asked for one.
     pub input: Option<(String, String)>,
     /// Who resumed the run (for the `prefect.flow-run.Resumed` event).
@@ -55,8 +59,9 @@ pub trait InputStore: Send + Sync {
     /// Deletes a flow run's value by key.
     async fn delete_flow_run_input(&self, flow_run_id: Uuid, key: &str) -> Result<()>;
     /// Resumes a paused run: stores the input (if any) and moves the run to Running, with its
-    /// state and `prefect.flow-run.Resumed` events, in one transaction. A run that is not
-    /// paused (another resume won, or it never paused) is a [`StoreError::Conflict`].
+    /// state and `prefect.flow-run.Resumed` events, in one transaction. A run no longer in the
+    /// pause `resume.paused` (another resume won, or it paused again) is a
+    /// [`StoreError::Conflict`].
     ///
     /// [`StoreError::Conflict`]: crate::StoreError::Conflict
     async fn resume_flow_run(

@@ -3,7 +3,7 @@
 
 use async_trait::async_trait;
 use flowgate_core::task_run::TaskRunRecord;
-use flowgate_core::{Event, Micros, StateType};
+use flowgate_core::{Event, Micros, State, StateType};
 use uuid::Uuid;
 
 use crate::capabilities::flow_runs::FlowRunFilter;
@@ -68,6 +68,15 @@ pub trait TaskRunStore: Send + Sync {
     async fn upsert_task_run(
         &self,
         record: &TaskRunRecord,
+        now: Micros,
+    ) -> Result<(TaskRun, Event)>;
+    /// Moves a task run into `state` (a client reporting it over REST), recording its state
+    /// event; read, change and write are one transaction, so a state change and an ingest
+    /// batch folding into the same task run never overwrite each other.
+    async fn set_task_run_state(
+        &self,
+        id: Uuid,
+        state: State,
         now: Micros,
     ) -> Result<(TaskRun, Event)>;
     /// Reads a task run.

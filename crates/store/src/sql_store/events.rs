@@ -9,7 +9,7 @@ use flowgate_core::{Event, Micros, Payload};
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
-use super::{SqlStore, commit, filters, insert_rows, logs, rows_by_ids, task_runs};
+use super::{SqlStore, commit, filters, insert_rows, logs, task_runs};
 use crate::backend::Backend;
 use crate::capabilities::events::{EventFilter, EventStore, IngestOutcome};
 use crate::capabilities::logs::LogEntry;
@@ -19,7 +19,12 @@ use crate::store::Result;
 
 #[async_trait]
 impl<B: Backend> EventStore for SqlStore<B> {
-    async fn ingest(&self, events: &[Event], logs: &[LogEntry]) -> Result<IngestOutcome> {
+    async fn ingest(
+        &self,
+        events: &[Event],
+        logs: &[LogEntry],
+        now: Micros,
+    ) -> Result<IngestOutcome> {
         let mut outcome = IngestOutcome::default();
         let mut seen = HashSet::new();
         let unique: Vec<&Event> = events.iter().filter(|e| seen.insert(e.id)).collect();
@@ -53,17 +58,7 @@ impl<B: Backend> EventStore for SqlStore<B> {
             }
         }
         if !reports.is_empty() {
-            let ids: Vec<String> = reports.keys().map(Uuid::to_string).collect();
-            for row in rows_by_ids::<B>(&mut tx, "SELECT * FROM task_runs", &ids).await? {
-                let existing = task_runs::task_run(&row)?.record;
-                if let Some(rec) = reports.remove(&existing.id) {
-                    reports.insert(existing.id, existing.merge(rec));
-                }
-            }
-            let now = Micros::from_timestamp(jiff::Timestamp::now());
-            let records: Vec<TaskRunRecord> = reports.into_values().collect();
-            outcome.task_runs = records.len();
-            task_runs::upsert_task_runs::<B>(&mut tx, &records, now).await?;
+            outcome.task_runs = task_runs::fold_reports::<B>(&mut tx, reports, now).await?;
         }
         logs::insert_logs::<B>(&mut tx, logs).await?;
         commit(tx).await?;

@@ -4,6 +4,7 @@
 use async_trait::async_trait;
 use flowgate_core::event::{FlowRunFacts, flow_run_state_event};
 use flowgate_core::orchestration::{Decision, FlowRunSnapshot, RunClock, decide_flow_run};
+use flowgate_core::pause::record_pause_key;
 use flowgate_core::{Event, Micros, State, StateType, names};
 use serde_json::Value;
 use uuid::Uuid;
@@ -273,23 +274,6 @@ pub(super) async fn commit_state<B: Backend>(
     events.extend(task_runs::mirror_to_parent_task::<B>(conn, run, &state, now).await?);
     insert_events::<B>(conn, &events.iter().collect::<Vec<_>>()).await?;
     Ok(events)
-}
-
-/// Adds `key` to the run policy's `pause_keys` (as Prefect's client expects to read them).
-fn record_pause_key(policy: &mut Value, key: &str) {
-    if !policy.is_object() {
-        *policy = Value::Object(Default::default());
-    }
-    let keys = policy
-        .as_object_mut()
-        .expect("made an object above")
-        .entry("pause_keys")
-        .or_insert_with(|| Value::Array(Vec::new()));
-    if let Value::Array(keys) = keys
-        && !keys.iter().any(|k| k == key)
-    {
-        keys.push(key.into());
-    }
 }
 
 /// Appends a state to a run's history (a repeated id is ignored).

@@ -2,9 +2,8 @@
 //! stored and the run moved to Running in one transaction).
 
 use async_trait::async_trait;
-use flowgate_core::orchestration::resume_state;
-use flowgate_core::{Event, Micros, Payload};
-use serde_json::{Value, json};
+use flowgate_core::pause::{mark_resuming, resume_state, resumed_event};
+use flowgate_core::{Event, Micros};
 use uuid::Uuid;
 
 use super::events::insert_events;
@@ -81,8 +80,8 @@ impl<B: Backend> InputStore for SqlStore<B> {
     ) -> Result<(FlowRun, Vec<Event>)> {
         let mut tx = self.begin().await?;
         let (mut run, flow_name) = lock_run::<B>(&mut tx, id).await?;
-        let mut state =
-            resume_state(run.state.as_ref(), Uuid::now_v7(), now).map_err(|reason| {
+        let mut state = resume_state(run.state.as_ref(), resume.paused, Uuid::now_v7(), now)
+            .map_err(|reason| {
                 StoreError::Conflict(format!("cannot resume flow run {id}: {reason}"))
             })?;
         state
@@ -105,20 +104,14 @@ impl<B: Backend> InputStore for SqlStore<B> {
                 )));
             }
         }
-        if let Value::Object(policy) = &mut run.empirical_policy {
-            policy.insert("resuming".to_owned(), Value::Bool(true));
-        } else {
-            run.empirical_policy = json!({"resuming": true});
-        }
-        let state_id = state.id;
+        mark_resuming(&mut run.empirical_policy);
         let mut events = commit_state::<B>(&mut tx, &mut run, &flow_name, state, now).await?;
-        let mut resumed = events[0].clone();
-        resumed.id = Uuid::now_v7();
-        resumed.event = "prefect.flow-run.Resumed".to_owned();
-        resumed.follows = Some(state_id);
-        resumed.payload = Payload::from_value(&json!({
-            "resumed_by": resume.resumed_by, "input_key": input_key,
-        }));
+        let resumed = resumed_event(
+            &events[0],
+            resume.resumed_by.as_deref(),
+            input_key.as_deref(),
+            Uuid::now_v7(),
+        );
         insert_events::<B>(&mut tx, &[&resumed]).await?;
         events.push(resumed);
         commit(tx).await?;

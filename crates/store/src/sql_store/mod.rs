@@ -24,6 +24,7 @@ use std::time::Duration;
 use sqlx::postgres::{PgPoolOptions, Postgres};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Pool, Sqlite, Transaction};
+use uuid::Uuid;
 
 use crate::backend::{Backend, driver_error};
 use crate::schema::{MIGRATIONS, statements};
@@ -199,12 +200,36 @@ async fn rows_by_ids<B: Backend>(
     select: &str,
     ids: &[String],
 ) -> Result<Vec<Row>> {
+    select_by_ids::<B>(conn, select, ids, "").await
+}
+
+/// Reads the rows a `select` returns whose id is in `ids`, locking them for the rest of the
+/// transaction in id order (so two transactions locking overlapping sets never deadlock).
+async fn lock_by_ids<B: Backend>(
+    conn: &mut B::Connection,
+    select: &str,
+    ids: &[Uuid],
+) -> Result<Vec<Row>> {
+    let mut ids: Vec<String> = ids.iter().map(Uuid::to_string).collect();
+    ids.sort_unstable();
+    let lock = format!(" ORDER BY id{}", B::FOR_UPDATE);
+    select_by_ids::<B>(conn, select, &ids, &lock).await
+}
+
+/// `select WHERE id IN (…) tail`, in chunks of [`IN_CHUNK`] ids.
+async fn select_by_ids<B: Backend>(
+    conn: &mut B::Connection,
+    select: &str,
+    ids: &[String],
+    tail: &str,
+) -> Result<Vec<Row>> {
     let mut out = Vec::new();
     for chunk in ids.chunks(IN_CHUNK) {
         let mut sql = Sql::new(select);
         sql.push(" WHERE id IN (")
             .arg_list(chunk.iter().map(String::as_str))
-            .push(")");
+            .push(")")
+            .push(tail);
         out.extend(B::fetch_all(conn, sql).await?);
     }
     Ok(out)

@@ -3,8 +3,10 @@
 //! were lost too often is finished with an error and its task run Crashed.
 
 use async_trait::async_trait;
-use flowgate_core::task_queue::QueueStatus;
-use flowgate_core::{Micros, State, StateType};
+use flowgate_core::Micros;
+use flowgate_core::task_queue::{
+    LeaseCondition, QueueAction, QueueStatus, abandon_error, crashed_state, sources,
+};
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -51,16 +53,18 @@ impl<B: Backend> TaskQueueStore for SqlStore<B> {
             return Ok(Vec::new());
         }
         let mut tx = self.begin().await?;
-        // Tasks whose workers were lost too often are finished, and their task runs crashed.
-        let mut abandon = Sql::new("UPDATE task_queue SET status = 'done', error = ");
+        // Tasks whose workers were lost too often (`gives_up`) are finished, and their task
+        // runs crashed.
+        let mut abandon = Sql::new("UPDATE task_queue SET status = ");
         abandon
-            .arg(format!(
-                "its worker was lost {max_attempts} times; the task run crashed"
-            ))
+            .arg(QueueStatus::Done.as_str())
+            .push(", error = ")
+            .arg(abandon_error(max_attempts))
             .push(", updated = ")
             .arg(now)
-            .push(" WHERE status = 'claimed' AND lease_until < ")
-            .arg(now)
+            .push(" WHERE ");
+        eligible(&mut abandon, QueueAction::Abandon, now);
+        abandon
             .push(" AND attempts >= ")
             .arg(max_attempts)
             .push(" AND task_key IN (")
@@ -69,8 +73,10 @@ impl<B: Backend> TaskQueueStore for SqlStore<B> {
         for row in B::fetch_all(&mut tx, abandon).await? {
             crash_task_run::<B>(&mut tx, row.uuid("id")?, max_attempts, now).await?;
         }
-        let mut claim = Sql::new("UPDATE task_queue SET status = 'claimed', worker = ");
+        let mut claim = Sql::new("UPDATE task_queue SET status = ");
         claim
+            .arg(QueueStatus::Claimed.as_str())
+            .push(", worker = ")
             .arg(worker)
             .push(", lease_until = ")
             .arg(lease_until)
@@ -78,9 +84,10 @@ impl<B: Backend> TaskQueueStore for SqlStore<B> {
             .arg(now)
             .push(" WHERE id IN (SELECT id FROM task_queue WHERE task_key IN (")
             .arg_list(task_keys.iter().map(String::as_str))
-            .push(") AND (status = 'queued' OR (status = 'claimed' AND lease_until < ")
-            .arg(now)
-            .push(")) ORDER BY created, id LIMIT ")
+            .push(") AND ");
+        eligible(&mut claim, QueueAction::Claim, now);
+        claim
+            .push(" ORDER BY created, id LIMIT ")
             .arg(i64::from(limit))
             .push(B::SKIP_LOCKED)
             .push(") RETURNING *");
@@ -110,7 +117,9 @@ impl<B: Backend> TaskQueueStore for SqlStore<B> {
         sql.arg(lease_until)
             .push(", updated = ")
             .arg(now)
-            .push(" WHERE status = 'claimed' AND worker = ")
+            .push(" WHERE ");
+        eligible(&mut sql, QueueAction::Renew, now);
+        sql.push(" AND worker = ")
             .arg(worker)
             .push(" AND id IN (")
             .arg_list(ids.iter().copied())
@@ -129,16 +138,19 @@ impl<B: Backend> TaskQueueStore for SqlStore<B> {
         now: Micros,
     ) -> Result<bool> {
         let mut tx = self.begin().await?;
-        let mut sql = Sql::new("UPDATE task_queue SET status = 'done', result = ");
-        sql.arg(result.map(Value::to_string))
+        let mut sql = Sql::new("UPDATE task_queue SET status = ");
+        sql.arg(QueueStatus::Done.as_str())
+            .push(", result = ")
+            .arg(result.map(Value::to_string))
             .push(", error = ")
             .arg(error.map(str::to_owned))
             .push(", updated = ")
             .arg(now)
             .push(" WHERE id = ")
             .arg(id)
-            .push(" AND status = 'claimed' AND worker = ")
-            .arg(worker);
+            .push(" AND ");
+        eligible(&mut sql, QueueAction::Finish, now);
+        sql.push(" AND worker = ").arg(worker);
         let finished = B::execute(&mut tx, sql).await? == 1;
         commit(tx).await?;
         Ok(finished)
@@ -165,13 +177,34 @@ async fn crash_task_run<B: Backend>(
     if record.state.state_type.is_terminal() {
         return Ok(());
     }
-    let previous = record.state.clone();
-    let mut crashed = State::new(Uuid::now_v7(), StateType::Crashed, now);
-    crashed.message = Some(format!("the worker running it was lost {attempts} times"));
-    record.enter(crashed);
+    let event = record.transition(crashed_state(attempts, Uuid::now_v7(), now), now);
     upsert_task_runs::<B>(conn, std::slice::from_ref(&record), now).await?;
-    insert_events::<B>(conn, &[&record.state_event(Some(&previous), now)]).await?;
+    insert_events::<B>(conn, &[&event]).await?;
     Ok(())
+}
+
+/// Appends the condition selecting the calls `action` applies to (see
+/// [`flowgate_core::task_queue::sources`]), e.g. `((status = 'queued') OR (status = 'claimed'
+/// AND lease_until < now))` for a claim.
+fn eligible(sql: &mut Sql, action: QueueAction, now: Micros) {
+    sql.push("(");
+    for (i, (status, lease)) in sources(action).into_iter().enumerate() {
+        if i > 0 {
+            sql.push(" OR ");
+        }
+        sql.push("(status = ").arg(status.as_str());
+        match lease {
+            LeaseCondition::Any => {}
+            LeaseCondition::Lapsed => {
+                sql.push(" AND lease_until < ").arg(now);
+            }
+            LeaseCondition::Holding => {
+                sql.push(" AND lease_until >= ").arg(now);
+            }
+        }
+        sql.push(")");
+    }
+    sql.push(")");
 }
 
 /// Reads a `task_queue` row.

@@ -1,13 +1,17 @@
 //! [`TaskRunStore`] on SQL: the `task_runs` table, written by event ingest (folded records),
 //! by the REST routes, and by a subflow's state changes (its parent task run follows it).
 
+use std::collections::{HashMap, HashSet};
+
 use async_trait::async_trait;
 use flowgate_core::task_run::TaskRunRecord;
 use flowgate_core::{Event, Micros, State};
 use uuid::Uuid;
 
 use super::events::insert_events;
-use super::{SqlStore, by_id, commit, filters, flow_runs, insert_rows, not_found, rows};
+use super::{
+    SqlStore, by_id, commit, filters, flow_runs, insert_rows, lock_by_ids, not_found, rows,
+};
 use crate::backend::Backend;
 use crate::capabilities::flow_runs::FlowRun;
 use crate::capabilities::task_runs::{TaskRun, TaskRunFilter, TaskRunSort, TaskRunStore};
@@ -37,6 +41,29 @@ impl<B: Backend> TaskRunStore for SqlStore<B> {
         )?;
         commit(tx).await?;
         Ok((stored, event))
+    }
+
+    async fn set_task_run_state(
+        &self,
+        id: Uuid,
+        state: State,
+        now: Micros,
+    ) -> Result<(TaskRun, Event)> {
+        let mut tx = self.begin().await?;
+        let mut record = lock_task_run::<B>(&mut tx, id)
+            .await?
+            .ok_or_else(|| not_found("task run", id))?;
+        let event = record.transition(state, now);
+        upsert_task_runs::<B>(&mut tx, std::slice::from_ref(&record), now).await?;
+        insert_events::<B>(&mut tx, &[&event]).await?;
+        commit(tx).await?;
+        Ok((
+            TaskRun {
+                record,
+                updated: now,
+            },
+            event,
+        ))
     }
 
     async fn read_task_run(&self, id: Uuid) -> Result<TaskRun> {
@@ -77,6 +104,59 @@ pub(super) async fn lock_task_run<B: Backend>(
     }
 }
 
+/// Folds reports (one merged record per task run) into the stored task runs: each stored record
+/// is locked, merged with its report and written back, and the rest are inserted; a task run
+/// another transaction inserted meanwhile is merged too, never overwritten. Returns how many
+/// task runs changed.
+pub(super) async fn fold_reports<B: Backend>(
+    conn: &mut B::Connection,
+    mut reports: HashMap<Uuid, TaskRunRecord>,
+    now: Micros,
+) -> Result<usize> {
+    let changed = reports.len();
+    let ids: Vec<Uuid> = reports.keys().copied().collect();
+    let mut merged = merge_stored::<B>(conn, &mut reports, &ids).await?;
+    let fresh: Vec<TaskRunRecord> = reports.into_values().collect();
+    let inserted: HashSet<Uuid> = insert_rows::<B>(
+        conn,
+        &format!("INSERT INTO task_runs ({COLUMNS}) VALUES "),
+        " ON CONFLICT (id) DO NOTHING RETURNING id",
+        fresh.iter().map(|r| args(r, now)).collect(),
+    )
+    .await?
+    .iter()
+    .map(|r| r.uuid("id"))
+    .collect::<Result<_>>()?;
+    let mut raced: HashMap<Uuid, TaskRunRecord> = fresh
+        .into_iter()
+        .filter(|r| !inserted.contains(&r.id))
+        .map(|r| (r.id, r))
+        .collect();
+    if !raced.is_empty() {
+        let ids: Vec<Uuid> = raced.keys().copied().collect();
+        merged.extend(merge_stored::<B>(conn, &mut raced, &ids).await?);
+    }
+    upsert_task_runs::<B>(conn, &merged, now).await?;
+    Ok(changed)
+}
+
+/// Locks the stored records of `ids` and merges each with its report, which is taken out of
+/// `reports`.
+async fn merge_stored<B: Backend>(
+    conn: &mut B::Connection,
+    reports: &mut HashMap<Uuid, TaskRunRecord>,
+    ids: &[Uuid],
+) -> Result<Vec<TaskRunRecord>> {
+    let mut merged = Vec::new();
+    for row in lock_by_ids::<B>(conn, "SELECT * FROM task_runs", ids).await? {
+        let stored = task_run(&row)?.record;
+        if let Some(report) = reports.remove(&stored.id) {
+            merged.push(stored.merge(report));
+        }
+    }
+    Ok(merged)
+}
+
 /// Writes whole records, inserting new task runs and replacing stored ones.
 pub(super) async fn upsert_task_runs<B: Backend>(
     conn: &mut B::Connection,
@@ -99,8 +179,8 @@ pub(super) async fn upsert_task_runs<B: Backend>(
     Ok(())
 }
 
-/// A subflow's parent task run follows its child flow run's state (as in Prefect, where the
-/// parent task run's state is the subflow's). Returns the task run's state event, if any.
+/// A subflow's parent task run follows its child flow run's state
+/// ([`TaskRunRecord::follow_child`]). Returns the task run's state event, if any.
 pub(super) async fn mirror_to_parent_task<B: Backend>(
     conn: &mut B::Connection,
     run: &FlowRun,
@@ -113,19 +193,9 @@ pub(super) async fn mirror_to_parent_task<B: Backend>(
     let Some(mut record) = lock_task_run::<B>(conn, parent).await? else {
         return Ok(None);
     };
-    let previous = record.state.clone();
-    let mut mirrored = state.clone();
-    mirrored.id = Uuid::now_v7();
-    mirrored
-        .details
-        .insert("task_run_id".to_owned(), parent.to_string().into());
-    mirrored
-        .details
-        .insert("child_flow_run_id".to_owned(), run.id.to_string().into());
-    mirrored.details.remove("flow_run_id");
-    record.enter(mirrored);
+    let event = record.follow_child(run.id, state, Uuid::now_v7(), now);
     upsert_task_runs::<B>(conn, std::slice::from_ref(&record), now).await?;
-    Ok(Some(record.state_event(Some(&previous), now)))
+    Ok(Some(event))
 }
 
 /// Columns of `task_runs`, in the order of [`args`].

@@ -14,17 +14,21 @@ on_each_backend!(
         let completed = task_event(task, run.id, "COMPLETED", t0, 200, 1);
         // Completed first, then a batch with the rest and a duplicate, then the same batch again.
         let out = store
-            .ingest(std::slice::from_ref(&completed), &[])
+            .ingest(std::slice::from_ref(&completed), &[], now())
             .await
             .unwrap();
         assert_eq!((out.stored, out.task_runs), (1, 1));
         let out = store
-            .ingest(&[running.clone(), pending.clone(), running.clone()], &[])
+            .ingest(
+                &[running.clone(), pending.clone(), running.clone()],
+                &[],
+                now(),
+            )
             .await
             .unwrap();
         assert_eq!((out.stored, out.duplicates), (2, 1));
         let out = store
-            .ingest(&[pending, running, completed], &[])
+            .ingest(&[pending, running, completed], &[], now())
             .await
             .unwrap();
         assert_eq!((out.stored, out.duplicates, out.task_runs), (0, 3, 0));
@@ -68,7 +72,7 @@ on_each_backend!(
         let mut payload = bad.payload.value();
         payload["validated_state"]["type"] = json!("EXPLODED");
         bad.payload = flowgate_core::Payload::from_value(&payload);
-        let out = store.ingest(&[bad], &[]).await.unwrap();
+        let out = store.ingest(&[bad], &[], now()).await.unwrap();
         assert_eq!((out.stored, out.unreadable, out.task_runs), (1, 1, 0));
         assert_eq!(
             store
@@ -98,7 +102,7 @@ on_each_backend!(a_large_batch_lands_whole, async |db: TestDatabase| {
             ));
         }
     }
-    let out = store.ingest(&events, &[]).await.unwrap();
+    let out = store.ingest(&events, &[], now()).await.unwrap();
     assert_eq!((out.stored, out.task_runs), (1200, 400));
     let done = TaskRunFilter {
         state_types: Some(vec![StateType::Completed]),

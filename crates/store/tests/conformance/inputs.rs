@@ -67,11 +67,13 @@ on_each_backend!(exactly_one_resume_wins, async |db: TestDatabase| {
         .await
         .unwrap();
     assert_eq!(out.run.empirical_policy["pause_keys"], json!(["1"]));
+    let paused = out.state.unwrap().id;
     let mut racers = Vec::new();
     for i in 0..6 {
         let store = store.clone();
         racers.push(tokio::spawn(async move {
             let resume = Resume {
+                paused,
                 input: Some(("paused-1-response".to_owned(), format!("{{\"n\": {i}}}"))),
                 resumed_by: Some(format!("person-{i}")),
             };
@@ -110,4 +112,19 @@ on_each_backend!(exactly_one_resume_wins, async |db: TestDatabase| {
             .as_str()
             .map(str::to_owned)
     );
+    let mut again = state(StateType::Paused);
+    again.details.insert("pause_key".into(), "2".into());
+    store
+        .set_flow_run_state(run.id, again, false, now())
+        .await
+        .unwrap();
+    let stale = Resume {
+        paused,
+        input: None,
+        resumed_by: None,
+    };
+    match store.resume_flow_run(run.id, stale, now()).await {
+        Err(StoreError::Conflict(m)) => assert!(m.contains("paused again"), "{m}"),
+        other => panic!("a resume checked against an earlier pause must conflict: {other:?}"),
+    }
 });

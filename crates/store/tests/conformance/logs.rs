@@ -18,7 +18,7 @@ on_each_backend!(logs_are_stored_and_filtered, async |db: TestDatabase| {
             task_run_id: None,
         })
         .collect();
-    store.ingest(&[], &logs).await.unwrap();
+    store.ingest(&[], &logs, now()).await.unwrap();
     let of_run = LogFilter {
         flow_run_ids: Some(vec![run.id]),
         ..Default::default()
