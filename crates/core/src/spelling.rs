@@ -32,6 +32,17 @@ macro_rules! spelled_enum {
                 Self::ALL.iter().copied().find(|v| v.as_str().eq_ignore_ascii_case(s))
             }
         }
+
+        /// On the wire: one of the spellings.
+        impl schemars::JsonSchema for $name {
+            fn schema_name() -> std::borrow::Cow<'static, str> {
+                stringify!($name).into()
+            }
+
+            fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+                schemars::json_schema!({"type": "string", "enum": [$($spelling),+]})
+            }
+        }
     };
 }
 

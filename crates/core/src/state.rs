@@ -7,7 +7,19 @@ use uuid::Uuid;
 use crate::time::Micros;
 
 /// The kind of a state; names within a kind vary (`AwaitingRetry` is a `Scheduled` state).
-#[derive(Serialize, Deserialize, Clone, Copy, PartialEq, Eq, Hash, Debug, PartialOrd, Ord)]
+#[derive(
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Debug,
+    PartialOrd,
+    Ord,
+)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum StateType {
     /// Waiting for a start time.

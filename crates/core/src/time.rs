@@ -64,6 +64,21 @@ impl Serialize for Micros {
     }
 }
 
+/// On the wire an instant is an RFC 3339 string (`date-time`).
+impl schemars::JsonSchema for Micros {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Timestamp".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "format": "date-time",
+            "description": "An instant in RFC 3339, e.g. 2026-01-31T12:00:00.000000Z (a time without an offset is taken as UTC)",
+        })
+    }
+}
+
 impl<'de> Deserialize<'de> for Micros {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = std::borrow::Cow::<str>::deserialize(d)?;

@@ -116,10 +116,11 @@ fn rejection_error(r: JsonRejection) -> ApiError {
     }
 }
 
-/// A JSON body that may be absent (filter endpoints accept an empty body as "no filter").
-pub struct OptionalBody(pub serde_json::Value);
+/// A JSON body that may be absent (read as `{}`): filter endpoints accept an empty body as "no
+/// filter". A body that is not JSON is a 400; one that does not fit `T` a 422.
+pub struct OptionalBody<T = serde_json::Value>(pub T);
 
-impl<S: Send + Sync> FromRequest<S> for OptionalBody {
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for OptionalBody<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
@@ -134,17 +135,19 @@ impl<S: Send + Sync> FromRequest<S> for OptionalBody {
                     ),
                 )
             })?;
-        if bytes.iter().all(u8::is_ascii_whitespace) {
-            return Ok(OptionalBody(serde_json::Value::Null));
-        }
-        serde_json::from_slice(&bytes)
-            .map(OptionalBody)
-            .map_err(|e| {
+        let value = if bytes.iter().all(u8::is_ascii_whitespace) {
+            serde_json::Value::Object(Default::default())
+        } else {
+            serde_json::from_slice(&bytes).map_err(|e| {
                 ApiError::BadRequest(
                     StatusCode::BAD_REQUEST,
                     format!("request body is not valid JSON: {e}"),
                 )
-            })
+            })?
+        };
+        serde_json::from_value(value)
+            .map(OptionalBody)
+            .map_err(|e| ApiError::Invalid(format!("request body: {e}")))
     }
 }
 

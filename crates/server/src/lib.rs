@@ -7,7 +7,9 @@
 mod app;
 mod convert;
 mod error;
+mod extract;
 mod ingest;
+mod openapi;
 mod pause_timeouts;
 mod routes;
 mod run_input;

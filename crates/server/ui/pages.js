@@ -8,4 +8,5 @@ export const PAGES = [
   { path: "/runs/flow-run/:id", module: "flow-run" },
   { path: "/runs/task-run/:id", module: "task-run" },
   { path: "/flows", module: "flows", nav: "Flows", icon: "flows" },
+  { path: "/docs", module: "api-docs", nav: "API", icon: "api" },
 ];

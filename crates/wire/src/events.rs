@@ -5,6 +5,7 @@
 //! answered with an [`AuthAnswer`], then one frame per event. A websocket ping on `/events/in` is
 //! answered only once everything sent before it is stored.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
@@ -15,7 +16,7 @@ use crate::filters::EventFilter;
 use crate::logs::LogCreate;
 
 /// One event, as emitted and as read back.
-#[derive(Serialize, Deserialize, Clone, Debug)]
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug)]
 pub struct Event {
     /// Chosen by the emitter; the server stores each id once.
     pub id: Uuid,
@@ -40,7 +41,7 @@ pub struct Event {
 }
 
 /// The answer of `POST /events/filter`.
-#[derive(Serialize, Deserialize, Clone, Debug)]
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug)]
 pub struct EventPage {
     /// The events on this page.
     pub events: Vec<Event>,
@@ -51,7 +52,7 @@ pub struct EventPage {
 }
 
 /// What kind of frame a websocket frame is (its `type`).
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Copy, Debug, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub enum FrameType {
     /// Client → server, first: authenticate.
@@ -71,7 +72,7 @@ pub enum FrameType {
 }
 
 /// The first frame a client sends on either websocket.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq)]
 pub struct AuthFrame {
     /// [`FrameType::Auth`].
     #[serde(rename = "type")]
@@ -92,7 +93,7 @@ impl AuthFrame {
 }
 
 /// The server's answer to an [`AuthFrame`].
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq)]
 pub struct AuthAnswer {
     /// [`FrameType::AuthSuccess`] or [`FrameType::AuthFailure`].
     #[serde(rename = "type")]
@@ -103,7 +104,7 @@ pub struct AuthAnswer {
 }
 
 /// The frame that starts a subscription on `/events/out`.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq)]
 pub struct SubscribeFrame {
     /// [`FrameType::Filter`].
     #[serde(rename = "type")]
@@ -123,7 +124,7 @@ impl SubscribeFrame {
 }
 
 /// One event streamed on `/events/out`.
-#[derive(Serialize, Deserialize, Clone, Debug)]
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug)]
 pub struct EventFrame {
     /// [`FrameType::Event`].
     #[serde(rename = "type")]
@@ -133,7 +134,7 @@ pub struct EventFrame {
 }
 
 /// A refused frame or subscription, with what is wrong.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq)]
 pub struct ErrorFrame {
     /// [`FrameType::Error`].
     #[serde(rename = "type")]
@@ -154,7 +155,7 @@ impl ErrorFrame {
 
 /// A run log line sent on `/events/in` (a Flowgate extension: one flush then confirms a run's
 /// events and logs together).
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq)]
 pub struct LogFrame {
     /// [`FrameType::Log`].
     #[serde(rename = "type")]

@@ -4,13 +4,14 @@
 //! `operator` Flowgate supports); a field or operator Flowgate does not support is refused by
 //! name, never ignored: a filter that matched more than asked for would mislead.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::{Micros, StateType};
 
 /// How the fields of a filter object combine.
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Operator {
     /// Every field must match (the only operator Flowgate supports).
     #[serde(rename = "and_")]
@@ -21,7 +22,8 @@ pub enum Operator {
 }
 
 /// `{"any_": [...]}`: the value is one of these.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq, Eq)]
+#[schemars(rename = "AnyOf_{T}")]
 pub struct AnyOf<T> {
     /// Any of these values.
     pub any_: Option<Vec<T>>,
@@ -37,7 +39,7 @@ impl<T> AnyOf<T> {
 }
 
 /// Ids to include and to exclude.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Default)]
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq, Eq, Default)]
 pub struct IdFilter {
     /// Any of these ids.
     pub any_: Option<Vec<Uuid>>,
@@ -46,7 +48,7 @@ pub struct IdFilter {
 }
 
 /// A reference to another record that may be absent (a parent task run, a flow run).
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Default)]
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq, Eq, Default)]
 pub struct OptionalIdFilter {
     /// Any of these ids.
     pub any_: Option<Vec<Uuid>>,
@@ -55,7 +57,7 @@ pub struct OptionalIdFilter {
 }
 
 /// Exact names, or a case-insensitive substring.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Default)]
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq, Eq, Default)]
 pub struct NameFilter {
     /// Any of these exact names.
     pub any_: Option<Vec<String>>,
@@ -64,14 +66,14 @@ pub struct NameFilter {
 }
 
 /// Tags a record must have.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Default)]
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq, Eq, Default)]
 pub struct TagsFilter {
     /// Every one of these tags (at most 100).
     pub all_: Option<Vec<String>>,
 }
 
 /// A time window; either end may be open. Both ends are inclusive.
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub struct TimeFilter {
     /// At or after this instant.
     pub after_: Option<Micros>,
@@ -80,7 +82,7 @@ pub struct TimeFilter {
 }
 
 /// State types to include and to exclude.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Default)]
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq, Eq, Default)]
 pub struct StateTypeFilter {
     /// Any of these types.
     pub any_: Option<Vec<StateType>>,
@@ -89,7 +91,7 @@ pub struct StateTypeFilter {
 }
 
 /// A run's current state, by type and by name.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Default)]
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq, Eq, Default)]
 pub struct StateFilter {
     /// How `type` and `name` combine (`and_` only).
     pub operator: Option<Operator>,
@@ -101,7 +103,7 @@ pub struct StateFilter {
 }
 
 /// Which flows (`flows`).
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Default)]
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq, Eq, Default)]
 pub struct FlowFilter {
     /// How the fields combine (`and_` only).
     pub operator: Option<Operator>,
@@ -114,7 +116,7 @@ pub struct FlowFilter {
 }
 
 /// Which flow runs (`flow_runs`).
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Default)]
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq, Eq, Default)]
 pub struct FlowRunFilter {
     /// How the fields combine (`and_` only).
     pub operator: Option<Operator>,
@@ -139,7 +141,7 @@ pub struct FlowRunFilter {
 }
 
 /// Which task runs (`task_runs`).
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Default)]
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq, Eq, Default)]
 pub struct TaskRunFilter {
     /// How the fields combine (`and_` only).
     pub operator: Option<Operator>,
@@ -158,7 +160,7 @@ pub struct TaskRunFilter {
 }
 
 /// A log level window.
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub struct LevelFilter {
     /// At least this level.
     pub ge_: Option<i64>,
@@ -167,7 +169,7 @@ pub struct LevelFilter {
 }
 
 /// Which log lines (`logs`).
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Default)]
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq, Eq, Default)]
 pub struct LogFilter {
     /// How the fields combine (`and_` only).
     pub operator: Option<Operator>,
@@ -182,7 +184,7 @@ pub struct LogFilter {
 }
 
 /// Flow sort orders.
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Copy, Debug, PartialEq, Eq)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum FlowSort {
     /// Newest first.
@@ -196,7 +198,7 @@ pub enum FlowSort {
 }
 
 /// Flow-run sort orders (Prefect's names).
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Copy, Debug, PartialEq, Eq)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum FlowRunSort {
     /// Newest id first (the default).
@@ -222,7 +224,7 @@ pub enum FlowRunSort {
 }
 
 /// Task-run sort orders.
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Copy, Debug, PartialEq, Eq)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum TaskRunSort {
     /// Newest id first (the default).
@@ -240,7 +242,7 @@ pub enum TaskRunSort {
 }
 
 /// Log sort orders.
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Copy, Debug, PartialEq, Eq)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum LogSort {
     /// Oldest first (the default).
@@ -250,7 +252,7 @@ pub enum LogSort {
 }
 
 /// `POST /flows/filter`.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Default)]
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq, Eq, Default)]
 pub struct FlowFilterRequest {
     /// Which flows.
     pub flows: Option<FlowFilter>,
@@ -263,14 +265,14 @@ pub struct FlowFilterRequest {
 }
 
 /// `POST /flows/count`.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Default)]
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq, Eq, Default)]
 pub struct FlowCountRequest {
     /// Which flows.
     pub flows: Option<FlowFilter>,
 }
 
 /// `POST /flow_runs/filter`.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Default)]
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq, Eq, Default)]
 pub struct FlowRunFilterRequest {
     /// Runs of flows matching this.
     pub flows: Option<FlowFilter>,
@@ -285,7 +287,7 @@ pub struct FlowRunFilterRequest {
 }
 
 /// `POST /flow_runs/count`.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Default)]
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq, Eq, Default)]
 pub struct FlowRunCountRequest {
     /// Runs of flows matching this.
     pub flows: Option<FlowFilter>,
@@ -294,7 +296,7 @@ pub struct FlowRunCountRequest {
 }
 
 /// `POST /flow_runs/paginate`.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Default)]
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq, Eq, Default)]
 pub struct FlowRunPaginateRequest {
     /// Runs of flows matching this.
     pub flows: Option<FlowFilter>,
@@ -309,7 +311,7 @@ pub struct FlowRunPaginateRequest {
 }
 
 /// `POST /task_runs/filter`.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Default)]
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq, Eq, Default)]
 pub struct TaskRunFilterRequest {
     /// Task runs of runs of flows matching this.
     pub flows: Option<FlowFilter>,
@@ -326,7 +328,7 @@ pub struct TaskRunFilterRequest {
 }
 
 /// `POST /task_runs/count`.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Default)]
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq, Eq, Default)]
 pub struct TaskRunCountRequest {
     /// Task runs of runs of flows matching this.
     pub flows: Option<FlowFilter>,
@@ -337,7 +339,7 @@ pub struct TaskRunCountRequest {
 }
 
 /// `POST /logs/filter`.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Default)]
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq, Eq, Default)]
 pub struct LogFilterRequest {
     /// Which lines.
     pub logs: Option<LogFilter>,
@@ -350,7 +352,7 @@ pub struct LogFilterRequest {
 }
 
 /// When events occurred.
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub struct OccurredFilter {
     /// At or after this instant; a subscription first replays stored events from here.
     pub since: Option<Micros>,
@@ -359,7 +361,7 @@ pub struct OccurredFilter {
 }
 
 /// Event names.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Default)]
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq, Eq, Default)]
 pub struct EventNameFilter {
     /// Any of these exact names.
     pub name: Option<Vec<String>>,
@@ -368,7 +370,7 @@ pub struct EventNameFilter {
 }
 
 /// The resource an event is about.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Default)]
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq, Eq, Default)]
 pub struct ResourceFilter {
     /// Any of these `prefect.resource.id`s.
     pub id: Option<Vec<String>>,
@@ -377,21 +379,21 @@ pub struct ResourceFilter {
 }
 
 /// Resources an event relates to, or any resource it names.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Default)]
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq, Eq, Default)]
 pub struct ResourceIdFilter {
     /// Any of these `prefect.resource.id`s (at most 100 for `related`).
     pub id: Option<Vec<String>>,
 }
 
 /// Event ids.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Default)]
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq, Eq, Default)]
 pub struct EventIdFilter {
     /// Any of these ids.
     pub id: Option<Vec<Uuid>>,
 }
 
 /// Event order.
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Copy, Debug, PartialEq, Eq)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum EventOrder {
     /// Oldest first.
@@ -401,7 +403,7 @@ pub enum EventOrder {
 }
 
 /// Which events (Prefect's event filter).
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Default)]
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq, Eq, Default)]
 pub struct EventFilter {
     /// By when they occurred.
     pub occurred: Option<OccurredFilter>,
@@ -420,7 +422,7 @@ pub struct EventFilter {
 }
 
 /// `POST /events/filter`.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Default)]
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq, Eq, Default)]
 pub struct EventFilterRequest {
     /// Which events.
     pub filter: Option<EventFilter>,

@@ -1,6 +1,7 @@
 //! Flow runs: `POST /flow_runs/`, what flow-run routes answer, and `POST /flow_runs/paginate`'s
 //! page.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
@@ -10,7 +11,7 @@ use crate::{Micros, StateType};
 
 /// `POST /flow_runs/`: creates a run of a flow (or, with an `idempotency_key` seen before for the
 /// flow, returns that run).
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq, Default)]
 pub struct FlowRunCreate {
     /// The flow to run.
     pub flow_id: Uuid,
@@ -56,7 +57,7 @@ pub struct FlowRunCreate {
 }
 
 /// A flow run as a client reads it.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq)]
 pub struct FlowRun {
     /// The run's id.
     pub id: Uuid,
@@ -133,7 +134,7 @@ pub struct FlowRun {
 }
 
 /// One page of `POST /flow_runs/paginate`.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq)]
 pub struct FlowRunPage {
     /// The runs on this page.
     pub results: Vec<FlowRun>,

@@ -1,5 +1,6 @@
 //! Flows: `POST /flows/` and what flow routes answer.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
@@ -7,7 +8,7 @@ use uuid::Uuid;
 use crate::Micros;
 
 /// `POST /flows/`: creates a flow, or returns the one with that name.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq)]
 pub struct FlowCreate {
     /// The flow's name; at most one flow has it.
     pub name: String,
@@ -20,7 +21,7 @@ pub struct FlowCreate {
 }
 
 /// A flow as a client reads it.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq)]
 pub struct Flow {
     /// The flow's id.
     pub id: Uuid,

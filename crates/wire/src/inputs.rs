@@ -1,6 +1,7 @@
 //! Flow-run inputs and resuming a paused run: `POST /flow_runs/{id}/input`, `…/input/filter`,
 //! `GET …/input/{key}` (answers the stored value itself), and `POST /flow_runs/{id}/resume`.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
@@ -8,7 +9,7 @@ use uuid::Uuid;
 use crate::Micros;
 
 /// `POST /flow_runs/{id}/input`: stores a value on a run under a new key.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq)]
 pub struct FlowRunInputCreate {
     /// 1–255 letters, digits, `-`, `_` or `.`, unique per run.
     pub key: String,
@@ -20,7 +21,7 @@ pub struct FlowRunInputCreate {
 }
 
 /// A stored value, as `POST …/input/filter` answers it.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq)]
 pub struct FlowRunInput {
     /// The value's id.
     pub id: Uuid,
@@ -39,7 +40,7 @@ pub struct FlowRunInput {
 }
 
 /// `POST /flow_runs/{id}/input/filter`: a run's values by key prefix, oldest first.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Default)]
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq, Eq, Default)]
 pub struct FlowRunInputFilter {
     /// Keys starting with this (all keys when absent).
     #[serde(default)]
@@ -53,7 +54,7 @@ pub struct FlowRunInputFilter {
 }
 
 /// `POST /flow_runs/{id}/resume` (the body may be empty when the pause waits for no input).
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq, Default)]
 pub struct ResumeRequest {
     /// The input the pause waits for, checked against the JSON Schema the flow stored.
     #[serde(default)]

@@ -5,9 +5,10 @@
 //! frames, `resumed_by`) are marked where they are defined.
 //!
 //! These are wire shapes, not domain types: the server converts them to and from
-//! `flowgate-core` and `flowgate-store` values at its edge. The crate depends on serde only
-//! (and on `flowgate-core` for the two scalar types every shape uses: [`Micros`] timestamps and
-//! [`StateType`]).
+//! `flowgate-core` and `flowgate-store` values at its edge. The crate depends on serde and
+//! schemars only (and on `flowgate-core` for the scalar types every shape uses: [`Micros`]
+//! timestamps and [`StateType`]): each type derives `JsonSchema` beside serde's traits, and
+//! the server publishes those schemas as its OpenAPI document, so the document is these types.
 //!
 //! One module per capability: a new capability adds its module here, and its routes' bodies
 //! live in it.
@@ -23,10 +24,11 @@ pub mod task_queue;
 pub mod task_runs;
 
 pub use flowgate_core::{Micros, StateType};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// Every error answer's body: `{"detail": "what is wrong and what to do"}`.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq)]
 pub struct ErrorBody {
     /// One or more sentences for a person.
     pub detail: String,

@@ -1,12 +1,13 @@
 //! Run logs: `POST /logs/` and what `POST /logs/filter` answers.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::Micros;
 
 /// One line of `POST /logs/` (a list of them), or of a [`LogFrame`](crate::events::LogFrame).
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq)]
 pub struct LogCreate {
     /// The logger's name, e.g. `prefect.flow_runs`.
     pub name: String,
@@ -25,7 +26,7 @@ pub struct LogCreate {
 }
 
 /// A log line as a client reads it.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq)]
 pub struct Log {
     /// The line's id.
     pub id: Uuid,

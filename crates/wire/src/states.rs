@@ -1,6 +1,7 @@
 //! States: proposing one for a run (`POST …/set_state`), reading one, and the orchestration
 //! rules' answer.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use uuid::Uuid;
@@ -8,7 +9,7 @@ use uuid::Uuid;
 use crate::{Micros, StateType};
 
 /// A state as a client proposes it.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq)]
 pub struct StateCreate {
     /// The state's kind.
     #[serde(rename = "type")]
@@ -42,7 +43,7 @@ impl StateCreate {
 }
 
 /// The body of `POST /flow_runs/{id}/set_state` and `POST /task_runs/{id}/set_state`.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq)]
 pub struct SetState {
     /// The proposed state.
     pub state: StateCreate,
@@ -53,7 +54,7 @@ pub struct SetState {
 
 /// The keys under which a paused run's input is kept (`state_details.run_input_keyset`): the
 /// input's JSON Schema, its description, and where the resume's input is stored.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq, Eq)]
 pub struct RunInputKeyset {
     /// Key of the input's JSON Schema.
     pub schema: String,
@@ -65,7 +66,7 @@ pub struct RunInputKeyset {
 }
 
 /// A state as a client reads it.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq)]
 pub struct State {
     /// The state record's id.
     pub id: Uuid,
@@ -86,7 +87,7 @@ pub struct State {
 }
 
 /// The orchestration rules' verdict on a proposed state.
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Copy, Debug, PartialEq, Eq)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum SetStateStatus {
     /// The proposed state was committed.
@@ -100,7 +101,7 @@ pub enum SetStateStatus {
 }
 
 /// Why the rules answered as they did.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum OrchestrationDetails {
     /// Accepted.
@@ -125,7 +126,7 @@ pub enum OrchestrationDetails {
 }
 
 /// The answer to a proposed state: `{state, status, details}`.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq)]
 pub struct OrchestrationResult {
     /// The run's state after the proposal.
     pub state: Option<State>,

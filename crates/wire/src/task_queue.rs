@@ -2,6 +2,7 @@
 //! Prefect's API): a flow enqueues a task call; task workers claim calls by task key under a
 //! lease they renew, and report each outcome; the flow long-polls the call until it is done.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
@@ -10,7 +11,7 @@ use crate::Micros;
 pub use flowgate_core::task_queue::QueueStatus;
 
 /// `POST /flowgate/task_queue/`: puts a task call on the queue (again: a no-op).
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq)]
 pub struct TaskEnqueue {
     /// The task run's id, which names the call.
     pub id: Uuid,
@@ -26,7 +27,7 @@ pub struct TaskEnqueue {
 
 /// `POST /flowgate/task_queue/claim`: takes up to `limit` calls, oldest first, waiting up to
 /// `wait_seconds` for one to arrive.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq)]
 pub struct TaskClaim {
     /// Task keys this worker runs.
     pub task_keys: Vec<String>,
@@ -63,7 +64,7 @@ fn default_lease_seconds() -> f64 {
 }
 
 /// `POST /flowgate/task_queue/heartbeat`: renews a worker's leases.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq)]
 pub struct TaskHeartbeat {
     /// The worker renewing.
     pub worker: String,
@@ -75,7 +76,7 @@ pub struct TaskHeartbeat {
 }
 
 /// The answer to a heartbeat.
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Copy, Debug, PartialEq, Eq)]
 pub struct HeartbeatAnswer {
     /// How many of the calls the worker still holds (fewer: some lapsed to another worker).
     pub held: u64,
@@ -83,7 +84,7 @@ pub struct HeartbeatAnswer {
 
 /// `POST /flowgate/task_queue/{id}/finish`: a claimed call's outcome (exactly one of `result`
 /// and `error`).
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq)]
 pub struct TaskFinish {
     /// The worker that ran it.
     pub worker: String,
@@ -96,7 +97,7 @@ pub struct TaskFinish {
 }
 
 /// The query of `GET /flowgate/task_queue/{id}`.
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Default)]
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Copy, Debug, PartialEq, Default)]
 pub struct TaskRead {
     /// Wait up to this long (0–60 s) for the call to be done before answering.
     #[serde(default)]
@@ -104,7 +105,7 @@ pub struct TaskRead {
 }
 
 /// A queued call as `GET /flowgate/task_queue/{id}` and `claim` answer it.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq)]
 pub struct QueuedTask {
     /// The task run's id.
     pub id: Uuid,

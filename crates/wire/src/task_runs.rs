@@ -2,6 +2,7 @@
 //! routes answer, and the payload of a `prefect.task-run.<State>` event, which is how clients
 //! report every other task run.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use uuid::Uuid;
@@ -10,7 +11,7 @@ use crate::states::{State, StateCreate};
 use crate::{Micros, StateType};
 
 /// `POST /task_runs/`.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq, Default)]
 pub struct TaskRunCreate {
     /// The task run's id, when the client chose one.
     #[serde(default)]
@@ -50,7 +51,7 @@ pub struct TaskRunCreate {
 }
 
 /// A task run as a client reads it.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq)]
 pub struct TaskRun {
     /// The task run's id.
     pub id: Uuid,
@@ -113,7 +114,7 @@ pub struct TaskRun {
 /// The payload of a `prefect.task-run.<State>` event: the state the client moved the task run
 /// into and what it knows about the task run. The server folds these, in any order, into the
 /// task run's record.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq)]
 pub struct TaskRunEventPayload {
     /// The transition, by state type.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -128,7 +129,7 @@ pub struct TaskRunEventPayload {
 }
 
 /// A transition by state type (`{"from": "PENDING", "to": "RUNNING"}`).
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq)]
 pub struct Transition {
     /// The type before (null for a first report).
     pub from: Option<StateType>,
@@ -137,7 +138,7 @@ pub struct Transition {
 }
 
 /// A state as a task-run event reports it.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq)]
 pub struct ReportedState {
     /// The state's kind.
     #[serde(rename = "type")]
@@ -158,7 +159,7 @@ pub struct ReportedState {
 /// What a task-run event says about its task run. A client may describe the task run once, in
 /// its first event, and send only the changing fields (counts, times) afterwards: the server
 /// fills each report's gaps from earlier ones.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq, Default)]
 pub struct TaskRunReport {
     /// Display name.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -5,12 +5,11 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
+use axum::Json;
 use axum::extract::State;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade, close_code};
 use axum::http::StatusCode;
 use axum::response::Response;
-use axum::routing::{any, post};
-use axum::{Json, Router};
 use flowgate_store::model::{EventFilter, Page};
 use flowgate_wire::events::{
     AuthAnswer, AuthFrame, ErrorFrame, Event as EventWire, EventFrame, EventPage, FrameType,
@@ -21,12 +20,14 @@ use serde::Serialize;
 use serde_json::Value;
 use tokio::sync::broadcast::error::RecvError;
 
-use super::{filter_body, invalid};
+use super::invalid;
 use crate::app::{AppState, now};
 use crate::convert::events::{event_in, event_out};
 use crate::convert::filters::{self, page};
 use crate::convert::logs::log_in;
 use crate::error::{ApiError, ApiResult, Body};
+use crate::extract::FilterBody;
+use crate::openapi::{ApiRoutes, doc};
 
 /// Largest websocket frame accepted.
 const MAX_FRAME: usize = 4 * 1024 * 1024;
@@ -35,13 +36,39 @@ const AUTH_TIMEOUT: Duration = Duration::from_secs(10);
 /// Events replayed to a new subscriber at most.
 const BACKFILL: u32 = 1000;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/events", post(create))
-        .route("/events/", post(create))
-        .route("/events/filter", post(filter))
-        .route("/events/in", any(events_in))
-        .route("/events/out", any(events_out))
+pub fn routes() -> ApiRoutes {
+    ApiRoutes::new("Events")
+        .post(
+            "/events/",
+            create,
+            doc("Store events (answered once they are stored)").status(204, "stored"),
+        )
+        .post(
+            "/events/filter",
+            filter,
+            doc("List events matching a filter, with the total"),
+        )
+        .websocket(
+            "/events/in",
+            events_in,
+            doc(
+                "Websocket: send events (and Flowgate log frames); a ping is answered once \
+                 everything sent before it is stored",
+            )
+            .describe(
+                "Subprotocol `prefect`. Send `{\"type\": \"auth\", \"token\": KEY_OR_NULL}` \
+                 first, then one event per text frame.",
+            ),
+        )
+        .websocket(
+            "/events/out",
+            events_out,
+            doc("Websocket: receive events matching a filter, stored ones first, then live ones")
+                .describe(
+                    "Subprotocol `prefect`. Send the auth frame, then \
+                     `{\"type\": \"filter\", \"filter\": {...}}`.",
+                ),
+        )
 }
 
 async fn create(
@@ -69,9 +96,8 @@ async fn create(
 
 async fn filter(
     State(app): State<AppState>,
-    Body(body): Body<Value>,
+    FilterBody(req): FilterBody<EventFilterRequest>,
 ) -> ApiResult<Json<EventPage>> {
-    let req: EventFilterRequest = filter_body(&body)?;
     let f = invalid(filters::events("body.filter", req.filter))?;
     let page = invalid(page(req.limit, req.offset))?;
     let total = app.store.count_events(&f).await?;

@@ -3,11 +3,10 @@
 //! in the paused state's `run_input_keyset`; a resume's `run_input` is checked against that
 //! schema here, then stored under the keyset's response key as the run moves to Running.
 
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use flowgate_core::orchestration::Decision;
 use flowgate_core::pause::{ResumePlan, ResumeRefusal, plan_resume};
 use flowgate_store::StoreError;
@@ -15,22 +14,57 @@ use flowgate_store::model::{FlowRunInput, Resume};
 use flowgate_wire::inputs::{
     FlowRunInput as InputOut, FlowRunInputCreate, FlowRunInputFilter, ResumeRequest,
 };
+use flowgate_wire::states::OrchestrationResult;
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::{filter_body, parse_id};
+use super::parse_id;
 use crate::app::{AppState, now};
 use crate::convert::inputs::input_out;
 use crate::convert::states::orchestration;
 use crate::error::{ApiError, ApiResult, Body, OptionalBody};
+use crate::extract::FilterBody;
+use crate::openapi::{ApiRoutes, doc};
 use crate::run_input::{MAX_INPUT_BYTES, validate};
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/flow_runs/{id}/input", post(create))
-        .route("/flow_runs/{id}/input/filter", post(filter))
-        .route("/flow_runs/{id}/input/{key}", get(read).delete(delete))
-        .route("/flow_runs/{id}/resume", post(resume))
+pub fn routes() -> ApiRoutes {
+    ApiRoutes::new("Flow run inputs")
+        .post(
+            "/flow_runs/{id}/input",
+            create,
+            doc("Store a value under a key for a flow run (e.g. a pause's input schema)")
+                .status(201, "stored"),
+        )
+        .post(
+            "/flow_runs/{id}/input/filter",
+            filter,
+            doc("List a flow run's stored inputs by key prefix"),
+        )
+        .get(
+            "/flow_runs/{id}/input/{key}",
+            read,
+            doc("Read a flow run's stored input value")
+                .json::<Value>(200, "the stored value, as the JSON it was stored as"),
+        )
+        .delete(
+            "/flow_runs/{id}/input/{key}",
+            delete,
+            doc("Delete a flow run's stored input").status(204, "deleted"),
+        )
+        .post(
+            "/flow_runs/{id}/resume",
+            resume,
+            doc("Resume a paused flow run, with the input it waits for")
+                .describe(
+                    "The input is checked against the JSON Schema the paused flow stored; \
+                     exactly one resume wins.",
+                )
+                .status(201, "resumed: the run is Running")
+                .status(
+                    200,
+                    "rejected: the input does not fit (the run stays Paused)",
+                ),
+        )
 }
 
 async fn create(
@@ -97,10 +131,9 @@ async fn delete(
 async fn filter(
     State(app): State<AppState>,
     Path(id): Path<String>,
-    OptionalBody(body): OptionalBody,
+    FilterBody(req): FilterBody<FlowRunInputFilter>,
 ) -> ApiResult<Json<Vec<InputOut>>> {
     let flow_run_id = parse_id(&id, "flow run")?;
-    let req: FlowRunInputFilter = filter_body(&body)?;
     let limit = req.limit.unwrap_or(1);
     if !(1..=1000).contains(&limit) {
         return Err(ApiError::Invalid(format!(
@@ -148,23 +181,22 @@ async fn check_input(
 }
 
 /// Rejects a resume, keeping the run paused (Prefect answers 200 with `REJECT`).
-fn reject(state: Option<&flowgate_core::State>, reason: String) -> Response {
-    let result = orchestration(&Decision::Reject { reason }, state);
-    (StatusCode::OK, Json(result)).into_response()
+fn reject(
+    state: Option<&flowgate_core::State>,
+    reason: String,
+) -> (StatusCode, Json<OrchestrationResult>) {
+    (
+        StatusCode::OK,
+        Json(orchestration(&Decision::Reject { reason }, state)),
+    )
 }
 
 async fn resume(
     State(app): State<AppState>,
     Path(id): Path<String>,
-    OptionalBody(body): OptionalBody,
-) -> ApiResult<Response> {
+    OptionalBody(body): OptionalBody<ResumeRequest>,
+) -> ApiResult<(StatusCode, Json<OrchestrationResult>)> {
     let id = parse_id(&id, "flow run")?;
-    let body: ResumeRequest = serde_json::from_value(if body.is_null() {
-        serde_json::json!({})
-    } else {
-        body
-    })
-    .map_err(|e| ApiError::Invalid(format!("resume body: {e}")))?;
     let run = app.store.read_flow_run(id).await?;
     let state = run.state.as_ref();
     let plan = match plan_resume(state, body.run_input.is_some()) {
@@ -210,5 +242,5 @@ async fn resume(
         .await?;
     app.publish(events);
     let result = orchestration(&Decision::Accept, resumed.state.as_ref());
-    Ok((StatusCode::CREATED, Json(result)).into_response())
+    Ok((StatusCode::CREATED, Json(result)))
 }

@@ -1,33 +1,69 @@
 //! `/flow_runs` and `/flow_run_states`.
 
+use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use flowgate_store::model::Page;
 use flowgate_wire::filters::{FlowRunCountRequest, FlowRunFilterRequest, FlowRunPaginateRequest};
 use flowgate_wire::flow_runs::{FlowRun, FlowRunCreate, FlowRunPage};
 use flowgate_wire::states::{OrchestrationResult, SetState, SetStateStatus, State as StateOut};
+use schemars::JsonSchema;
 use serde::Deserialize;
 
-use super::{created_status, filter_body, invalid, parse_id};
+use super::{created_status, invalid, parse_id};
 use crate::app::{AppState, now};
 use crate::convert::filters::{flow_run_sort, flow_runs, page};
 use crate::convert::flow_runs::{flow_run_out, new_flow_run};
 use crate::convert::states::{orchestration, state_in, state_out};
-use crate::error::{ApiError, ApiResult, Body, OptionalBody};
+use crate::error::{ApiError, ApiResult, Body};
+use crate::extract::FilterBody;
+use crate::openapi::{ApiRoutes, doc};
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/flow_runs/", post(create))
-        .route("/flow_runs", post(create))
-        .route("/flow_runs/{id}", get(read).delete(delete))
-        .route("/flow_runs/filter", post(filter))
-        .route("/flow_runs/count", post(count))
-        .route("/flow_runs/paginate", post(paginate))
-        .route("/flow_runs/{id}/set_state", post(set_state))
-        .route("/flow_run_states/", get(states))
-        .route("/flow_run_states", get(states))
+pub fn routes() -> ApiRoutes {
+    ApiRoutes::new("Flow runs")
+        .post(
+            "/flow_runs/",
+            create,
+            doc("Create a flow run")
+                .status(201, "the new run")
+                .status(200, "the run this idempotency key created before"),
+        )
+        .get("/flow_runs/{id}", read, doc("Read a flow run"))
+        .delete(
+            "/flow_runs/{id}",
+            delete,
+            doc("Delete a flow run").status(204, "deleted"),
+        )
+        .post(
+            "/flow_runs/filter",
+            filter,
+            doc("List flow runs matching a filter"),
+        )
+        .post(
+            "/flow_runs/count",
+            count,
+            doc("Count flow runs matching a filter"),
+        )
+        .post(
+            "/flow_runs/paginate",
+            paginate,
+            doc("One page of the flow runs matching a filter, with the total"),
+        )
+        .post(
+            "/flow_runs/{id}/set_state",
+            set_state,
+            doc("Propose a state for a flow run; the orchestration rules decide")
+                .status(201, "accepted: the proposed state is the run's state")
+                .status(
+                    200,
+                    "rejected, told to wait, or aborted (see status and details)",
+                ),
+        )
+        .get(
+            "/flow_run_states/",
+            states,
+            doc("A flow run's state history"),
+        )
 }
 
 async fn create(
@@ -57,9 +93,8 @@ async fn delete(State(app): State<AppState>, Path(id): Path<String>) -> ApiResul
 
 async fn filter(
     State(app): State<AppState>,
-    OptionalBody(body): OptionalBody,
+    FilterBody(req): FilterBody<FlowRunFilterRequest>,
 ) -> ApiResult<Json<Vec<FlowRun>>> {
-    let req: FlowRunFilterRequest = filter_body(&body)?;
     let f = invalid(flow_runs(req.flows, req.flow_runs))?;
     let page = invalid(page(req.limit, req.offset))?;
     let now = now();
@@ -74,18 +109,16 @@ async fn filter(
 
 async fn count(
     State(app): State<AppState>,
-    OptionalBody(body): OptionalBody,
+    FilterBody(req): FilterBody<FlowRunCountRequest>,
 ) -> ApiResult<Json<i64>> {
-    let req: FlowRunCountRequest = filter_body(&body)?;
     let f = invalid(flow_runs(req.flows, req.flow_runs))?;
     Ok(Json(app.store.count_flow_runs(&f).await?))
 }
 
 async fn paginate(
     State(app): State<AppState>,
-    OptionalBody(body): OptionalBody,
+    FilterBody(req): FilterBody<FlowRunPaginateRequest>,
 ) -> ApiResult<Json<FlowRunPage>> {
-    let req: FlowRunPaginateRequest = filter_body(&body)?;
     let f = invalid(flow_runs(req.flows, req.flow_runs))?;
     let limit = invalid(page(req.limit, None))?.limit;
     let page_no = req.page.unwrap_or(1);
@@ -142,8 +175,9 @@ async fn set_state(
     Ok((status, Json(result)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 struct StatesQuery {
+    /// The flow run whose states to list (required).
     flow_run_id: Option<String>,
 }
 

@@ -1,28 +1,43 @@
 //! `/flows`.
 
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use flowgate_store::model::FlowSort;
 use flowgate_wire::filters::{self as wire, FlowCountRequest, FlowFilterRequest};
 use flowgate_wire::flows::{Flow, FlowCreate};
 use serde_json::Value;
 
-use super::{created_status, filter_body, invalid, parse_id};
+use super::{created_status, invalid, parse_id};
 use crate::app::{AppState, now};
 use crate::convert::filters::{flows, page};
 use crate::convert::flows::flow_out;
-use crate::error::{ApiError, ApiResult, Body, OptionalBody};
+use crate::error::{ApiError, ApiResult, Body};
+use crate::extract::FilterBody;
+use crate::openapi::{ApiRoutes, doc};
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/flows/", post(create))
-        .route("/flows", post(create))
-        .route("/flows/{id}", get(read).delete(delete))
-        .route("/flows/name/{name}", get(read_by_name))
-        .route("/flows/filter", post(filter))
-        .route("/flows/count", post(count))
+pub fn routes() -> ApiRoutes {
+    ApiRoutes::new("Flows")
+        .post(
+            "/flows/",
+            create,
+            doc("Create a flow, or read the one with this name")
+                .status(201, "the new flow")
+                .status(200, "the flow that already had this name"),
+        )
+        .get("/flows/{id}", read, doc("Read a flow"))
+        .delete(
+            "/flows/{id}",
+            delete,
+            doc("Delete a flow and its runs").status(204, "deleted"),
+        )
+        .get(
+            "/flows/name/{name}",
+            read_by_name,
+            doc("Read a flow by name"),
+        )
+        .post("/flows/filter", filter, doc("List flows matching a filter"))
+        .post("/flows/count", count, doc("Count flows matching a filter"))
 }
 
 async fn create(
@@ -60,9 +75,8 @@ async fn delete(State(app): State<AppState>, Path(id): Path<String>) -> ApiResul
 
 async fn filter(
     State(app): State<AppState>,
-    OptionalBody(body): OptionalBody,
+    FilterBody(req): FilterBody<FlowFilterRequest>,
 ) -> ApiResult<Json<Vec<Flow>>> {
-    let req: FlowFilterRequest = filter_body(&body)?;
     let f = invalid(flows(req.flows))?;
     let page = invalid(page(req.limit, req.offset))?;
     let sort = match req.sort {
@@ -77,9 +91,8 @@ async fn filter(
 
 async fn count(
     State(app): State<AppState>,
-    OptionalBody(body): OptionalBody,
+    FilterBody(req): FilterBody<FlowCountRequest>,
 ) -> ApiResult<Json<i64>> {
-    let req: FlowCountRequest = filter_body(&body)?;
     let f = invalid(flows(req.flows))?;
     Ok(Json(app.store.count_flows(&f).await?))
 }

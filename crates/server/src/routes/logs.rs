@@ -1,26 +1,34 @@
 //! `/logs`.
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::post;
-use axum::{Json, Router};
 use flowgate_wire::filters::{LogFilterRequest, LogSort};
 use flowgate_wire::logs::{Log, LogCreate};
 
-use super::{filter_body, invalid};
+use super::invalid;
 use crate::app::{AppState, now};
 use crate::convert::filters::{logs, page};
 use crate::convert::logs::{log_in, log_out};
-use crate::error::{ApiError, ApiResult, Body, OptionalBody};
+use crate::error::{ApiError, ApiResult, Body};
+use crate::extract::FilterBody;
+use crate::openapi::{ApiRoutes, doc};
 
 /// Log lines per request at most.
 const MAX_LOGS: usize = 10_000;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/logs/", post(create))
-        .route("/logs", post(create))
-        .route("/logs/filter", post(filter))
+pub fn routes() -> ApiRoutes {
+    ApiRoutes::new("Logs")
+        .post(
+            "/logs/",
+            create,
+            doc("Store run log lines").status(201, "stored"),
+        )
+        .post(
+            "/logs/filter",
+            filter,
+            doc("List log lines matching a filter"),
+        )
 }
 
 async fn create(
@@ -44,9 +52,8 @@ async fn create(
 
 async fn filter(
     State(app): State<AppState>,
-    OptionalBody(body): OptionalBody,
+    FilterBody(req): FilterBody<LogFilterRequest>,
 ) -> ApiResult<Json<Vec<Log>>> {
-    let req: LogFilterRequest = filter_body(&body)?;
     let f = invalid(logs(req.logs))?;
     let page = invalid(page(req.limit, req.offset))?;
     let newest_first = req.sort == Some(LogSort::TimestampDesc);

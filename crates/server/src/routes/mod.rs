@@ -12,10 +12,19 @@ mod task_runs;
 use axum::Router;
 
 use crate::app::AppState;
+use crate::openapi::ApiRoutes;
 
-/// Every API route; each error answer is JSON with a `detail`.
+/// Every API route, documented (`GET /api/openapi.json`); each error answer is JSON with a
+/// `detail`. A capability's module returns its [`ApiRoutes`] and is merged here.
 pub fn api() -> Router<AppState> {
-    Router::new()
+    api_routes()
+        .into_router()
+        .layer(axum::middleware::map_response(crate::error::json_errors))
+}
+
+/// Every capability's routes.
+pub fn api_routes() -> ApiRoutes {
+    ApiRoutes::new("Server")
         .merge(admin::routes())
         .merge(flows::routes())
         .merge(flow_runs::routes())
@@ -24,13 +33,9 @@ pub fn api() -> Router<AppState> {
         .merge(task_queue::routes())
         .merge(logs::routes())
         .merge(events::routes())
-        .layer(axum::middleware::map_response(crate::error::json_errors))
 }
 
 use axum::http::StatusCode;
-use serde::Serialize;
-use serde::de::DeserializeOwned;
-use serde_json::Value;
 use uuid::Uuid;
 
 use crate::error::{ApiError, ApiResult};
@@ -48,11 +53,6 @@ fn created_status(created: bool) -> StatusCode {
     } else {
         StatusCode::OK
     }
-}
-
-/// Reads a filter body (absent: no filter) into its wire type, refusing unknown fields.
-fn filter_body<T: DeserializeOwned + Serialize>(body: &Value) -> ApiResult<T> {
-    crate::convert::filters::read("body", body).map_err(ApiError::Invalid)
 }
 
 /// A conversion's complaint as a 422.

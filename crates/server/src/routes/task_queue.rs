@@ -5,10 +5,9 @@
 
 use std::time::{Duration, Instant};
 
+use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use flowgate_core::task_queue::QueueStatus;
 use flowgate_wire::task_queue::{
     HeartbeatAnswer, QueuedTask, TaskClaim, TaskEnqueue, TaskFinish, TaskHeartbeat, TaskRead,
@@ -18,18 +17,38 @@ use super::parse_id;
 use crate::app::{AppState, now};
 use crate::convert::task_queue::{queued_in, queued_out};
 use crate::error::{ApiError, ApiResult, Body};
+use crate::openapi::{ApiRoutes, doc};
 
 /// Longest long-poll.
 const MAX_WAIT: f64 = 60.0;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/flowgate/task_queue/", post(enqueue))
-        .route("/flowgate/task_queue", post(enqueue))
-        .route("/flowgate/task_queue/claim", post(claim))
-        .route("/flowgate/task_queue/heartbeat", post(heartbeat))
-        .route("/flowgate/task_queue/{id}", get(read))
-        .route("/flowgate/task_queue/{id}/finish", post(finish))
+pub fn routes() -> ApiRoutes {
+    ApiRoutes::new("Task queue (Flowgate)")
+        .post(
+            "/flowgate/task_queue/",
+            enqueue,
+            doc("Queue a task call for task workers").status(201, "queued"),
+        )
+        .post(
+            "/flowgate/task_queue/claim",
+            claim,
+            doc("Claim queued calls of some task keys under a lease, waiting up to wait_seconds"),
+        )
+        .post(
+            "/flowgate/task_queue/heartbeat",
+            heartbeat,
+            doc("Renew a worker's leases; answers the calls it still holds"),
+        )
+        .get(
+            "/flowgate/task_queue/{id}",
+            read,
+            doc("Read a queued call; with wait_seconds, wait until it is done"),
+        )
+        .post(
+            "/flowgate/task_queue/{id}/finish",
+            finish,
+            doc("Report a claimed call's result or error").status(204, "recorded"),
+        )
 }
 
 async fn enqueue(

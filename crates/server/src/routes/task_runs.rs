@@ -1,30 +1,48 @@
 //! `/task_runs`. The `prefect` client reports task runs through events; these routes read them,
 //! and create the one kind of task run the client does create over REST: a subflow's parent.
 
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use flowgate_core::orchestration::Decision;
 use flowgate_wire::filters::{TaskRunCountRequest, TaskRunFilterRequest};
 use flowgate_wire::states::{OrchestrationResult, SetState};
 use flowgate_wire::task_runs::{TaskRun, TaskRunCreate};
 
-use super::{filter_body, invalid, parse_id};
+use super::{invalid, parse_id};
 use crate::app::{AppState, now};
 use crate::convert::filters::{page, task_run_sort, task_runs};
 use crate::convert::states::{orchestration, state_in};
 use crate::convert::task_runs::{task_run_in, task_run_out};
-use crate::error::{ApiResult, Body, OptionalBody};
+use crate::error::{ApiResult, Body};
+use crate::extract::FilterBody;
+use crate::openapi::{ApiRoutes, doc};
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/task_runs/", post(create))
-        .route("/task_runs", post(create))
-        .route("/task_runs/{id}", get(read))
-        .route("/task_runs/filter", post(filter))
-        .route("/task_runs/count", post(count))
-        .route("/task_runs/{id}/set_state", post(set_state))
+pub fn routes() -> ApiRoutes {
+    ApiRoutes::new("Task runs")
+        .post(
+            "/task_runs/",
+            create,
+            doc("Create or update a task run (a subflow's parent task run)")
+                .status(201, "the task run as stored"),
+        )
+        .get("/task_runs/{id}", read, doc("Read a task run"))
+        .post(
+            "/task_runs/filter",
+            filter,
+            doc("List task runs matching a filter"),
+        )
+        .post(
+            "/task_runs/count",
+            count,
+            doc("Count task runs matching a filter"),
+        )
+        .post(
+            "/task_runs/{id}/set_state",
+            set_state,
+            doc("Record a task run's state (task runs are orchestrated by the client)")
+                .status(201, "accepted"),
+        )
 }
 
 async fn create(
@@ -47,9 +65,8 @@ async fn read(State(app): State<AppState>, Path(id): Path<String>) -> ApiResult<
 
 async fn filter(
     State(app): State<AppState>,
-    OptionalBody(body): OptionalBody,
+    FilterBody(req): FilterBody<TaskRunFilterRequest>,
 ) -> ApiResult<Json<Vec<TaskRun>>> {
-    let req: TaskRunFilterRequest = filter_body(&body)?;
     let f = invalid(task_runs(req.flows, req.flow_runs, req.task_runs))?;
     let page = invalid(page(req.limit, req.offset))?;
     let runs = app
@@ -61,9 +78,8 @@ async fn filter(
 
 async fn count(
     State(app): State<AppState>,
-    OptionalBody(body): OptionalBody,
+    FilterBody(req): FilterBody<TaskRunCountRequest>,
 ) -> ApiResult<Json<i64>> {
-    let req: TaskRunCountRequest = filter_body(&body)?;
     let f = invalid(task_runs(req.flows, req.flow_runs, req.task_runs))?;
     Ok(Json(app.store.count_task_runs(&f).await?))
 }
