@@ -1,10 +1,19 @@
-//! The HTTP calls the SDK makes, with bounded retries on transport errors. Retrying is safe:
-//! runs are created with an idempotency key (flow runs) or a client-chosen id (task runs), and
-//! every proposed state carries a transition id the server recognises when it sees it twice.
+//! The HTTP calls the SDK makes, in the shared wire types (`flowgate-wire`), with bounded retries
+//! on transport errors. Retrying is safe: runs are created with an idempotency key (flow runs)
+//! or a client-chosen id (task runs), and every proposed state carries a transition id the
+//! server recognises when it sees it twice.
 
 use std::time::Duration;
 
-use serde_json::{Value, json};
+use flowgate_wire::ErrorBody;
+use flowgate_wire::StateType;
+use flowgate_wire::flows::{Flow, FlowCreate};
+use flowgate_wire::states::{
+    OrchestrationDetails, OrchestrationResult, SetState, SetStateStatus, State, StateCreate,
+};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
 use uuid::Uuid;
 
 use crate::error::ApiError;
@@ -22,18 +31,18 @@ pub(crate) struct Api {
 /// The server's answer to a proposed flow-run state, after `WAIT`s were waited out.
 pub(crate) enum Answer {
     /// The proposal (or, for a repeated proposal, its first delivery) was committed.
-    Accepted(Value),
+    Accepted(Option<State>),
     /// `REJECT`: the run keeps its state or moved to another (e.g. `AwaitingRetry`).
     Rejected {
         /// The run's state now.
-        state: Value,
+        state: Option<State>,
         /// The server's reason.
         reason: String,
     },
     /// `ABORT`: the transition is impossible (e.g. the run already ended).
     Aborted {
         /// The run's state now.
-        state: Value,
+        state: Option<State>,
         /// The server's reason.
         reason: String,
     },
@@ -41,32 +50,35 @@ pub(crate) enum Answer {
 
 impl Answer {
     /// The run's state after the answer.
-    pub fn state(&self) -> &Value {
+    pub fn state(&self) -> Option<&State> {
         match self {
             Answer::Accepted(state)
             | Answer::Rejected { state, .. }
-            | Answer::Aborted { state, .. } => state,
+            | Answer::Aborted { state, .. } => state.as_ref(),
         }
     }
 
-    /// The run's state type after the answer (`""` when the answer has none).
-    pub fn state_type(&self) -> &str {
-        self.state()["type"].as_str().unwrap_or_default()
+    /// The run's state type after the answer.
+    pub fn state_type(&self) -> Option<StateType> {
+        self.state().map(|s| s.state_type)
     }
 
     /// Whether the run is being or was cancelled.
     pub fn cancelled(&self) -> bool {
-        matches!(self.state_type(), "CANCELLING" | "CANCELLED")
+        matches!(
+            self.state_type(),
+            Some(StateType::Cancelling | StateType::Cancelled)
+        )
     }
 
     /// The new state, or what refused it as an error naming the proposal.
-    pub fn accepted(self, what: &str) -> Result<Value, ApiError> {
+    pub fn accepted(self, what: &str) -> Result<Option<State>, ApiError> {
         match self {
             Answer::Accepted(state) => Ok(state),
             Answer::Rejected { state, reason } | Answer::Aborted { state, reason } => {
                 Err(ApiError::Rejected {
                     what: what.to_owned(),
-                    state: state["name"].as_str().unwrap_or("unknown").to_owned(),
+                    state: state.map_or_else(|| "unknown".to_owned(), |s| s.name),
                     reason,
                 })
             }
@@ -93,40 +105,50 @@ impl Api {
         &self.base
     }
 
-    /// `POST path` with `body`, retrying transport errors; returns the JSON answer.
-    pub async fn post(&self, what: &str, path: &str, body: &Value) -> Result<Value, ApiError> {
+    /// `POST path` with `body`, retrying transport errors; the answer read as `T`.
+    pub async fn post<T: DeserializeOwned>(
+        &self,
+        what: &str,
+        path: &str,
+        body: &impl Serialize,
+    ) -> Result<T, ApiError> {
         let url = format!("{}{path}", self.base);
         self.send(what, || self.http.post(&url).json(body)).await
     }
 
-    /// `GET path`, retrying transport errors; returns the JSON answer.
-    pub async fn get(&self, what: &str, path: &str) -> Result<Value, ApiError> {
+    /// `GET path`, retrying transport errors; the answer read as `T`.
+    pub async fn get<T: DeserializeOwned>(&self, what: &str, path: &str) -> Result<T, ApiError> {
         let url = format!("{}{path}", self.base);
         self.send(what, || self.http.get(&url)).await
     }
 
-    async fn send(
+    async fn send<T: DeserializeOwned>(
         &self,
         what: &str,
         request: impl Fn() -> reqwest::RequestBuilder,
-    ) -> Result<Value, ApiError> {
+    ) -> Result<T, ApiError> {
         let mut delay = Duration::from_millis(100);
         let mut attempt = 1;
         loop {
             match request().send().await {
                 Ok(resp) => {
                     let status = resp.status();
-                    let body: Value = resp.json().await.unwrap_or(Value::Null);
+                    let body = resp.bytes().await.unwrap_or_default();
                     if status.is_success() {
-                        return Ok(body);
+                        // An empty answer (`201 Created` without a body) reads as `null`.
+                        let body: &[u8] = if body.is_empty() { b"null" } else { &body };
+                        return serde_json::from_slice(body).map_err(|e| ApiError::Malformed {
+                            what: what.to_owned(),
+                            detail: e.to_string(),
+                        });
                     }
+                    let detail = serde_json::from_slice::<ErrorBody>(&body)
+                        .map(|b| b.detail)
+                        .unwrap_or_else(|_| String::from_utf8_lossy(&body).into_owned());
                     return Err(ApiError::Refused {
                         what: what.to_owned(),
                         status: status.as_u16(),
-                        detail: body["detail"]
-                            .as_str()
-                            .map(str::to_owned)
-                            .unwrap_or_else(|| body.to_string()),
+                        detail,
                     });
                 }
                 Err(_) if attempt < ATTEMPTS => {
@@ -146,67 +168,63 @@ impl Api {
 
     /// Creates (or finds) a flow by name.
     pub async fn ensure_flow(&self, name: &str) -> Result<Uuid, ApiError> {
-        let flow = self
-            .post("creating a flow", "/flows/", &json!({"name": name}))
-            .await?;
-        uuid_field(&flow, "id", "creating a flow")
+        let create = FlowCreate {
+            name: name.to_owned(),
+            tags: Vec::new(),
+            labels: None,
+        };
+        let flow: Flow = self.post("creating a flow", "/flows/", &create).await?;
+        Ok(flow.id)
     }
 
     /// Proposes a state for a flow run, waiting out `WAIT` answers. The proposal carries a
     /// transition id, so a proposal the server already committed (its answer was lost and the
     /// request resent) is recognised as accepted.
-    pub async fn set_flow_run_state(&self, id: Uuid, mut state: Value) -> Result<Answer, ApiError> {
-        let transition = Uuid::new_v4().to_string();
-        state["state_details"]["transition_id"] = json!(transition);
-        let body = json!({"state": state});
+    pub async fn set_flow_run_state(
+        &self,
+        id: Uuid,
+        mut state: StateCreate,
+    ) -> Result<Answer, ApiError> {
+        let transition = Value::String(Uuid::new_v4().to_string());
+        state
+            .state_details
+            .get_or_insert_with(Default::default)
+            .insert("transition_id".to_owned(), transition.clone());
+        let body = SetState {
+            state,
+            force: false,
+        };
+        let path = format!("/flow_runs/{id}/set_state");
         loop {
-            let out = self
-                .post(
-                    "a flow-run state",
-                    &format!("/flow_runs/{id}/set_state"),
-                    &body,
-                )
-                .await?;
-            let reason = out["details"]["reason"]
-                .as_str()
-                .unwrap_or_default()
-                .to_owned();
-            let state = out["state"].clone();
-            return Ok(match out["status"].as_str() {
-                Some("ACCEPT") => Answer::Accepted(state),
-                Some("WAIT") => {
-                    let delay = out["details"]["delay_seconds"]
-                        .as_f64()
-                        .unwrap_or(1.0)
-                        .clamp(0.0, 3600.0);
+            let out: OrchestrationResult = self.post("a flow-run state", &path, &body).await?;
+            let reason = out.reason().unwrap_or_default().to_owned();
+            let ours = out
+                .state
+                .as_ref()
+                .is_some_and(|s| s.state_details.get("transition_id") == Some(&transition));
+            return Ok(match (out.status, out.details) {
+                (SetStateStatus::Accept, _) => Answer::Accepted(out.state),
+                (SetStateStatus::Wait, OrchestrationDetails::WaitDetails { delay_seconds, .. }) => {
+                    let delay = delay_seconds.clamp(0.0, 3600.0);
                     tokio::time::sleep(Duration::from_secs_f64(delay)).await;
                     continue;
                 }
-                Some("REJECT") if state["state_details"]["transition_id"] == transition => {
-                    Answer::Accepted(state)
+                (SetStateStatus::Wait, _) => {
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    continue;
                 }
-                Some("REJECT") => Answer::Rejected { state, reason },
-                Some("ABORT") => Answer::Aborted { state, reason },
-                other => {
-                    return Err(ApiError::Malformed {
-                        what: "a flow-run state".to_owned(),
-                        detail: format!("unknown orchestration status {other:?}"),
-                    });
-                }
+                (SetStateStatus::Reject, _) if ours => Answer::Accepted(out.state),
+                (SetStateStatus::Reject, _) => Answer::Rejected {
+                    state: out.state,
+                    reason,
+                },
+                (SetStateStatus::Abort, _) => Answer::Aborted {
+                    state: out.state,
+                    reason,
+                },
             });
         }
     }
-}
-
-/// Reads a uuid field of a JSON answer to `what`.
-pub(crate) fn uuid_field(v: &Value, key: &str, what: &str) -> Result<Uuid, ApiError> {
-    v[key]
-        .as_str()
-        .and_then(|s| Uuid::parse_str(s).ok())
-        .ok_or_else(|| ApiError::Malformed {
-            what: what.to_owned(),
-            detail: format!("it has no valid {key}: {v}"),
-        })
 }
 
 fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {

@@ -11,6 +11,9 @@ use std::sync::mpsc::channel;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use flowgate_wire::task_queue::{
+    HeartbeatAnswer, QueueStatus, QueuedTask, TaskClaim, TaskEnqueue, TaskFinish, TaskHeartbeat,
+};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
@@ -147,13 +150,19 @@ async fn remote_result<T: DeserializeOwned>(
         task: meta.name.to_owned(),
         error: UserError::message_only(message),
     };
+    let enqueue = TaskEnqueue {
+        id,
+        task_key: meta.key.to_owned(),
+        flow_run_id: Some(flow_run_id),
+        parameters,
+    };
     engine
         .api
-        .post("enqueueing a task", "/flowgate/task_queue/", &json!({"id": id, "task_key": meta.key, "flow_run_id": flow_run_id, "parameters": parameters}))
+        .post::<()>("enqueueing a task", "/flowgate/task_queue/", &enqueue)
         .await
         .map_err(unreachable)?;
     loop {
-        let task = engine
+        let task: QueuedTask = engine
             .api
             .get(
                 "a queued task",
@@ -161,13 +170,16 @@ async fn remote_result<T: DeserializeOwned>(
             )
             .await
             .map_err(unreachable)?;
-        if task["status"] != "done" {
+        if task.status != QueueStatus::Done {
             continue;
         }
-        if let Some(error) = task["error"].as_str() {
-            return Err(failed(error.to_owned()));
+        if let Some(error) = task.error {
+            return Err(failed(error));
         }
-        return decode(task["result"]["value"].clone()).map_err(failed);
+        let value = task
+            .result
+            .and_then(|mut r| r.get_mut("value").map(Value::take));
+        return decode(value.unwrap_or(Value::Null)).map_err(failed);
     }
 }
 
@@ -179,7 +191,7 @@ pub fn serve(tasks: &[&'static RemoteTask]) -> Result<(), ApiError> {
     let engine = Engine::current()?;
     let by_key: HashMap<&str, &'static RemoteTask> =
         tasks.iter().map(|t| (t.meta.key, *t)).collect();
-    let keys: Vec<&str> = by_key.keys().copied().collect();
+    let keys: Vec<String> = by_key.keys().map(|k| (*k).to_owned()).collect();
     let slots = env_number("FLOWGATE_WORKER_CONCURRENCY")
         .map(|n| n as usize)
         .unwrap_or_else(|| {
@@ -215,25 +227,28 @@ pub fn serve(tasks: &[&'static RemoteTask]) -> Result<(), ApiError> {
             busy -= 1;
             continue;
         }
-        let body = json!({"task_keys": keys, "worker": worker, "limit": slots - busy, "lease_seconds": lease, "wait_seconds": 10});
+        let claim = TaskClaim {
+            task_keys: keys.clone(),
+            worker: worker.clone(),
+            limit: (slots - busy) as u32,
+            lease_seconds: lease,
+            wait_seconds: 10.0,
+            max_attempts: 3,
+        };
         let api = engine.api.clone();
-        let claimed = engine.block_on(async move {
-            api.post("claiming tasks", "/flowgate/task_queue/claim", &body)
+        let claimed: Vec<QueuedTask> = engine.block_on(async move {
+            api.post("claiming tasks", "/flowgate/task_queue/claim", &claim)
                 .await
         })?;
-        for job in claimed.as_array().cloned().unwrap_or_default() {
-            let (Some(id), Some(task)) = (
-                job["id"].as_str().and_then(|s| Uuid::parse_str(s).ok()),
-                job["task_key"].as_str().and_then(|k| by_key.get(k)),
-            ) else {
+        for job in claimed {
+            let Some(task) = by_key.get(job.task_key.as_str()) else {
                 continue;
             };
+            let id = job.id;
             let call = RemoteCall {
                 id,
-                flow_run_id: job["flow_run_id"]
-                    .as_str()
-                    .and_then(|s| Uuid::parse_str(s).ok()),
-                parameters: job["parameters"].clone(),
+                flow_run_id: job.flow_run_id,
+                parameters: job.parameters,
                 engine: engine.clone(),
             };
             busy += 1;
@@ -247,17 +262,20 @@ pub fn serve(tasks: &[&'static RemoteTask]) -> Result<(), ApiError> {
             );
             pool.spawn(Box::new(move || {
                 let outcome = run(&call);
-                let body = match outcome {
-                    Ok(value) => {
-                        json!({"worker": worker, "result": {"type": "json", "value": value}})
-                    }
-                    Err(message) => json!({"worker": worker, "error": message}),
+                let (result, error) = match outcome {
+                    Ok(value) => (Some(json!({"type": "json", "value": value})), None),
+                    Err(message) => (None, Some(message)),
+                };
+                let finish = TaskFinish {
+                    worker,
+                    result,
+                    error,
                 };
                 let api = engine.api.clone();
                 let path = format!("/flowgate/task_queue/{id}/finish");
-                if let Err(e) =
-                    engine.block_on(async move { api.post("finishing a task", &path, &body).await })
-                {
+                if let Err(e) = engine.block_on(async move {
+                    api.post::<()>("finishing a task", &path, &finish).await
+                }) {
                     eprintln!("flowgate task worker: task {id} could not be reported: {e}");
                 }
                 in_flight.lock().expect("not poisoned").remove(&id);
@@ -285,10 +303,15 @@ fn spawn_heartbeat(
             if ids.is_empty() {
                 continue;
             }
-            let body = json!({"worker": worker, "ids": ids, "lease_seconds": lease});
+            let beat = TaskHeartbeat {
+                worker: worker.clone(),
+                ids,
+                lease_seconds: lease,
+            };
             let api = engine.api.clone();
             if let Err(e) = engine.block_on(async move {
-                api.post("renewing leases", "/flowgate/task_queue/heartbeat", &body)
+                let path = "/flowgate/task_queue/heartbeat";
+                api.post::<HeartbeatAnswer>("renewing leases", path, &beat)
                     .await
             }) {
                 eprintln!("flowgate task worker: leases could not be renewed: {e}");

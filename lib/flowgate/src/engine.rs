@@ -29,6 +29,7 @@ static DEFAULT: OnceLock<Result<Arc<Engine>, String>> = OnceLock::new();
 static PROCESS: Mutex<Option<Arc<Engine>>> = Mutex::new(None);
 
 /// Makes `engine` the engine of every thread without its own (the shared test harness).
+#[cfg(feature = "embedded")]
 pub(crate) fn set_process_default(engine: Arc<Engine>) {
     *PROCESS.lock().expect("not poisoned") = Some(engine);
 }
@@ -44,6 +45,7 @@ tokio::task_local! {
 /// An active test harness: its engine, and the tokio runtime it was started in (whose
 /// threads it serves).
 struct ActiveHarness {
+    #[cfg_attr(not(feature = "embedded"), allow(dead_code))]
     id: u64,
     engine: Arc<Engine>,
     runtime: Option<tokio::runtime::Id>,
@@ -52,8 +54,10 @@ struct ActiveHarness {
 static HARNESSES: Mutex<Vec<ActiveHarness>> = Mutex::new(Vec::new());
 
 /// Keeps a harness registered as active until dropped.
+#[cfg(feature = "embedded")]
 pub(crate) struct HarnessRegistration(u64);
 
+#[cfg(feature = "embedded")]
 impl HarnessRegistration {
     /// Registers `engine` as an active harness, serving the tokio runtime the caller runs in.
     pub fn new(engine: Arc<Engine>) -> HarnessRegistration {
@@ -69,6 +73,7 @@ impl HarnessRegistration {
     }
 }
 
+#[cfg(feature = "embedded")]
 impl Drop for HarnessRegistration {
     fn drop(&mut self) {
         HARNESSES
@@ -277,8 +282,8 @@ impl Engine {
     }
 
     /// Stops the embedded server, if this engine has one (see `Harness::stop_server`).
+    #[cfg(feature = "embedded")]
     pub fn stop_embedded(&self) {
-        #[cfg(feature = "embedded")]
         if let Some(server) = self.server.lock().expect("not poisoned").take() {
             let _ = self.block_on(server.stop());
         }

@@ -44,6 +44,7 @@ mod logging;
 mod outcome;
 mod panic;
 mod pause;
+#[cfg(feature = "embedded")]
 mod records;
 mod runner;
 mod sinks;
@@ -58,22 +59,19 @@ pub use context::{
 pub use distributed::{DistributedTaskRunner, RemoteTask, serve};
 pub use error::{ApiError, FlowError, TaskError, UserError};
 pub use flowgate_macros::{RunInput, flow, task};
+pub use flowgate_wire::StateType;
 pub use future::{AsCompleted, Input, TaskFuture, TaskFutureAwait, as_completed, wait};
 pub use logging::{RunLogger, logger};
 pub use outcome::{ErrorValue, Fallible};
 pub use pause::{Pause, PauseError, RunInput, pause_flow_run, pause_flow_run_for};
-pub use records::{FlowRun, LogLine, Run, StateType, TaskRun};
+#[cfg(feature = "embedded")]
+pub use records::{FlowRun, LogLine, Run, TaskRun};
 pub use runner::{
     AsyncJob, IntoTaskRunner, InvalidWorkers, Job, ParallelTaskRunner, SequentialTaskRunner,
     TaskRunner, ThreadPoolTaskRunner,
 };
 /// The `schemars` version `RunInput` types derive `JsonSchema` from (1.x).
 pub use schemars;
-
-/// A time as the API writes it: RFC 3339 with microseconds and `Z`.
-pub(crate) fn stamp(t: jiff::Timestamp) -> String {
-    t.strftime("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
-}
 
 /// The API URL flows on this thread report to (`FLOWGATE_API_URL`, a test harness's, or the
 /// embedded server's, which this starts if needed): hand it to task workers.

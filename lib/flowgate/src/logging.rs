@@ -7,7 +7,9 @@
 use std::fmt::Display;
 use std::sync::OnceLock;
 
-use serde_json::json;
+use flowgate_wire::Micros;
+use flowgate_wire::events::LogFrame;
+use flowgate_wire::logs::LogCreate;
 
 use crate::context::{self, Frame};
 
@@ -79,16 +81,17 @@ fn emit(frame: &Frame, level: i64, message: &str, echo: bool) {
             format!("Flow run '{}'", frame.flow.name),
         ),
     };
-    let line = json!({
-        "name": logger, "level": level, "message": message,
-        "timestamp": crate::stamp(jiff::Timestamp::now()),
-        "flow_run_id": frame.flow.id, "task_run_id": frame.task.as_ref().map(|t| t.id),
+    let line = LogFrame::new(LogCreate {
+        name: logger.to_owned(),
+        level,
+        message: message.to_owned(),
+        timestamp: Micros::from_timestamp(jiff::Timestamp::now()),
+        flow_run_id: Some(frame.flow.id),
+        task_run_id: frame.task.as_ref().map(|t| t.id),
     });
-    frame
-        .flow
-        .engine
-        .events
-        .send(format!(r#"{{"type":"log","log":{line}}}"#));
+    if let Ok(text) = serde_json::to_string(&line) {
+        frame.flow.engine.events.send(text);
+    }
     if echo {
         console(level, Some(&who), message);
     }

@@ -8,12 +8,17 @@
 
 use std::time::Duration;
 
+use flowgate_wire::events::SubscribeFrame;
+use flowgate_wire::filters::{EventFilter, OccurredFilter, ResourceFilter};
+use flowgate_wire::flow_runs::FlowRun;
+use flowgate_wire::inputs::FlowRunInputCreate;
+use flowgate_wire::states::{RunInputKeyset, StateCreate};
+use flowgate_wire::{Micros, StateType};
 use futures_util::{SinkExt, StreamExt};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use uuid::Uuid;
 
 use crate::api::Answer;
@@ -21,7 +26,7 @@ use crate::context::{self, Frame};
 use crate::engine::Engine;
 use crate::error::ApiError;
 use crate::logging;
-use crate::stamp;
+use crate::sinks::Ws;
 
 /// Input a paused flow waits for. Derive it with `#[derive(RunInput)]` next to `Serialize`,
 /// `Deserialize` and `schemars::JsonSchema`; field rules (`#[schemars(length(..), range(..),
@@ -178,7 +183,7 @@ fn pause_once(
     let engine = frame.flow.engine.clone();
     let key = frame.flow.next_key("__flowgate_pause") + 1;
     let run = frame.flow.id;
-    let keyset = Keyset::new(key);
+    let keyset = keyset(key);
     logging::for_frame(frame)
         .info("Pausing flow, execution will continue when this flow run is resumed.");
     let (schema, keys) = (schema.clone(), keyset.clone());
@@ -200,20 +205,11 @@ fn pause_once(
 }
 
 /// The input keys of the `n`-th pause of a run (Prefect's naming).
-#[derive(Clone)]
-struct Keyset {
-    schema: String,
-    description: String,
-    response: String,
-}
-
-impl Keyset {
-    fn new(n: u64) -> Keyset {
-        Keyset {
-            schema: format!("paused-{n}-schema"),
-            description: format!("paused-{n}-description"),
-            response: format!("paused-{n}-response"),
-        }
+fn keyset(n: u64) -> RunInputKeyset {
+    RunInputKeyset {
+        schema: format!("paused-{n}-schema"),
+        description: Some(format!("paused-{n}-description")),
+        response: format!("paused-{n}-response"),
     }
 }
 
@@ -223,14 +219,20 @@ async fn wait_for_resume(
     run: Uuid,
     key: u64,
     timeout: Duration,
-    input: Option<(Keyset, Value, Option<String>)>,
+    input: Option<(RunInputKeyset, Value, Option<String>)>,
 ) -> Result<(), PauseError> {
     let since = jiff::Timestamp::now();
     let deadline = since
         + jiff::SignedDuration::try_from(timeout).unwrap_or(jiff::SignedDuration::from_hours(1));
-    let mut details = json!({"pause_key": key.to_string(), "pause_timeout": stamp(deadline), "pause_reschedule": false});
+    let mut details = Map::new();
+    details.insert("pause_key".to_owned(), json!(key.to_string()));
+    details.insert(
+        "pause_timeout".to_owned(),
+        json!(Micros::from_timestamp(deadline)),
+    );
+    details.insert("pause_reschedule".to_owned(), json!(false));
     if let Some((keys, _, _)) = &input {
-        details["run_input_keyset"] = json!({"schema": keys.schema, "description": keys.description, "response": keys.response});
+        details.insert("run_input_keyset".to_owned(), json!(keys));
     }
     // Subscribe first, so a resume right after the pause is not missed; a subscription that
     // cannot be made in time only costs the push (the run is re-read every 5 s regardless).
@@ -242,27 +244,32 @@ async fn wait_for_resume(
     // the run paused can read what it waits for (and the server can refuse a resume whose
     // schema is missing).
     if let Some((keys, schema, description)) = input {
-        let post = |k: String, v: String| {
+        let post = |key: String, value: String| {
             let api = engine.api.clone();
+            let input = FlowRunInputCreate {
+                key,
+                value,
+                sender: None,
+            };
             async move {
-                api.post(
-                    "storing pause input",
-                    &format!("/flow_runs/{run}/input"),
-                    &json!({"key": k, "value": v}),
-                )
-                .await
+                let path = format!("/flow_runs/{run}/input");
+                api.post::<()>("storing pause input", &path, &input).await
             }
         };
         post(keys.schema, schema.to_string()).await?;
-        if let Some(d) = description {
-            post(keys.description, Value::String(d).to_string()).await?;
+        if let (Some(key), Some(d)) = (keys.description, description) {
+            post(key, Value::String(d).to_string()).await?;
         }
     }
     let answer = engine
         .api
         .set_flow_run_state(
             run,
-            json!({"type": "PAUSED", "name": "Paused", "state_details": details}),
+            StateCreate {
+                name: Some("Paused".to_owned()),
+                state_details: Some(details),
+                ..StateCreate::new(StateType::Paused)
+            },
         )
         .await?;
     match answer {
@@ -283,22 +290,22 @@ async fn wait_for_resume(
             }
             None => wake.await,
         }
-        let state = engine
+        let state: FlowRun = engine
             .api
             .get("the paused run", &format!("/flow_runs/{run}"))
             .await?;
-        match state["state_type"].as_str() {
-            Some("PAUSED") => {
+        match state.state_type {
+            Some(StateType::Paused) => {
                 if jiff::Timestamp::now() > deadline + jiff::SignedDuration::from_secs(2) {
                     return Err(PauseError::TimedOut(timeout));
                 }
             }
-            Some("RUNNING") => return Ok(()),
+            Some(StateType::Running) => return Ok(()),
             Some(other) => {
-                let message = state["state"]["message"]
-                    .as_str()
-                    .unwrap_or(other)
-                    .to_owned();
+                let message = state
+                    .state
+                    .and_then(|s| s.message)
+                    .unwrap_or_else(|| other.as_str().to_owned());
                 return Err(if message.contains("timed out") {
                     PauseError::TimedOut(timeout)
                 } else {
@@ -310,31 +317,22 @@ async fn wait_for_resume(
     }
 }
 
-type EventStream =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
 /// Subscribes to the run's state events (best effort: without it, the pause re-reads the run).
-async fn subscribe(engine: &Engine, run: Uuid, since: jiff::Timestamp) -> Option<EventStream> {
+async fn subscribe(engine: &Engine, run: Uuid, since: jiff::Timestamp) -> Option<Ws> {
     let url = format!("{}/events/out", engine.api_url().replacen("http", "ws", 1));
-    let mut req = url.into_client_request().ok()?;
-    req.headers_mut()
-        .insert("Sec-WebSocket-Protocol", "prefect".parse().ok()?);
-    let (mut ws, _) = tokio_tungstenite::connect_async_with_config(req, None, true)
-        .await
-        .ok()?;
-    ws.send(Message::text(
-        json!({"type": "auth", "token": null}).to_string(),
-    ))
-    .await
-    .ok()?;
-    match ws.next().await?.ok()? {
-        Message::Text(t) if t.contains("auth_success") => {}
-        _ => return None,
-    }
-    let filter = json!({"type": "filter", "filter": {
-        "resource": {"id": [format!("prefect.flow-run.{run}")]},
-        "occurred": {"since": stamp(since)},
-    }});
-    ws.send(Message::text(filter.to_string())).await.ok()?;
+    let mut ws = crate::sinks::connect(&url).await.ok()?;
+    let filter = EventFilter {
+        resource: Some(ResourceFilter {
+            id: Some(vec![format!("prefect.flow-run.{run}")]),
+            id_prefix: None,
+        }),
+        occurred: Some(OccurredFilter {
+            since: Some(Micros::from_timestamp(since)),
+            until: None,
+        }),
+        ..Default::default()
+    };
+    let frame = serde_json::to_string(&SubscribeFrame::new(filter)).ok()?;
+    ws.send(Message::text(frame)).await.ok()?;
     Some(ws)
 }

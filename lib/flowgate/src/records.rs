@@ -1,71 +1,15 @@
-//! What the server recorded, typed: flow runs, task runs, their states and log lines, as the
-//! test harness's queries return them (so assertions need no raw JSON).
+//! What the server recorded, typed for people writing tests: flow runs, task runs and log lines
+//! as the test harness's queries return them, read from the wire types (`flowgate-wire`), with
+//! states as [`StateType`] and results readable as your own types.
 
 use std::collections::BTreeMap;
 
-use serde::Deserialize;
+use flowgate_wire::StateType;
+use flowgate_wire::states::State;
+use flowgate_wire::{flow_runs, logs, task_runs};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use uuid::Uuid;
-
-/// The type of a run's state.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, serde::Serialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum StateType {
-    /// Waiting for its time (`AwaitingRetry` is one).
-    Scheduled,
-    /// Created, not yet running.
-    Pending,
-    /// Running.
-    Running,
-    /// Waiting for someone to resume it.
-    Paused,
-    /// Being cancelled.
-    Cancelling,
-    /// Finished with a value.
-    Completed,
-    /// Finished with a failure.
-    Failed,
-    /// Cancelled.
-    Cancelled,
-    /// Ended without reporting (its process died).
-    Crashed,
-}
-
-impl StateType {
-    /// Whether the run is over.
-    pub fn is_final(self) -> bool {
-        matches!(
-            self,
-            StateType::Completed | StateType::Failed | StateType::Cancelled | StateType::Crashed
-        )
-    }
-}
-
-/// A state as the server reports it.
-#[derive(Deserialize)]
-struct StateWire {
-    #[serde(default)]
-    message: Option<String>,
-    #[serde(default)]
-    data: Option<Value>,
-}
-
-/// What flow runs and task runs have in common on the wire.
-#[derive(Deserialize)]
-struct RunWire {
-    id: Uuid,
-    name: String,
-    state_type: StateType,
-    state_name: String,
-    state: Option<StateWire>,
-    #[serde(default)]
-    parameters: Value,
-    #[serde(default)]
-    tags: Vec<String>,
-    #[serde(default)]
-    run_count: i64,
-}
 
 /// What flow runs and task runs have in common as recorded (a [`FlowRun`] or [`TaskRun`]
 /// dereferences to it).
@@ -92,42 +36,34 @@ pub struct Run {
     result: Option<Value>,
 }
 
-impl From<RunWire> for Run {
-    fn from(w: RunWire) -> Run {
-        let (message, result) = match w.state {
+impl Run {
+    fn new(id: Uuid, name: String, state: Option<State>) -> Run {
+        let (state_type, state_name, message, result) = match state {
             Some(s) => (
+                s.state_type,
+                s.name,
                 s.message.filter(|m| !m.is_empty()),
                 s.data.and_then(|d| d.get("value").cloned()),
             ),
-            None => (None, None),
+            None => (StateType::Pending, "Pending".to_owned(), None, None),
         };
         Run {
-            id: w.id,
-            name: w.name,
-            state: w.state_type,
-            state_name: w.state_name,
+            id,
+            name,
+            state: state_type,
+            state_name,
             message,
-            parameters: w.parameters,
-            tags: w.tags,
-            run_count: w.run_count,
+            parameters: Value::Null,
+            tags: Vec::new(),
+            run_count: 0,
             result,
         }
     }
-}
 
-impl Run {
     /// The value it completed with, read as `T` (`None` when it has none or it is not a `T`).
     pub fn result<T: DeserializeOwned>(&self) -> Option<T> {
         serde_json::from_value(self.result.clone()?).ok()
     }
-}
-
-#[derive(Deserialize)]
-struct FlowRunWire {
-    #[serde(flatten)]
-    run: RunWire,
-    flow_id: Uuid,
-    parent_task_run_id: Option<Uuid>,
 }
 
 /// A flow run as recorded.
@@ -142,40 +78,18 @@ pub struct FlowRun {
 }
 
 impl FlowRun {
-    /// Reads a flow run answer; `flows` maps flow ids to names.
-    pub(crate) fn from_json(
-        v: Value,
-        flows: &BTreeMap<Uuid, String>,
-    ) -> Result<FlowRun, serde_json::Error> {
-        let w: FlowRunWire = serde_json::from_value(v)?;
-        Ok(FlowRun {
+    /// A flow run as read from the API; `flows` maps flow ids to names.
+    pub(crate) fn new(w: flow_runs::FlowRun, flows: &BTreeMap<Uuid, String>) -> FlowRun {
+        let mut run = Run::new(w.id, w.name, w.state);
+        run.parameters = w.parameters;
+        run.tags = w.tags;
+        run.run_count = w.run_count;
+        FlowRun {
+            run,
             flow: flows.get(&w.flow_id).cloned().unwrap_or_default(),
             parent_task_run_id: w.parent_task_run_id,
-            run: w.run.into(),
-        })
+        }
     }
-}
-
-impl std::ops::Deref for FlowRun {
-    type Target = Run;
-    fn deref(&self) -> &Run {
-        &self.run
-    }
-}
-
-#[derive(Deserialize)]
-struct TaskRunWire {
-    #[serde(flatten)]
-    run: RunWire,
-    task_key: String,
-    flow_run_id: Option<Uuid>,
-    #[serde(default)]
-    task_inputs: BTreeMap<String, Vec<TaskInputWire>>,
-}
-
-#[derive(Deserialize)]
-struct TaskInputWire {
-    id: Option<Uuid>,
 }
 
 /// A task run as recorded.
@@ -192,20 +106,34 @@ pub struct TaskRun {
 }
 
 impl TaskRun {
-    /// Reads a task run answer.
-    pub(crate) fn from_json(v: Value) -> Result<TaskRun, serde_json::Error> {
-        let w: TaskRunWire = serde_json::from_value(v)?;
-        Ok(TaskRun {
-            run: w.run.into(),
+    /// A task run as read from the API.
+    pub(crate) fn new(w: task_runs::TaskRun) -> TaskRun {
+        let upstream = w
+            .task_inputs
+            .as_object()
+            .into_iter()
+            .flatten()
+            .map(|(param, inputs)| {
+                let ids = inputs
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|i| i["id"].as_str()?.parse().ok())
+                    .collect::<Vec<Uuid>>();
+                (param.clone(), ids)
+            })
+            .filter(|(_, ids)| !ids.is_empty())
+            .collect();
+        let mut run = Run::new(w.id, w.name, Some(w.state));
+        run.parameters = w.parameters;
+        run.tags = w.tags;
+        run.run_count = w.run_count;
+        TaskRun {
+            run,
             task_key: w.task_key,
             flow_run_id: w.flow_run_id,
-            upstream: w
-                .task_inputs
-                .into_iter()
-                .map(|(k, v)| (k, v.into_iter().filter_map(|i| i.id).collect()))
-                .filter(|(_, v): &(String, Vec<Uuid>)| !v.is_empty())
-                .collect(),
-        })
+            upstream,
+        }
     }
 
     /// Whether it is a run of the task named `task` (its `#[task]` name).
@@ -214,15 +142,22 @@ impl TaskRun {
     }
 }
 
-impl std::ops::Deref for TaskRun {
-    type Target = Run;
-    fn deref(&self) -> &Run {
-        &self.run
-    }
+/// Flow runs and task runs read as their common [`Run`] (`run.state`, `run.result::<T>()`).
+macro_rules! deref_to_run {
+    ($($record:ty),*) => {$(
+        impl std::ops::Deref for $record {
+            type Target = Run;
+            fn deref(&self) -> &Run {
+                &self.run
+            }
+        }
+    )*};
 }
 
+deref_to_run!(FlowRun, TaskRun);
+
 /// A log line as recorded.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct LogLine {
     /// Python-style level: 10 DEBUG, 20 INFO, 30 WARNING, 40 ERROR.
@@ -231,4 +166,14 @@ pub struct LogLine {
     pub message: String,
     /// The task run that logged it, if a task did.
     pub task_run_id: Option<Uuid>,
+}
+
+impl From<logs::Log> for LogLine {
+    fn from(l: logs::Log) -> LogLine {
+        LogLine {
+            level: l.level,
+            message: l.message,
+            task_run_id: l.task_run_id,
+        }
+    }
 }

@@ -5,8 +5,8 @@
 
 use std::time::Duration;
 
+use flowgate_wire::events::{AuthAnswer, AuthFrame, ErrorFrame, FrameType};
 use futures_util::{SinkExt, StreamExt};
-use serde_json::json;
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot};
 use tokio_tungstenite::tungstenite::Message;
@@ -18,7 +18,8 @@ const ATTEMPTS: u32 = 5;
 /// Unacknowledged events that trigger a ping on their own.
 const ACK_EVERY: usize = 4096;
 
-type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+/// A websocket to the server.
+pub(crate) type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 enum EventMsg {
     Event(String),
@@ -136,7 +137,9 @@ impl Outbox {
                 match ws.next().await {
                     Some(Ok(Message::Pong(_))) => break,
                     Some(Ok(Message::Text(t))) => {
-                        eprintln!("flowgate: the server rejected an event: {t}")
+                        let detail = serde_json::from_str::<ErrorFrame>(&t)
+                            .map_or_else(|_| t.to_string(), |f| f.detail);
+                        tracing::warn!(target: "flowgate", "the server refused an event: {detail}");
                     }
                     Some(Ok(_)) => {}
                     Some(Err(e)) => return Err(e.to_string()),
@@ -150,7 +153,8 @@ impl Outbox {
     }
 }
 
-async fn connect(url: &str) -> Result<Ws, String> {
+/// Opens a Prefect-protocol websocket (`/events/in` or `/events/out`) and authenticates.
+pub(crate) async fn connect(url: &str) -> Result<Ws, String> {
     let mut req = url.into_client_request().map_err(|e| e.to_string())?;
     req.headers_mut().insert(
         "Sec-WebSocket-Protocol",
@@ -159,13 +163,19 @@ async fn connect(url: &str) -> Result<Ws, String> {
     let (mut ws, _) = tokio_tungstenite::connect_async_with_config(req, None, true)
         .await
         .map_err(|e| e.to_string())?;
-    ws.send(Message::text(
-        json!({"type": "auth", "token": null}).to_string(),
-    ))
-    .await
-    .map_err(|e| e.to_string())?;
-    match ws.next().await {
-        Some(Ok(Message::Text(t))) if t.contains("auth_success") => Ok(ws),
+    let auth = serde_json::to_string(&AuthFrame::anonymous()).map_err(|e| e.to_string())?;
+    ws.send(Message::text(auth))
+        .await
+        .map_err(|e| e.to_string())?;
+    let answer = match ws.next().await {
+        Some(Ok(Message::Text(t))) => serde_json::from_str::<AuthAnswer>(&t).ok(),
+        _ => None,
+    };
+    match answer {
+        Some(AuthAnswer {
+            kind: FrameType::AuthSuccess,
+            ..
+        }) => Ok(ws),
         other => Err(format!("authentication failed: {other:?}")),
     }
 }

@@ -8,12 +8,16 @@ use std::future::poll_fn;
 use std::sync::Arc;
 use std::time::Duration;
 
+use flowgate_wire::flow_runs::{FlowRun, FlowRunCreate};
+use flowgate_wire::states::{State, StateCreate};
+use flowgate_wire::task_runs::{TaskRun, TaskRunCreate};
+use flowgate_wire::{Micros, StateType};
 use serde::Serialize;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::FlowMeta;
-use crate::api::{Answer, uuid_field};
+use crate::api::Answer;
 use crate::attempt::{Attempted, Begin, Finished, Machine, Step};
 use crate::context::{ActiveFlow, FlowRunScope, Frame};
 use crate::engine::Engine;
@@ -59,35 +63,39 @@ async fn create_run(
     let parent_task_run_id = match parent {
         Some((parent_run, parent_name, key)) => {
             let id = Uuid::now_v7();
-            engine
+            let create = TaskRunCreate {
+                id: Some(id),
+                name: Some(format!("{}-{key}", meta.name)),
+                flow_run_id: Some(parent_run),
+                task_key: meta.name.to_owned(),
+                dynamic_key: key.to_string(),
+                labels: Some(json!({"parent_flow_run": parent_name})),
+                state: Some(StateCreate::new(StateType::Pending)),
+                ..Default::default()
+            };
+            let _: TaskRun = engine
                 .api
-                .post(
-                    "a subflow's parent task run",
-                    "/task_runs/",
-                    &json!({"id": id, "flow_run_id": parent_run, "task_key": meta.name,
-                            "dynamic_key": key.to_string(), "name": format!("{}-{key}", meta.name),
-                            "state": {"type": "PENDING"}, "labels": {"parent_flow_run": parent_name}}),
-                )
+                .post("a subflow's parent task run", "/task_runs/", &create)
                 .await?;
             Some(id)
         }
         None => None,
     };
-    let what = "creating a flow run";
-    let run = engine
+    let create = FlowRunCreate {
+        flow_id,
+        state: Some(StateCreate::new(StateType::Pending)),
+        parameters: Some(parameters),
+        parent_task_run_id,
+        empirical_policy: Some(json!({"retries": meta.retries, "retry_delay": meta.retry_delay})),
+        tags: Some(meta.tags.iter().map(|t| (*t).to_owned()).collect()),
+        idempotency_key: Some(Uuid::new_v4().to_string()),
+        ..Default::default()
+    };
+    let run: FlowRun = engine
         .api
-        .post(
-            what,
-            "/flow_runs/",
-            &json!({"flow_id": flow_id, "parameters": parameters, "tags": meta.tags,
-                    "parent_task_run_id": parent_task_run_id, "state": {"type": "PENDING"},
-                    "idempotency_key": Uuid::new_v4().to_string(),
-                    "empirical_policy": {"retries": meta.retries, "retry_delay": meta.retry_delay}}),
-        )
+        .post("creating a flow run", "/flow_runs/", &create)
         .await?;
-    let id = uuid_field(&run, "id", what)?;
-    let name = run["name"].as_str().unwrap_or_default().to_owned();
-    Ok((id, name))
+    Ok((run.id, run.name))
 }
 
 /// Why a run could not be (re)started.
@@ -112,7 +120,7 @@ impl<V> From<NotStarted> for FlowError<V> {
 async fn start_running(engine: Arc<Engine>, id: Uuid, what: &str) -> Result<(), NotStarted> {
     let answer = engine
         .api
-        .set_flow_run_state(id, json!({"type": "RUNNING"}))
+        .set_flow_run_state(id, StateCreate::new(StateType::Running))
         .await
         .map_err(NotStarted::Failed)?;
     if answer.cancelled() {
@@ -121,12 +129,11 @@ async fn start_running(engine: Arc<Engine>, id: Uuid, what: &str) -> Result<(), 
     answer.accepted(what).map(drop).map_err(NotStarted::Failed)
 }
 
-fn cancel_reason(state: &Value) -> String {
-    state["message"]
-        .as_str()
+fn cancel_reason(state: Option<&State>) -> String {
+    state
+        .and_then(|s| s.message.clone())
         .filter(|m| !m.is_empty())
-        .unwrap_or("the run was cancelled")
-        .to_owned()
+        .unwrap_or_else(|| "the run was cancelled".to_owned())
 }
 
 impl FlowMachine {
@@ -206,8 +213,14 @@ impl FlowMachine {
             self.log().info(&finished);
         }
         let state = match verdict {
-            Ok(data) => json!({"type": "COMPLETED", "data": data}),
-            Err(message) => json!({"type": "FAILED", "message": message}),
+            Ok(data) => StateCreate {
+                data: data.clone(),
+                ..StateCreate::new(StateType::Completed)
+            },
+            Err(message) => StateCreate {
+                message: Some(message.clone()),
+                ..StateCreate::new(StateType::Failed)
+            },
         };
         let (engine, id) = (self.scope.engine.clone(), self.scope.id);
         let answer = self
@@ -224,16 +237,15 @@ impl FlowMachine {
         let closed = match &answer {
             Answer::Accepted(_) => Closed::Done,
             _ if answer.cancelled() => Closed::Cancelled(cancel_reason(answer.state())),
-            Answer::Rejected { state, .. } if state["type"] == "SCHEDULED" => {
-                Closed::Retry(retry_delay(state))
-            }
+            Answer::Rejected {
+                state: Some(state), ..
+            } if state.state_type == StateType::Scheduled => Closed::Retry(retry_delay(state)),
             // The server ended the run first (e.g. a pause that timed out): its record stands,
             // and the caller still gets what the body returned.
             Answer::Aborted { state, reason } => {
-                self.log().warning(format!(
-                    "The run keeps its state {}: {reason}",
-                    state["name"]
-                ));
+                let kept = state.as_ref().map_or("unknown", |s| s.name.as_str());
+                self.log()
+                    .warning(format!("The run keeps its state {kept}: {reason}"));
                 Closed::Done
             }
             _ => {
@@ -262,12 +274,16 @@ impl FlowMachine {
 }
 
 /// How long until the retry the server scheduled.
-fn retry_delay(state: &Value) -> Duration {
-    state["state_details"]["scheduled_time"]
-        .as_str()
-        .and_then(|s| s.parse::<jiff::Timestamp>().ok())
-        .and_then(|at| (at - jiff::Timestamp::now()).try_into().ok())
-        .unwrap_or(Duration::ZERO)
+fn retry_delay(state: &State) -> Duration {
+    state
+        .state_details
+        .get("scheduled_time")
+        .and_then(Value::as_str)
+        .and_then(|s| Micros::parse(s).ok())
+        .map(|at| at.seconds_since(Micros::from_timestamp(jiff::Timestamp::now())))
+        .map_or(Duration::ZERO, |secs| {
+            Duration::from_secs_f64(secs.max(0.0))
+        })
 }
 
 /// How an attempt is recorded, and the serialiser's message when its value cannot be.

@@ -5,6 +5,9 @@
 use std::future::{Future, ready};
 use std::time::{Duration, Instant};
 
+use flowgate_wire::events::Event;
+use flowgate_wire::task_runs::{ReportedState, TaskRunEventPayload, TaskRunReport, Transition};
+use flowgate_wire::{Micros, StateType};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
@@ -16,6 +19,19 @@ use crate::error::TaskError;
 use crate::logging;
 use crate::outcome::{ErrorValue, result_reference, to_json};
 
+/// Now, as the API writes times.
+fn now() -> Micros {
+    Micros::from_timestamp(jiff::Timestamp::now())
+}
+
+/// A resource's labels.
+fn labels<const N: usize>(pairs: [(&str, String); N]) -> Map<String, Value> {
+    pairs
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), Value::String(v)))
+        .collect()
+}
+
 /// A task run being executed: what its events say.
 pub(crate) struct LiveTaskRun {
     meta: &'static TaskMeta,
@@ -26,11 +42,11 @@ pub(crate) struct LiveTaskRun {
     parameters: Value,
     task_inputs: Value,
     run_count: i64,
-    expected_start: String,
-    start_time: Option<String>,
+    expected_start: Micros,
+    start_time: Option<Micros>,
     running_since: Option<Instant>,
     total_run_time: f64,
-    previous: Option<(Uuid, &'static str)>,
+    previous: Option<(Uuid, StateType)>,
 }
 
 impl LiveTaskRun {
@@ -53,7 +69,7 @@ impl LiveTaskRun {
             parameters: Value::Object(Map::new()),
             task_inputs: params.task_inputs(),
             run_count: 0,
-            expected_start: crate::stamp(jiff::Timestamp::now()),
+            expected_start: now(),
             start_time: None,
             running_since: None,
             total_run_time: 0.0,
@@ -63,7 +79,7 @@ impl LiveTaskRun {
         if let Ok(p) = &parameters {
             live.parameters = p.clone();
         }
-        live.emit("PENDING", "Pending", None, None, None);
+        live.emit(StateType::Pending, "Pending", None, None, None);
         match parameters {
             Ok(_) => Ok(live),
             Err((param, message)) => {
@@ -72,7 +88,13 @@ impl LiveTaskRun {
                     what: format!("parameter `{param}`"),
                     message,
                 };
-                live.emit("FAILED", "Failed", Some(&err.to_string()), None, None);
+                live.emit(
+                    StateType::Failed,
+                    "Failed",
+                    Some(&err.to_string()),
+                    None,
+                    None,
+                );
                 Err(err)
             }
         }
@@ -89,67 +111,97 @@ impl LiveTaskRun {
         }
     }
 
+    /// Reports a state change as a `prefect.task-run.<name>` event.
     fn emit(
         &mut self,
-        ty: &'static str,
+        ty: StateType,
         name: &str,
         message: Option<&str>,
         data: Option<Value>,
-        details: Option<Value>,
+        details: Option<Map<String, Value>>,
     ) {
-        let at = crate::stamp(jiff::Timestamp::now());
-        if ty == "RUNNING" {
+        let at = now();
+        if ty == StateType::Running {
             self.run_count += 1;
-            self.start_time.get_or_insert_with(|| at.clone());
+            self.start_time.get_or_insert(at);
             self.running_since = Some(Instant::now());
         } else if let Some(since) = self.running_since.take() {
             self.total_run_time += since.elapsed().as_secs_f64();
         }
-        let event_id = Uuid::now_v7();
         let flow = &self.frame.flow;
-        let terminal = matches!(ty, "COMPLETED" | "FAILED" | "CRASHED" | "CANCELLED");
-        let mut task_run = json!({
-            "run_count": self.run_count, "flow_run_run_count": flow.run_count,
-            "total_run_time": self.total_run_time,
-        });
+        let mut report = TaskRunReport {
+            run_count: Some(self.run_count),
+            flow_run_run_count: Some(flow.run_count),
+            total_run_time: Some(self.total_run_time),
+            start_time: self.start_time,
+            end_time: ty.is_terminal().then_some(at),
+            ..Default::default()
+        };
         // The task run's description goes in its first event only; the server fills later
         // reports from earlier ones, so repeating it would only cost bytes and parsing.
         if self.previous.is_none() {
-            let description = json!({
-                "name": self.name, "task_key": self.meta.key, "dynamic_key": self.dynamic_key,
-                "empirical_policy": {"max_retries": self.meta.retries, "retry_delay_seconds": self.meta.retry_delay,
-                                     "retries": self.meta.retries, "retry_delay": self.meta.retry_delay},
-                "tags": self.meta.tags, "labels": {}, "task_inputs": self.task_inputs,
-                "parameters": self.parameters, "expected_start_time": self.expected_start,
-            });
-            if let (Value::Object(t), Value::Object(d)) = (&mut task_run, description) {
-                t.extend(d);
+            let (retries, delay) = (self.meta.retries, self.meta.retry_delay);
+            report.name = Some(self.name.clone());
+            report.task_key = Some(self.meta.key.to_owned());
+            report.dynamic_key = Some(self.dynamic_key.clone());
+            report.empirical_policy =
+                Some(json!({"max_retries": retries, "retry_delay_seconds": delay,
+                                                  "retries": retries, "retry_delay": delay}));
+            report.tags = Some(self.meta.tags.iter().map(|t| (*t).to_owned()).collect());
+            report.labels = Some(Value::Object(Map::new()));
+            report.task_inputs = Some(self.task_inputs.clone());
+            report.parameters = Some(self.parameters.clone());
+            report.expected_start_time = Some(self.expected_start);
+        }
+        let payload = TaskRunEventPayload {
+            intended: Some(Transition {
+                from: self.previous.map(|p| p.1),
+                to: ty,
+            }),
+            initial_state: None,
+            validated_state: ReportedState {
+                state_type: ty,
+                name: name.to_owned(),
+                message: message.unwrap_or_default().to_owned(),
+                state_details: details.unwrap_or_default(),
+                data,
+            },
+            task_run: report,
+        };
+        let event = Event {
+            id: Uuid::now_v7(),
+            occurred: at,
+            event: format!("prefect.task-run.{name}"),
+            resource: labels([
+                (
+                    "prefect.resource.id",
+                    format!("prefect.task-run.{}", self.id),
+                ),
+                ("prefect.resource.name", self.name.clone()),
+                ("prefect.state-type", ty.as_str().to_owned()),
+                ("prefect.state-name", name.to_owned()),
+                ("prefect.run-count", self.run_count.to_string()),
+                ("prefect.orchestration", "client".to_owned()),
+            ]),
+            related: vec![labels([
+                (
+                    "prefect.resource.id",
+                    format!("prefect.flow-run.{}", flow.id),
+                ),
+                ("prefect.resource.role", "flow-run".to_owned()),
+                ("prefect.resource.name", flow.name.clone()),
+            ])],
+            payload: serde_json::value::to_raw_value(&payload).ok(),
+            follows: self.previous.map(|p| p.0),
+            received: None,
+        };
+        self.previous = Some((event.id, ty));
+        match serde_json::to_string(&event) {
+            Ok(text) => flow.engine.events.send(text),
+            Err(e) => {
+                tracing::error!(target: "flowgate", "a task-run event could not be written: {e}")
             }
         }
-        if let Some(start) = &self.start_time {
-            task_run["start_time"] = json!(start);
-        }
-        if terminal {
-            task_run["end_time"] = json!(at);
-        }
-        let event = json!({
-            "id": event_id, "occurred": at, "event": format!("prefect.task-run.{name}"),
-            "resource": {"prefect.resource.id": format!("prefect.task-run.{}", self.id),
-                         "prefect.resource.name": self.name, "prefect.state-type": ty,
-                         "prefect.state-name": name, "prefect.run-count": self.run_count.to_string(),
-                         "prefect.orchestration": "client"},
-            "related": [{"prefect.resource.id": format!("prefect.flow-run.{}", flow.id),
-                         "prefect.resource.role": "flow-run", "prefect.resource.name": flow.name}],
-            "payload": {
-                "intended": {"from": self.previous.map(|p| p.1), "to": ty},
-                "validated_state": {"type": ty, "name": name, "message": message.unwrap_or(""),
-                                    "state_details": details.unwrap_or_else(|| json!({})), "data": data},
-                "task_run": task_run,
-            },
-            "follows": self.previous.map(|p| p.0),
-        });
-        self.previous = Some((event_id, ty));
-        flow.engine.events.send(event.to_string());
     }
 
     /// Records one attempt's result. Returns how long to wait before the next attempt, or
@@ -158,7 +210,7 @@ impl LiveTaskRun {
         let frame = self.task_frame();
         match failure {
             None => {
-                self.emit("COMPLETED", "Completed", None, data, None);
+                self.emit(StateType::Completed, "Completed", None, data, None);
                 logging::for_frame(&frame).info("Finished in state Completed()");
                 None
             }
@@ -166,9 +218,10 @@ impl LiveTaskRun {
                 let delay = Duration::from_secs_f64(self.meta.retry_delay.max(0.0));
                 let at = jiff::Timestamp::now()
                     + jiff::SignedDuration::try_from(delay).unwrap_or_default();
-                let details = json!({"scheduled_time": crate::stamp(at)});
+                let at = Micros::from_timestamp(at);
+                let details = Map::from_iter([("scheduled_time".to_owned(), json!(at))]);
                 self.emit(
-                    "SCHEDULED",
+                    StateType::Scheduled,
                     "AwaitingRetry",
                     Some(message),
                     None,
@@ -187,7 +240,7 @@ impl LiveTaskRun {
                 Some(delay)
             }
             Some(message) => {
-                self.emit("FAILED", "Failed", Some(message), None, None);
+                self.emit(StateType::Failed, "Failed", Some(message), None, None);
                 logging::for_frame(&frame).error(format!("Finished in state Failed('{message}')"));
                 None
             }
@@ -247,7 +300,7 @@ impl<V: Serialize, E: ErrorValue> Machine<Result<V, E>> for LiveTaskRun {
     type Done = Finished<V, E, TaskError>;
 
     fn begin(&mut self) -> Begin {
-        self.emit("RUNNING", "Running", None, None, None);
+        self.emit(StateType::Running, "Running", None, None, None);
         Begin {
             last: self.run_count > i64::from(self.meta.retries),
             frame: Some(self.task_frame()),

@@ -31,6 +31,7 @@ mod queries;
 
 use std::sync::{Arc, OnceLock};
 
+use flowgate_wire::states::{SetState, StateCreate};
 use serde_json::Value;
 
 use crate::engine::{Engine, HarnessRegistration, OverrideGuard};
@@ -102,16 +103,21 @@ impl Drop for CancelPausedOnPanic<'_> {
         if !std::thread::panicking() {
             return;
         }
-        let paused = serde_json::json!({"flow_runs": {"state": {"type": {"any_": ["PAUSED"]}}}});
-        let runs = self.harness.post("/flow_runs/filter", paused);
-        for run in runs.as_array().into_iter().flatten() {
-            let cancel =
-                serde_json::json!({"state": {"type": "CANCELLED", "message": "the test failed"}});
-            let path = format!(
-                "/flow_runs/{}/set_state",
-                run["id"].as_str().unwrap_or_default()
-            );
-            self.harness.post(&path, cancel);
+        let paused = self
+            .harness
+            .flow_runs()
+            .into_iter()
+            .filter(|r| r.state == crate::StateType::Paused);
+        for run in paused {
+            let cancel = SetState {
+                state: StateCreate {
+                    message: Some("the test failed".to_owned()),
+                    ..StateCreate::new(crate::StateType::Cancelled)
+                },
+                force: false,
+            };
+            let path = format!("/flow_runs/{}/set_state", run.id);
+            self.harness.post(&path, serde_json::json!(cancel));
         }
     }
 }
@@ -153,7 +159,7 @@ impl Harness {
         let api = self.engine.api.clone();
         let path = path.to_owned();
         self.engine
-            .block_on(async move { api.post("a test query", &path, &body).await })
+            .block_on(async move { api.post::<Value>("a test query", &path, &body).await })
             .unwrap_or_else(|e| panic!("harness query failed: {e}"))
     }
 }
