@@ -168,7 +168,11 @@ fn rules(schema: &Value) -> String {
     if let Some(p) = schema["pattern"].as_str() {
         rules.push(format!("matches /{p}/"));
     }
-    if let Some(f) = schema["format"].as_str() {
+    // Integer formats (`uint32`, `int64`) say how Rust stores the number, nothing a person
+    // must know; string formats (`date-time`, `email`) are rules.
+    if let Some(f) = schema["format"].as_str()
+        && schema["type"] == "string"
+    {
         rules.push(format!("format {f}"));
     }
     rules.join(", ")

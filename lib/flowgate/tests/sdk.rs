@@ -1,9 +1,9 @@
 //! The SDK against a real in-process server (the test harness): what each flow and task call
 //! records, runners, futures, retries, panics, subflows and harness isolation.
 
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicI64, AtomicU32, Ordering};
-use std::time::{Duration, Instant};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Condvar, Mutex};
+use std::time::Duration;
 
 use flowgate::testing::{Harness, harness};
 use flowgate::{Input, TaskError, ThreadPoolTaskRunner, as_completed, flow, logger, task, wait};
@@ -106,36 +106,38 @@ fn harnesses_are_isolated() {
     assert_eq!(runs_of(&first, "my-favorite-flow").len(), 1);
 }
 
-/// Times each floor's stop, in the order they happen.
-static STOPS: Mutex<Vec<u64>> = Mutex::new(Vec::new());
+/// How many elevator stops have started; each waits until all three have.
+static ARRIVED: (Mutex<u64>, Condvar) = (Mutex::new(0), Condvar::new());
 
 #[task]
-fn stop_at_floor(floor: u64) {
+fn stop_at_floor(floor: u64) -> bool {
     logger().info(format!("elevator moving to floor {floor}"));
-    std::thread::sleep(Duration::from_millis(150 * floor));
-    STOPS.lock().unwrap().push(floor);
+    let mut arrived = ARRIVED.0.lock().unwrap();
+    *arrived += 1;
+    ARRIVED.1.notify_all();
+    // Bounded: run one at a time, the stops would never all arrive.
+    let (arrived, waited) = ARRIVED
+        .1
+        .wait_timeout_while(arrived, Duration::from_secs(10), |n| *n < 3)
+        .unwrap();
+    drop(arrived);
+    !waited.timed_out()
 }
 
 #[flow(task_runner = ThreadPoolTaskRunner::new(3))]
-fn elevator() {
+fn elevator() -> Vec<bool> {
     let floors: Vec<_> = (1..=3).rev().map(stop_at_floor::submit).collect();
     wait(&floors);
+    floors.iter().map(|f| f.result().unwrap()).collect()
 }
 
 #[test]
-fn the_elevator_stops_in_floor_order_on_a_thread_pool() {
+fn the_elevators_stops_run_at_once_on_a_thread_pool() {
     let h = harness();
-    let started = Instant::now();
-    elevator();
-    let elapsed = started.elapsed();
     assert_eq!(
-        *STOPS.lock().unwrap(),
-        [1, 2, 3],
-        "floor 1 first, although submitted last"
-    );
-    assert!(
-        elapsed < Duration::from_millis(900),
-        "the three stops overlap: {elapsed:?}"
+        elevator(),
+        [true, true, true],
+        "all three stops were running at the same time"
     );
     let run = &runs_of(&h, "elevator")[0];
     let tasks = task_runs(&h, &run["id"]);
@@ -143,32 +145,40 @@ fn the_elevator_stops_in_floor_order_on_a_thread_pool() {
     assert!(tasks.iter().all(|t| t["state_type"] == "COMPLETED"));
 }
 
-/// The one `square` call allowed to finish next (0: any). The flow lets them finish in the order
-/// 4, 3, 2, 1, each after it has seen the one before complete, so the order `as_completed` yields
-/// is fixed however busy the machine is.
-static NEXT_TO_FINISH: AtomicI64 = AtomicI64::new(0);
-
 #[task]
 fn square(x: i64) -> i64 {
-    loop {
-        let next = NEXT_TO_FINISH.load(Ordering::SeqCst);
-        if next == 0 || next == x {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(1));
-    }
+    x * x
+}
+
+/// The gates `gated_square` runs wait at; a test opens them one by one.
+static GATES: (Mutex<Vec<i64>>, Condvar) = (Mutex::new(Vec::new()), Condvar::new());
+
+fn open_gate(x: i64) {
+    GATES.0.lock().unwrap().push(x);
+    GATES.1.notify_all();
+}
+
+#[task]
+fn gated_square(x: i64) -> i64 {
+    let open = GATES.0.lock().unwrap();
+    // Bounded, so that a broken test fails instead of hanging.
+    let _open = GATES
+        .1
+        .wait_timeout_while(open, Duration::from_secs(10), |open| !open.contains(&x))
+        .unwrap();
     x * x
 }
 
 #[flow(task_runner = ThreadPoolTaskRunner::new(4))]
 fn futures_flow() -> (Vec<i64>, Vec<i64>, i64) {
-    NEXT_TO_FINISH.store(4, Ordering::SeqCst);
-    let futures: Vec<_> = (1..=4).map(square::submit).collect();
-    let first_done: Vec<i64> = as_completed(futures.clone())
-        .map(|f| {
-            let value = f.result().unwrap();
-            NEXT_TO_FINISH.fetch_sub(1, Ordering::SeqCst);
-            value
+    let futures: Vec<_> = (1..=4).map(gated_square::submit).collect();
+    // Released one at a time, largest first: as_completed yields each as it finishes.
+    let mut done = as_completed(futures.clone());
+    let first_done: Vec<i64> = [4, 3, 2, 1]
+        .into_iter()
+        .map(|x| {
+            open_gate(x);
+            done.next().unwrap().result().unwrap()
         })
         .collect();
     let mapped: Vec<i64> = square::map([2, 3])
@@ -189,7 +199,7 @@ fn futures_wait_complete_in_order_map_and_feed_other_tasks() {
     assert_eq!(
         first_done,
         [16, 9, 4, 1],
-        "as_completed yields each future as it completes"
+        "as_completed yields the runs in the order they finish"
     );
     assert_eq!(mapped, [4, 9]);
     assert_eq!(total, 17);
