@@ -1,5 +1,5 @@
 //! Flowgate's storage. One trait per capability ([`FlowStore`], [`FlowRunStore`],
-//! [`TaskRunStore`], [`EventStore`], [`LogStore`], [`InputStore`], [`TaskQueueStore`]) and
+//! [`TaskRunStore`], [`EventStore`], [`LogStore`], [`InputStore`], [`TaskQueueStore`], [`ConcurrencyLimitStore`]) and
 //! [`Store`], their union; [`open`] returns the one implementation, on SQLite (the embedded
 //! default) or on PostgreSQL (for several server replicas), from one body of SQL with the
 //! differences between the two kept in one private trait. The database driver stays inside this
@@ -13,6 +13,7 @@ mod sql;
 mod sql_store;
 mod store;
 
+pub use capabilities::concurrency_limits::ConcurrencyLimitStore;
 pub use capabilities::deployments::DeploymentStore;
 pub use capabilities::events::EventStore;
 pub use capabilities::flow_runs::FlowRunStore;

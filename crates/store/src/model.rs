@@ -5,6 +5,9 @@
 
 use flowgate_core::Micros;
 
+pub use crate::capabilities::concurrency_limits::{
+    ConcurrencyLimit, LimitKey, LimitKind, LimitUpdate, NewLimit,
+};
 pub use crate::capabilities::deployments::{
     Deployment, DeploymentFilter, DeploymentSchedule, DeploymentUpdate, LatePass, NewDeployment,
     NewDeploymentSchedule, SchedulerPass,

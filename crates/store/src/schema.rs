@@ -242,6 +242,38 @@ CREATE TABLE deployment_schedules (
 );
 CREATE INDEX deployment_schedules_deployment ON deployment_schedules(deployment_id)
 "#,
+    // 4: concurrency limits, the leases that hold their slots, and which limits each lease holds.
+    r#"
+CREATE TABLE concurrency_limits (
+    id TEXT PRIMARY KEY,
+    created BIGINT NOT NULL,
+    updated BIGINT NOT NULL,
+    name TEXT NOT NULL UNIQUE,
+    slot_limit BIGINT NOT NULL,
+    active BIGINT NOT NULL,
+    slot_decay_per_second DOUBLE PRECISION NOT NULL,
+    held_slots BIGINT NOT NULL,
+    drained_at_ns BIGINT NOT NULL,
+    denied_slots BIGINT NOT NULL,
+    avg_slot_occupancy_seconds DOUBLE PRECISION NOT NULL
+);
+CREATE TABLE concurrency_leases (
+    id TEXT PRIMARY KEY,
+    slots BIGINT NOT NULL,
+    holder_type TEXT,
+    holder_id TEXT,
+    acquired_at BIGINT NOT NULL,
+    expires_at BIGINT NOT NULL
+);
+CREATE INDEX concurrency_leases_expiry ON concurrency_leases(expires_at);
+CREATE INDEX concurrency_leases_holder ON concurrency_leases(holder_id);
+CREATE TABLE concurrency_lease_limits (
+    lease_id TEXT NOT NULL REFERENCES concurrency_leases(id) ON DELETE CASCADE,
+    limit_id TEXT NOT NULL REFERENCES concurrency_limits(id) ON DELETE CASCADE,
+    PRIMARY KEY (lease_id, limit_id)
+);
+CREATE INDEX concurrency_lease_limits_limit ON concurrency_lease_limits(limit_id)
+"#,
 ];
 
 /// Splits a migration into statements (none of ours contains a `;` inside a literal).

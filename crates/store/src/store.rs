@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use crate::capabilities::concurrency_limits::ConcurrencyLimitStore;
 use crate::capabilities::deployments::DeploymentStore;
 use crate::capabilities::events::EventStore;
 use crate::capabilities::flow_runs::FlowRunStore;
@@ -65,6 +66,7 @@ pub trait Store:
     + InputStore
     + TaskQueueStore
     + WorkPoolStore
+    + ConcurrencyLimitStore
     + DeploymentStore
     + 'static
 {
@@ -79,6 +81,7 @@ impl<T> Store for T where
         + InputStore
         + TaskQueueStore
         + WorkPoolStore
+        + ConcurrencyLimitStore
         + DeploymentStore
         + 'static
 {

@@ -185,6 +185,53 @@ pub fn decrement(limit: &mut LimitSlots, slots: u32, leased: u32) -> Result<(), 
     Ok(())
 }
 
+/// What setting a limit's occupied count comes to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SetActiveSlots {
+    /// `0`: everything is released, leases included (the caller deletes the limit's leases).
+    Reset,
+    /// The leases stay; the slots held without a lease make up the rest; draining slots are
+    /// dropped.
+    Held(SlotLedger),
+}
+
+/// Refused: fewer slots than live leases hold.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "active_slots {asked} is below the {leased} slots held by live leases of {name:?}; set 0 to release every slot, leases included, or at least {leased}"
+)]
+pub struct ActiveSlotsRefused {
+    /// The limit.
+    pub name: String,
+    /// The count asked for.
+    pub asked: u32,
+    /// Slots held by leases.
+    pub leased: u32,
+}
+
+/// Sets a limit's occupied count, as an administrator's update asks (`active_slots`), given how
+/// many of its slots live leases hold.
+pub fn set_active_slots(
+    limit: &LimitSlots,
+    asked: u32,
+    leased: u32,
+) -> Result<SetActiveSlots, ActiveSlotsRefused> {
+    if asked == 0 {
+        return Ok(SetActiveSlots::Reset);
+    }
+    if asked < leased {
+        return Err(ActiveSlotsRefused {
+            name: limit.name.clone(),
+            asked,
+            leased,
+        });
+    }
+    Ok(SetActiveSlots::Held(SlotLedger {
+        held: asked,
+        drained_at_ns: 0,
+    }))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -299,6 +346,21 @@ mod tests {
         );
         release_lease(&mut ls, &lease);
         assert!(ls.iter().all(|l| l.ledger.held == 0));
+    }
+
+    #[test]
+    fn setting_the_count_resets_or_keeps_the_leases() {
+        let l = limit(1, "db", 5, 0.0, true);
+        assert_eq!(set_active_slots(&l, 0, 3), Ok(SetActiveSlots::Reset));
+        assert_eq!(
+            set_active_slots(&l, 4, 3),
+            Ok(SetActiveSlots::Held(SlotLedger {
+                held: 4,
+                drained_at_ns: 0
+            }))
+        );
+        let e = set_active_slots(&l, 2, 3).unwrap_err().to_string();
+        assert!(e.contains("below the 3 slots held by live leases"), "{e}");
     }
 
     #[test]

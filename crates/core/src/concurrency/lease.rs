@@ -78,6 +78,13 @@ impl LeaseDuration {
         Ok(LeaseDuration(Duration::from_secs_f64(s)))
     }
 
+    /// For holders that cannot renew (Prefect's v1 tag API, a reset's `slot_override`): a
+    /// century. Such a lease ends when released, or when its holder run finishes (the lease
+    /// reaper releases leases of finished runs).
+    pub fn until_released() -> LeaseDuration {
+        LeaseDuration(Duration::from_secs(100 * 365 * 24 * 3600))
+    }
+
     /// As a standard duration.
     pub fn get(self) -> Duration {
         self.0

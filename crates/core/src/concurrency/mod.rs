@@ -4,10 +4,12 @@
 //! first-come-first-served line of waiters and who is woken on a release ([`queue`]), when a
 //! slot is expected to free up ([`estimate`]), and tag limits for task runs ([`tags`]).
 //!
-//! The store loads limits, leases and ledgers, asks these functions what happens, and writes
-//! the answer back in one transaction; the server wakes the waiters the queue names.
+//! The store loads the limits and leases a batch of operations touches into a [`book::Book`],
+//! which decides every operation and returns the changes; the store writes them back in one
+//! transaction, and the server wakes the waiters the queue names.
 
 pub mod acquire;
+pub mod book;
 pub mod estimate;
 pub mod lease;
 pub mod ledger;

@@ -1,0 +1,410 @@
+//! Slot traffic on SQL: the `concurrency_leases` and `concurrency_lease_limits` tables, batches
+//! of slot operations, and the lease reaper's query.
+//!
+//! Every write to a limit's slots first row-locks the limit (`FOR UPDATE` on PostgreSQL; SQLite
+//! has one writer), and leases are read only after their limits are locked, so two replicas
+//! never release the same lease twice. A lease is released only together with every limit it
+//! holds, so no slot is ever orphaned.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use flowgate_core::Micros;
+use flowgate_core::concurrency::book::{Book, Changes, LimitState, SlotOp, SlotOutcome};
+use flowgate_core::concurrency::{Holder, HolderKind, Lease};
+use uuid::Uuid;
+
+use super::concurrency_limits::limit_row;
+use super::insert_rows;
+use crate::backend::Backend;
+use crate::sql::{Row, Sql};
+use crate::store::{Result, StoreError};
+
+/// The terminal state types, as stored: a run in one of them holds nothing any more.
+const FINAL_STATES: &str = "'COMPLETED', 'FAILED', 'CANCELLED', 'CRASHED'";
+
+/// Columns of a lease with one of its limits, as [`select_leases`] returns them.
+const LEASE_COLUMNS: &str = "l.id, l.slots, l.holder_type, l.holder_id, l.acquired_at, \
+     l.expires_at, ll.limit_id";
+
+/// Runs `ops` on the limits and leases they touch, writes the changes, and returns each op's
+/// outcome with the limits that got slots back.
+pub(super) async fn apply_ops<B: Backend>(
+    conn: &mut B::Connection,
+    ops: &[SlotOp],
+    now: Micros,
+) -> Result<(Vec<SlotOutcome>, Vec<Uuid>)> {
+    let mut names = BTreeSet::new();
+    let mut lease_ids = BTreeSet::new();
+    let mut holders = BTreeSet::new();
+    let mut decremented = BTreeSet::new();
+    for op in ops {
+        match op {
+            SlotOp::Acquire { names: n, .. } | SlotOp::Deny { names: n, .. } => {
+                names.extend(n.iter().cloned());
+            }
+            SlotOp::Decrement { names: n, .. } => {
+                names.extend(n.iter().cloned());
+                decremented.extend(n.iter().cloned());
+            }
+            SlotOp::ReleaseHeldBy { holder, names: n } => {
+                names.extend(n.iter().cloned());
+                holders.insert(*holder);
+            }
+            SlotOp::Release { lease } | SlotOp::Renew { lease, .. } => {
+                lease_ids.insert(*lease);
+            }
+        }
+    }
+    // The limits of the leases named, read before locking only to know what to lock; the
+    // leases themselves are read again once their limits are locked.
+    let mut limit_ids: BTreeSet<Uuid> = BTreeSet::new();
+    if !lease_ids.is_empty() || !holders.is_empty() {
+        let mut peek = Sql::new(
+            "SELECT DISTINCT ll.limit_id FROM concurrency_lease_limits ll \
+             JOIN concurrency_leases l ON l.id = ll.lease_id WHERE ",
+        );
+        referenced(&mut peek, &lease_ids, &holders);
+        for row in B::fetch_all(conn, peek).await? {
+            limit_ids.insert(row.uuid("limit_id")?);
+        }
+    }
+    let limits = lock_limits::<B>(conn, &names, &limit_ids).await?;
+    let locked: BTreeSet<Uuid> = limits.iter().map(|l| l.slots.id).collect();
+    let decremented_ids: Vec<Uuid> = limits
+        .iter()
+        .filter(|l| decremented.contains(&l.slots.name))
+        .map(|l| l.slots.id)
+        .collect();
+
+    let mut leases: BTreeMap<Uuid, Lease> = BTreeMap::new();
+    if !lease_ids.is_empty() || !holders.is_empty() {
+        let mut by_ref = select_leases("WHERE ");
+        referenced(&mut by_ref, &lease_ids, &holders);
+        for l in read_leases::<B>(conn, by_ref).await? {
+            leases.insert(l.id, l);
+        }
+    }
+    if !locked.is_empty() {
+        // Expired leases on these limits are freed now, so a dead holder never blocks a waiter
+        // however late the reaper runs (those also holding an unlocked limit wait for it).
+        for l in expired_on::<B>(conn, &locked, now).await? {
+            if l.limits.iter().all(|id| locked.contains(id)) {
+                leases.insert(l.id, l);
+            }
+        }
+    }
+    if !decremented_ids.is_empty() {
+        // A decrement must know how many slots leases hold.
+        for l in leases_on::<B>(conn, &decremented_ids).await? {
+            leases.insert(l.id, l);
+        }
+    }
+
+    let mut book = Book::new(limits, leases.into_values().collect());
+    book.reap_expired(now);
+    let outcomes = ops.iter().map(|op| book.apply(op, now)).collect();
+    let changes = book.changes();
+    write_changes::<B>(conn, &changes).await?;
+    Ok((outcomes, changes.freed))
+}
+
+/// Frees up to `batch` leases that expired or whose holder run finished, on limits no other
+/// transaction is reaping; returns the limits that got slots back.
+pub(super) async fn reap<B: Backend>(
+    conn: &mut B::Connection,
+    now: Micros,
+    batch: u32,
+) -> Result<Vec<Uuid>> {
+    // A lease whose holder run is over is as dead as an expired one.
+    let mut finished = Sql::new("UPDATE concurrency_leases SET expires_at = ");
+    finished
+        .arg(now)
+        .push(" WHERE expires_at > ")
+        .arg(now)
+        .push(
+            " AND holder_id IS NOT NULL AND ( \
+             (holder_type = 'task_run' AND EXISTS (SELECT 1 FROM task_runs t \
+              WHERE t.id = concurrency_leases.holder_id AND t.state_type IN ({FINAL}))) \
+             OR (holder_type = 'flow_run' AND EXISTS (SELECT 1 FROM flow_runs f \
+              WHERE f.id = concurrency_leases.holder_id AND f.state_type IN ({FINAL}))))"
+                .replace("{FINAL}", FINAL_STATES)
+                .as_str(),
+        );
+    B::execute(conn, finished).await?;
+    // Leases holding no limit hold nothing: delete them outright.
+    let mut empty = Sql::new("DELETE FROM concurrency_leases WHERE expires_at <= ");
+    empty.arg(now).push(
+        " AND NOT EXISTS (SELECT 1 FROM concurrency_lease_limits ll WHERE ll.lease_id = concurrency_leases.id)",
+    );
+    B::execute(conn, empty).await?;
+    let mut candidates = Sql::new(
+        "SELECT DISTINCT ll.limit_id FROM concurrency_lease_limits ll \
+         JOIN concurrency_leases l ON l.id = ll.lease_id WHERE l.expires_at <= ",
+    );
+    candidates.arg(now).push(" LIMIT ").arg(i64::from(batch));
+    let ids: BTreeSet<Uuid> = B::fetch_all(conn, candidates)
+        .await?
+        .iter()
+        .map(|r| r.uuid("limit_id"))
+        .collect::<Result<_>>()?;
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut lock = Sql::new("SELECT * FROM concurrency_limits WHERE id IN (");
+    lock.arg_list(ids.iter().copied())
+        .push(") ORDER BY id")
+        .push(B::SKIP_LOCKED);
+    let limits = B::fetch_all(conn, lock)
+        .await?
+        .iter()
+        .map(|r| limit_row(r).map(|l| l.state()))
+        .collect::<Result<Vec<_>>>()?;
+    let locked: BTreeSet<Uuid> = limits.iter().map(|l| l.slots.id).collect();
+    let dead: Vec<Lease> = expired_on::<B>(conn, &locked, now)
+        .await?
+        .into_iter()
+        .filter(|l| l.limits.iter().all(|id| locked.contains(id)))
+        .collect();
+    let mut book = Book::new(limits, dead);
+    book.reap_expired(now);
+    let changes = book.changes();
+    write_changes::<B>(conn, &changes).await?;
+    Ok(changes.freed)
+}
+
+/// Every lease holding a slot of any of `limits` (expired or not), with all its limits.
+pub(super) async fn leases_on<B: Backend>(
+    conn: &mut B::Connection,
+    limits: &[Uuid],
+) -> Result<Vec<Lease>> {
+    if limits.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut sql = select_leases(
+        "WHERE l.id IN (SELECT lease_id FROM concurrency_lease_limits WHERE limit_id IN (",
+    );
+    sql.arg_list(limits.iter().copied()).push("))");
+    read_leases::<B>(conn, sql).await
+}
+
+/// Stores new leases and the limits they hold.
+pub(super) async fn insert_leases<B: Backend>(
+    conn: &mut B::Connection,
+    leases: &[Lease],
+) -> Result<()> {
+    if leases.is_empty() {
+        return Ok(());
+    }
+    insert_rows::<B>(
+        conn,
+        "INSERT INTO concurrency_leases (id, slots, holder_type, holder_id, acquired_at, expires_at) VALUES ",
+        "",
+        leases
+            .iter()
+            .map(|l| {
+                vec![
+                    l.id.into(),
+                    i64::from(l.slots).into(),
+                    l.holder.map(|h| h.kind.as_str().to_owned()).into(),
+                    l.holder.map(|h| h.id).into(),
+                    l.acquired_at.into(),
+                    l.expires_at.into(),
+                ]
+            })
+            .collect(),
+    )
+    .await?;
+    let holds: Vec<_> = leases
+        .iter()
+        .flat_map(|l| {
+            l.limits
+                .iter()
+                .map(|limit| vec![l.id.into(), (*limit).into()])
+        })
+        .collect();
+    if !holds.is_empty() {
+        insert_rows::<B>(
+            conn,
+            "INSERT INTO concurrency_lease_limits (lease_id, limit_id) VALUES ",
+            "",
+            holds,
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// Removes every lease's hold on `limit` (its slots are being reset or the limit deleted);
+/// leases left holding nothing are deleted.
+pub(super) async fn delete_leases_of<B: Backend>(
+    conn: &mut B::Connection,
+    limit: Uuid,
+) -> Result<()> {
+    let mut holding = Sql::new("SELECT lease_id FROM concurrency_lease_limits WHERE limit_id = ");
+    holding.arg(limit);
+    let leases: Vec<Uuid> = B::fetch_all(conn, holding)
+        .await?
+        .iter()
+        .map(|r| r.uuid("lease_id"))
+        .collect::<Result<_>>()?;
+    let mut detach = Sql::new("DELETE FROM concurrency_lease_limits WHERE limit_id = ");
+    detach.arg(limit);
+    B::execute(conn, detach).await?;
+    for chunk in leases.chunks(500) {
+        let mut empty = Sql::new("DELETE FROM concurrency_leases WHERE id IN (");
+        empty.arg_list(chunk.iter().copied()).push(
+            ") AND NOT EXISTS (SELECT 1 FROM concurrency_lease_limits ll WHERE ll.lease_id = concurrency_leases.id)",
+        );
+        B::execute(conn, empty).await?;
+    }
+    Ok(())
+}
+
+/// Writes limits' slot counters (not their settings).
+pub(super) async fn write_limits<B: Backend>(
+    conn: &mut B::Connection,
+    limits: &[LimitState],
+) -> Result<()> {
+    for l in limits {
+        let mut sql = Sql::new("UPDATE concurrency_limits SET held_slots = ");
+        sql.arg(i64::from(l.slots.ledger.held))
+            .push(", drained_at_ns = ")
+            .arg(l.slots.ledger.drained_at_ns)
+            .push(", denied_slots = ")
+            .arg(i64::try_from(l.denied_slots).unwrap_or(i64::MAX))
+            .push(", avg_slot_occupancy_seconds = ")
+            .arg(l.average_occupancy_seconds)
+            .push(" WHERE id = ")
+            .arg(l.slots.id);
+        B::execute(conn, sql).await?;
+    }
+    Ok(())
+}
+
+async fn write_changes<B: Backend>(conn: &mut B::Connection, changes: &Changes) -> Result<()> {
+    write_limits::<B>(conn, &changes.limits).await?;
+    insert_leases::<B>(conn, &changes.inserted).await?;
+    for chunk in changes.deleted.chunks(500) {
+        let mut delete = Sql::new("DELETE FROM concurrency_leases WHERE id IN (");
+        delete.arg_list(chunk.iter().copied()).push(")");
+        B::execute(conn, delete).await?;
+    }
+    for (id, expires_at) in &changes.renewed {
+        let mut renew = Sql::new("UPDATE concurrency_leases SET expires_at = ");
+        renew.arg(*expires_at).push(" WHERE id = ").arg(*id);
+        B::execute(conn, renew).await?;
+    }
+    Ok(())
+}
+
+/// Row-locks the limits named in `names` or with ids in `ids`, in id order (so that two
+/// transactions never wait on each other in a cycle).
+async fn lock_limits<B: Backend>(
+    conn: &mut B::Connection,
+    names: &BTreeSet<String>,
+    ids: &BTreeSet<Uuid>,
+) -> Result<Vec<LimitState>> {
+    if names.is_empty() && ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut sql = Sql::new("SELECT * FROM concurrency_limits WHERE ");
+    if !names.is_empty() {
+        sql.push("name IN (")
+            .arg_list(names.iter().map(String::as_str))
+            .push(")");
+    }
+    if !ids.is_empty() {
+        if !names.is_empty() {
+            sql.push(" OR ");
+        }
+        sql.push("id IN (").arg_list(ids.iter().copied()).push(")");
+    }
+    sql.push(" ORDER BY id").push(B::FOR_UPDATE);
+    B::fetch_all(conn, sql)
+        .await?
+        .iter()
+        .map(|r| limit_row(r).map(|l| l.state()))
+        .collect()
+}
+
+/// Expired leases holding any of `limits`, with all their limits.
+async fn expired_on<B: Backend>(
+    conn: &mut B::Connection,
+    limits: &BTreeSet<Uuid>,
+    now: Micros,
+) -> Result<Vec<Lease>> {
+    let mut sql = select_leases(
+        "WHERE l.id IN (SELECT x.id FROM concurrency_leases x JOIN concurrency_lease_limits xl \
+         ON xl.lease_id = x.id WHERE x.expires_at <= ",
+    );
+    sql.arg(now)
+        .push(" AND xl.limit_id IN (")
+        .arg_list(limits.iter().copied())
+        .push("))");
+    read_leases::<B>(conn, sql).await
+}
+
+/// `l.id IN (…) OR l.holder_id IN (…)` for the leases and holders an op batch names.
+fn referenced(sql: &mut Sql, leases: &BTreeSet<Uuid>, holders: &BTreeSet<Uuid>) {
+    let mut any = false;
+    if !leases.is_empty() {
+        sql.push("l.id IN (")
+            .arg_list(leases.iter().copied())
+            .push(")");
+        any = true;
+    }
+    if !holders.is_empty() {
+        if any {
+            sql.push(" OR ");
+        }
+        sql.push("l.holder_id IN (")
+            .arg_list(holders.iter().copied())
+            .push(")");
+    }
+}
+
+/// `SELECT` of leases joined with their limits, then `tail` (a `WHERE` on `l`).
+fn select_leases(tail: &str) -> Sql {
+    Sql::new(&format!(
+        "SELECT {LEASE_COLUMNS} FROM concurrency_leases l \
+         LEFT JOIN concurrency_lease_limits ll ON ll.lease_id = l.id {tail}"
+    ))
+}
+
+/// Reads leases from rows of [`LEASE_COLUMNS`], one row per (lease, limit).
+async fn read_leases<B: Backend>(conn: &mut B::Connection, sql: Sql) -> Result<Vec<Lease>> {
+    let mut leases: BTreeMap<Uuid, Lease> = BTreeMap::new();
+    for row in B::fetch_all(conn, sql).await? {
+        let id = row.uuid("id")?;
+        let lease = match leases.entry(id) {
+            std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::btree_map::Entry::Vacant(e) => e.insert(lease_row(&row)?),
+        };
+        if let Some(limit) = row.opt_uuid("limit_id")? {
+            lease.limits.push(limit);
+        }
+    }
+    Ok(leases.into_values().collect())
+}
+
+fn lease_row(row: &Row) -> Result<Lease> {
+    let slots: i64 = row.get("slots")?;
+    let kind: Option<String> = row.get("holder_type")?;
+    let holder = match (kind, row.opt_uuid("holder_id")?) {
+        (Some(kind), Some(id)) => Some(Holder {
+            kind: HolderKind::parse(&kind)
+                .ok_or_else(|| StoreError::Corrupt(format!("lease holder type {kind:?}")))?,
+            id,
+        }),
+        _ => None,
+    };
+    Ok(Lease {
+        id: row.uuid("id")?,
+        limits: Vec::new(),
+        slots: u32::try_from(slots)
+            .map_err(|e| StoreError::Corrupt(format!("lease slots: {e}")))?,
+        holder,
+        acquired_at: row.micros("acquired_at")?,
+        expires_at: row.micros("expires_at")?,
+    })
+}
