@@ -160,8 +160,8 @@ pub struct Changes {
     pub deleted: Vec<Uuid>,
     /// Existing leases with a new deadline.
     pub renewed: Vec<(Uuid, Micros)>,
-    /// Limits that got slots back: their waiters deserve a turn.
-    pub freed: Vec<Uuid>,
+    /// Names of the limits that got slots back: their waiters deserve a turn.
+    pub freed: Vec<String>,
 }
 
 impl Book {
@@ -251,6 +251,12 @@ impl Book {
             .filter(|id| !deleted.contains(id) && !inserted.contains(id))
             .filter_map(|id| leases.get(&id).map(|l| (id, l.expires_at)))
             .collect();
+        let mut freed: Vec<String> = limits
+            .iter()
+            .filter(|l| freed_limits.contains(&l.slots.id))
+            .map(|l| l.slots.name.clone())
+            .collect();
+        freed.sort();
         Changes {
             limits: limits
                 .into_iter()
@@ -266,11 +272,7 @@ impl Book {
                 .filter(|id| !inserted.contains(id))
                 .collect(),
             renewed,
-            freed: {
-                let mut freed: Vec<Uuid> = freed_limits.into_iter().collect();
-                freed.sort();
-                freed
-            },
+            freed,
         }
     }
 

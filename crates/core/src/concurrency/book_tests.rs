@@ -72,7 +72,7 @@ fn a_lease_takes_slots_and_its_release_gives_them_back() {
     );
     assert_eq!(changes.limits[0].slots.ledger.held, 0);
     assert!(changes.limits[0].average_occupancy_seconds < 2.0);
-    assert_eq!(changes.freed, vec![Uuid::from_u128(1)]);
+    assert_eq!(changes.freed, vec!["db".to_owned()]);
 }
 
 #[test]

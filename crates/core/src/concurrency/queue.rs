@@ -7,22 +7,24 @@
 //! in line (the ones [`WaitQueue::serve`] offers a turn), never the whole line: no thundering herd.
 
 use std::collections::{HashSet, VecDeque};
+use std::hash::Hash;
 
 use uuid::Uuid;
 
-/// The line of waiting requests, generic over how a waiter is named.
+/// The line of waiting requests, generic over how a waiter is named (`W`) and how a limit is
+/// named (`K`: its id, or its name where the caller knows only names).
 #[derive(Clone, Debug)]
-pub struct WaitQueue<W> {
-    line: VecDeque<Waiting<W>>,
+pub struct WaitQueue<W, K = Uuid> {
+    line: VecDeque<Waiting<W, K>>,
 }
 
 #[derive(Clone, Debug)]
-struct Waiting<W> {
+struct Waiting<W, K> {
     waiter: W,
-    limits: Vec<Uuid>,
+    limits: Vec<K>,
 }
 
-impl<W> Default for WaitQueue<W> {
+impl<W, K> Default for WaitQueue<W, K> {
     fn default() -> Self {
         WaitQueue {
             line: VecDeque::new(),
@@ -30,7 +32,7 @@ impl<W> Default for WaitQueue<W> {
     }
 }
 
-impl<W: Copy + Eq> WaitQueue<W> {
+impl<W: Copy + Eq, K: Clone + Eq + Hash> WaitQueue<W, K> {
     /// Waiters in line.
     pub fn len(&self) -> usize {
         self.line.len()
@@ -43,14 +45,14 @@ impl<W: Copy + Eq> WaitQueue<W> {
 
     /// Whether a newcomer needing `limits` must join the line rather than try at once: someone
     /// already waits on one of them, and serving the newcomer first would jump the line.
-    pub fn must_queue(&self, limits: &[Uuid]) -> bool {
+    pub fn must_queue(&self, limits: &[K]) -> bool {
         self.line
             .iter()
             .any(|w| w.limits.iter().any(|l| limits.contains(l)))
     }
 
     /// Puts `waiter` at the end of the line for `limits`.
-    pub fn push(&mut self, waiter: W, limits: Vec<Uuid>) {
+    pub fn push(&mut self, waiter: W, limits: Vec<K>) {
         self.line.push_back(Waiting { waiter, limits });
     }
 
@@ -62,22 +64,27 @@ impl<W: Copy + Eq> WaitQueue<W> {
     }
 
     /// Every limit someone waits on.
-    pub fn limits(&self) -> HashSet<Uuid> {
+    pub fn limits(&self) -> HashSet<K> {
         self.line
             .iter()
-            .flat_map(|w| w.limits.iter().copied())
+            .flat_map(|w| w.limits.iter().cloned())
             .collect()
+    }
+
+    /// Every waiter, in arrival order, with the limits it waits on.
+    pub fn iter(&self) -> impl Iterator<Item = (W, &[K])> {
+        self.line.iter().map(|w| (w.waiter, w.limits.as_slice()))
     }
 
     /// The waiters next in line: those with nobody earlier waiting on any limit they need.
     pub fn heads(&self) -> Vec<W> {
-        let mut taken: HashSet<Uuid> = HashSet::new();
+        let mut taken: HashSet<&K> = HashSet::new();
         let mut heads = Vec::new();
         for w in &self.line {
             if !w.limits.iter().any(|l| taken.contains(l)) {
                 heads.push(w.waiter);
             }
-            taken.extend(w.limits.iter().copied());
+            taken.extend(w.limits.iter());
         }
         heads
     }
@@ -87,18 +94,18 @@ impl<W: Copy + Eq> WaitQueue<W> {
     /// slots. A waiter that did not blocks everyone after it on its limits. Returns the served
     /// waiters, in the order served, and takes them out of the line.
     pub fn serve(&mut self, mut try_grant: impl FnMut(W) -> bool) -> Vec<W> {
-        let mut blocked: HashSet<Uuid> = HashSet::new();
+        let mut blocked: HashSet<K> = HashSet::new();
         let mut served = Vec::new();
         self.line.retain(|w| {
             if w.limits.iter().any(|l| blocked.contains(l)) {
-                blocked.extend(w.limits.iter().copied());
+                blocked.extend(w.limits.iter().cloned());
                 return true;
             }
             if try_grant(w.waiter) {
                 served.push(w.waiter);
                 false
             } else {
-                blocked.extend(w.limits.iter().copied());
+                blocked.extend(w.limits.iter().cloned());
                 true
             }
         });
@@ -120,7 +127,7 @@ mod tests {
 
     #[test]
     fn newcomers_queue_behind_waiters_on_a_shared_limit() {
-        let mut q = WaitQueue::default();
+        let mut q: WaitQueue<u32> = WaitQueue::default();
         q.push(1, vec![id(1)]);
         assert!(q.must_queue(&[id(1), id(2)]));
         assert!(!q.must_queue(&[id(2)]));
@@ -134,7 +141,7 @@ mod tests {
         // Two free slots; the first waiter wants three, the next two want one each.
         let mut free = 2;
         let want: HashMap<u32, u32> = [(1, 3), (2, 1), (3, 1)].into();
-        let mut q = WaitQueue::default();
+        let mut q: WaitQueue<u32> = WaitQueue::default();
         for w in [1, 2, 3] {
             q.push(w, vec![id(7)]);
         }
@@ -154,10 +161,10 @@ mod tests {
 
     #[test]
     fn waiters_on_unrelated_limits_do_not_block_each_other() {
-        let mut q = WaitQueue::default();
-        q.push(1, vec![id(1)]);
-        q.push(2, vec![id(2)]);
-        q.push(3, vec![id(1), id(2)]);
+        let mut q: WaitQueue<u32, &str> = WaitQueue::default();
+        q.push(1, vec!["a"]);
+        q.push(2, vec!["b"]);
+        q.push(3, vec!["a", "b"]);
         assert_eq!(q.heads(), vec![1, 2]);
         let served = q.serve(|w| w == 2);
         assert_eq!(served, vec![2]);
@@ -173,7 +180,7 @@ mod tests {
             demands in prop::collection::vec(1u32..4, 1..30),
             frees in prop::collection::vec(0u32..5, 1..40),
         ) {
-            let mut q = WaitQueue::default();
+            let mut q: WaitQueue<usize> = WaitQueue::default();
             for (w, _) in demands.iter().enumerate() {
                 q.push(w, vec![id(1)]);
             }
@@ -201,7 +208,7 @@ mod tests {
             needs in prop::collection::vec(prop::collection::btree_set(0u128..4, 1..3), 1..20),
             grants in prop::collection::vec(any::<bool>(), 1..60),
         ) {
-            let mut q = WaitQueue::default();
+            let mut q: WaitQueue<usize> = WaitQueue::default();
             for (w, ls) in needs.iter().enumerate() {
                 q.push(w, ls.iter().map(|l| id(*l)).collect());
             }

@@ -159,16 +159,16 @@ pub trait ConcurrencyLimitStore: Send + Sync {
     async fn leases_of_limit(&self, limit: Uuid, now: Micros) -> Result<Vec<Lease>>;
     /// Applies `ops` in order in one transaction (deciding each with the core's
     /// [`flowgate_core::concurrency::book::Book`]); returns each op's outcome and the limits
-    /// whose slots or settings changed (their waiters deserve a turn).
+    /// that got slots back, by name (their waiters deserve a turn).
     async fn apply_slot_ops(
         &self,
         ops: &[SlotOp],
         now: Micros,
-    ) -> Result<(Vec<SlotOutcome>, Vec<Uuid>)>;
+    ) -> Result<(Vec<SlotOutcome>, Vec<String>)>;
     /// Frees up to `batch` leases that expired, or whose holder run has finished; returns the
     /// limits that got slots back. With several replicas each lease is freed once: limits being
     /// reaped by another replica are skipped (`FOR UPDATE SKIP LOCKED`).
-    async fn reap_leases(&self, now: Micros, batch: u32) -> Result<Vec<Uuid>>;
+    async fn reap_leases(&self, now: Micros, batch: u32) -> Result<Vec<String>>;
     /// The earliest lease deadline, if any lease exists.
     async fn next_lease_expiry(&self) -> Result<Option<Micros>>;
 }

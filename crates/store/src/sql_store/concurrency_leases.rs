@@ -32,7 +32,7 @@ pub(super) async fn apply_ops<B: Backend>(
     conn: &mut B::Connection,
     ops: &[SlotOp],
     now: Micros,
-) -> Result<(Vec<SlotOutcome>, Vec<Uuid>)> {
+) -> Result<(Vec<SlotOutcome>, Vec<String>)> {
     let mut names = BTreeSet::new();
     let mut lease_ids = BTreeSet::new();
     let mut holders = BTreeSet::new();
@@ -114,7 +114,7 @@ pub(super) async fn reap<B: Backend>(
     conn: &mut B::Connection,
     now: Micros,
     batch: u32,
-) -> Result<Vec<Uuid>> {
+) -> Result<Vec<String>> {
     // A lease whose holder run is over is as dead as an expired one.
     let mut finished = Sql::new("UPDATE concurrency_leases SET expires_at = ");
     finished
@@ -160,6 +160,10 @@ pub(super) async fn reap<B: Backend>(
         .map(|r| limit_row(r).map(|l| l.state()))
         .collect::<Result<Vec<_>>>()?;
     let locked: BTreeSet<Uuid> = limits.iter().map(|l| l.slots.id).collect();
+    if locked.is_empty() {
+        // Another replica is reaping every one of them.
+        return Ok(Vec::new());
+    }
     let dead: Vec<Lease> = expired_on::<B>(conn, &locked, now)
         .await?
         .into_iter()
@@ -333,6 +337,9 @@ async fn expired_on<B: Backend>(
     limits: &BTreeSet<Uuid>,
     now: Micros,
 ) -> Result<Vec<Lease>> {
+    if limits.is_empty() {
+        return Ok(Vec::new());
+    }
     let mut sql = select_leases(
         "WHERE l.id IN (SELECT x.id FROM concurrency_leases x JOIN concurrency_lease_limits xl \
          ON xl.lease_id = x.id WHERE x.expires_at <= ",

@@ -197,14 +197,14 @@ impl<B: Backend> ConcurrencyLimitStore for SqlStore<B> {
         &self,
         ops: &[SlotOp],
         now: Micros,
-    ) -> Result<(Vec<SlotOutcome>, Vec<Uuid>)> {
+    ) -> Result<(Vec<SlotOutcome>, Vec<String>)> {
         let mut tx = self.begin().await?;
         let done = apply_ops::<B>(&mut tx, ops, now).await?;
         commit(tx).await?;
         Ok(done)
     }
 
-    async fn reap_leases(&self, now: Micros, batch: u32) -> Result<Vec<Uuid>> {
+    async fn reap_leases(&self, now: Micros, batch: u32) -> Result<Vec<String>> {
         let mut tx = self.begin().await?;
         let freed = reap::<B>(&mut tx, now, batch).await?;
         commit(tx).await?;
