@@ -9,28 +9,11 @@
 
 mod common;
 
-use std::path::PathBuf;
-use std::process::Command;
 use std::time::Duration;
 
 use common::{Api, ServerProcess};
 use flowgate_testkit::{TestDatabase, on_each_backend};
 use serde_json::{Value, json};
-
-fn python() -> Option<String> {
-    match std::env::var("FLOWGATE_TEST_PYTHON") {
-        Ok(p) if !p.is_empty() => Some(p),
-        _ => {
-            if std::env::var("FLOWGATE_REQUIRE_PREFECT").as_deref() == Ok("1") {
-                panic!("FLOWGATE_REQUIRE_PREFECT=1 but FLOWGATE_TEST_PYTHON is not set");
-            }
-            eprintln!(
-                "\n*** SKIPPING real-client tests: set FLOWGATE_TEST_PYTHON to a python with prefect==3.9.1 ***\n"
-            );
-            None
-        }
-    }
-}
 
 /// Runs `tests/prefect_client/<program>.py` against a fresh server on `db`; returns the server
 /// (still running), an API client and the program's stdout.
@@ -38,17 +21,10 @@ fn run_program(
     program: &str,
     db: &TestDatabase,
 ) -> Option<(ServerProcess, Api, String, tempfile::TempDir)> {
-    let python = python()?;
+    let python = common::prefect_python("real-client tests")?;
     let home = tempfile::tempdir().unwrap();
     let server = ServerProcess::start(home.path(), &db.url);
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../tests/prefect_client")
-        .join(format!("{program}.py"));
-    let out = Command::new(python)
-        .arg(&script)
-        .env("PREFECT_API_URL", &server.api)
-        .env("PREFECT_HOME", home.path().join("prefect"))
-        .env("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    let out = common::prefect_program(&python, program, &server.api, home.path())
         .output()
         .expect("python runs");
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();

@@ -7,28 +7,11 @@
 mod common;
 
 use std::io::Read;
-use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{Api, ServerProcess};
 use serde_json::{Value, json};
-
-fn python() -> Option<String> {
-    match std::env::var("FLOWGATE_TEST_PYTHON") {
-        Ok(p) if !p.is_empty() => Some(p),
-        _ => {
-            assert!(
-                std::env::var("FLOWGATE_REQUIRE_PREFECT").as_deref() != Ok("1"),
-                "FLOWGATE_REQUIRE_PREFECT=1 but FLOWGATE_TEST_PYTHON is not set"
-            );
-            eprintln!(
-                "\n*** SKIPPING pause tests: set FLOWGATE_TEST_PYTHON to a python with prefect==3.9.1 ***\n"
-            );
-            None
-        }
-    }
-}
 
 /// A server and one program paused on it.
 struct Session {
@@ -41,17 +24,11 @@ struct Session {
 
 impl Session {
     fn start(program: &str) -> Option<Session> {
-        let python = python()?;
+        let python = common::prefect_python("pause tests")?;
         let home = tempfile::tempdir().unwrap();
         let db = flowgate_testkit::sqlite();
         let server = ServerProcess::start(home.path(), &db.url);
-        let script = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("../../tests/prefect_client")
-            .join(format!("{program}.py"));
-        let child = Command::new(python)
-            .arg(script)
-            .env("PREFECT_API_URL", &server.api)
-            .env("PREFECT_HOME", home.path().join("prefect"))
+        let child = common::prefect_program(&python, program, &server.api, home.path())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()

@@ -31,6 +31,8 @@ pub struct AppState {
     pub shutdown: Shutdown,
     /// Wakes long-polls of the task queue when it changes.
     pub queue: Arc<tokio::sync::Notify>,
+    /// Serves, queues and wakes concurrency-slot requests.
+    pub slots: crate::concurrency::SlotEngine,
 }
 
 impl AppState {

@@ -30,6 +30,10 @@ pub enum ApiError {
     /// The server is shutting down or the database is unavailable (503).
     #[error("{0}")]
     Unavailable(String),
+    /// What was asked for is taken for now (423, concurrency slots): ask again after the
+    /// duration, sent as `Retry-After` in seconds (fractional, as Prefect's client reads it).
+    #[error("{0}")]
+    Locked(String, std::time::Duration),
 }
 
 /// Shorthand for handler results.
@@ -58,6 +62,7 @@ impl IntoResponse for ApiError {
             ApiError::NotFound(m) => (StatusCode::NOT_FOUND, m.clone()),
             ApiError::Conflict(m) => (StatusCode::CONFLICT, m.clone()),
             ApiError::Unavailable(m) => (StatusCode::SERVICE_UNAVAILABLE, m.clone()),
+            ApiError::Locked(m, _) => (StatusCode::LOCKED, m.clone()),
             ApiError::Internal(m) => {
                 tracing::error!(error = %m, "request failed");
                 (
@@ -66,7 +71,13 @@ impl IntoResponse for ApiError {
                 )
             }
         };
-        (status, Json(json!({ "detail": detail }))).into_response()
+        let mut response = (status, Json(json!({ "detail": detail }))).into_response();
+        if let ApiError::Locked(_, retry_after) = &self
+            && let Ok(seconds) = format!("{:.3}", retry_after.as_secs_f64()).parse()
+        {
+            response.headers_mut().insert(header::RETRY_AFTER, seconds);
+        }
+        response
     }
 }
 

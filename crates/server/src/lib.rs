@@ -5,6 +5,7 @@
 //! tests both use it.
 
 mod app;
+mod concurrency;
 mod convert;
 mod error;
 mod extract;
@@ -92,12 +93,20 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
     let (ingest, ingest_loop) =
         ingest::Ingest::new(store.clone(), bus.clone(), services.shutdown_signal());
     services.spawn("event-ingest", |_| ingest_loop);
+    let (slots, slot_writer) =
+        concurrency::SlotEngine::new(store.clone(), services.shutdown_signal());
+    services.spawn("slot-engine", |_| slot_writer);
+    let (reaper_store, reaper_engine) = (store.clone(), slots.clone());
+    services.spawn("lease-reaper", move |shutdown| {
+        concurrency::reaper::run(reaper_store, reaper_engine, shutdown)
+    });
     let state = AppState {
         store,
         ingest,
         bus,
         shutdown: services.shutdown_signal(),
         queue: Arc::new(tokio::sync::Notify::new()),
+        slots,
     };
     let for_timeouts = state.clone();
     services.spawn("pause-timeouts", move |shutdown| {

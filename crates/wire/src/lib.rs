@@ -13,6 +13,7 @@
 //! One module per capability: a new capability adds its module here, and its routes' bodies
 //! live in it.
 
+pub mod concurrency_limits;
 pub mod events;
 pub mod filters;
 pub mod flow_runs;

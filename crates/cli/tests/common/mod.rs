@@ -4,11 +4,45 @@
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+
+/// The Python with `prefect==3.9.1` that runs the real-client tests (`FLOWGATE_TEST_PYTHON`,
+/// which the test script sets). Without it the tests named `what` are skipped with a loud
+/// notice, unless `FLOWGATE_REQUIRE_PREFECT=1` (as CI sets), which makes that a failure.
+pub fn prefect_python(what: &str) -> Option<String> {
+    match std::env::var("FLOWGATE_TEST_PYTHON") {
+        Ok(p) if !p.is_empty() => Some(p),
+        _ => {
+            assert!(
+                std::env::var("FLOWGATE_REQUIRE_PREFECT").as_deref() != Ok("1"),
+                "FLOWGATE_REQUIRE_PREFECT=1 but FLOWGATE_TEST_PYTHON is not set"
+            );
+            eprintln!(
+                "\n*** SKIPPING {what}: set FLOWGATE_TEST_PYTHON to a python with prefect==3.9.1 ***\n"
+            );
+            None
+        }
+    }
+}
+
+/// A command running the project's Python program `tests/prefect_client/<name>.py` with
+/// `python` against the API at `api`, with Prefect's home under `home`.
+pub fn prefect_program(python: &str, name: &str, api: &str, home: &Path) -> Command {
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/prefect_client")
+        .join(format!("{name}.py"));
+    let mut command = Command::new(python);
+    command
+        .arg(script)
+        .env("PREFECT_API_URL", api)
+        .env("PREFECT_HOME", home.join("prefect"))
+        .env("PREFECT_SERVER_ANALYTICS_ENABLED", "false");
+    command
+}
 
 /// A `flowgate server start` process on a free port with its own home.
 pub struct ServerProcess {

@@ -1,11 +1,13 @@
 //! HTTP routes, one module per resource, mounted under `/api`.
 
 mod admin;
+mod concurrency_limits;
 mod events;
 mod flow_run_input;
 mod flow_runs;
 mod flows;
 mod logs;
+mod tag_limits;
 mod task_queue;
 mod task_runs;
 
@@ -32,6 +34,8 @@ pub fn api_routes() -> ApiRoutes {
         .merge(task_runs::routes())
         .merge(task_queue::routes())
         .merge(logs::routes())
+        .merge(concurrency_limits::routes())
+        .merge(tag_limits::routes())
         .merge(events::routes())
 }
 

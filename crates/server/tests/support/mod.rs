@@ -1,3 +1,6 @@
+// Each test binary includes this module and uses a different subset of it.
+#![allow(dead_code)]
+
 //! Helpers for the API tests: a real server on a throwaway database of either backend, an HTTP client that
 //! reads every answer as JSON, Prefect-protocol websockets, and builders for client-shaped events.
 
@@ -101,6 +104,16 @@ impl TestServer {
             req = req.header(CONTENT_TYPE, content_type).body(body);
         }
         read_reply(req.send().await.expect("request is answered")).await
+    }
+
+    /// Sends `method path` with a JSON body and returns the raw response (to read headers).
+    pub async fn http_raw(&self, method: Method, path: &str, body: Value) -> reqwest::Response {
+        self.http
+            .request(method, self.url(path))
+            .json(&body)
+            .send()
+            .await
+            .expect("request is answered")
     }
 
     /// `GET path`.
