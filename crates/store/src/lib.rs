@@ -1,8 +1,9 @@
 //! Flowgate's storage. One trait per capability ([`FlowStore`], [`FlowRunStore`],
-//! [`TaskRunStore`], [`EventStore`], [`LogStore`], [`InputStore`], [`TaskQueueStore`], [`ConcurrencyLimitStore`]) and
-//! [`Store`], their union; [`open`] returns the one implementation, on SQLite (the embedded
-//! default) or on PostgreSQL (for several server replicas), from one body of SQL with the
-//! differences between the two kept in one private trait. The database driver stays inside this
+//! [`TaskRunStore`], [`EventStore`], [`LogStore`], [`InputStore`], [`TaskQueueStore`],
+//! [`WorkPoolStore`], [`ConcurrencyLimitStore`]) and [`Store`], their union; [`open`] returns
+//! the one implementation, on SQLite (the embedded default) or on PostgreSQL (for several server
+//! replicas), from one body of SQL with the differences between the two kept in one private
+//! trait. The database driver stays inside this
 //! crate: its errors become [`StoreError`]s. Only the server opens a store.
 
 mod backend;
