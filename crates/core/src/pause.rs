@@ -124,6 +124,30 @@ pub fn resume_state(
     }
 }
 
+/// When the pause a run is in times out (`state_details.pause_timeout`), if it is paused and
+/// its pause has a timeout.
+pub fn deadline(state: &State) -> Option<Micros> {
+    if state.state_type != StateType::Paused {
+        return None;
+    }
+    state
+        .detail_str("pause_timeout")
+        .and_then(|t| Micros::parse(t).ok())
+}
+
+/// The `Failed` state a run whose pause timed out by `now` enters, or `None` when its current
+/// state is not such a pause (it was resumed, or it has time left).
+pub fn expire(current: Option<&State>, now: Micros, new_id: Uuid) -> Option<State> {
+    let until = deadline(current?)?;
+    (until <= now).then(|| {
+        let mut failed = State::new(new_id, StateType::Failed, now);
+        failed.message = Some(format!(
+            "The run was paused until {until} and nobody resumed it; it timed out."
+        ));
+        failed
+    })
+}
+
 /// Adds `key` to the run policy's `pause_keys` (where Prefect's client looks for pauses it
 /// already made, so a flow re-run does not pause twice at one place).
 pub fn record_pause_key(policy: &mut Value, key: &str) {
@@ -286,6 +310,35 @@ mod tests {
         assert_eq!(
             ev.payload.value(),
             json!({"resumed_by": "ann", "input_key": "k"})
+        );
+    }
+
+    #[test]
+    fn a_pause_times_out_at_its_deadline_and_not_before() {
+        let mut pause = paused(None);
+        pause.details.insert(
+            "pause_timeout".into(),
+            Micros(10_000_000).to_string().into(),
+        );
+        assert_eq!(deadline(&pause), Some(Micros(10_000_000)));
+        assert_eq!(expire(Some(&pause), Micros(9_999_999), Uuid::nil()), None);
+        let failed = expire(Some(&pause), Micros(10_000_000), Uuid::from_u128(5)).unwrap();
+        assert_eq!(
+            (failed.state_type, failed.id),
+            (StateType::Failed, Uuid::from_u128(5))
+        );
+        assert!(failed.message.unwrap().contains("timed out"));
+        let mut running = pause.clone();
+        running.state_type = StateType::Running;
+        assert_eq!(deadline(&running), None, "only a pause has a deadline");
+        assert_eq!(
+            expire(Some(&running), Micros(20_000_000), Uuid::nil()),
+            None
+        );
+        assert_eq!(
+            deadline(&paused(None)),
+            None,
+            "a pause without a timeout never expires"
         );
     }
 

@@ -25,6 +25,9 @@ pub enum ReportError {
     /// A required payload field is absent or has the wrong type.
     #[error("payload.{0} is missing or has the wrong type")]
     BadField(&'static str),
+    /// A text field holds a NUL character, which a database text column cannot hold.
+    #[error("payload.{0} contains a NUL character")]
+    Nul(&'static str),
 }
 
 /// The server's record of one task run, as derived from its events.
@@ -105,6 +108,20 @@ impl TaskRunRecord {
             details: validated.state_details.unwrap_or_default(),
         };
         let time = |t: Option<String>| t.and_then(|s| Micros::parse(&s).ok());
+        let texts = [
+            ("task_run.name", task_run.name.as_deref()),
+            ("task_run.task_key", task_run.task_key.as_deref()),
+            ("task_run.dynamic_key", task_run.dynamic_key.as_deref()),
+            ("task_run.cache_key", task_run.cache_key.as_deref()),
+            ("task_run.task_version", task_run.task_version.as_deref()),
+            ("validated_state.name", Some(state.name.as_str())),
+        ];
+        if let Some((field, _)) = texts
+            .iter()
+            .find(|(_, text)| text.is_some_and(|t| t.contains('\0')))
+        {
+            return Err(ReportError::Nul(field));
+        }
         Ok(TaskRunRecord {
             id,
             flow_run_id,
@@ -424,6 +441,18 @@ mod tests {
                 created: Micros(40),
                 ..rec
             }
+        );
+    }
+
+    #[test]
+    fn text_a_database_cannot_hold_makes_a_report_unreadable() {
+        let mut ev = lifecycle_event(Uuid::now_v7(), Uuid::now_v7(), 0);
+        let mut payload = ev.payload.value();
+        payload["task_run"]["name"] = json!("add\u{0}1");
+        ev.payload = Payload::from_value(&payload);
+        assert_eq!(
+            TaskRunRecord::from_event(&ev),
+            Err(ReportError::Nul("task_run.name"))
         );
     }
 

@@ -3,13 +3,16 @@
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
-use axum::extract::OriginalUri;
-use axum::http::StatusCode;
+use axum::extract::{DefaultBodyLimit, OriginalUri, Request};
+use axum::http::{HeaderValue, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
 use flowgate_core::{Event, Micros};
 use flowgate_store::DynStore;
+use futures_util::StreamExt;
 use tokio::sync::broadcast;
 
+use crate::clock::Clock;
 use crate::error::ApiError;
 use crate::ingest::Ingest;
 use crate::routes;
@@ -17,6 +20,9 @@ use crate::services::Shutdown;
 
 /// Largest request body accepted.
 pub const MAX_BODY: usize = 16 * 1024 * 1024;
+/// Largest refused body still read to its end before the 413 (larger ones close the
+/// connection instead).
+const MAX_DRAIN: u64 = 4 * MAX_BODY as u64;
 
 /// What every handler can reach.
 #[derive(Clone)]
@@ -33,9 +39,16 @@ pub struct AppState {
     pub queue: Arc<tokio::sync::Notify>,
     /// Serves, queues and wakes concurrency-slot requests.
     pub slots: crate::concurrency::SlotEngine,
+    /// Where handlers and services read "now" (a manual clock in tests).
+    pub clock: Clock,
 }
 
 impl AppState {
+    /// The current time on the server's clock.
+    pub fn now(&self) -> Micros {
+        self.clock.now()
+    }
+
     /// Publishes events the store already committed (e.g. flow-run state events).
     pub fn publish(&self, events: impl IntoIterator<Item = Event>) {
         if self.bus.receiver_count() > 0 {
@@ -46,11 +59,6 @@ impl AppState {
     }
 }
 
-/// The server's clock.
-pub fn now() -> Micros {
-    Micros::from_timestamp(jiff::Timestamp::now())
-}
-
 /// The full router: the API under `/api`, the UI's files under `/ui`, its pages elsewhere.
 pub fn router(state: AppState) -> Router {
     let api = routes::api().fallback(unknown_route);
@@ -59,7 +67,36 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::ui::routes())
         .fallback(page_or_unknown)
         .layer(DefaultBodyLimit::max(MAX_BODY))
+        .layer(axum::middleware::from_fn(refuse_oversized))
+        .layer(axum::middleware::from_fn(crate::error::catch_panics))
         .with_state(state)
+}
+
+/// Answers a body declared larger than [`MAX_BODY`] with a 413 before any handler runs. The
+/// body is read to its end first (up to [`MAX_DRAIN`]), so a client still sending it reads the
+/// answer rather than a broken connection, and may send its next request on the same one.
+async fn refuse_oversized(request: Request, next: Next) -> Response {
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    let Some(size) = declared.filter(|n| *n > MAX_BODY as u64) else {
+        return next.run(request).await;
+    };
+    let refusal = ApiError::TooLarge(format!(
+        "request body of {size} bytes is too large; send at most {MAX_BODY} bytes"
+    ));
+    if size > MAX_DRAIN {
+        let mut response = refusal.into_response();
+        response
+            .headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        return response;
+    }
+    let mut body = request.into_body().into_data_stream();
+    while let Some(Ok(_)) = body.next().await {}
+    refusal.into_response()
 }
 
 /// Outside `/api`, a browser asking for a page gets the UI (it routes itself); anything else is
@@ -69,7 +106,6 @@ async fn page_or_unknown(
     method: axum::http::Method,
     headers: axum::http::HeaderMap,
 ) -> axum::response::Response {
-    use axum::response::IntoResponse;
     if crate::ui::wants_page(&method, uri.path(), &headers) {
         crate::ui::page(&headers)
     } else {
@@ -79,8 +115,5 @@ async fn page_or_unknown(
 
 async fn unknown_route(OriginalUri(uri): OriginalUri, method: axum::http::Method) -> ApiError {
     tracing::info!(%method, %uri, "no such route");
-    ApiError::BadRequest(
-        StatusCode::NOT_FOUND,
-        format!("{method} {uri} is not a Flowgate API route"),
-    )
+    ApiError::NotFound(format!("{method} {uri} is not a Flowgate API route"))
 }

@@ -5,6 +5,7 @@
 //! tests both use it.
 
 mod app;
+mod clock;
 mod concurrency;
 mod convert;
 mod error;
@@ -26,6 +27,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{broadcast, oneshot};
 
 pub use app::{AppState, router};
+pub use clock::Clock;
 pub use error::ApiError;
 pub use services::{Services, Shutdown};
 
@@ -71,8 +73,14 @@ impl RunningServer {
     }
 }
 
-/// Opens the database (migrating it), binds, and starts serving in the background.
+/// Opens the database (migrating it), binds, and starts serving in the background, on the
+/// system clock.
 pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
+    start_with_clock(config, Clock::system()).await
+}
+
+/// [`start`] on the given clock: tests pass a [`Clock::manual`] and move time themselves.
+pub async fn start_with_clock(config: ServerConfig, clock: Clock) -> anyhow::Result<RunningServer> {
     let store = flowgate_store::open(&config.database_url)
         .await
         .with_context(|| {
@@ -90,15 +98,19 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
     let addr = listener.local_addr()?;
     let mut services = Services::default();
     let (bus, _) = broadcast::channel(4096);
-    let (ingest, ingest_loop) =
-        ingest::Ingest::new(store.clone(), bus.clone(), services.shutdown_signal());
+    let (ingest, ingest_loop) = ingest::Ingest::new(
+        store.clone(),
+        bus.clone(),
+        clock.clone(),
+        services.shutdown_signal(),
+    );
     services.spawn("event-ingest", |_| ingest_loop);
     let (slots, slot_writer) =
-        concurrency::SlotEngine::new(store.clone(), services.shutdown_signal());
+        concurrency::SlotEngine::new(store.clone(), clock.clone(), services.shutdown_signal());
     services.spawn("slot-engine", |_| slot_writer);
-    let (reaper_store, reaper_engine) = (store.clone(), slots.clone());
+    let (reaper_store, reaper_engine, reaper_clock) = (store.clone(), slots.clone(), clock.clone());
     services.spawn("lease-reaper", move |shutdown| {
-        concurrency::reaper::run(reaper_store, reaper_engine, shutdown)
+        concurrency::reaper::run(reaper_store, reaper_engine, reaper_clock, shutdown)
     });
     let state = AppState {
         store,
@@ -107,6 +119,7 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
         shutdown: services.shutdown_signal(),
         queue: Arc::new(tokio::sync::Notify::new()),
         slots,
+        clock,
     };
     let for_timeouts = state.clone();
     services.spawn("pause-timeouts", move |shutdown| {

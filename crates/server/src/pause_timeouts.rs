@@ -1,71 +1,52 @@
 //! The `pause-timeouts` service: a paused flow run whose `pause_timeout` passed with nobody
-//! resuming it is marked Failed, with a message saying so.
+//! resuming it is marked Failed, with a message saying so. It reads the server's clock, finds
+//! expired pauses through the store's indexed deadline (all of them, in batches), and leaves the
+//! decision for each run to the core, under the run's lock, so several replicas never fail a
+//! run twice nor a run resumed meanwhile.
 
 use std::time::Duration;
 
-use flowgate_core::{Micros, State, StateType};
-use flowgate_store::model::{FlowRunFilter, FlowRunSort, Page};
-use uuid::Uuid;
+use flowgate_core::Micros;
+use flowgate_store::StoreError;
 
-use crate::app::{AppState, now};
+use crate::app::AppState;
 use crate::services::Shutdown;
 
 /// How often paused runs are checked.
 const EVERY: Duration = Duration::from_secs(1);
+/// Runs failed per store query.
+const BATCH: u32 = 200;
 
 /// Runs until shutdown.
 pub async fn run(app: AppState, mut shutdown: Shutdown) {
     loop {
         tokio::select! {
-            () = tokio::time::sleep(EVERY) => {}
+            () = app.clock.sleep(EVERY) => {}
             () = shutdown.requested() => return,
         }
-        if let Err(e) = expire(&app, now()).await {
+        if let Err(e) = expire(&app, app.now()).await {
             tracing::warn!(error = %e, "checking paused runs for timeouts failed");
         }
     }
 }
 
-/// Fails every paused run whose timeout is before `now`; returns how many.
-pub async fn expire(app: &AppState, now: Micros) -> Result<usize, flowgate_store::StoreError> {
-    let paused = FlowRunFilter {
-        state_types: Some(vec![StateType::Paused]),
-        ..Default::default()
-    };
-    let page = Page {
-        limit: 1000,
-        offset: 0,
-    };
+/// Fails every paused run whose timeout is at or before `now`; returns how many.
+pub async fn expire(app: &AppState, now: Micros) -> Result<usize, StoreError> {
     let mut failed = 0;
-    for run in app
-        .store
-        .filter_flow_runs(&paused, FlowRunSort::IdDesc, page)
-        .await?
-    {
-        let Some(deadline) = run
-            .state
-            .as_ref()
-            .and_then(|s| s.detail_str("pause_timeout"))
-            .and_then(|t| Micros::parse(t).ok())
-        else {
-            continue;
-        };
-        if deadline > now {
-            continue;
+    loop {
+        let due = app.store.expired_pauses(now, BATCH).await?;
+        let mut progressed = false;
+        for id in &due {
+            if let Some(events) = app.store.expire_pause(*id, now).await? {
+                failed += 1;
+                progressed = true;
+                tracing::info!(flow_run = %id, "paused run timed out");
+                app.publish(events);
+            }
         }
-        let mut state = State::new(Uuid::now_v7(), StateType::Failed, now);
-        state.message = Some(format!(
-            "The run was paused until {deadline} and nobody resumed it; it timed out."
-        ));
-        let (_, events) = app
-            .store
-            .set_flow_run_state(run.id, state, false, now)
-            .await?;
-        if !events.is_empty() {
-            failed += 1;
-            tracing::info!(flow_run = %run.id, "paused run timed out");
+        // A short batch was the last one; a batch where nothing changed would come back.
+        if due.len() < BATCH as usize || !progressed {
+            return Ok(failed);
         }
-        app.publish(events);
     }
-    Ok(failed)
 }

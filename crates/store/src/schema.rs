@@ -274,6 +274,12 @@ CREATE TABLE concurrency_lease_limits (
 );
 CREATE INDEX concurrency_lease_limits_limit ON concurrency_lease_limits(limit_id)
 "#,
+    // 5: when a paused run's pause times out, indexed, so every expired pause is found.
+    r#"
+ALTER TABLE flow_runs ADD COLUMN pause_deadline BIGINT;
+CREATE INDEX flow_runs_pause_deadline ON flow_runs(pause_deadline)
+    WHERE pause_deadline IS NOT NULL
+"#,
 ];
 
 /// Splits a migration into statements (none of ours contains a `;` inside a literal).

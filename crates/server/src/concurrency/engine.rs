@@ -25,7 +25,7 @@ use flowgate_store::{DynStore, StoreError};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
-use crate::app::now;
+use crate::clock::Clock;
 use crate::services::Shutdown;
 
 /// Most jobs taken into one batch.
@@ -87,11 +87,13 @@ impl SlotEngine {
     /// The engine and its writer loop (run it as a named service).
     pub fn new(
         store: DynStore,
+        clock: Clock,
         shutdown: Shutdown,
     ) -> (SlotEngine, impl Future<Output = ()> + Send + 'static) {
         let (jobs, rx) = mpsc::unbounded_channel();
         let writer = Writer {
             store,
+            clock,
             queue: WaitQueue::default(),
             waiting: HashMap::new(),
             next_id: 0,
@@ -182,6 +184,8 @@ fn copy_error(e: &StoreError) -> StoreError {
 
 struct Writer {
     store: DynStore,
+    /// Stamps each batch of slot operations.
+    clock: Clock,
     queue: WaitQueue<u64, String>,
     waiting: HashMap<u64, Waiter>,
     next_id: u64,
@@ -283,7 +287,7 @@ impl Writer {
         if batch.is_empty() {
             return;
         }
-        let result = self.store.apply_slot_ops(&batch, now()).await;
+        let result = self.store.apply_slot_ops(&batch, self.clock.now()).await;
         let (outcomes, freed) = match result {
             Ok(done) => done,
             Err(e) => {

@@ -14,14 +14,13 @@ use flowgate_store::{DynStore, StoreError};
 
 pub use engine::{Acquired, SlotEngine};
 
-use crate::app::now;
-
 /// When a request for `slots` that waited behind `queued_ahead` slots' worth of other requests
-/// should ask again: exact for a rate limit's decay, otherwise from when the holders of the
+/// should ask again, as of `at`: exact for a rate limit's decay, otherwise from when the holders of the
 /// blocking limit took their slots and how long slots are usually held. Also returns the
 /// blocking limit, when it still exists.
 pub async fn retry_after(
     store: &DynStore,
+    at: flowgate_core::Micros,
     blocked: &Blocked,
     slots: u32,
     queued_ahead: u32,
@@ -32,7 +31,6 @@ pub async fn retry_after(
         Err(StoreError::NotFound { .. }) => return Ok((estimate::MIN_RETRY_AFTER, None)),
         Err(e) => return Err(e),
     };
-    let at = now();
     let holders: Vec<HeldSlots> = store
         .leases_of_limit(limit.id, at)
         .await?

@@ -10,7 +10,7 @@ use std::time::Duration;
 use flowgate_store::DynStore;
 
 use super::SlotEngine;
-use crate::app::now;
+use crate::clock::Clock;
 use crate::services::Shutdown;
 
 /// Longest sleep between two passes.
@@ -20,11 +20,11 @@ const MAX_SLEEP: Duration = Duration::from_secs(1);
 const BATCH: u32 = 200;
 
 /// Runs until shutdown.
-pub async fn run(store: DynStore, engine: SlotEngine, mut shutdown: Shutdown) {
+pub async fn run(store: DynStore, engine: SlotEngine, clock: Clock, mut shutdown: Shutdown) {
     loop {
         let sleep = match store.next_lease_expiry().await {
             Ok(Some(next)) => {
-                let micros = u64::try_from(next.0.saturating_sub(now().0)).unwrap_or(0);
+                let micros = u64::try_from(next.0.saturating_sub(clock.now().0)).unwrap_or(0);
                 Duration::from_micros(micros).min(MAX_SLEEP)
             }
             Ok(None) => MAX_SLEEP,
@@ -34,11 +34,11 @@ pub async fn run(store: DynStore, engine: SlotEngine, mut shutdown: Shutdown) {
             }
         };
         tokio::select! {
-            () = tokio::time::sleep(sleep) => {}
+            () = clock.sleep(sleep) => {}
             () = shutdown.requested() => return,
         }
         loop {
-            match store.reap_leases(now(), BATCH).await {
+            match store.reap_leases(clock.now(), BATCH).await {
                 Ok(freed) if freed.is_empty() => break,
                 Ok(freed) => {
                     tracing::debug!(limits = ?freed, "freed the slots of dead leases");

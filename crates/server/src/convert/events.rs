@@ -22,6 +22,15 @@ pub fn event_in(e: EventWire, now: Micros) -> Result<Event, String> {
             e.id
         ));
     }
+    let resource_id = e
+        .resource
+        .get("prefect.resource.id")
+        .and_then(Value::as_str);
+    super::plain_texts([
+        ("event", Some(e.event.as_str())),
+        ("resource.\"prefect.resource.id\"", resource_id),
+    ])
+    .map_err(|why| format!("event {}: {why}", e.id))?;
     Ok(Event {
         id: e.id,
         occurred: e.occurred,

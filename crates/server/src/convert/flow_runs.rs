@@ -8,9 +8,16 @@ use serde_json::{Value, json};
 use super::object_or_empty;
 use super::states::{state_in, state_out};
 
-/// The run a create request describes, its initial state stamped at `now`.
-pub fn new_flow_run(c: FlowRunCreate, now: Micros) -> NewFlowRun {
-    NewFlowRun {
+/// The run a create request describes, its initial state stamped at `now`, or why it cannot
+/// be stored.
+pub fn new_flow_run(c: FlowRunCreate, now: Micros) -> Result<NewFlowRun, String> {
+    super::plain_texts([
+        ("name", c.name.as_deref()),
+        ("flow_version", c.flow_version.as_deref()),
+        ("idempotency_key", c.idempotency_key.as_deref()),
+        ("work_queue_name", c.work_queue_name.as_deref()),
+    ])?;
+    Ok(NewFlowRun {
         flow_id: c.flow_id,
         name: c.name.filter(|n| !n.is_empty()),
         flow_version: c.flow_version,
@@ -24,8 +31,8 @@ pub fn new_flow_run(c: FlowRunCreate, now: Micros) -> NewFlowRun {
         deployment_id: c.deployment_id,
         work_queue_name: c.work_queue_name,
         job_variables: object_or_empty(c.job_variables.unwrap_or_default()),
-        state: c.state.map(|s| state_in(s, now)),
-    }
+        state: c.state.map(|s| state_in(s, now)).transpose()?,
+    })
 }
 
 /// Prefect's flow-run `empirical_policy` with its defaults, overlaid with what is stored.

@@ -5,9 +5,13 @@ use flowgate_store::model::LogEntry;
 use flowgate_wire::logs::{Log, LogCreate};
 use uuid::Uuid;
 
-/// The entry to store for a line received at `now`.
-pub fn log_in(l: LogCreate, now: Micros) -> LogEntry {
-    LogEntry {
+/// The entry to store for a line received at `now`, or why it cannot be stored.
+pub fn log_in(l: LogCreate, now: Micros) -> Result<LogEntry, String> {
+    super::plain_texts([
+        ("log line name", Some(l.name.as_str())),
+        ("log line message", Some(l.message.as_str())),
+    ])?;
+    Ok(LogEntry {
         id: Uuid::now_v7(),
         created: now,
         name: l.name,
@@ -16,7 +20,7 @@ pub fn log_in(l: LogCreate, now: Micros) -> LogEntry {
         timestamp: l.timestamp,
         flow_run_id: l.flow_run_id,
         task_run_id: l.task_run_id,
-    }
+    })
 }
 
 /// A stored line as the client reads it.

@@ -16,6 +16,27 @@ pub mod task_runs;
 
 use serde_json::{Map, Value};
 
+/// Refuses text a database column cannot hold: a NUL character (`\u0000`), which
+/// PostgreSQL's text type has no room for. `field` names where it was found.
+pub fn plain_text(field: &str, value: &str) -> Result<(), String> {
+    if value.contains('\0') {
+        Err(format!(
+            "{field} contains a NUL character (\\u0000), which cannot be stored; remove it"
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+/// [`plain_text`] for each of `fields` that is present.
+pub fn plain_texts<'a>(
+    fields: impl IntoIterator<Item = (&'a str, Option<&'a str>)>,
+) -> Result<(), String> {
+    fields
+        .into_iter()
+        .try_for_each(|(field, value)| value.map_or(Ok(()), |v| plain_text(field, v)))
+}
+
 /// `defaults` (a JSON object) with each field of `stored` put over it: what the client reads
 /// when the server keeps only what was given.
 pub fn overlay(mut defaults: Value, stored: &Map<String, Value>) -> Value {

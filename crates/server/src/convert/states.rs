@@ -11,8 +11,9 @@ use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
 /// The domain state a proposal describes, stamped by the server at `now` (null details
-/// dropped, an empty name replaced by the type's).
-pub fn state_in(s: StateCreate, now: Micros) -> State {
+/// dropped, an empty name replaced by the type's), or why it cannot be stored.
+pub fn state_in(s: StateCreate, now: Micros) -> Result<State, String> {
+    super::plain_text("state.name", s.name.as_deref().unwrap_or_default())?;
     let mut state = State::new(Uuid::now_v7(), s.state_type, now);
     if let Some(name) = s.name.filter(|n| !n.is_empty()) {
         state.name = name;
@@ -25,7 +26,7 @@ pub fn state_in(s: StateCreate, now: Micros) -> State {
         .into_iter()
         .filter(|(_, v)| !v.is_null())
         .collect();
-    state
+    Ok(state)
 }
 
 /// Every `state_details` field the client reads, with Prefect's defaults, overlaid with what

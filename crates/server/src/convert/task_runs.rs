@@ -10,13 +10,20 @@ use uuid::Uuid;
 use super::object_or_empty;
 use super::states::{state_in, state_out};
 
-/// The record a create request describes, stamped at `now`.
-pub fn task_run_in(c: TaskRunCreate, now: Micros) -> TaskRunRecord {
-    let state = c
-        .state
-        .map(|s| state_in(s, now))
-        .unwrap_or_else(|| State::new(Uuid::now_v7(), StateType::Pending, now));
-    TaskRunRecord {
+/// The record a create request describes, stamped at `now`, or why it cannot be stored.
+pub fn task_run_in(c: TaskRunCreate, now: Micros) -> Result<TaskRunRecord, String> {
+    super::plain_texts([
+        ("name", c.name.as_deref()),
+        ("task_key", Some(c.task_key.as_str())),
+        ("dynamic_key", Some(c.dynamic_key.as_str())),
+        ("cache_key", c.cache_key.as_deref()),
+        ("task_version", c.task_version.as_deref()),
+    ])?;
+    let state = match c.state {
+        Some(s) => state_in(s, now)?,
+        None => State::new(Uuid::now_v7(), StateType::Pending, now),
+    };
+    Ok(TaskRunRecord {
         id: c.id.unwrap_or_else(Uuid::now_v7),
         flow_run_id: c.flow_run_id,
         name: c.name.unwrap_or_else(|| c.task_key.clone()),
@@ -37,7 +44,7 @@ pub fn task_run_in(c: TaskRunCreate, now: Micros) -> TaskRunRecord {
         total_run_time: 0.0,
         created: now,
         state,
-    }
+    })
 }
 
 /// A stored task run as the client reads it.

@@ -1,7 +1,6 @@
 //! Health, version and the client's start-up probes.
 
 use axum::Json;
-use axum::http::StatusCode;
 use serde_json::{Value, json};
 
 use crate::error::ApiError;
@@ -55,8 +54,5 @@ async fn settings() -> Json<Value> {
 }
 
 async fn csrf_token() -> ApiError {
-    ApiError::BadRequest(
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "CSRF protection is disabled.".to_owned(),
-    )
+    ApiError::Invalid("CSRF protection is disabled.".to_owned())
 }

@@ -19,7 +19,7 @@ use flowgate_wire::concurrency_limits::{
 use uuid::Uuid;
 
 use super::parse_id;
-use crate::app::{AppState, now};
+use crate::app::AppState;
 use crate::concurrency::{Acquired, retry_after};
 use crate::convert::concurrency_limits::{global_limit, holder, lease_view, minimal, page};
 use crate::error::{ApiError, ApiResult, Body};
@@ -124,8 +124,8 @@ async fn create(
         active_slots,
         denied_slots: non_negative("denied_slots", body.denied_slots)?,
     };
-    let limit = app.store.create_limit(&new, now()).await?;
-    Ok((StatusCode::CREATED, Json(global_limit(&limit, now()))))
+    let limit = app.store.create_limit(&new, app.now()).await?;
+    Ok((StatusCode::CREATED, Json(global_limit(&limit, app.now()))))
 }
 
 async fn read(
@@ -133,7 +133,7 @@ async fn read(
     Path(id_or_name): Path<String>,
 ) -> ApiResult<Json<GlobalLimit>> {
     let limit = app.store.read_limit(&LimitKey::parse(&id_or_name)).await?;
-    Ok(Json(global_limit(&limit, now())))
+    Ok(Json(global_limit(&limit, app.now())))
 }
 
 async fn filter(
@@ -144,7 +144,7 @@ async fn filter(
         .store
         .read_limits(LimitKind::All, page_of(&body)?)
         .await?;
-    let at = now();
+    let at = app.now();
     Ok(Json(limits.iter().map(|l| global_limit(l, at)).collect()))
 }
 
@@ -180,7 +180,7 @@ async fn update(
             .transpose()?,
     };
     let before = app.store.read_limit(&key).await?;
-    let after = app.store.update_limit(&key, &update, now()).await?;
+    let after = app.store.update_limit(&key, &update, app.now()).await?;
     app.slots.wake(vec![before.name, after.name]);
     Ok(StatusCode::NO_CONTENT)
 }
@@ -202,7 +202,7 @@ async fn holders(
     Path(id_or_name): Path<String>,
 ) -> ApiResult<Json<LimitHolders>> {
     let limit = app.store.read_limit(&LimitKey::parse(&id_or_name)).await?;
-    let leases = app.store.leases_of_limit(limit.id, now()).await?;
+    let leases = app.store.leases_of_limit(limit.id, app.now()).await?;
     Ok(Json(LimitHolders {
         leases: leases.iter().map(lease_view).collect(),
         waiting: app.slots.waiting_on(&limit.name).await?,
@@ -380,13 +380,14 @@ pub(super) async fn acquire(
             blocked,
             queued_ahead,
         } => {
-            let (after, limit) = retry_after(&app.store, &blocked, slots, queued_ahead).await?;
+            let (after, limit) =
+                retry_after(&app.store, app.now(), &blocked, slots, queued_ahead).await?;
             app.slots.run(SlotOp::Deny { names, slots }).await?;
             let detail = match limit {
                 Some(l) => format!(
                     "concurrency limit {:?} has no room for {slots} more slot(s) ({} of {} taken{}); retry in {:.3} s",
                     l.name,
-                    l.active_slots(now()),
+                    l.active_slots(app.now()),
                     l.settings.limit,
                     if queued_ahead > 0 {
                         format!(", {queued_ahead} slot(s) asked for before this request")

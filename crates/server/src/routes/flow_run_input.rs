@@ -18,9 +18,10 @@ use flowgate_wire::states::OrchestrationResult;
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::parse_id;
-use crate::app::{AppState, now};
+use super::{invalid, parse_id};
+use crate::app::AppState;
 use crate::convert::inputs::input_out;
+use crate::convert::plain_texts;
 use crate::convert::states::orchestration;
 use crate::error::{ApiError, ApiResult, Body, OptionalBody};
 use crate::extract::FilterBody;
@@ -86,17 +87,18 @@ async fn create(
         )));
     }
     if body.value.len() > MAX_INPUT_BYTES {
-        return Err(ApiError::BadRequest(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            format!(
-                "input value is {} bytes; at most {MAX_INPUT_BYTES}",
-                body.value.len()
-            ),
-        ));
+        return Err(ApiError::TooLarge(format!(
+            "input value is {} bytes; at most {MAX_INPUT_BYTES}",
+            body.value.len()
+        )));
     }
+    invalid(plain_texts([
+        ("value", Some(body.value.as_str())),
+        ("sender", body.sender.as_deref()),
+    ]))?;
     let input = FlowRunInput {
         id: Uuid::now_v7(),
-        created: now(),
+        created: app.now(),
         flow_run_id,
         key: body.key,
         value: body.value,
@@ -197,6 +199,7 @@ async fn resume(
     OptionalBody(body): OptionalBody<ResumeRequest>,
 ) -> ApiResult<(StatusCode, Json<OrchestrationResult>)> {
     let id = parse_id(&id, "flow run")?;
+    invalid(plain_texts([("resumed_by", body.resumed_by.as_deref())]))?;
     let run = app.store.read_flow_run(id).await?;
     let state = run.state.as_ref();
     let plan = match plan_resume(state, body.run_input.is_some()) {
@@ -212,13 +215,10 @@ async fn resume(
         (ResumePlan::WithInput(keys), Some(run_input)) => {
             let text = run_input.to_string();
             if text.len() > MAX_INPUT_BYTES {
-                return Err(ApiError::BadRequest(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    format!(
-                        "run_input is {} bytes; at most {MAX_INPUT_BYTES}",
-                        text.len()
-                    ),
-                ));
+                return Err(ApiError::TooLarge(format!(
+                    "run_input is {} bytes; at most {MAX_INPUT_BYTES}",
+                    text.len()
+                )));
             }
             if let Err(reason) = check_input(&app, id, &keys.schema, &run_input).await? {
                 return Ok(reject(state, reason));
@@ -237,7 +237,7 @@ async fn resume(
                 input,
                 resumed_by: body.resumed_by.map(|who| who.chars().take(200).collect()),
             },
-            now(),
+            app.now(),
         )
         .await?;
     app.publish(events);

@@ -11,7 +11,7 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 
 use super::{created_status, invalid, parse_id};
-use crate::app::{AppState, now};
+use crate::app::AppState;
 use crate::convert::filters::{flow_run_sort, flow_runs, page};
 use crate::convert::flow_runs::{flow_run_out, new_flow_run};
 use crate::convert::states::{orchestration, state_in, state_out};
@@ -70,10 +70,10 @@ async fn create(
     State(app): State<AppState>,
     Body(body): Body<FlowRunCreate>,
 ) -> ApiResult<(StatusCode, Json<FlowRun>)> {
-    let now = now();
+    let now = app.now();
     let (run, created, event) = app
         .store
-        .create_flow_run(new_flow_run(body, now), now)
+        .create_flow_run(invalid(new_flow_run(body, now))?, now)
         .await?;
     app.publish(event);
     Ok((created_status(created), Json(flow_run_out(run, now))))
@@ -81,7 +81,7 @@ async fn create(
 
 async fn read(State(app): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<FlowRun>> {
     let run = app.store.read_flow_run(parse_id(&id, "flow run")?).await?;
-    Ok(Json(flow_run_out(run, now())))
+    Ok(Json(flow_run_out(run, app.now())))
 }
 
 async fn delete(State(app): State<AppState>, Path(id): Path<String>) -> ApiResult<StatusCode> {
@@ -97,7 +97,7 @@ async fn filter(
 ) -> ApiResult<Json<Vec<FlowRun>>> {
     let f = invalid(flow_runs(req.flows, req.flow_runs))?;
     let page = invalid(page(req.limit, req.offset))?;
-    let now = now();
+    let now = app.now();
     let runs = app
         .store
         .filter_flow_runs(&f, flow_run_sort(req.sort), page)
@@ -134,7 +134,7 @@ async fn paginate(
             .map_err(|_| ApiError::Invalid(format!("page {page_no} is out of range")))?,
     };
     let total = app.store.count_flow_runs(&f).await?;
-    let now = now();
+    let now = app.now();
     let runs = app
         .store
         .filter_flow_runs(&f, flow_run_sort(req.sort), page)
@@ -159,8 +159,8 @@ async fn set_state(
     Body(body): Body<SetState>,
 ) -> ApiResult<(StatusCode, Json<OrchestrationResult>)> {
     let id = parse_id(&id, "flow run")?;
-    let now = now();
-    let proposed = state_in(body.state, now);
+    let now = app.now();
+    let proposed = invalid(state_in(body.state, now))?;
     let (outcome, event) = app
         .store
         .set_flow_run_state(id, proposed, body.force, now)

@@ -9,9 +9,10 @@ use flowgate_wire::flows::{Flow, FlowCreate};
 use serde_json::Value;
 
 use super::{created_status, invalid, parse_id};
-use crate::app::{AppState, now};
+use crate::app::AppState;
 use crate::convert::filters::{flows, page};
 use crate::convert::flows::flow_out;
+use crate::convert::plain_text;
 use crate::error::{ApiError, ApiResult, Body};
 use crate::extract::FilterBody;
 use crate::openapi::{ApiRoutes, doc};
@@ -48,10 +49,11 @@ async fn create(
     if name.is_empty() {
         return Err(ApiError::Invalid("flow name must not be empty".into()));
     }
+    invalid(plain_text("name", name))?;
     let labels = body.labels.unwrap_or(Value::Null);
     let (flow, created) = app
         .store
-        .create_flow(name, &body.tags, &labels, now())
+        .create_flow(name, &body.tags, &labels, app.now())
         .await?;
     Ok((created_status(created), Json(flow_out(flow))))
 }

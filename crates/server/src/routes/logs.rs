@@ -5,9 +5,10 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use flowgate_wire::filters::{LogFilterRequest, LogSort};
 use flowgate_wire::logs::{Log, LogCreate};
+use tokio::sync::mpsc;
 
 use super::invalid;
-use crate::app::{AppState, now};
+use crate::app::AppState;
 use crate::convert::filters::{logs, page};
 use crate::convert::logs::{log_in, log_out};
 use crate::error::{ApiError, ApiResult, Body};
@@ -41,13 +42,27 @@ async fn create(
             lines.len()
         )));
     }
-    let now = now();
-    let entries: Vec<_> = lines.into_iter().map(|l| log_in(l, now)).collect();
-    app.ingest
-        .submit_logs(entries)
-        .await
-        .map_err(|e| ApiError::Unavailable(e.to_string()))?;
-    Ok(StatusCode::CREATED)
+    let now = app.now();
+    let entries = lines
+        .into_iter()
+        .enumerate()
+        .map(|(i, l)| log_in(l, now).map_err(|why| format!("line {i}: {why}")))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(ApiError::Invalid)?;
+    let (refusals, mut refused) = mpsc::unbounded_channel();
+    app.ingest.submit_logs(entries, Some(&refusals)).await?;
+    app.ingest.flush().await?;
+    let reasons: Vec<String> = std::iter::from_fn(|| refused.try_recv().ok())
+        .map(|r| format!("{} {}: {}", r.what, r.id, r.reason))
+        .collect();
+    if reasons.is_empty() {
+        Ok(StatusCode::CREATED)
+    } else {
+        Err(ApiError::Invalid(format!(
+            "not stored (the others were): {}",
+            reasons.join("; ")
+        )))
+    }
 }
 
 async fn filter(

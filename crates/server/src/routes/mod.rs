@@ -3,10 +3,13 @@
 mod admin;
 mod concurrency_limits;
 mod events;
+mod events_in;
+mod events_out;
 mod flow_run_input;
 mod flow_runs;
 mod flows;
 mod logs;
+mod sockets;
 mod tag_limits;
 mod task_queue;
 mod task_runs;

@@ -19,7 +19,7 @@ use uuid::Uuid;
 
 use super::concurrency_limits::{DEFAULT_WAIT, acquire, page_of, read_names, refused};
 use super::parse_id;
-use crate::app::{AppState, now};
+use crate::app::AppState;
 use crate::convert::concurrency_limits::{minimal_tag, tag_limit};
 use crate::error::{ApiError, ApiResult, Body};
 use crate::extract::FilterBody;
@@ -89,7 +89,7 @@ async fn create(
                 limit: Some(settings.limit),
                 ..Default::default()
             };
-            let limit = app.store.update_limit(&key, &update, now()).await?;
+            let limit = app.store.update_limit(&key, &update, app.now()).await?;
             app.slots.wake(vec![name]);
             (StatusCode::OK, limit)
         }
@@ -103,7 +103,7 @@ async fn create(
             };
             (
                 StatusCode::CREATED,
-                app.store.create_limit(&new, now()).await?,
+                app.store.create_limit(&new, app.now()).await?,
             )
         }
         Err(e) => return Err(e.into()),
@@ -151,7 +151,7 @@ async fn reset(
     let limit = read_tag(&app, &tag).await?;
     let runs = reset.slot_override.unwrap_or_default();
     app.store
-        .reset_limit(&LimitKey::Id(limit.id), &runs, now())
+        .reset_limit(&LimitKey::Id(limit.id), &runs, app.now())
         .await?;
     app.slots.wake(vec![limit.name]);
     Ok(Json(serde_json::Value::Null))
@@ -259,6 +259,6 @@ async fn read_id(app: &AppState, id: &str) -> ApiResult<ConcurrencyLimit> {
 }
 
 async fn tag_view(app: &AppState, limit: &ConcurrencyLimit) -> ApiResult<TagLimit> {
-    let leases = app.store.leases_of_limit(limit.id, now()).await?;
+    let leases = app.store.leases_of_limit(limit.id, app.now()).await?;
     Ok(tag_limit(limit, &leases))
 }

@@ -5,6 +5,8 @@
 
 use std::time::{Duration, Instant};
 
+use tokio::sync::Notify;
+
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -13,11 +15,13 @@ use flowgate_wire::task_queue::{
     HeartbeatAnswer, QueuedTask, TaskClaim, TaskEnqueue, TaskFinish, TaskHeartbeat, TaskRead,
 };
 
-use super::parse_id;
-use crate::app::{AppState, now};
+use super::{invalid, parse_id};
+use crate::app::AppState;
 use crate::convert::task_queue::{queued_in, queued_out};
+use crate::convert::{plain_text, plain_texts};
 use crate::error::{ApiError, ApiResult, Body};
 use crate::openapi::{ApiRoutes, doc};
+use crate::services::Shutdown;
 
 /// Longest long-poll.
 const MAX_WAIT: f64 = 60.0;
@@ -58,7 +62,8 @@ async fn enqueue(
     if body.task_key.is_empty() {
         return Err(ApiError::Invalid("task_key must not be empty".into()));
     }
-    app.store.enqueue_task(&queued_in(body), now()).await?;
+    invalid(plain_text("task_key", &body.task_key))?;
+    app.store.enqueue_task(&queued_in(body), app.now()).await?;
     app.queue.notify_waiters();
     Ok(StatusCode::CREATED)
 }
@@ -73,10 +78,12 @@ fn bounded(name: &str, v: f64, lo: f64, hi: f64) -> ApiResult<f64> {
     }
 }
 
-/// Waits until `check` yields something or `wait` passes; wakes on queue changes, and at least
-/// every second (other server replicas' changes are not signalled).
+/// Waits until `check` yields something, `wait` seconds pass, or the server shuts down
+/// (`None` for the last two); wakes on queue changes, and at least every second (other server
+/// replicas' changes are not signalled).
 async fn long_poll<T, Fut>(
-    app: &AppState,
+    queue: &Notify,
+    mut shutdown: Shutdown,
     wait: f64,
     mut check: impl FnMut() -> Fut,
 ) -> ApiResult<Option<T>>
@@ -85,15 +92,18 @@ where
 {
     let deadline = Instant::now() + Duration::from_secs_f64(wait);
     loop {
-        let changed = app.queue.notified();
+        let changed = queue.notified();
         if let Some(found) = check().await? {
             return Ok(Some(found));
         }
         let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
+        if left.is_zero() || shutdown.is_requested() {
             return Ok(None);
         }
-        let _ = tokio::time::timeout(left.min(Duration::from_secs(1)), changed).await;
+        tokio::select! {
+            _ = tokio::time::timeout(left.min(Duration::from_secs(1)), changed) => {}
+            () = shutdown.requested() => return Ok(None),
+        }
     }
 }
 
@@ -106,6 +116,10 @@ async fn claim(
             "worker must name the claiming worker".into(),
         ));
     }
+    invalid(plain_text("worker", &body.worker))?;
+    for key in &body.task_keys {
+        invalid(plain_text("task_keys", key))?;
+    }
     if body.limit == 0 || body.limit > 100 {
         return Err(ApiError::Invalid(format!(
             "limit must be between 1 and 100, got {}",
@@ -117,10 +131,10 @@ async fn claim(
     if body.max_attempts < 1 {
         return Err(ApiError::Invalid("max_attempts must be at least 1".into()));
     }
-    let claimed = long_poll(&app, wait, || {
-        let (store, body) = (app.store.clone(), &body);
+    let claimed = long_poll(&app.queue, app.shutdown.clone(), wait, || {
+        let (store, clock, body) = (app.store.clone(), app.clock.clone(), &body);
         async move {
-            let now = now();
+            let now = clock.now();
             let got = store
                 .claim_tasks(
                     &body.task_keys,
@@ -144,7 +158,7 @@ async fn heartbeat(
     Body(body): Body<TaskHeartbeat>,
 ) -> ApiResult<Json<HeartbeatAnswer>> {
     let lease = bounded("lease_seconds", body.lease_seconds, 1.0, 3600.0)?;
-    let now = now();
+    let now = app.now();
     let held = app
         .store
         .renew_leases(&body.ids, &body.worker, now.plus_seconds(lease), now)
@@ -158,6 +172,10 @@ async fn finish(
     Body(body): Body<TaskFinish>,
 ) -> ApiResult<StatusCode> {
     let id = parse_id(&id, "queued task")?;
+    invalid(plain_texts([
+        ("worker", Some(body.worker.as_str())),
+        ("error", body.error.as_deref()),
+    ]))?;
     if body.result.is_some() == body.error.is_some() {
         return Err(ApiError::Invalid(
             "send exactly one of result and error".into(),
@@ -170,7 +188,7 @@ async fn finish(
             &body.worker,
             body.result.as_ref(),
             body.error.as_deref(),
-            now(),
+            app.now(),
         )
         .await?;
     if !finished {
@@ -191,7 +209,7 @@ async fn read(
 ) -> ApiResult<Json<QueuedTask>> {
     let id = parse_id(&id, "queued task")?;
     let wait = bounded("wait_seconds", q.wait_seconds, 0.0, MAX_WAIT)?;
-    let done = long_poll(&app, wait, || {
+    let done = long_poll(&app.queue, app.shutdown.clone(), wait, || {
         let store = app.store.clone();
         async move {
             let task = store.read_queued_task(id).await?;
@@ -204,4 +222,27 @@ async fn read(
         None => app.store.read_queued_task(id).await?,
     };
     Ok(Json(queued_out(task)))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::services::Services;
+
+    #[tokio::test]
+    async fn a_long_poll_ends_when_the_server_shuts_down() {
+        let services = Services::default();
+        let queue = Arc::new(Notify::new());
+        let poll = tokio::spawn({
+            let (queue, shutdown) = (queue.clone(), services.shutdown_signal());
+            async move { long_poll(&queue, shutdown, MAX_WAIT, || async { Ok(None::<()>) }).await }
+        });
+        services.request_shutdown();
+        let answer = tokio::time::timeout(Duration::from_secs(30), poll)
+            .await
+            .expect("the poll ends at shutdown, long before its 60 s wait");
+        assert!(matches!(answer.unwrap(), Ok(None)));
+    }
 }

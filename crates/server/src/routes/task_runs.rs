@@ -10,7 +10,7 @@ use flowgate_wire::states::{OrchestrationResult, SetState};
 use flowgate_wire::task_runs::{TaskRun, TaskRunCreate};
 
 use super::{invalid, parse_id};
-use crate::app::{AppState, now};
+use crate::app::AppState;
 use crate::convert::filters::{page, task_run_sort, task_runs};
 use crate::convert::states::{orchestration, state_in};
 use crate::convert::task_runs::{task_run_in, task_run_out};
@@ -49,10 +49,10 @@ async fn create(
     State(app): State<AppState>,
     Body(body): Body<TaskRunCreate>,
 ) -> ApiResult<(StatusCode, Json<TaskRun>)> {
-    let now = now();
+    let now = app.now();
     let (stored, event) = app
         .store
-        .upsert_task_run(&task_run_in(body, now), now)
+        .upsert_task_run(&invalid(task_run_in(body, now))?, now)
         .await?;
     app.publish([event]);
     Ok((StatusCode::CREATED, Json(task_run_out(stored))))
@@ -91,10 +91,10 @@ async fn set_state(
     Body(body): Body<SetState>,
 ) -> ApiResult<(StatusCode, Json<OrchestrationResult>)> {
     let id = parse_id(&id, "task run")?;
-    let now = now();
+    let now = app.now();
     let (stored, event) = app
         .store
-        .set_task_run_state(id, state_in(body.state, now), now)
+        .set_task_run_state(id, invalid(state_in(body.state, now))?, now)
         .await?;
     app.publish([event]);
     let result = orchestration(&Decision::Accept, Some(&stored.record.state));

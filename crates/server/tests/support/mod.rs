@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use flowgate_server::{RunningServer, ServerConfig};
+use flowgate_server::{Clock, RunningServer, ServerConfig};
 use flowgate_testkit::TestDatabase;
 use futures_util::{SinkExt, StreamExt};
 use reqwest::header::CONTENT_TYPE;
@@ -28,6 +28,8 @@ pub const PATIENCE: Duration = Duration::from_secs(5);
 /// A server started for one test, with its own database.
 pub struct TestServer {
     server: RunningServer,
+    /// The server's clock: a manual one moves only when the test advances it.
+    pub clock: Clock,
     http: reqwest::Client,
     /// Dropped only after the server: it owns the SQLite file.
     _db: TestDatabase,
@@ -74,14 +76,27 @@ impl Reply {
 impl TestServer {
     /// Starts a server on a free port over `db`, which it keeps until it is stopped.
     pub async fn start(db: TestDatabase) -> TestServer {
-        let server = flowgate_server::start(ServerConfig {
+        TestServer::start_with_clock(db, Clock::system()).await
+    }
+
+    /// [`TestServer::start`] on a manual clock standing at the current time: time-based services
+    /// act only when the test moves the clock.
+    pub async fn start_on_manual_clock(db: TestDatabase) -> TestServer {
+        let now = flowgate_core::Micros::from_timestamp(jiff::Timestamp::now());
+        TestServer::start_with_clock(db, Clock::manual(now)).await
+    }
+
+    async fn start_with_clock(db: TestDatabase, clock: Clock) -> TestServer {
+        let config = ServerConfig {
             bind: "127.0.0.1:0".parse().unwrap(),
             database_url: db.url.clone(),
-        })
-        .await
-        .unwrap_or_else(|e| panic!("server starts on {}: {e:#}", db.backend));
+        };
+        let server = flowgate_server::start_with_clock(config, clock.clone())
+            .await
+            .unwrap_or_else(|e| panic!("server starts on {}: {e:#}", db.backend));
         TestServer {
             server,
+            clock,
             http: reqwest::Client::new(),
             _db: db,
         }

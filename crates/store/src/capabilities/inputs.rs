@@ -1,5 +1,5 @@
-//! Flow-run inputs: values kept on a flow run by key (a pause's input schema and description,
-//! the input a person resumed it with), and resuming a paused run.
+//! Pauses: values kept on a flow run by key (a pause's input schema and description, the input
+//! a person resumed it with), resuming a paused run, and timing out a pause nobody resumed.
 
 use async_trait::async_trait;
 use flowgate_core::{Event, Micros};
@@ -39,7 +39,7 @@ pub struct Resume {
     pub resumed_by: Option<String>,
 }
 
-/// Storing flow-run inputs and resuming paused runs.
+/// Storing flow-run inputs, resuming paused runs, and timing out pauses.
 #[async_trait]
 pub trait InputStore: Send + Sync {
     /// Stores a value on a flow run under a new key ([`StoreError::Conflict`] when taken).
@@ -70,4 +70,10 @@ pub trait InputStore: Send + Sync {
         resume: Resume,
         now: Micros,
     ) -> Result<(FlowRun, Vec<Event>)>;
+    /// Paused runs whose pause timed out by `now`, earliest deadline first, at most `limit`
+    /// (an indexed deadline kept with each run, so none is missed however many runs wait).
+    async fn expired_pauses(&self, now: Micros, limit: u32) -> Result<Vec<Uuid>>;
+    /// Fails a paused run whose pause timed out by `now`, returning its state events; `None`
+    /// when it is no longer such a pause (it was resumed, or another server failed it first).
+    async fn expire_pause(&self, id: Uuid, now: Micros) -> Result<Option<Vec<Event>>>;
 }

@@ -4,7 +4,7 @@
 use async_trait::async_trait;
 use flowgate_core::event::{FlowRunFacts, flow_run_state_event};
 use flowgate_core::orchestration::{Decision, FlowRunSnapshot, RunClock, decide_flow_run};
-use flowgate_core::pause::record_pause_key;
+use flowgate_core::pause::{self, record_pause_key};
 use flowgate_core::{Event, Micros, State, StateType, names};
 use serde_json::Value;
 use uuid::Uuid;
@@ -316,7 +316,7 @@ const COLUMNS: &str = "id, created, updated, name, flow_id, flow_version, \
     deployment_id, work_queue_name, parameters, idempotency_key, context, empirical_policy, tags, \
     labels, parent_task_run_id, job_variables, state_id, state_type, state_name, state_timestamp, \
     state_body, run_count, start_time, end_time, total_run_time, expected_start_time, \
-    next_scheduled_start_time";
+    next_scheduled_start_time, pause_deadline";
 
 /// A flow run's row, in [`COLUMNS`] order.
 fn args(r: &FlowRun) -> Vec<Arg> {
@@ -349,6 +349,7 @@ fn args(r: &FlowRun) -> Vec<Arg> {
         r.clock.total_run_time.into(),
         r.clock.expected_start_time.into(),
         r.clock.next_scheduled_start_time.into(),
+        s.and_then(pause::deadline).into(),
     ]
 }
 

@@ -2,12 +2,13 @@
 //! stored and the run moved to Running in one transaction).
 
 use async_trait::async_trait;
-use flowgate_core::pause::{mark_resuming, resume_state, resumed_event};
+use flowgate_core::StateType;
+use flowgate_core::pause::{deadline, expire, mark_resuming, resume_state, resumed_event};
 use flowgate_core::{Event, Micros};
 use uuid::Uuid;
 
 use super::events::insert_events;
-use super::flow_runs::{commit_state, lock_run};
+use super::flow_runs::{commit_state, flow_run, lock_run};
 use super::{SqlStore, by_id, commit, not_found};
 use crate::backend::Backend;
 use crate::capabilities::flow_runs::FlowRun;
@@ -117,6 +118,52 @@ impl<B: Backend> InputStore for SqlStore<B> {
         commit(tx).await?;
         Ok((run, events))
     }
+
+    async fn expired_pauses(&self, now: Micros, limit: u32) -> Result<Vec<Uuid>> {
+        let mut sql = Sql::new("SELECT id FROM flow_runs WHERE pause_deadline <= ");
+        sql.arg(now)
+            .push(" AND state_type = ")
+            .arg(StateType::Paused.as_str())
+            .push(" ORDER BY pause_deadline, id LIMIT ")
+            .arg(i64::from(limit));
+        self.query(sql)
+            .await?
+            .iter()
+            .map(|r| r.uuid("id"))
+            .collect()
+    }
+
+    async fn expire_pause(&self, id: Uuid, now: Micros) -> Result<Option<Vec<Event>>> {
+        let mut tx = self.begin().await?;
+        let (mut run, flow_name) = lock_run::<B>(&mut tx, id).await?;
+        let Some(mut failed) = expire(run.state.as_ref(), now, Uuid::now_v7()) else {
+            return Ok(None);
+        };
+        failed
+            .details
+            .insert("flow_run_id".to_owned(), id.to_string().into());
+        let events = commit_state::<B>(&mut tx, &mut run, &flow_name, failed, now).await?;
+        commit(tx).await?;
+        Ok(Some(events))
+    }
+}
+
+/// Gives paused runs stored before pause deadlines were kept (or by an older server) their
+/// deadline, so the timeout service finds them too. Idempotent.
+pub(super) async fn backfill_pause_deadlines<B: Backend>(conn: &mut B::Connection) -> Result<()> {
+    let mut paused = Sql::new("SELECT * FROM flow_runs WHERE state_type = ");
+    paused
+        .arg(StateType::Paused.as_str())
+        .push(" AND pause_deadline IS NULL");
+    for row in B::fetch_all(conn, paused).await? {
+        let run = flow_run(&row)?;
+        if let Some(until) = run.state.as_ref().and_then(deadline) {
+            let mut set = Sql::new("UPDATE flow_runs SET pause_deadline = ");
+            set.arg(until).push(" WHERE id = ").arg(run.id);
+            B::execute(conn, set).await?;
+        }
+    }
+    Ok(())
 }
 
 /// The error for an input key a run does not have.

@@ -123,6 +123,7 @@ impl<B: Backend> SqlStore<B> {
             B::execute(&mut tx, record).await?;
             tracing::info!(backend = B::KIND, version = i + 1, "applied migration");
         }
+        inputs::backfill_pause_deadlines::<B>(&mut tx).await?;
         commit(tx).await
     }
 

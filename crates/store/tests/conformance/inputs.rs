@@ -128,3 +128,62 @@ on_each_backend!(exactly_one_resume_wins, async |db: TestDatabase| {
         other => panic!("a resume checked against an earlier pause must conflict: {other:?}"),
     }
 });
+
+on_each_backend!(
+    every_expired_pause_is_found_and_failed_once,
+    async |db: TestDatabase| {
+        let store = store(&db).await;
+        let t0 = now();
+        let at = |s: i64| Micros(t0.0 + s * 1_000_000);
+        let mut runs = Vec::new();
+        for timeout in [Some(1), Some(2), Some(10), None] {
+            let run = new_run(&store, "f").await;
+            store
+                .set_flow_run_state(run.id, state(StateType::Running), false, t0)
+                .await
+                .unwrap();
+            let mut pause = state(StateType::Paused);
+            if let Some(s) = timeout {
+                pause
+                    .details
+                    .insert("pause_timeout".into(), at(s).to_string().into());
+            }
+            store
+                .set_flow_run_state(run.id, pause, false, t0)
+                .await
+                .unwrap();
+            runs.push(run.id);
+        }
+        assert_eq!(store.expired_pauses(at(5), 1).await.unwrap(), [runs[0]]);
+        assert_eq!(
+            store.expired_pauses(at(5), 10).await.unwrap(),
+            [runs[0], runs[1]],
+            "earliest deadline first; no pause without a timeout, none not yet due"
+        );
+        assert!(store.expire_pause(runs[2], at(5)).await.unwrap().is_none());
+        let events = store.expire_pause(runs[0], at(5)).await.unwrap().unwrap();
+        assert_eq!(events[0].event, "prefect.flow-run.Failed");
+        assert!(
+            store.expire_pause(runs[0], at(5)).await.unwrap().is_none(),
+            "a failed run is not failed again (another replica got there first)"
+        );
+        let paused = store
+            .read_flow_run(runs[1])
+            .await
+            .unwrap()
+            .state
+            .unwrap()
+            .id;
+        let resume = Resume {
+            paused,
+            input: None,
+            resumed_by: None,
+        };
+        store.resume_flow_run(runs[1], resume, at(3)).await.unwrap();
+        assert!(
+            store.expired_pauses(at(5), 10).await.unwrap().is_empty(),
+            "a resumed run has no deadline"
+        );
+        assert!(store.expire_pause(runs[1], at(5)).await.unwrap().is_none());
+    }
+);
