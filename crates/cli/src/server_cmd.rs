@@ -1,5 +1,6 @@
 //! `flowgate server start`.
 
+use std::io::IsTerminal;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 
@@ -11,7 +12,7 @@ use tracing_subscriber::EnvFilter;
 /// Server commands.
 #[derive(Subcommand)]
 pub enum ServerCommand {
-    /// Start the API server (and, later, the UI) in the foreground.
+    /// Start the server (the API, its websockets and the web UI) in the foreground.
     Start(StartArgs),
 }
 
@@ -69,8 +70,10 @@ fn init_logging(args: &StartArgs) -> anyhow::Result<()> {
         )),
     }
     .with_context(|| format!("invalid log level {:?}", args.log_level))?;
+    // Colours only for a person at a terminal: a log file or a pipe gets plain text.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
     match args.log_format {
         LogFormat::Text => builder.init(),

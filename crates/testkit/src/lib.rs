@@ -2,7 +2,8 @@
 //! PostgreSQL alike.
 //!
 //! PostgreSQL comes from `FLOWGATE_TEST_POSTGRES_URL` (default
-//! `postgres://postgres@127.0.0.1:5432/test`); each database handed out is a fresh schema in it.
+//! `postgres://postgres@127.0.0.1:5432/test`); each database handed out is a fresh schema in it,
+//! dropped when the [`TestDatabase`] is.
 //! When no server answers, PostgreSQL cases are skipped with a loud notice, unless
 //! `FLOWGATE_REQUIRE_POSTGRES=1` (as `scripts/test` sets when it can reach one), which turns the
 //! skip into a failure.
@@ -16,6 +17,42 @@ pub struct TestDatabase {
     /// `"sqlite"` or `"postgres"`.
     pub backend: &'static str,
     _dir: Option<tempfile::TempDir>,
+    /// The PostgreSQL server's URL and the schema to drop with this database.
+    schema: Option<(String, String)>,
+}
+
+impl Drop for TestDatabase {
+    /// Drops a PostgreSQL test schema with everything in it, so test runs leave nothing behind.
+    /// (A SQLite file goes with its temporary directory.)
+    fn drop(&mut self) {
+        let Some((base, schema)) = self.schema.take() else {
+            return;
+        };
+        // Its own thread and runtime: a drop may run inside a test's runtime, which cannot block.
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| e.to_string())?;
+            runtime.block_on(async {
+                let mut conn = sqlx::PgConnection::connect(&base)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                // A server still holding locks in the schema must not hang the test.
+                sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+                    "SET lock_timeout = '10s'; DROP SCHEMA IF EXISTS {schema} CASCADE"
+                )))
+                .execute(&mut conn)
+                .await
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+            })
+        })
+        .join();
+        if let Ok(Err(e)) = dropped {
+            eprintln!("note: a PostgreSQL test schema was not dropped: {e}");
+        }
+    }
 }
 
 /// A fresh SQLite database in a temporary directory.
@@ -25,6 +62,7 @@ pub fn sqlite() -> TestDatabase {
         url: format!("sqlite:{}", dir.path().join("flowgate.db").display()),
         backend: "sqlite",
         _dir: Some(dir),
+        schema: None,
     }
 }
 
@@ -53,6 +91,7 @@ pub async fn postgres() -> Option<TestDatabase> {
         url: format!("{base}{sep}options=-c%20search_path%3D{schema}"),
         backend: "postgres",
         _dir: None,
+        schema: Some((base, schema)),
     })
 }
 
