@@ -49,9 +49,9 @@ pub struct TaskRunRecord {
     pub task_version: Option<String>,
     /// Retry policy as the client reported it.
     pub empirical_policy: Value,
-    /// Tags.
+    /// Tags, as the client reported them (matched by filters and tag concurrency limits).
     pub tags: Vec<String>,
-    /// Labels.
+    /// Labels as the client reported them (a JSON object).
     pub labels: Value,
     /// Upstream inputs per parameter.
     pub task_inputs: Value,

@@ -11,11 +11,11 @@ use crate::store::{Result, StoreError};
 /// One bound argument. Each variant carries its SQL type, also when NULL.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Arg {
-    /// TEXT.
+    /// A TEXT value (ids, names, JSON text), NULL when `None`.
     Text(Option<String>),
-    /// BIGINT.
+    /// A BIGINT value (microsecond timestamps, counts), NULL when `None`.
     Int(Option<i64>),
-    /// DOUBLE PRECISION.
+    /// A DOUBLE PRECISION value (durations in seconds), NULL when `None`.
     Float(Option<f64>),
 }
 

@@ -36,7 +36,7 @@ pub struct FlowRunCreate {
     /// Retry policy: `{"retries": n, "retry_delay": seconds}`.
     #[serde(default)]
     pub empirical_policy: Option<Value>,
-    /// Tags.
+    /// Tags, which filters (`tags.all_`) match and state events relate the run to.
     #[serde(default)]
     pub tags: Option<Vec<String>>,
     /// Labels (a JSON object).
@@ -89,7 +89,7 @@ pub struct FlowRun {
     pub context: Value,
     /// Retry policy, pause keys and `resuming`, with Prefect's defaults filled in.
     pub empirical_policy: Value,
-    /// Tags.
+    /// Tags, which filters (`tags.all_`) match and state events relate the run to.
     pub tags: Vec<String>,
     /// Labels (a JSON object).
     pub labels: Value,

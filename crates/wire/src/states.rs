@@ -104,7 +104,7 @@ pub enum SetStateStatus {
 #[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum OrchestrationDetails {
-    /// Accepted.
+    /// Accepted: the proposed state was committed.
     AcceptDetails,
     /// Rejected, with the reason.
     RejectDetails {
@@ -132,7 +132,7 @@ pub struct OrchestrationResult {
     pub state: Option<State>,
     /// The verdict.
     pub status: SetStateStatus,
-    /// Why.
+    /// Why the rules answered so: the reason, and for a wait how long.
     pub details: OrchestrationDetails,
 }
 

@@ -36,7 +36,7 @@ pub struct TaskRunCreate {
     /// Retry policy (a JSON object).
     #[serde(default)]
     pub empirical_policy: Option<Value>,
-    /// Tags.
+    /// Tags, which filters (`tags.all_`) and tag concurrency limits match.
     #[serde(default)]
     pub tags: Option<Vec<String>>,
     /// Labels (a JSON object).
@@ -75,7 +75,7 @@ pub struct TaskRun {
     pub task_version: Option<String>,
     /// Retry policy, with Prefect's defaults filled in.
     pub empirical_policy: Value,
-    /// Tags.
+    /// Tags, which filters (`tags.all_`) and tag concurrency limits match.
     pub tags: Vec<String>,
     /// Labels (a JSON object).
     pub labels: Value,
@@ -143,7 +143,7 @@ pub struct ReportedState {
     /// The state's kind.
     #[serde(rename = "type")]
     pub state_type: StateType,
-    /// Display name.
+    /// Display name (`AwaitingRetry` for a `SCHEDULED` retry).
     pub name: String,
     /// Why (empty when nothing to say).
     #[serde(default)]
@@ -161,7 +161,7 @@ pub struct ReportedState {
 /// fills each report's gaps from earlier ones.
 #[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq, Default)]
 pub struct TaskRunReport {
-    /// Display name.
+    /// Display name, e.g. `add-a3d`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     /// Identifies the task function.
@@ -170,7 +170,7 @@ pub struct TaskRunReport {
     /// Distinguishes calls of one task within a flow run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dynamic_key: Option<String>,
-    /// Cache key.
+    /// The key the task's result is cached under, when it caches.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cache_key: Option<String>,
     /// The task's version string.
@@ -179,7 +179,7 @@ pub struct TaskRunReport {
     /// Retry policy (a JSON object).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub empirical_policy: Option<Value>,
-    /// Tags.
+    /// Tags, which filters and tag concurrency limits match.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tags: Option<Vec<String>>,
     /// Labels (a JSON object).
