@@ -85,7 +85,13 @@ pub fn decide_flow_run(
             ),
         };
     }
+    // A pending run may take a named pending sub-state once (Prefect's runner proposes
+    // `Submitting` after `Pending`); any other move to Pending from a started run is refused.
+    let named_sub_state = from == StateType::Pending
+        && proposed.name != StateType::Pending.default_name()
+        && proposed.name != current.name;
     if to == StateType::Pending
+        && !named_sub_state
         && matches!(
             from,
             StateType::Pending | StateType::Running | StateType::Cancelling
@@ -261,6 +267,36 @@ mod tests {
         let pending = state(StateType::Pending, 1);
         assert!(matches!(
             decide(Some(&pending), StateType::Pending),
+            Decision::Abort { .. }
+        ));
+    }
+
+    #[test]
+    fn a_pending_run_may_enter_a_named_pending_sub_state_once() {
+        let pending = state(StateType::Pending, 1);
+        let mut submitting = state(StateType::Pending, 2);
+        submitting.name = "Submitting".to_owned();
+        let decide_named = |current: &State| {
+            decide_flow_run(
+                FlowRunSnapshot {
+                    current: Some(current),
+                    run_count: 0,
+                    retries: 0,
+                    retry_delay_seconds: 0.0,
+                },
+                &submitting,
+                false,
+                Micros(10),
+                Uuid::nil(),
+            )
+        };
+        assert_eq!(decide_named(&pending), Decision::Accept);
+        assert!(
+            matches!(decide_named(&submitting), Decision::Abort { .. }),
+            "not twice"
+        );
+        assert!(matches!(
+            decide_named(&state(StateType::Running, 3)),
             Decision::Abort { .. }
         ));
     }

@@ -41,6 +41,11 @@ pub struct AppState {
     pub slots: crate::concurrency::SlotEngine,
     /// Where handlers and services read "now" (a manual clock in tests).
     pub clock: Clock,
+    /// Wakes workers' long polls when runs may have become available (a run put in a queue, a
+    /// slot freed, a pool or queue resumed).
+    pub work: Arc<tokio::sync::Notify>,
+    /// Wakes the scheduler when a deployment or its schedules change.
+    pub scheduler: Arc<tokio::sync::Notify>,
 }
 
 impl AppState {

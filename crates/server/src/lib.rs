@@ -15,6 +15,7 @@ mod openapi;
 mod pause_timeouts;
 mod routes;
 mod run_input;
+mod scheduling;
 mod services;
 mod ui;
 
@@ -120,10 +121,20 @@ pub async fn start_with_clock(config: ServerConfig, clock: Clock) -> anyhow::Res
         queue: Arc::new(tokio::sync::Notify::new()),
         slots,
         clock,
+        work: Arc::new(tokio::sync::Notify::new()),
+        scheduler: Arc::new(tokio::sync::Notify::new()),
     };
     let for_timeouts = state.clone();
     services.spawn("pause-timeouts", move |shutdown| {
         pause_timeouts::run(for_timeouts, shutdown)
+    });
+    let for_scheduler = state.clone();
+    services.spawn("scheduler", move |shutdown| {
+        scheduling::scheduler(for_scheduler, shutdown)
+    });
+    let for_late_runs = state.clone();
+    services.spawn("late-runs", move |shutdown| {
+        scheduling::late_runs(for_late_runs, shutdown)
     });
     let app = router(state);
     let (stop, stopped) = oneshot::channel::<()>();

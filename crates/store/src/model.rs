@@ -14,7 +14,7 @@ pub use crate::capabilities::deployments::{
 };
 pub use crate::capabilities::events::{EventFilter, IngestOutcome};
 pub use crate::capabilities::flow_runs::{
-    FlowRun, FlowRunFilter, FlowRunSort, NewFlowRun, SetStateOutcome,
+    FlowRun, FlowRunFilter, FlowRunSort, FlowRunUpdate, NewFlowRun, SetStateOutcome,
 };
 pub use crate::capabilities::flows::{Flow, FlowFilter, FlowSort};
 pub use crate::capabilities::inputs::{FlowRunInput, Resume};

@@ -280,6 +280,10 @@ ALTER TABLE flow_runs ADD COLUMN pause_deadline BIGINT;
 CREATE INDEX flow_runs_pause_deadline ON flow_runs(pause_deadline)
     WHERE pause_deadline IS NOT NULL
 "#,
+    // 6: the process id a worker reports for a run (its cancellation stops that process).
+    r#"
+ALTER TABLE flow_runs ADD COLUMN infrastructure_pid TEXT
+"#,
 ];
 
 /// Splits a migration into statements (none of ours contains a `;` inside a literal).

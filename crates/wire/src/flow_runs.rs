@@ -56,6 +56,23 @@ pub struct FlowRunCreate {
     pub job_variables: Option<Value>,
 }
 
+/// `PATCH /flow_runs/{id}`: what a worker reports about a run it started.
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq, Default)]
+pub struct FlowRunUpdate {
+    /// The flow's version string.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flow_version: Option<String>,
+    /// The retry policy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub empirical_policy: Option<Value>,
+    /// The id of the process (or other infrastructure) running it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub infrastructure_pid: Option<String>,
+    /// Variables for the infrastructure that runs it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job_variables: Option<Value>,
+}
+
 /// A flow run as a client reads it.
 #[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq)]
 pub struct FlowRun {

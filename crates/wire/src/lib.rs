@@ -14,6 +14,7 @@
 //! live in it.
 
 pub mod concurrency_limits;
+pub mod deployments;
 pub mod events;
 pub mod filters;
 pub mod flow_runs;
@@ -23,6 +24,8 @@ pub mod logs;
 pub mod states;
 pub mod task_queue;
 pub mod task_runs;
+pub mod work_pools;
+pub mod worker_channel;
 
 pub use flowgate_core::{Micros, StateType};
 use schemars::JsonSchema;

@@ -88,7 +88,7 @@ pub fn flow_run_out(r: FlowRun, now: Micros) -> FlowRunOut {
         estimated_start_time_delta: start_delta,
         auto_scheduled: false,
         infrastructure_document_id: None,
-        infrastructure_pid: None,
+        infrastructure_pid: r.infrastructure_pid,
         created_by: None,
         work_pool_id: None,
         work_pool_name: None,

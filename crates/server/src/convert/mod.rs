@@ -4,6 +4,7 @@
 //! per capability; `filters.rs` reads every filter body.
 
 pub mod concurrency_limits;
+pub mod deployments;
 pub mod events;
 pub mod filters;
 pub mod flow_runs;
@@ -13,6 +14,7 @@ pub mod logs;
 pub mod states;
 pub mod task_queue;
 pub mod task_runs;
+pub mod work_pools;
 
 use serde_json::{Map, Value};
 

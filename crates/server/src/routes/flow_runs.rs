@@ -5,7 +5,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use flowgate_store::model::Page;
 use flowgate_wire::filters::{FlowRunCountRequest, FlowRunFilterRequest, FlowRunPaginateRequest};
-use flowgate_wire::flow_runs::{FlowRun, FlowRunCreate, FlowRunPage};
+use flowgate_wire::flow_runs::{FlowRun, FlowRunCreate, FlowRunPage, FlowRunUpdate};
 use flowgate_wire::states::{OrchestrationResult, SetState, SetStateStatus, State as StateOut};
 use schemars::JsonSchema;
 use serde::Deserialize;
@@ -33,6 +33,17 @@ pub fn routes() -> ApiRoutes {
             "/flow_runs/{id}",
             delete,
             doc("Delete a flow run").status(204, "deleted"),
+        )
+        .patch(
+            "/flow_runs/{id}",
+            update,
+            doc("Record what a worker reports about a run (process id, version, policy)")
+                .status(204, "recorded"),
+        )
+        .patch(
+            "/flow_runs/{id}/labels",
+            update_labels,
+            doc("Set labels on a flow run, over the ones it has").status(204, "recorded"),
         )
         .post(
             "/flow_runs/filter",
@@ -82,6 +93,39 @@ async fn create(
 async fn read(State(app): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<FlowRun>> {
     let run = app.store.read_flow_run(parse_id(&id, "flow run")?).await?;
     Ok(Json(flow_run_out(run, app.now())))
+}
+
+async fn update(
+    State(app): State<AppState>,
+    Path(id): Path<String>,
+    Body(body): Body<FlowRunUpdate>,
+) -> ApiResult<StatusCode> {
+    let update = flowgate_store::model::FlowRunUpdate {
+        flow_version: body.flow_version,
+        empirical_policy: body.empirical_policy.filter(serde_json::Value::is_object),
+        infrastructure_pid: body.infrastructure_pid,
+        job_variables: body.job_variables.filter(serde_json::Value::is_object),
+        labels: None,
+    };
+    app.store
+        .update_flow_run(parse_id(&id, "flow run")?, update, app.now())
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn update_labels(
+    State(app): State<AppState>,
+    Path(id): Path<String>,
+    Body(labels): Body<serde_json::Map<String, serde_json::Value>>,
+) -> ApiResult<StatusCode> {
+    let update = flowgate_store::model::FlowRunUpdate {
+        labels: Some(labels),
+        ..Default::default()
+    };
+    app.store
+        .update_flow_run(parse_id(&id, "flow run")?, update, app.now())
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 async fn delete(State(app): State<AppState>, Path(id): Path<String>) -> ApiResult<StatusCode> {
@@ -166,6 +210,8 @@ async fn set_state(
         .set_flow_run_state(id, proposed, body.force, now)
         .await?;
     app.publish(event);
+    // A run that ended or stepped back frees a slot: workers waiting for work look again.
+    app.work.notify_waiters();
     let result = orchestration(&outcome.decision, outcome.state.as_ref());
     let status = if result.status == SetStateStatus::Accept {
         StatusCode::CREATED

@@ -2,6 +2,7 @@
 
 mod admin;
 mod concurrency_limits;
+mod deployments;
 mod events;
 mod events_in;
 mod events_out;
@@ -13,6 +14,8 @@ mod sockets;
 mod tag_limits;
 mod task_queue;
 mod task_runs;
+mod work_pools;
+mod worker_channel;
 
 use axum::Router;
 
@@ -40,6 +43,9 @@ pub fn api_routes() -> ApiRoutes {
         .merge(concurrency_limits::routes())
         .merge(tag_limits::routes())
         .merge(events::routes())
+        .merge(work_pools::routes())
+        .merge(worker_channel::routes())
+        .merge(deployments::routes())
 }
 
 use axum::http::StatusCode;

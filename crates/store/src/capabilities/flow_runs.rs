@@ -78,6 +78,8 @@ pub struct FlowRun {
     pub parent_task_run_id: Option<Uuid>,
     /// Variables for the infrastructure that runs it.
     pub job_variables: Value,
+    /// The process (or other infrastructure) id its worker reported.
+    pub infrastructure_pid: Option<String>,
     /// The current state (absent only for runs created without one by old clients).
     pub state: Option<State>,
     /// Timing fields derived from the state history.
@@ -100,6 +102,21 @@ impl FlowRun {
             .and_then(Value::as_f64)
             .unwrap_or(0.0)
     }
+}
+
+/// A change to a flow run's descriptive fields; `None` leaves a field as it is.
+#[derive(Clone, Debug, Default)]
+pub struct FlowRunUpdate {
+    /// New flow version.
+    pub flow_version: Option<String>,
+    /// New retry policy (a JSON object).
+    pub empirical_policy: Option<Value>,
+    /// The process id its worker started.
+    pub infrastructure_pid: Option<String>,
+    /// Labels to set (merged over the run's).
+    pub labels: Option<serde_json::Map<String, Value>>,
+    /// New job variables.
+    pub job_variables: Option<Value>,
 }
 
 /// Which flow runs to return; every set field must match.
@@ -195,6 +212,8 @@ pub trait FlowRunStore: Send + Sync {
     async fn count_flow_runs(&self, filter: &FlowRunFilter) -> Result<i64>;
     /// Deletes a flow run with its states, task runs and logs (its events stay).
     async fn delete_flow_run(&self, id: Uuid) -> Result<()>;
+    /// Changes what a worker reports about a run (`PATCH /flow_runs/{id}` and `/labels`).
+    async fn update_flow_run(&self, id: Uuid, update: FlowRunUpdate, now: Micros) -> Result<()>;
     /// Proposes `proposed` for a run: the orchestration rules decide, and a committed state is
     /// recorded with its `prefect.flow-run.<State>` event (and, for a subflow, its parent task
     /// run's state event) in the same transaction; the events are returned.

@@ -15,7 +15,7 @@ use super::{
 };
 use crate::backend::Backend;
 use crate::capabilities::flow_runs::{
-    FlowRun, FlowRunFilter, FlowRunSort, FlowRunStore, NewFlowRun, SetStateOutcome,
+    FlowRun, FlowRunFilter, FlowRunSort, FlowRunStore, FlowRunUpdate, NewFlowRun, SetStateOutcome,
 };
 use crate::model::Page;
 use crate::sql::{Arg, Conditions, Row, Sql};
@@ -64,6 +64,37 @@ impl<B: Backend> FlowRunStore for SqlStore<B> {
         if B::execute(&mut tx, by_id("DELETE FROM flow_runs", id)).await? == 0 {
             return Err(not_found("flow run", id));
         }
+        commit(tx).await
+    }
+
+    async fn update_flow_run(&self, id: Uuid, update: FlowRunUpdate, now: Micros) -> Result<()> {
+        let mut tx = self.begin().await?;
+        let (run, _) = lock_run::<B>(&mut tx, id).await?;
+        let mut labels = match run.labels {
+            Value::Object(m) => m,
+            _ => Default::default(),
+        };
+        let mut sql = Sql::new("UPDATE flow_runs SET updated = ");
+        sql.arg(now);
+        if let Some(v) = update.flow_version {
+            sql.push(", flow_version = ").arg(v);
+        }
+        if let Some(v) = &update.empirical_policy {
+            sql.push(", empirical_policy = ").arg(rows::object_text(v));
+        }
+        if let Some(v) = update.infrastructure_pid {
+            sql.push(", infrastructure_pid = ").arg(v);
+        }
+        if let Some(v) = &update.job_variables {
+            sql.push(", job_variables = ").arg(rows::object_text(v));
+        }
+        if let Some(v) = update.labels {
+            labels.extend(v);
+            sql.push(", labels = ")
+                .arg(rows::object_text(&Value::Object(labels)));
+        }
+        sql.push(" WHERE id = ").arg(id);
+        B::execute(&mut tx, sql).await?;
         commit(tx).await
     }
 
@@ -191,6 +222,7 @@ pub(super) async fn insert_flow_run<B: Backend>(
         labels: Value::Object(labels),
         parent_task_run_id: new.parent_task_run_id,
         job_variables: new.job_variables,
+        infrastructure_pid: None,
         state: Some(state.clone()),
         clock,
     };
@@ -316,7 +348,7 @@ const COLUMNS: &str = "id, created, updated, name, flow_id, flow_version, \
     deployment_id, work_queue_name, parameters, idempotency_key, context, empirical_policy, tags, \
     labels, parent_task_run_id, job_variables, state_id, state_type, state_name, state_timestamp, \
     state_body, run_count, start_time, end_time, total_run_time, expected_start_time, \
-    next_scheduled_start_time, pause_deadline";
+    next_scheduled_start_time, pause_deadline, infrastructure_pid";
 
 /// A flow run's row, in [`COLUMNS`] order.
 fn args(r: &FlowRun) -> Vec<Arg> {
@@ -350,6 +382,7 @@ fn args(r: &FlowRun) -> Vec<Arg> {
         r.clock.expected_start_time.into(),
         r.clock.next_scheduled_start_time.into(),
         s.and_then(pause::deadline).into(),
+        r.infrastructure_pid.clone().into(),
     ]
 }
 
@@ -376,6 +409,7 @@ pub(super) fn flow_run(row: &Row) -> Result<FlowRun> {
         labels: row.json("labels")?,
         parent_task_run_id: row.opt_uuid("parent_task_run_id")?,
         job_variables: row.json("job_variables")?,
+        infrastructure_pid: row.get("infrastructure_pid")?,
         state,
         clock: RunClock {
             start_time: row.opt_micros("start_time")?,

@@ -1,0 +1,200 @@
+//! The real `prefect worker start --type process` runs deployment runs the real `prefect` client
+//! asked for (`tests/prefect_client/work_pool_setup.py`), against a Flowgate server: higher
+//! priority queues first, no queue's or pool's limit ever exceeded (sampled while they run), every
+//! run Completed. And `flow.serve()` runs its own deployment's run (`serve_flow.py`).
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{Api, ServerProcess, prefect_python};
+use serde_json::{Value, json};
+
+fn programs() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/prefect_client")
+}
+
+/// A `prefect` command line against `server`, with the client's home in `home`.
+fn prefect(python: &str, server: &ServerProcess, home: &std::path::Path) -> Command {
+    let mut cmd = Command::new(python);
+    cmd.env("PREFECT_API_URL", &server.api)
+        .env("PREFECT_HOME", home.join("prefect"))
+        .env("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+        // Poll every second instead of ten, so the test takes seconds.
+        .env("PREFECT_WORKER_QUERY_SECONDS", "1")
+        .env("PREFECT_WORKER_PREFETCH_SECONDS", "1")
+        .env("PREFECT_RUNNER_POLL_FREQUENCY", "1");
+    cmd
+}
+
+/// Stops a worker or serving process (SIGTERM, then SIGKILL) when the test ends, however it ends.
+struct Worker(Child);
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        let _ = Command::new("kill").arg(self.0.id().to_string()).status();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.0.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn deployment_runs(api: &Api) -> Vec<Value> {
+    let (status, body) = api.post(
+        "/flow_runs/filter",
+        &json!({"flows": {"name": {"any_": ["priority-flow"]}}, "limit": 200}),
+    );
+    assert_eq!(status, 200, "{body}");
+    body.as_array().cloned().unwrap_or_default()
+}
+
+/// When a run was handed to its worker: its Pending state's time.
+fn pending_at(api: &Api, run: &str) -> String {
+    let (_, states) = api.get(&format!("/flow_run_states/?flow_run_id={run}"));
+    states
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|s| s["type"] == "PENDING")
+        .and_then(|s| s["timestamp"].as_str().map(str::to_owned))
+        .unwrap_or_else(|| panic!("run {run} never went Pending: {states}"))
+}
+
+#[test]
+fn a_prefect_worker_runs_queues_by_priority_within_their_limits() {
+    let Some(python) = prefect_python("prefect worker tests") else {
+        return;
+    };
+    let db = flowgate_testkit::sqlite();
+    let home = tempfile::tempdir().unwrap();
+    let server = ServerProcess::start(home.path(), &db.url);
+    let api = Api::new(&server.api);
+
+    // Pool limit 2, queue "high" (priority 1) unlimited, "low" (priority 5) limited to 1.
+    let setup = prefect(&python, &server, home.path())
+        .arg(programs().join("work_pool_setup.py"))
+        .args(["pool1", "2", "1", "2", "none", "1"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&setup.stdout);
+    assert!(
+        setup.status.success(),
+        "setup failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&setup.stderr)
+    );
+    let made: Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    assert_eq!(made["queues"], json!({"high": 1, "default": 2, "low": 5}));
+    let runs = made["runs"].as_array().unwrap().clone();
+    assert_eq!(runs.len(), 3);
+
+    let worker_bin = PathBuf::from(&python).with_file_name("prefect");
+    let mut cmd = prefect(&python, &server, home.path());
+    let cmd = cmd
+        .arg(worker_bin)
+        .args(["worker", "start", "--pool", "pool1", "--type", "process"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let _worker = Worker(cmd.spawn().unwrap());
+
+    let deadline = Instant::now() + Duration::from_secs(150);
+    let mut most_running = (0, 0, 0);
+    loop {
+        let all = deployment_runs(&api);
+        let running = |queue: Option<&str>| {
+            all.iter()
+                .filter(|r| {
+                    ["PENDING", "RUNNING"].contains(&r["state_type"].as_str().unwrap_or(""))
+                })
+                .filter(|r| queue.is_none_or(|q| r["work_queue_name"] == q))
+                .count()
+        };
+        let now = (running(None), running(Some("high")), running(Some("low")));
+        assert!(
+            now.0 <= 2 && now.2 <= 1,
+            "limits exceeded: (pool, high, low) = {now:?}"
+        );
+        most_running = (
+            most_running.0.max(now.0),
+            most_running.1.max(now.1),
+            most_running.2.max(now.2),
+        );
+        let finished = all
+            .iter()
+            .filter(|r| r["state_type"] == "COMPLETED")
+            .count();
+        if finished == runs.len() {
+            break;
+        }
+        assert!(
+            all.iter().all(|r| !["FAILED", "CRASHED", "CANCELLED"]
+                .contains(&r["state_type"].as_str().unwrap_or(""))),
+            "a run did not complete: {all:#?}"
+        );
+        assert!(
+            Instant::now() < deadline,
+            "runs did not finish in time: {all:#?}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(most_running.0, 2, "the pool ran two at once at some point");
+
+    // Every high-priority run went to the worker before any low-priority one, although the
+    // low-priority runs were asked for first.
+    let handed = |queue: &str| -> Vec<String> {
+        runs.iter()
+            .filter(|r| r["queue"] == queue)
+            .map(|r| pending_at(&api, r["id"].as_str().unwrap()))
+            .collect()
+    };
+    let (high, low) = (handed("high"), handed("low"));
+    let last_high = high.iter().max().unwrap();
+    let first_low = low.iter().min().unwrap();
+    assert!(last_high <= first_low, "high {high:?} vs low {low:?}");
+}
+
+#[test]
+fn a_served_flow_runs_its_deployments_run() {
+    let Some(python) = prefect_python("prefect worker tests") else {
+        return;
+    };
+    let db = flowgate_testkit::sqlite();
+    let home = tempfile::tempdir().unwrap();
+    let server = ServerProcess::start(home.path(), &db.url);
+    let api = Api::new(&server.api);
+    let serving = prefect(&python, &server, home.path())
+        .arg(programs().join("serve_flow.py"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let _serving = Worker(serving);
+    // The serving process creates its deployment first.
+    api.eventually(Duration::from_secs(60), |api| {
+        (api.get("/deployments/name/served-flow/served").0 == 200).then_some(())
+    })
+    .expect("flow.serve() creates its deployment");
+    let asked = prefect(&python, &server, home.path())
+        .arg(programs().join("run_served.py"))
+        .arg("hi")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&asked.stdout);
+    assert!(
+        asked.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&asked.stderr)
+    );
+    assert_eq!(
+        stdout.lines().last(),
+        Some("COMPLETED Completed"),
+        "{stdout}"
+    );
+}
