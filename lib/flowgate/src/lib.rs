@@ -2,7 +2,7 @@
 //! recorded, steerable run on a Flowgate server.
 //!
 //! ```no_run
-//! use flowgate::{flow, task};
+//! use flowgate::{FlowError, flow, task};
 //!
 //! #[task(retries = 2)]
 //! fn add(x: i64, y: i64) -> i64 {
@@ -17,19 +17,33 @@
 //!
 //! fn main() {
 //!     println!("{}", plain_flow()); // a flow run with two task runs, recorded
+//!     match plain_flow::run() {
+//!         Ok(n) => println!("{n}"),
+//!         Err(FlowError::Infrastructure(e)) => eprintln!("the server: {e}"),
+//!         Err(other) => eprintln!("{other}"),
+//!     }
 //! }
 //! ```
 //!
 //! - `#[task]` on a function makes every call inside a flow a task run (states, parameters,
 //!   result reference, retries, panics caught and recorded). It also generates a module of the
-//!   same name: `add::submit(1, 2)` runs the task on the flow's task runner and returns a
-//!   [`TaskFuture`]; `add::submit_with(Input::from(future), Input::value(2))` takes other tasks'
+//!   same name: `add::run(1, 2)` returns every failure as a [`TaskError`]; `add::submit(1, 2)`
+//!   runs the task on the flow's task runner and returns a [`TaskFuture`] (blocking `.result()`
+//!   or `.await`); `add::submit_with(Input::from(future), Input::value(2))` takes other tasks'
 //!   futures as inputs; `add::map(items)` submits one run per item.
-//! - `#[flow]` makes every call a flow run; `task_runner = ThreadPoolTaskRunner::new(3)` picks how
-//!   submitted tasks run. A flow called from a flow is a subflow.
+//! - `#[flow]` makes every call a flow run; `plain_flow::run()` returns every failure as a
+//!   [`FlowError`] (your own error kept typed, a panic, a timeout, a cancellation, the server's
+//!   trouble, or the value with the error when only the final report failed);
+//!   `task_runner = ThreadPoolTaskRunner::new(3)` picks how submitted tasks run. A flow called
+//!   from a flow is a subflow.
+//! - A return type implementing [`Fallible`] (any `Result`, under any alias) makes `Err` a
+//!   recorded failure, retried as asked.
+//! - Async functions work the same way; [`spawn`], [`spawn_thread`] and [`RunContext`] carry a
+//!   run's context into tasks and threads you start.
 //! - With `FLOWGATE_API_URL` unset, an in-process server on `$FLOWGATE_HOME/flowgate.db` records
-//!   the runs (feature `embedded`, on by default), so examples need no set-up.
-//! - [`testing::harness`] isolates tests on a temporary database.
+//!   the runs (feature `embedded`, on by default), so examples need no set-up. Programs that
+//!   always talk to a remote server can turn it off (`default-features = false`).
+//! - `testing::harness()` isolates tests on a temporary database and answers typed queries.
 
 mod api;
 mod attempt;
