@@ -51,12 +51,30 @@ pub fn odd_one_out() -> String {
     even_only::submit(3).result().unwrap_err().to_string()
 }
 
+/// An async task: `x + 1` after a tokio timer, with the id of the process that computed it.
+#[task]
+pub async fn async_increment(x: u64) -> (u64, u32) {
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    (x + 1, std::process::id())
+}
+
+/// Increments `0..n` in task workers with an async task.
+#[flow(task_runner = DistributedTaskRunner)]
+pub async fn async_fan_out(n: u64) -> Vec<(u64, u32)> {
+    let mut out = Vec::new();
+    for future in async_increment::map(0..n) {
+        out.push(future.await.expect("a worker incremented it"));
+    }
+    out
+}
+
 /// Every task the worker serves.
-pub fn tasks() -> [&'static flowgate::RemoteTask; 3] {
+pub fn tasks() -> [&'static flowgate::RemoteTask; 4] {
     [
         &square_in_worker::WORKER,
         &sleepy::WORKER,
         &even_only::WORKER,
+        &async_increment::WORKER,
     ]
 }
 

@@ -6,7 +6,7 @@ use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use flowgate::testing::{Harness, harness};
-use flowgate_sdk_e2e::{fan_out, odd_one_out, one_long_task};
+use flowgate_sdk_e2e::{async_fan_out, fan_out, odd_one_out, one_long_task};
 use serde_json::json;
 
 /// A task-worker process, killed when dropped.
@@ -72,6 +72,26 @@ fn tasks_run_in_two_worker_processes_and_are_recorded() {
         "each call recorded once, by the worker that ran it"
     );
     assert!(tasks.iter().all(|t| t["state_type"] == "COMPLETED"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_async_task_runs_in_a_worker_process() {
+    let h = harness();
+    let worker = Worker::start(&h);
+    let out = async_fan_out(3).await;
+    assert_eq!(
+        out,
+        (1..=3).map(|x| (x, worker.pid())).collect::<Vec<_>>(),
+        "each call ran, with its timer, in the worker"
+    );
+    let run = &h.flow_runs_of("async-fan-out")[0];
+    let tasks = h.task_runs_in(run);
+    assert_eq!(tasks.len(), 3);
+    assert!(
+        tasks
+            .iter()
+            .all(|t| t.state == flowgate::StateType::Completed)
+    );
 }
 
 #[test]

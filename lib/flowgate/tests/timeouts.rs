@@ -137,3 +137,34 @@ async fn async_retries_and_panics_are_recorded_like_sync_ones() {
         "{exploded:?}"
     );
 }
+
+static FLOW_RELEASED: (Mutex<bool>, Condvar) = (Mutex::new(false), Condvar::new());
+
+#[flow(timeout = 0.2)]
+fn slow_flow() -> i64 {
+    let (lock, cv) = &FLOW_RELEASED;
+    let guard = lock.lock().unwrap();
+    let _ = cv
+        .wait_timeout_while(guard, Duration::from_secs(10), |released| !*released)
+        .unwrap();
+    1
+}
+
+#[test]
+fn a_flows_timeout_is_a_timed_out_error_and_a_failed_run() {
+    let h = harness();
+    let outcome = slow_flow::run();
+    let (lock, cv) = &FLOW_RELEASED;
+    *lock.lock().unwrap() = true;
+    cv.notify_all();
+    assert!(
+        matches!(outcome, Err(flowgate::FlowError::TimedOut(after)) if after == Duration::from_millis(200)),
+        "{outcome:?}"
+    );
+    let run = &h.flow_runs_of("slow-flow")[0];
+    assert_eq!(run.state, StateType::Failed);
+    assert_eq!(
+        run.message.as_deref(),
+        Some("Flow run timed out after 0.2 s")
+    );
+}
