@@ -278,6 +278,13 @@ on_each_backend!(
         )
         .await
         .expect_error(404, &["nope"]);
+        let unknown_flow = "514037c0-0a1d-2d1f-b476-621da5b5b5f6";
+        s.post_json(
+            "/deployments/",
+            &json!({"name": "x", "flow_id": unknown_flow}),
+        )
+        .await
+        .expect_error(404, &["flow", unknown_flow]);
         s.stop().await;
     }
 );

@@ -108,6 +108,8 @@ impl Backend for Postgres {
     plumbing!(Postgres, PgArguments, Row::Postgres);
 }
 
+/// The answer for a write naming a record another request deleted meanwhile (a foreign key).
+const MISSING_REFERENCE: &str = "a record this one refers to does not exist (it may just have been deleted); read it again and retry";
 /// What a write that lost a race for a unique name or id is told.
 const UNIQUE_CONFLICT: &str = "a record with that name or id was just created by another request; read it or choose another name";
 
@@ -138,6 +140,7 @@ pub(crate) fn driver_error(e: sqlx::Error) -> StoreError {
                     }
                     // Text PostgreSQL cannot hold (a NUL character, an untranslatable one).
                     "23505" => StoreError::Conflict(UNIQUE_CONFLICT.to_owned()),
+                    "23503" => StoreError::Conflict(MISSING_REFERENCE.to_owned()),
                     "22021" | "22P05" => StoreError::Invalid(
                         "text with a NUL character (\\u0000) cannot be stored; remove it".into(),
                     ),
@@ -153,6 +156,8 @@ pub(crate) fn driver_error(e: sqlx::Error) -> StoreError {
                     _ if matches!(code, Some(2067 | 1555)) => {
                         StoreError::Conflict(UNIQUE_CONFLICT.to_owned())
                     }
+                    // SQLITE_CONSTRAINT_FOREIGNKEY.
+                    _ if code == Some(787) => StoreError::Conflict(MISSING_REFERENCE.to_owned()),
                     _ => StoreError::Database(text),
                 }
             } else {

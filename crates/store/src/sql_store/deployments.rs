@@ -40,6 +40,10 @@ impl<B: Backend> DeploymentStore for SqlStore<B> {
         now: Micros,
     ) -> Result<(Deployment, bool)> {
         let mut tx = self.begin().await?;
+        let flow = B::fetch_all(&mut tx, by_id("SELECT id FROM flows", new.flow_id)).await?;
+        if flow.is_empty() {
+            return Err(not_found("flow", new.flow_id));
+        }
         let queue = resolve_queue::<B>(
             &mut tx,
             new.work_pool_name.as_deref(),
