@@ -1,10 +1,15 @@
 //! A small client for the Flowgate API, speaking the shared wire types (`flowgate_wire`), with
 //! errors worded for people.
 
+use std::collections::HashMap;
+
 use anyhow::{Context, bail};
+use flowgate_wire::filters::{AnyOf, FlowFilter, FlowFilterRequest};
+use flowgate_wire::flows::Flow;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
+use uuid::Uuid;
 
 /// Where the API is.
 #[derive(clap::Args)]
@@ -64,6 +69,48 @@ impl Client {
             .await
     }
 
+    /// `PATCH path` with `body` as JSON (the answer, usually 204, is not read).
+    pub async fn patch(&self, path: &str, body: &impl Serialize) -> anyhow::Result<()> {
+        self.send::<Value>(path, self.http.patch(self.url(path)).json(body))
+            .await
+            .map(drop)
+    }
+
+    /// `POST path` with `body` as JSON, not reading the answer (for 204s).
+    pub async fn post_empty(&self, path: &str, body: &impl Serialize) -> anyhow::Result<()> {
+        self.send::<Value>(path, self.http.post(self.url(path)).json(body))
+            .await
+            .map(drop)
+    }
+
+    /// `DELETE path`.
+    pub async fn delete(&self, path: &str) -> anyhow::Result<()> {
+        self.send::<Value>(path, self.http.delete(self.url(path)))
+            .await
+            .map(drop)
+    }
+
+    /// The names of the flows with these ids (absent ids are left out).
+    pub async fn flow_names(
+        &self,
+        ids: impl IntoIterator<Item = Uuid>,
+    ) -> anyhow::Result<HashMap<Uuid, String>> {
+        let ids: Vec<Uuid> = ids.into_iter().collect();
+        if ids.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let body = FlowFilterRequest {
+            flows: Some(FlowFilter {
+                id: Some(AnyOf::new(ids)),
+                ..Default::default()
+            }),
+            limit: Some(10_000),
+            ..Default::default()
+        };
+        let flows: Vec<Flow> = self.post("/flows/filter", &body).await?;
+        Ok(flows.into_iter().map(|f| (f.id, f.name)).collect())
+    }
+
     fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
@@ -106,4 +153,26 @@ fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
         cause = next;
     }
     cause.to_string()
+}
+
+/// `name` as one segment of a URL path: every byte but letters, digits and `-._~`
+/// percent-encoded, so a name with `/`, spaces or `?` addresses the record it names.
+pub fn segment(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    for b in name.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn segments_are_percent_encoded() {
+        assert_eq!(super::segment("a b/c?d-é"), "a%20b%2Fc%3Fd-%C3%A9");
+    }
 }

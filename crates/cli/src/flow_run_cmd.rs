@@ -1,19 +1,18 @@
 //! `flowgate flow-run ls | inspect | logs | resume | cancel`; a run is named by its id or its
 //! name.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::time::Duration;
 
 use anyhow::Context;
 use clap::Subcommand;
 use flowgate_core::{Micros, StateType};
 use flowgate_wire::filters::{
-    AnyOf, FlowFilter, FlowFilterRequest, FlowRunFilter, FlowRunFilterRequest, FlowRunSort,
-    IdFilter, LogFilter, LogFilterRequest, LogSort, NameFilter, StateFilter, StateTypeFilter,
-    TaskRunCountRequest, TimeFilter,
+    AnyOf, FlowFilter, FlowRunFilter, FlowRunFilterRequest, FlowRunSort, IdFilter, LogFilter,
+    LogFilterRequest, LogSort, NameFilter, StateFilter, StateTypeFilter, TaskRunCountRequest,
+    TimeFilter,
 };
 use flowgate_wire::flow_runs::FlowRun;
-use flowgate_wire::flows::Flow;
 use flowgate_wire::inputs::ResumeRequest;
 use flowgate_wire::logs::Log;
 use flowgate_wire::states::{OrchestrationResult, SetState, SetStateStatus, StateCreate};
@@ -147,7 +146,8 @@ fn merge_newest_first(pages: Vec<Vec<FlowRun>>, limit: u32) -> Vec<FlowRun> {
     runs
 }
 
-fn short_time(t: Option<Micros>) -> String {
+/// A time as `YYYY-MM-DD HH:MM:SS` (UTC), or `-`.
+pub fn short_time(t: Option<Micros>) -> String {
     t.map(|m| m.to_timestamp().strftime("%Y-%m-%d %H:%M:%S").to_string())
         .unwrap_or_else(|| "-".to_owned())
 }
@@ -159,23 +159,6 @@ fn duration(run: &FlowRun) -> String {
     } else {
         format!("{}m{:02}s", (secs / 60.0) as u64, (secs % 60.0) as u64)
     }
-}
-
-/// The names of the flows `runs` belong to, by flow id.
-async fn flow_names(client: &Client, runs: &[FlowRun]) -> anyhow::Result<HashMap<Uuid, String>> {
-    if runs.is_empty() {
-        return Ok(HashMap::new());
-    }
-    let body = FlowFilterRequest {
-        flows: Some(FlowFilter {
-            id: Some(AnyOf::new(runs.iter().map(|r| r.flow_id))),
-            ..Default::default()
-        }),
-        limit: Some(10_000),
-        ..Default::default()
-    };
-    let flows: Vec<Flow> = client.post("/flows/filter", &body).await?;
-    Ok(flows.into_iter().map(|f| (f.id, f.name)).collect())
 }
 
 async fn ls(
@@ -219,7 +202,7 @@ async fn ls(
         eprintln!("No flow runs found.");
         return Ok(());
     }
-    let flows = flow_names(client, &runs).await?;
+    let flows = client.flow_names(runs.iter().map(|r| r.flow_id)).await?;
     let rows: Vec<Vec<String>> = runs
         .iter()
         .map(|r| {
@@ -266,7 +249,7 @@ async fn inspect(client: &Client, id: Uuid, as_json: bool) -> anyhow::Result<()>
         println!("{}", serde_json::to_string_pretty(&out)?);
         return Ok(());
     }
-    let flows = flow_names(client, std::slice::from_ref(&run)).await?;
+    let flows = client.flow_names([run.flow_id]).await?;
     let flow = flows.get(&run.flow_id).cloned().unwrap_or_default();
     println!("{flow} > {}", run.name);
     let message = run.state.as_ref().and_then(|s| s.message.clone());
@@ -445,6 +428,7 @@ async fn logs(client: &Client, id: Uuid, follow: bool, as_json: bool) -> anyhow:
     }
 }
 
-fn is_terminal(run: &FlowRun) -> bool {
+/// Whether the run has ended.
+pub fn is_terminal(run: &FlowRun) -> bool {
     run.state_type.is_some_and(StateType::is_terminal)
 }

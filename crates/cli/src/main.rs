@@ -1,11 +1,14 @@
 //! `flowgate`: the server, and the command line for people and scripts.
 
 mod client;
+mod deployment_cmd;
 mod flow_run_cmd;
 mod paused_input;
 mod run_ref;
 mod server_cmd;
 mod table;
+mod work_pool_cmd;
+mod work_queue_cmd;
 
 use std::process::ExitCode;
 
@@ -38,6 +41,27 @@ enum Command {
         #[command(subcommand)]
         command: flow_run_cmd::FlowRunCommand,
     },
+    /// Manage work pools: where runs wait for workers.
+    WorkPool {
+        #[command(flatten)]
+        api: client::ApiArgs,
+        #[command(subcommand)]
+        command: work_pool_cmd::WorkPoolCommand,
+    },
+    /// Manage a pool's work queues: priorities and limits.
+    WorkQueue {
+        #[command(flatten)]
+        api: client::ApiArgs,
+        #[command(subcommand)]
+        command: work_queue_cmd::WorkQueueCommand,
+    },
+    /// Manage deployments and ask for their runs.
+    Deployment {
+        #[command(flatten)]
+        api: client::ApiArgs,
+        #[command(subcommand)]
+        command: deployment_cmd::DeploymentCommand,
+    },
 }
 
 fn main() -> ExitCode {
@@ -67,6 +91,13 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Server { command } => server_cmd::run(command).await,
             Command::FlowRun { api, command } => flow_run_cmd::run(api.client()?, command).await,
+            Command::WorkPool { api, command } => work_pool_cmd::run(api.client()?, command).await,
+            Command::WorkQueue { api, command } => {
+                work_queue_cmd::run(api.client()?, command).await
+            }
+            Command::Deployment { api, command } => {
+                deployment_cmd::run(api.client()?, command).await
+            }
         }
     });
     match result {
