@@ -18,7 +18,6 @@ use std::time::{Duration, Instant};
 use common::{Api, ServerProcess};
 use flowgate_testkit::{TestDatabase, on_each_backend};
 use serde_json::{Value, json};
-use uuid::Uuid;
 
 /// How long one command may take before the test fails instead of hanging.
 const PATIENCE: Duration = Duration::from_secs(20);
