@@ -196,3 +196,33 @@ on_each_backend!(
         );
     }
 );
+
+on_each_backend!(
+    variables_are_set_read_and_overwritten,
+    |db: TestDatabase| {
+        let Some((_server, api, stdout, _home)) = run_program("variables_flow", &db) else {
+            return;
+        };
+        for line in [
+            "got {'n': 42, 'names': ['a', 'b']}",
+            "refused Variable 'answer' already exists. Use `overwrite=True` to update it.",
+            "overwritten 43",
+            "missing fallback",
+            "unset None",
+            "result 43",
+        ] {
+            assert!(stdout.contains(line), "no {line:?} in:\n{stdout}");
+        }
+        let (status, answer) = api.get("/variables/name/answer");
+        assert_eq!(status, 200, "{answer}");
+        assert_eq!(
+            (&answer["value"], &answer["tags"]),
+            (&json!(43), &json!([]))
+        );
+        let (status, _) = api.get("/variables/name/scratch");
+        assert_eq!(status, 404);
+        let runs = runs_of(&api, "variables-flow");
+        assert_eq!(runs.len(), 1);
+        assert_eq!(runs[0]["state_type"], "COMPLETED");
+    }
+);

@@ -21,6 +21,7 @@ pub mod state;
 pub mod task_queue;
 pub mod task_run;
 pub mod time;
+pub mod variables;
 pub mod work_queue;
 
 pub use event::{Event, Payload};

@@ -1,6 +1,6 @@
 //! Flowgate's storage. One trait per capability ([`FlowStore`], [`FlowRunStore`],
 //! [`TaskRunStore`], [`EventStore`], [`LogStore`], [`InputStore`], [`TaskQueueStore`],
-//! [`WorkPoolStore`], [`ConcurrencyLimitStore`]) and [`Store`], their union; [`open`] returns
+//! [`WorkPoolStore`], [`ConcurrencyLimitStore`], [`DeploymentStore`], [`VariableStore`]) and [`Store`], their union; [`open`] returns
 //! the one implementation, on SQLite (the embedded default) or on PostgreSQL (for several server
 //! replicas), from one body of SQL with the differences between the two kept in one private
 //! trait. The database driver stays inside this
@@ -23,6 +23,7 @@ pub use capabilities::inputs::InputStore;
 pub use capabilities::logs::LogStore;
 pub use capabilities::task_queue::TaskQueueStore;
 pub use capabilities::task_runs::TaskRunStore;
+pub use capabilities::variables::VariableStore;
 pub use capabilities::work_pools::WorkPoolStore;
 pub use sql_store::open;
 pub use store::{DynStore, Result, Store, StoreError};

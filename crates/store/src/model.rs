@@ -21,6 +21,9 @@ pub use crate::capabilities::inputs::{FlowRunInput, Resume};
 pub use crate::capabilities::logs::{LogEntry, LogFilter};
 pub use crate::capabilities::task_queue::QueuedTask;
 pub use crate::capabilities::task_runs::{TaskRun, TaskRunFilter, TaskRunSort};
+pub use crate::capabilities::variables::{
+    NewVariable, Variable, VariableFilter, VariableKey, VariableSort, VariableUpdate,
+};
 pub use crate::capabilities::work_pools::{
     HandedOutRun, NewWorkPool, NewWorkQueue, Poll, QueuedFlowRun, WorkPool, WorkPoolFilter,
     WorkPoolUpdate, WorkQueue, WorkQueueUpdate, Worker,

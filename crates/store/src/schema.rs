@@ -284,6 +284,18 @@ CREATE INDEX flow_runs_pause_deadline ON flow_runs(pause_deadline)
     r#"
 ALTER TABLE flow_runs ADD COLUMN infrastructure_pid TEXT
 "#,
+    // 7: variables, unique by name; the value is JSON text (`null` included).
+    r#"
+CREATE TABLE variables (
+    id TEXT PRIMARY KEY,
+    created BIGINT NOT NULL,
+    updated BIGINT NOT NULL,
+    name TEXT NOT NULL UNIQUE,
+    value TEXT NOT NULL,
+    tags TEXT NOT NULL
+);
+CREATE INDEX variables_updated ON variables(updated)
+"#,
 ];
 
 /// Splits a migration into statements (none of ours contains a `;` inside a literal).

@@ -12,6 +12,7 @@ use crate::capabilities::inputs::InputStore;
 use crate::capabilities::logs::LogStore;
 use crate::capabilities::task_queue::TaskQueueStore;
 use crate::capabilities::task_runs::TaskRunStore;
+use crate::capabilities::variables::VariableStore;
 use crate::capabilities::work_pools::WorkPoolStore;
 
 /// Why a store operation failed. The server maps each variant to one HTTP status; none carries
@@ -68,6 +69,7 @@ pub trait Store:
     + WorkPoolStore
     + ConcurrencyLimitStore
     + DeploymentStore
+    + VariableStore
     + 'static
 {
 }
@@ -83,6 +85,7 @@ impl<T> Store for T where
         + WorkPoolStore
         + ConcurrencyLimitStore
         + DeploymentStore
+        + VariableStore
         + 'static
 {
 }

@@ -24,6 +24,7 @@ pub mod logs;
 pub mod states;
 pub mod task_queue;
 pub mod task_runs;
+pub mod variables;
 pub mod work_pools;
 pub mod worker_channel;
 

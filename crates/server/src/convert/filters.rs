@@ -285,6 +285,24 @@ pub fn logs(f: Option<wire::LogFilter>) -> R<LogFilter> {
     })
 }
 
+/// The variables a `variables` filter selects.
+pub fn variables(f: Option<flowgate_wire::variables::VariableFilter>) -> R<VariableFilter> {
+    let path = "body.variables";
+    let budget = Budget::new();
+    let f = f.unwrap_or_default();
+    and_only(path, f.operator)?;
+    let name = f.name.unwrap_or_default();
+    let tags = f.tags.unwrap_or_default();
+    and_only(&format!("{path}.tags"), tags.operator)?;
+    Ok(VariableFilter {
+        ids: budget.values(&format!("{path}.id.any_"), f.id.and_then(|i| i.any_))?,
+        names: budget.values(&format!("{path}.name.any_"), name.any_)?,
+        name_like: name.like_,
+        tags_all: budget.patterns(&format!("{path}.tags.all_"), tags.all_)?,
+        tags_empty: tags.is_null_,
+    })
+}
+
 /// The events an event filter (found at `path`) selects.
 pub fn events(path: &str, f: Option<wire::EventFilter>) -> R<EventFilter> {
     let budget = Budget::new();

@@ -14,6 +14,7 @@ mod sockets;
 mod tag_limits;
 mod task_queue;
 mod task_runs;
+mod variables;
 mod work_pools;
 mod worker_channel;
 
@@ -46,6 +47,7 @@ pub fn api_routes() -> ApiRoutes {
         .merge(work_pools::routes())
         .merge(worker_channel::routes())
         .merge(deployments::routes())
+        .merge(variables::routes())
 }
 
 use axum::http::StatusCode;

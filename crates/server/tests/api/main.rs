@@ -8,6 +8,7 @@ mod support;
 mod edge;
 mod pauses;
 mod sockets;
+mod variables;
 
 use std::time::Duration;
 

@@ -142,6 +142,12 @@ impl TestServer {
         self.request(Method::POST, path, Some(body)).await
     }
 
+    /// `PATCH path` with a JSON body.
+    pub async fn patch_json(&self, path: &str, body: &Value) -> Reply {
+        let body = ("application/json", body.to_string().into_bytes());
+        self.request(Method::PATCH, path, Some(body)).await
+    }
+
     /// `DELETE path`.
     pub async fn delete(&self, path: &str) -> Reply {
         self.request(Method::DELETE, path, None).await

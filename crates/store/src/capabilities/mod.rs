@@ -13,4 +13,5 @@ pub mod inputs;
 pub mod logs;
 pub mod task_queue;
 pub mod task_runs;
+pub mod variables;
 pub mod work_pools;

@@ -17,6 +17,7 @@ mod rows;
 mod scheduling;
 mod task_queue;
 mod task_runs;
+mod variables;
 mod work_pools;
 
 use std::str::FromStr;

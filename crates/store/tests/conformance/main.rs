@@ -11,6 +11,7 @@ mod inputs;
 mod logs;
 mod task_queue;
 mod task_runs;
+mod variables;
 mod work_pools;
 
 use flowgate_core::orchestration::Decision;
