@@ -14,6 +14,7 @@ mod sql;
 mod sql_store;
 mod store;
 
+pub use capabilities::automations::AutomationStore;
 pub use capabilities::concurrency_limits::ConcurrencyLimitStore;
 pub use capabilities::deployments::DeploymentStore;
 pub use capabilities::events::EventStore;

@@ -5,6 +5,10 @@
 
 use flowgate_core::Micros;
 
+pub use crate::capabilities::automations::{
+    Automation, AutomationFilter, AutomationSort, AutomationSpec, EngineAutomation,
+    EngineCheckpoint, FeedPosition, FiringRecord,
+};
 pub use crate::capabilities::concurrency_limits::{
     ConcurrencyLimit, LimitKey, LimitKind, LimitUpdate, NewLimit,
 };

@@ -296,6 +296,53 @@ CREATE TABLE variables (
 );
 CREATE INDEX variables_updated ON variables(updated)
 "#,
+    // 8: automations, the resources they relate to (owned-by, related-to), the firings their
+    // trigger engine decided, the engine's lease and feed position, and events by receive time
+    // (the engine's feed).
+    r#"
+CREATE TABLE automations (
+    id TEXT PRIMARY KEY,
+    created BIGINT NOT NULL,
+    updated BIGINT NOT NULL,
+    name TEXT NOT NULL,
+    description TEXT NOT NULL,
+    enabled BIGINT NOT NULL,
+    tags TEXT NOT NULL,
+    trigger_doc TEXT NOT NULL,
+    actions TEXT NOT NULL,
+    actions_on_trigger TEXT NOT NULL,
+    actions_on_resolve TEXT NOT NULL,
+    engine_state TEXT
+);
+CREATE INDEX automations_name ON automations(name);
+CREATE TABLE automation_resources (
+    automation_id TEXT NOT NULL REFERENCES automations(id) ON DELETE CASCADE,
+    resource_id TEXT NOT NULL,
+    owned BIGINT NOT NULL,
+    PRIMARY KEY (automation_id, resource_id)
+);
+CREATE INDEX automation_resources_resource ON automation_resources(resource_id);
+CREATE TABLE automation_firings (
+    automation_id TEXT NOT NULL REFERENCES automations(id) ON DELETE CASCADE,
+    firing_key TEXT NOT NULL,
+    id TEXT NOT NULL,
+    state TEXT NOT NULL,
+    occurred BIGINT NOT NULL,
+    decided BIGINT NOT NULL,
+    triggering_event TEXT,
+    outcomes TEXT,
+    PRIMARY KEY (automation_id, firing_key)
+);
+CREATE INDEX automation_firings_decided ON automation_firings(automation_id, decided);
+CREATE TABLE automation_engine (
+    name TEXT PRIMARY KEY,
+    holder TEXT NOT NULL,
+    expires BIGINT NOT NULL,
+    received BIGINT NOT NULL,
+    received_ids TEXT NOT NULL
+);
+CREATE INDEX events_received ON events(received, id)
+"#,
 ];
 
 /// Splits a migration into statements (none of ours contains a `;` inside a literal).

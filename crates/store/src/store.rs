@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use crate::capabilities::automations::AutomationStore;
 use crate::capabilities::concurrency_limits::ConcurrencyLimitStore;
 use crate::capabilities::deployments::DeploymentStore;
 use crate::capabilities::events::EventStore;
@@ -70,6 +71,7 @@ pub trait Store:
     + ConcurrencyLimitStore
     + DeploymentStore
     + VariableStore
+    + AutomationStore
     + 'static
 {
 }
@@ -86,6 +88,7 @@ impl<T> Store for T where
         + ConcurrencyLimitStore
         + DeploymentStore
         + VariableStore
+        + AutomationStore
         + 'static
 {
 }

@@ -169,6 +169,16 @@ impl ApiRoutes {
         self.add(route, routing::patch(handler))
     }
 
+    /// Adds `PUT path`.
+    pub fn put<H, T, D>(self, path: &str, handler: H, doc: Doc) -> ApiRoutes
+    where
+        H: Handler<T, AppState> + Describe<D>,
+        T: 'static,
+    {
+        let route = self.route::<H, D>(Method::PUT, path, doc, false);
+        self.add(route, routing::put(handler))
+    }
+
     /// Adds a websocket at `path` (documented as the `GET` that upgrades; any method reaches
     /// the handler, whose upgrade extractor refuses what is not a websocket handshake).
     pub fn websocket<H, T, D>(self, path: &str, handler: H, doc: Doc) -> ApiRoutes

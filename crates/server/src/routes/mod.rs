@@ -1,6 +1,7 @@
 //! HTTP routes, one module per resource, mounted under `/api`.
 
 mod admin;
+mod automations;
 mod concurrency_limits;
 mod deployments;
 mod events;
@@ -48,6 +49,7 @@ pub fn api_routes() -> ApiRoutes {
         .merge(worker_channel::routes())
         .merge(deployments::routes())
         .merge(variables::routes())
+        .merge(automations::routes())
 }
 
 use axum::http::StatusCode;

@@ -5,6 +5,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod automations;
 mod edge;
 mod pauses;
 mod sockets;

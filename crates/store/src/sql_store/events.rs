@@ -74,7 +74,7 @@ impl<B: Backend> EventStore for SqlStore<B> {
             " ORDER BY occurred, id"
         });
         filters::page(&mut sql, page);
-        self.query(sql).await?.iter().map(event).collect()
+        self.query(sql).await?.iter().map(event_row).collect()
     }
 
     async fn count_events(&self, filter: &EventFilter) -> Result<i64> {
@@ -121,7 +121,7 @@ fn args(e: &Event) -> Vec<Arg> {
 }
 
 /// Reads an `events` row.
-fn event(row: &Row) -> Result<Event> {
+pub(super) fn event_row(row: &Row) -> Result<Event> {
     let as_map = |v: Value| match v {
         Value::Object(m) => m,
         _ => Map::new(),
