@@ -20,7 +20,7 @@ use std::time::Duration;
 use futures_util::future::{Either, select};
 
 use crate::context::{self, Frame};
-use crate::engine::Engine;
+use crate::engine::{Engine, run_on};
 use crate::panic::{self, CatchPanic, Panic};
 
 /// How one attempt ended.
@@ -82,6 +82,17 @@ pub trait Attempts {
     fn attempt(&mut self, begin: Begin) -> impl Future<Output = Attempted<Self::Output>>;
     /// Waits between attempts.
     fn rest(&mut self, delay: Duration) -> impl Future<Output = ()>;
+    /// Runs `work` on `runtime` (the engine's) and waits for it the way the body waits: blocking
+    /// the thread of a synchronous body (its driver never waits on a waker), awaiting for an
+    /// async one.
+    fn wait_for<W>(
+        &mut self,
+        runtime: &tokio::runtime::Handle,
+        work: W,
+    ) -> impl Future<Output = W::Output>
+    where
+        W: Future + Send + 'static,
+        W::Output: Send + 'static;
 }
 
 /// The attempt loop shared by every run kind and every driver.
@@ -125,6 +136,14 @@ where
 
     async fn rest(&mut self, delay: Duration) {
         std::thread::sleep(delay);
+    }
+
+    async fn wait_for<W>(&mut self, runtime: &tokio::runtime::Handle, work: W) -> W::Output
+    where
+        W: Future + Send + 'static,
+        W::Output: Send + 'static,
+    {
+        crate::block::block_on(run_on(runtime, work))
     }
 }
 
@@ -180,6 +199,14 @@ where
     async fn rest(&mut self, delay: Duration) {
         std::thread::sleep(delay);
     }
+
+    async fn wait_for<W>(&mut self, runtime: &tokio::runtime::Handle, work: W) -> W::Output
+    where
+        W: Future + Send + 'static,
+        W::Output: Send + 'static,
+    {
+        crate::block::block_on(run_on(runtime, work))
+    }
 }
 
 /// An async body: `factory(last)` gives each attempt's future, raced against `timeout`.
@@ -230,6 +257,14 @@ where
         if let Some(engine) = &self.engine {
             engine.sleep(delay).await;
         }
+    }
+
+    async fn wait_for<W>(&mut self, runtime: &tokio::runtime::Handle, work: W) -> W::Output
+    where
+        W: Future + Send + 'static,
+        W::Output: Send + 'static,
+    {
+        run_on(runtime, work).await
     }
 }
 

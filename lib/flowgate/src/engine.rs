@@ -255,10 +255,7 @@ impl Engine {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        match self.handle().spawn(fut).await {
-            Ok(out) => out,
-            Err(e) => std::panic::resume_unwind(e.into_panic()),
-        }
+        run_on(self.handle(), fut).await
     }
 
     /// Waits `delay` from any executor (the engine's runtime keeps the timer).
@@ -307,6 +304,19 @@ impl Drop for Engine {
         if let Some(rt) = self.runtime.take() {
             rt.shutdown_background();
         }
+    }
+}
+
+/// Runs `fut` on the runtime of `handle` and awaits it from any executor (a panic in it
+/// resumes here).
+pub(crate) async fn run_on<F>(handle: &tokio::runtime::Handle, fut: F) -> F::Output
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    match handle.spawn(fut).await {
+        Ok(out) => out,
+        Err(e) => std::panic::resume_unwind(e.into_panic()),
     }
 }
 

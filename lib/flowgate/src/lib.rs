@@ -43,11 +43,15 @@
 //! - With `FLOWGATE_API_URL` unset, an in-process server on `$FLOWGATE_HOME/flowgate.db` records
 //!   the runs (feature `embedded`, on by default), so examples need no set-up. Programs that
 //!   always talk to a remote server can turn it off (`default-features = false`).
+//! - [`concurrency`] holds slots of a global concurrency limit while its guard lives,
+//!   [`rate_limit`] spaces calls out by a limit's decay; a task's tags take their tag limits'
+//!   slots while it runs.
 //! - `testing::harness()` isolates tests on a temporary database and answers typed queries.
 
 mod api;
 mod attempt;
 mod block;
+mod concurrency;
 mod context;
 mod distributed;
 mod engine;
@@ -66,6 +70,9 @@ mod task;
 #[cfg(feature = "embedded")]
 pub mod testing;
 
+pub use concurrency::{
+    Concurrency, ConcurrencyError, ConcurrencyGuard, LimitNames, RateLimit, concurrency, rate_limit,
+};
 pub use context::{
     RunContext, current_flow_run_id, current_flow_run_name, current_task_run_id, spawn,
     spawn_thread,

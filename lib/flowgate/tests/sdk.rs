@@ -1,6 +1,8 @@
 //! The SDK against a real in-process server (the test harness): what each flow and task call
 //! records, runners, futures, retries, panics, subflows and harness isolation.
 
+mod concurrency;
+
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Condvar, Mutex};
 use std::time::Duration;

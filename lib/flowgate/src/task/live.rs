@@ -15,7 +15,7 @@ use uuid::Uuid;
 use super::{Params, TaskMeta};
 use crate::attempt::{Attempted, Begin, Finished, Machine, Step};
 use crate::context::{Frame, TaskRunRef};
-use crate::error::TaskError;
+use crate::error::{ApiError, TaskError};
 use crate::logging;
 use crate::outcome::{ErrorValue, result_reference, to_json};
 
@@ -97,6 +97,17 @@ impl LiveTaskRun {
                 );
                 Err(err)
             }
+        }
+    }
+
+    /// Ends the run Crashed before any attempt: the server could not give it its tags' slots.
+    pub fn crash(&mut self, error: ApiError) -> TaskError {
+        let message = format!("the task's tag concurrency slots could not be taken: {error}");
+        self.emit(StateType::Crashed, "Crashed", Some(&message), None, None);
+        logging::for_frame(&self.task_frame()).error(format!("Crashed: {message}"));
+        TaskError::Infrastructure {
+            task: self.name.clone(),
+            error,
         }
     }
 

@@ -21,6 +21,7 @@ pub use params::Params;
 use live::LiveTaskRun;
 
 use crate::attempt::{Attempted, Attempts, Begin, Finished, drive};
+use crate::concurrency;
 use crate::context::{self, Frame};
 use crate::error::{TaskError, UserError};
 use crate::future::{Input, Slot, TaskFuture};
@@ -75,11 +76,23 @@ where
         };
         return (meta.name.to_owned(), finished);
     };
+    let engine = frame.flow.engine.clone();
     let mut live = match LiveTaskRun::start(meta, id, frame, params) {
         Ok(live) => live,
         Err(e) => return (meta.name.to_owned(), Finished::Error(e)),
     };
+    // The run holds its tags' slots from before its first attempt to after its last; the
+    // guard gives them back on any other way out (a panic unwinding through here).
+    let taking = concurrency::take_tag_slots(engine.clone(), id, meta.tags);
+    let slots = match attempts.wait_for(engine.handle(), taking).await {
+        Ok(slots) => slots,
+        Err(error) => return (live.name.clone(), Finished::Error(live.crash(error))),
+    };
     let finished = drive(&mut live, &mut attempts).await;
+    let giving_back = concurrency::give_back_tag_slots(slots);
+    if let Err(e) = attempts.wait_for(engine.handle(), giving_back).await {
+        tracing::warn!(target: "flowgate", "task run {}: its tag slots were not given back ({e}); they free when its lease expires", live.name);
+    }
     (live.name, finished)
 }
 

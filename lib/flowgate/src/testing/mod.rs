@@ -162,6 +162,15 @@ impl Harness {
             .block_on(async move { api.post::<Value>("a test query", &path, &body).await })
             .unwrap_or_else(|e| panic!("harness query failed: {e}"))
     }
+
+    /// `GET path` on the harness server (e.g. `"/v2/concurrency_limits/db"`).
+    pub fn get(&self, path: &str) -> Value {
+        let api = self.engine.api.clone();
+        let path = path.to_owned();
+        self.engine
+            .block_on(async move { api.get::<Value>("a test query", &path).await })
+            .unwrap_or_else(|e| panic!("harness query failed: {e}"))
+    }
 }
 
 impl std::fmt::Debug for Harness {
