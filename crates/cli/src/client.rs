@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use anyhow::{Context, bail};
 use flowgate_wire::filters::{AnyOf, FlowFilter, FlowFilterRequest};
 use flowgate_wire::flows::Flow;
+use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -38,6 +39,7 @@ impl ApiArgs {
             .unwrap_or_else(|| "http://127.0.0.1:4200/api".to_owned());
         let http = reqwest::Client::builder()
             .timeout(std::time::Duration::from_secs(30))
+            .default_headers(auth_headers()?)
             .build()
             .context("could not build the HTTP client")?;
         Ok(Client {
@@ -45,6 +47,20 @@ impl ApiArgs {
             http,
         })
     }
+}
+
+/// `Authorization` for the API key in the environment (FLOWGATE_API_KEY, else
+/// PREFECT_API_KEY), marked sensitive so it is never printed; none without a key.
+fn auth_headers() -> anyhow::Result<HeaderMap> {
+    let mut headers = HeaderMap::new();
+    if let Some(key) = flowgate_wire::auth::api_key_from_env() {
+        let mut value = HeaderValue::from_str(&flowgate_wire::auth::bearer(&key)).context(
+            "the API key in FLOWGATE_API_KEY or PREFECT_API_KEY is not valid header text",
+        )?;
+        value.set_sensitive(true);
+        headers.insert(AUTHORIZATION, value);
+    }
+    Ok(headers)
 }
 
 /// An API client.
@@ -143,6 +159,12 @@ impl Client {
             Err(_) if body.is_null() => status.to_string(),
             Err(_) => body.to_string(),
         };
+        if status == reqwest::StatusCode::UNAUTHORIZED {
+            bail!(
+                "{detail} (HTTP 401). Set FLOWGATE_API_KEY to a key the server at {} accepts",
+                self.base
+            );
+        }
         bail!("{detail} (HTTP {})", status.as_u16())
     }
 }

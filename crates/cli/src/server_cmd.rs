@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Subcommand, ValueEnum};
-use flowgate_server::ServerConfig;
+use flowgate_server::{ApiKeys, ServerConfig};
 use tracing_subscriber::EnvFilter;
 
 /// Server commands.
@@ -44,6 +44,22 @@ pub struct StartArgs {
     /// Log format.
     #[arg(long, value_enum, default_value = "text")]
     log_format: LogFormat,
+    /// Require this API key on every request, as `NAME=KEY` (the name is recorded as who
+    /// resumed or cancelled a run) or `KEY`; repeat for several. FLOWGATE_API_KEYS gives them
+    /// comma-separated, out of sight of `ps`. Without keys the server listens only on
+    /// loopback.
+    #[arg(
+        long = "api-key",
+        value_name = "[NAME=]KEY",
+        env = "FLOWGATE_API_KEYS",
+        value_delimiter = ',',
+        hide_env_values = true
+    )]
+    api_keys: Vec<String>,
+    /// Listen beyond loopback without API keys: anyone who can reach the port may read and
+    /// change everything.
+    #[arg(long)]
+    insecure_no_auth: bool,
 }
 
 /// Runs a server command.
@@ -93,10 +109,11 @@ async fn start(args: StartArgs) -> anyhow::Result<()> {
             format!("sqlite:{}", home.join("flowgate.db").display())
         }
     };
-    let config = ServerConfig {
-        bind: SocketAddr::new(args.host, args.port),
-        database_url,
-    };
+    let mut config = ServerConfig::new(SocketAddr::new(args.host, args.port), database_url);
+    config.api_keys = ApiKeys::parse(args.api_keys.iter().map(String::as_str))
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    config.insecure_no_auth = args.insecure_no_auth;
+    let keys = config.api_keys.clone();
     let server = flowgate_server::start(config).await?;
     eprintln!("Flowgate API listening at {}", server.api_url());
     eprintln!("Flowgate UI at http://{}/", server.addr());
@@ -104,6 +121,13 @@ async fn start(args: StartArgs) -> anyhow::Result<()> {
         "Point the prefect client at it: export PREFECT_API_URL={}",
         server.api_url()
     );
+    if !keys.is_empty() {
+        eprintln!(
+            "API keys required ({}): clients send them with FLOWGATE_API_KEY (flowgate), \
+             PREFECT_API_AUTH_STRING=NAME:KEY or PREFECT_API_KEY (prefect)",
+            keys.names().join(", ")
+        );
+    }
     shutdown_signal().await?;
     tracing::info!("shutting down");
     server.stop().await

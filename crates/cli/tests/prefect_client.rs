@@ -226,3 +226,67 @@ on_each_backend!(
         assert_eq!(runs[0]["state_type"], "COMPLETED");
     }
 );
+
+/// With API keys required, the prefect client works with `PREFECT_API_AUTH_STRING=NAME:KEY`
+/// (basic auth on HTTP, the token on its websockets: task runs are recorded) and with
+/// `PREFECT_API_KEY` (a bearer key on HTTP: runs, states and logs; against a self-hosted server
+/// its event websockets send only the auth string, so its task-run events are refused); without
+/// either it is refused. The key never reaches the server's log, even at debug level. (Auth
+/// does not touch the database: one backend is enough.)
+#[test]
+fn the_prefect_client_authenticates_with_a_key() {
+    const KEY: &str = "k3y-for-the-prefect-client-0123";
+    let Some(python) = common::prefect_python("real-client auth test") else {
+        return;
+    };
+    let db = flowgate_testkit::sqlite();
+    let home = tempfile::tempdir().unwrap();
+    let keys = format!("alice={KEY}");
+    let server = ServerProcess::start_with(
+        home.path(),
+        &db.url,
+        &["--log-level", "debug"],
+        &[("FLOWGATE_API_KEYS", &keys)],
+    );
+    let api = Api::with_key(&server.api, KEY);
+    let run = |env: &[(&str, String)]| {
+        common::prefect_program(&python, "plain_flow", &server.api, home.path())
+            .env_remove("PREFECT_API_KEY")
+            .env_remove("PREFECT_API_AUTH_STRING")
+            .envs(env.iter().map(|(k, v)| (k, v)))
+            .output()
+            .expect("python runs")
+    };
+    let shown = |out: &std::process::Output| {
+        format!(
+            "stdout:\n{}\nstderr:\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    };
+
+    let out = run(&[("PREFECT_API_AUTH_STRING", format!("alice:{KEY}"))]);
+    assert!(out.status.success(), "{}", shown(&out));
+    let runs = runs_of(&api, "plain-flow");
+    assert_eq!(runs[0]["state_type"], "COMPLETED");
+    let tasks = final_task_runs(&api, runs[0]["id"].as_str().unwrap(), 3);
+    assert!(tasks.iter().all(|t| t["state_type"] == "COMPLETED"));
+
+    let out = run(&[("PREFECT_API_KEY", KEY.to_owned())]);
+    assert!(out.status.success(), "{}", shown(&out));
+    let runs = runs_of(&api, "plain-flow");
+    assert_eq!(runs.len(), 2);
+    assert!(
+        runs.iter().all(|r| r["state_type"] == "COMPLETED"),
+        "{runs:?}"
+    );
+
+    let out = run(&[]);
+    assert!(!out.status.success(), "{}", shown(&out));
+    assert!(shown(&out).contains("401"), "{}", shown(&out));
+    assert_eq!(runs_of(&api, "plain-flow").len(), 2);
+
+    let log = server.log();
+    assert!(log.contains("API keys required"), "{log}");
+    assert!(!log.contains(KEY), "the server logged the key:\n{log}");
+}

@@ -161,3 +161,72 @@ fn a_worker_without_a_server_stops_with_a_clear_error() {
         "{stderr}"
     );
 }
+
+/// Against a server requiring API keys, a program and its task workers send `FLOWGATE_API_KEY`
+/// from their environment (on HTTP and on the event websocket: every task run is recorded);
+/// without it the program fails with the server's explanation.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sdk_sends_the_api_key_from_its_environment() {
+    const KEY: &str = "sdk-key-0123456789abcdef";
+    let db = flowgate_testkit::sqlite();
+    let mut config = flowgate_server::ServerConfig::new(([127, 0, 0, 1], 0).into(), db.url.clone());
+    config.api_keys = flowgate_server::ApiKeys::parse([format!("sdk={KEY}").as_str()]).unwrap();
+    let server = flowgate_server::start(config).await.unwrap();
+    let program = || {
+        let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_e2e-task-worker"));
+        command
+            .env("FLOWGATE_API_URL", server.api_url())
+            .env("FLOWGATE_LOGGING_LEVEL", "WARNING")
+            .env_remove("FLOWGATE_API_KEY")
+            .env_remove("PREFECT_API_KEY")
+            .kill_on_drop(true);
+        command
+    };
+    let _worker = program().env("FLOWGATE_API_KEY", KEY).spawn().unwrap();
+    let out = program()
+        .args(["fan-out", "4"])
+        .env("FLOWGATE_API_KEY", KEY)
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(stdout.trim(), "[0, 1, 4, 9]");
+
+    let refused = program().args(["fan-out", "1"]).output().await.unwrap();
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        !refused.status.success() && stderr.contains("API key"),
+        "{stderr}"
+    );
+
+    // The workers' reports of their task runs may trail the flow's result by a moment.
+    let http = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let tasks: serde_json::Value = http
+            .post(format!("{}/task_runs/filter", server.api_url()))
+            .bearer_auth(KEY)
+            .json(&json!({}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let tasks = tasks.as_array().expect("task runs");
+        if tasks.len() == 4 && tasks.iter().all(|t| t["state_type"] == "COMPLETED") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "task runs not all recorded: {tasks:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    server.stop().await.unwrap();
+}

@@ -12,6 +12,7 @@ use flowgate_store::DynStore;
 use futures_util::StreamExt;
 use tokio::sync::broadcast;
 
+use crate::auth::ApiKeys;
 use crate::clock::Clock;
 use crate::error::ApiError;
 use crate::ingest::Ingest;
@@ -46,6 +47,8 @@ pub struct AppState {
     pub work: Arc<tokio::sync::Notify>,
     /// Wakes the scheduler when a deployment or its schedules change.
     pub scheduler: Arc<tokio::sync::Notify>,
+    /// The keys callers must present (none: authentication is off).
+    pub api_keys: ApiKeys,
 }
 
 impl AppState {
@@ -64,11 +67,18 @@ impl AppState {
     }
 }
 
-/// The full router: the API under `/api`, the UI's files under `/ui`, its pages elsewhere.
+/// The full router: the API under `/api` (behind the API keys, when there are any), the UI's
+/// files under `/ui`, its pages elsewhere.
 pub fn router(state: AppState) -> Router {
     let api = routes::api().fallback(unknown_route);
-    Router::new()
+    let guarded = Router::new()
         .nest("/api", api)
+        .layer(axum::middleware::from_fn_with_state(
+            state.api_keys.clone(),
+            crate::auth::authenticate,
+        ));
+    Router::new()
+        .merge(guarded)
         .merge(crate::ui::routes())
         .fallback(page_or_unknown)
         .layer(DefaultBodyLimit::max(MAX_BODY))

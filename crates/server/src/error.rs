@@ -5,7 +5,7 @@ use std::panic::AssertUnwindSafe;
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, OriginalUri, Request};
-use axum::http::{Method, StatusCode, header};
+use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use flowgate_store::StoreError;
@@ -24,6 +24,10 @@ pub enum ApiError {
     /// (400).
     #[error("{0}")]
     BadRequest(String),
+    /// No valid API key or credentials came with the request, and the server requires them
+    /// (401, with `WWW-Authenticate: Bearer`).
+    #[error("{0}")]
+    Unauthorized(String),
     /// The addressed record or route does not exist (404).
     #[error("{0}")]
     NotFound(String),
@@ -62,6 +66,7 @@ impl ApiError {
     /// The variant for an error status produced outside the handlers (axum's rejections).
     fn for_status(status: StatusCode, detail: String) -> ApiError {
         match status {
+            StatusCode::UNAUTHORIZED => ApiError::Unauthorized(detail),
             StatusCode::NOT_FOUND => ApiError::NotFound(detail),
             StatusCode::CONFLICT => ApiError::Conflict(detail),
             StatusCode::PAYLOAD_TOO_LARGE => ApiError::TooLarge(detail),
@@ -77,6 +82,7 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
@@ -123,6 +129,7 @@ impl IntoResponse for ApiError {
                 INTERNAL_DETAIL.to_owned()
             }
             ApiError::BadRequest(m)
+            | ApiError::Unauthorized(m)
             | ApiError::NotFound(m)
             | ApiError::Conflict(m)
             | ApiError::TooLarge(m)
@@ -136,6 +143,13 @@ impl IntoResponse for ApiError {
             && let Ok(seconds) = format!("{:.3}", after.as_secs_f64()).parse()
         {
             response.headers_mut().insert(header::RETRY_AFTER, seconds);
+        }
+        if status == StatusCode::UNAUTHORIZED {
+            // Bearer, not Basic: a browser would answer Basic with its own login prompt.
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"flowgate\""),
+            );
         }
         response
     }

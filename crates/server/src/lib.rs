@@ -5,6 +5,7 @@
 //! tests both use it.
 
 mod app;
+mod auth;
 mod clock;
 mod concurrency;
 mod convert;
@@ -28,17 +29,49 @@ use tokio::net::TcpListener;
 use tokio::sync::{broadcast, oneshot};
 
 pub use app::{AppState, router};
+pub use auth::{ApiKeys, Caller};
 pub use clock::Clock;
 pub use error::ApiError;
 pub use services::{Services, Shutdown};
 
-/// Where to listen and which database to use.
+/// Where to listen, which database to use, and who may call.
 #[derive(Clone, Debug)]
 pub struct ServerConfig {
     /// Address to bind, e.g. `127.0.0.1:4200` (port 0 picks a free one).
     pub bind: SocketAddr,
     /// `sqlite:PATH` or `postgres://…`.
     pub database_url: String,
+    /// The keys every request must carry one of; none turns authentication off.
+    pub api_keys: ApiKeys,
+    /// Listen beyond loopback without keys, deliberately (otherwise [`start`] refuses).
+    pub insecure_no_auth: bool,
+}
+
+impl ServerConfig {
+    /// A server on `bind` over `database_url`, without authentication (so `bind` must be a
+    /// loopback address unless [`ServerConfig::insecure_no_auth`] is set).
+    pub fn new(bind: SocketAddr, database_url: impl Into<String>) -> ServerConfig {
+        ServerConfig {
+            bind,
+            database_url: database_url.into(),
+            api_keys: ApiKeys::default(),
+            insecure_no_auth: false,
+        }
+    }
+
+    /// Refuses to serve beyond loopback without keys, unless that is deliberate.
+    fn check_exposure(&self) -> anyhow::Result<()> {
+        if self.api_keys.is_empty() && !self.bind.ip().is_loopback() && !self.insecure_no_auth {
+            anyhow::bail!(
+                "refusing to listen on {} without authentication: anyone who can reach it could \
+                 read and change every run. Give an API key (--api-key NAME=KEY, or \
+                 FLOWGATE_API_KEYS), listen on 127.0.0.1, or pass --insecure-no-auth if an open \
+                 server is what you want",
+                self.bind
+            );
+        }
+        Ok(())
+    }
 }
 
 /// A server that is accepting requests.
@@ -82,6 +115,7 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
 
 /// [`start`] on the given clock: tests pass a [`Clock::manual`] and move time themselves.
 pub async fn start_with_clock(config: ServerConfig, clock: Clock) -> anyhow::Result<RunningServer> {
+    config.check_exposure()?;
     let store = flowgate_store::open(&config.database_url)
         .await
         .with_context(|| {
@@ -123,6 +157,7 @@ pub async fn start_with_clock(config: ServerConfig, clock: Clock) -> anyhow::Res
         clock,
         work: Arc::new(tokio::sync::Notify::new()),
         scheduler: Arc::new(tokio::sync::Notify::new()),
+        api_keys: config.api_keys.clone(),
     };
     let for_timeouts = state.clone();
     services.spawn("pause-timeouts", move |shutdown| {
@@ -161,7 +196,12 @@ pub async fn start_with_clock(config: ServerConfig, clock: Clock) -> anyhow::Res
         }
         served
     });
-    tracing::info!(%addr, "flowgate server listening");
+    if config.api_keys.is_empty() {
+        tracing::info!(%addr, "flowgate server listening; authentication is off");
+    } else {
+        let keys = config.api_keys.names().join(", ");
+        tracing::info!(%addr, %keys, "flowgate server listening; API keys required");
+    }
     Ok(RunningServer { addr, stop, done })
 }
 

@@ -77,7 +77,8 @@ pub struct AuthFrame {
     /// [`FrameType::Auth`].
     #[serde(rename = "type")]
     pub kind: FrameType,
-    /// The API key (Flowgate's API is unauthenticated, like a local Prefect server: null).
+    /// An API key, or `NAME:KEY` (`PREFECT_API_AUTH_STRING`): checked when the server requires
+    /// keys and the websocket handshake carried no `Authorization` header; null otherwise.
     #[serde(default)]
     pub token: Option<String>,
 }

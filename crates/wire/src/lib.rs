@@ -13,6 +13,7 @@
 //! One module per capability: a new capability adds its module here, and its routes' bodies
 //! live in it.
 
+pub mod auth;
 pub mod automations;
 pub mod concurrency_limits;
 pub mod deployments;

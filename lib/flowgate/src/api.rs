@@ -86,12 +86,26 @@ impl Answer {
     }
 }
 
+/// `Authorization` for the API key in the environment (`FLOWGATE_API_KEY`, else
+/// `PREFECT_API_KEY`), marked sensitive so it is never printed.
+fn auth_headers() -> reqwest::header::HeaderMap {
+    let mut headers = reqwest::header::HeaderMap::new();
+    if let Some(mut value) = flowgate_wire::auth::api_key_from_env().and_then(|key| {
+        reqwest::header::HeaderValue::from_str(&flowgate_wire::auth::bearer(&key)).ok()
+    }) {
+        value.set_sensitive(true);
+        headers.insert(reqwest::header::AUTHORIZATION, value);
+    }
+    headers
+}
+
 impl Api {
     /// A client for `base` (e.g. `http://127.0.0.1:4200/api`).
     pub fn new(base: &str) -> Api {
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(30))
             .pool_max_idle_per_host(16)
+            .default_headers(auth_headers())
             .build()
             .unwrap_or_default();
         Api {

@@ -144,10 +144,7 @@ impl Engine {
     #[cfg(feature = "embedded")]
     pub fn embedded(database_url: &str) -> Result<Engine, ApiError> {
         let runtime = new_runtime();
-        let config = flowgate_server::ServerConfig {
-            bind: ([127, 0, 0, 1], 0).into(),
-            database_url: database_url.to_owned(),
-        };
+        let config = flowgate_server::ServerConfig::new(([127, 0, 0, 1], 0).into(), database_url);
         // Spawned, not `Runtime::block_on`, so that a harness can start inside an async test.
         let started = crate::block::block_on(runtime.spawn(flowgate_server::start(config)))
             .map_err(|e| ApiError::Embedded(e.to_string()))?;

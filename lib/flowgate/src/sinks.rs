@@ -153,13 +153,22 @@ impl Outbox {
     }
 }
 
-/// Opens a Prefect-protocol websocket (`/events/in` or `/events/out`) and authenticates.
+/// Opens a Prefect-protocol websocket (`/events/in` or `/events/out`) and authenticates (with
+/// the environment's API key, if any).
 pub(crate) async fn connect(url: &str) -> Result<Ws, String> {
     let mut req = url.into_client_request().map_err(|e| e.to_string())?;
     req.headers_mut().insert(
         "Sec-WebSocket-Protocol",
         "prefect".parse().map_err(|_| "header")?,
     );
+    // The key goes with the handshake, as on every HTTP request; the auth frame carries none.
+    if let Some(key) = flowgate_wire::auth::api_key_from_env() {
+        let mut value = flowgate_wire::auth::bearer(&key)
+            .parse::<tokio_tungstenite::tungstenite::http::HeaderValue>()
+            .map_err(|_| "the API key is not valid header text")?;
+        value.set_sensitive(true);
+        req.headers_mut().insert("Authorization", value);
+    }
     let (mut ws, _) = tokio_tungstenite::connect_async_with_config(req, None, true)
         .await
         .map_err(|e| e.to_string())?;

@@ -4,6 +4,7 @@
 //! command group.
 
 #[path = "../common/mod.rs"]
+mod auth;
 mod common;
 mod deployments;
 mod flow_runs;
@@ -41,13 +42,22 @@ struct Finished {
 }
 
 impl Running {
-    /// Starts `flowgate ARGS`, with no API URL from the environment.
+    /// Starts `flowgate ARGS`, with no API URL or key from the environment.
     fn start(args: &[&str]) -> Running {
+        Running::start_with_env(args, &[])
+    }
+
+    /// [`Running::start`] with these environment variables.
+    fn start_with_env(args: &[&str], env: &[(&str, &str)]) -> Running {
         let mut child = Command::new(env!("CARGO_BIN_EXE_flowgate"))
             .args(args)
             .env_remove("FLOWGATE_API_URL")
             .env_remove("PREFECT_API_URL")
+            .env_remove("FLOWGATE_API_KEY")
+            .env_remove("PREFECT_API_KEY")
+            .env_remove("FLOWGATE_API_KEYS")
             .env_remove("RUST_LOG")
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

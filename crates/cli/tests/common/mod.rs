@@ -6,6 +6,7 @@
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -49,17 +50,32 @@ pub struct ServerProcess {
     child: Child,
     /// The API base URL, e.g. `http://127.0.0.1:43123/api`.
     pub api: String,
+    /// Everything the server wrote to stderr so far.
+    log: Arc<Mutex<String>>,
 }
 
 impl ServerProcess {
     /// Starts the server on `database_url` with `FLOWGATE_HOME=home` and waits until it listens.
     pub fn start(home: &Path, database_url: &str) -> ServerProcess {
+        ServerProcess::start_with(home, database_url, &["--log-level", "warn"], &[])
+    }
+
+    /// [`ServerProcess::start`] with more arguments and environment variables.
+    pub fn start_with(
+        home: &Path,
+        database_url: &str,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> ServerProcess {
         let mut child = Command::new(env!("CARGO_BIN_EXE_flowgate"))
-            .args(["server", "start", "--port", "0", "--log-level", "warn"])
+            .args(["server", "start", "--port", "0"])
             .args(["--database-url", database_url])
+            .args(args)
             .env("FLOWGATE_HOME", home)
             .env_remove("RUST_LOG")
             .env_remove("FLOWGATE_DATABASE_URL")
+            .env_remove("FLOWGATE_API_KEYS")
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
@@ -67,6 +83,7 @@ impl ServerProcess {
         let stderr = child.stderr.take().expect("stderr is piped");
         let mut lines = BufReader::new(stderr).lines();
         let deadline = Instant::now() + Duration::from_secs(30);
+        let log = Arc::new(Mutex::new(String::new()));
         let api = loop {
             assert!(
                 Instant::now() < deadline,
@@ -76,13 +93,24 @@ impl ServerProcess {
                 .next()
                 .expect("server exited before listening")
                 .expect("stderr is readable");
+            log.lock().unwrap().push_str(&format!("{line}\n"));
             if let Some(url) = line.strip_prefix("Flowgate API listening at ") {
                 break url.trim().to_owned();
             }
         };
         // Keep draining stderr so the server never blocks on a full pipe.
-        std::thread::spawn(move || for _ in lines.by_ref() {});
-        ServerProcess { child, api }
+        let kept = log.clone();
+        std::thread::spawn(move || {
+            for line in lines.by_ref().map_while(Result::ok) {
+                kept.lock().unwrap().push_str(&format!("{line}\n"));
+            }
+        });
+        ServerProcess { child, api, log }
+    }
+
+    /// What the server has written to stderr (its log) so far.
+    pub fn log(&self) -> String {
+        self.log.lock().unwrap().clone()
     }
 
     /// Kills the process with SIGKILL, as a crash would.
@@ -119,9 +147,24 @@ pub struct Api {
 impl Api {
     /// A client for `base`.
     pub fn new(base: &str) -> Api {
+        Api::with_headers(base, reqwest::header::HeaderMap::new())
+    }
+
+    /// A client for `base` sending `Authorization: Bearer key` with every request.
+    pub fn with_key(base: &str, key: &str) -> Api {
+        let mut headers = reqwest::header::HeaderMap::new();
+        let value = format!("Bearer {key}").parse().expect("header text");
+        headers.insert(reqwest::header::AUTHORIZATION, value);
+        Api::with_headers(base, headers)
+    }
+
+    fn with_headers(base: &str, headers: reqwest::header::HeaderMap) -> Api {
         Api {
             base: base.to_owned(),
-            http: reqwest::Client::new(),
+            http: reqwest::Client::builder()
+                .default_headers(headers)
+                .build()
+                .expect("HTTP client"),
             rt: tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()

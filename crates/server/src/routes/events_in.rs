@@ -4,8 +4,8 @@
 //! stored: the client treats the pong as the acknowledgement of what it sent, and resends what
 //! was not acknowledged after a reconnect.
 
-use axum::extract::State;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade, close_code};
+use axum::extract::{Extension, State};
 use axum::response::Response;
 use flowgate_core::{Event, Micros};
 use flowgate_store::model::LogEntry;
@@ -14,15 +14,20 @@ use tokio::sync::mpsc;
 
 use super::sockets::{MAX_FRAME, authenticated, close, send_json};
 use crate::app::AppState;
+use crate::auth::Caller;
 use crate::convert::events::event_in;
 use crate::convert::logs::log_in;
 use crate::ingest::Refusal;
 
 /// Upgrades to the ingest websocket.
-pub async fn events_in(ws: WebSocketUpgrade, State(app): State<AppState>) -> Response {
+pub async fn events_in(
+    ws: WebSocketUpgrade,
+    State(app): State<AppState>,
+    Extension(caller): Extension<Caller>,
+) -> Response {
     ws.protocols(["prefect"])
         .max_message_size(MAX_FRAME)
-        .on_upgrade(move |socket| ingest_socket(socket, app))
+        .on_upgrade(move |socket| ingest_socket(socket, app, caller))
 }
 
 /// What a client may send on `/events/in` after authenticating.
@@ -50,8 +55,8 @@ fn refused(r: &Refusal) -> ErrorFrame {
     ErrorFrame::new(format!("{} {} was not stored: {}", r.what, r.id, r.reason))
 }
 
-async fn ingest_socket(mut socket: WebSocket, app: AppState) {
-    if !authenticated(&mut socket, &app).await {
+async fn ingest_socket(mut socket: WebSocket, app: AppState, caller: Caller) {
+    if !authenticated(&mut socket, &app, &caller).await {
         return;
     }
     let (refusals, mut refused_here) = mpsc::unbounded_channel::<Refusal>();

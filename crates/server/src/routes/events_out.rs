@@ -3,8 +3,8 @@
 
 use std::collections::HashSet;
 
-use axum::extract::State;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade, close_code};
+use axum::extract::{Extension, State};
 use axum::response::Response;
 use flowgate_store::model::{EventFilter, Page};
 use flowgate_wire::events::{ErrorFrame, EventFrame, FrameType, SubscribeFrame};
@@ -13,6 +13,7 @@ use tokio::sync::broadcast::error::RecvError;
 
 use super::sockets::{HANDSHAKE_TIMEOUT, MAX_FRAME, authenticated, close, next_text, send_json};
 use crate::app::AppState;
+use crate::auth::Caller;
 use crate::convert::events::event_out;
 use crate::convert::filters;
 
@@ -20,10 +21,14 @@ use crate::convert::filters;
 const BACKFILL: u32 = 1000;
 
 /// Upgrades to the subscription websocket.
-pub async fn events_out(ws: WebSocketUpgrade, State(app): State<AppState>) -> Response {
+pub async fn events_out(
+    ws: WebSocketUpgrade,
+    State(app): State<AppState>,
+    Extension(caller): Extension<Caller>,
+) -> Response {
     ws.protocols(["prefect"])
         .max_message_size(MAX_FRAME)
-        .on_upgrade(move |socket| subscribe_socket(socket, app))
+        .on_upgrade(move |socket| subscribe_socket(socket, app, caller))
 }
 
 /// The frame streaming `event` to a subscriber.
@@ -35,8 +40,8 @@ fn event_frame(event: &flowgate_core::Event) -> EventFrame {
 }
 
 /// Streams events matching the client's filter: first stored ones, then live ones.
-async fn subscribe_socket(mut socket: WebSocket, app: AppState) {
-    if !authenticated(&mut socket, &app).await {
+async fn subscribe_socket(mut socket: WebSocket, app: AppState, caller: Caller) {
+    if !authenticated(&mut socket, &app, &caller).await {
         return;
     }
     let filter = match tokio::time::timeout(HANDSHAKE_TIMEOUT, next_text(&mut socket)).await {

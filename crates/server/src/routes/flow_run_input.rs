@@ -4,7 +4,7 @@
 //! schema here, then stored under the keyset's response key as the run moves to Running.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::{Extension, Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use flowgate_core::orchestration::Decision;
@@ -20,6 +20,7 @@ use uuid::Uuid;
 
 use super::{invalid, parse_id};
 use crate::app::AppState;
+use crate::auth::Caller;
 use crate::convert::inputs::input_out;
 use crate::convert::plain_texts;
 use crate::convert::states::orchestration;
@@ -195,6 +196,7 @@ fn reject(
 
 async fn resume(
     State(app): State<AppState>,
+    Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
     OptionalBody(body): OptionalBody<ResumeRequest>,
 ) -> ApiResult<(StatusCode, Json<OrchestrationResult>)> {
@@ -235,7 +237,12 @@ async fn resume(
             Resume {
                 paused,
                 input,
-                resumed_by: body.resumed_by.map(|who| who.chars().take(200).collect()),
+                // Who resumed it: the caller's key name when keys are required, else what the
+                // caller says.
+                resumed_by: match caller.name() {
+                    Some(name) => Some(name.to_owned()),
+                    None => body.resumed_by.map(|who| who.chars().take(200).collect()),
+                },
             },
             app.now(),
         )

@@ -1,8 +1,9 @@
 //! `/flow_runs` and `/flow_run_states`.
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Extension, Path, Query, State};
 use axum::http::StatusCode;
+use flowgate_core::StateType;
 use flowgate_store::model::Page;
 use flowgate_wire::filters::{FlowRunCountRequest, FlowRunFilterRequest, FlowRunPaginateRequest};
 use flowgate_wire::flow_runs::{FlowRun, FlowRunCreate, FlowRunPage, FlowRunUpdate};
@@ -12,12 +13,17 @@ use serde::Deserialize;
 
 use super::{created_status, invalid, parse_id};
 use crate::app::AppState;
+use crate::auth::Caller;
 use crate::convert::filters::{flow_run_sort, flow_runs, page};
 use crate::convert::flow_runs::{flow_run_out, new_flow_run};
 use crate::convert::states::{orchestration, state_in, state_out};
 use crate::error::{ApiError, ApiResult, Body};
 use crate::extract::FilterBody;
 use crate::openapi::{ApiRoutes, doc};
+
+/// The state detail naming the API key that cancelled a run (a Flowgate extension, set only
+/// when the server requires keys).
+const CANCELLED_BY: &str = "cancelled_by";
 
 pub fn routes() -> ApiRoutes {
     ApiRoutes::new("Flow runs")
@@ -199,12 +205,24 @@ async fn paginate(
 
 async fn set_state(
     State(app): State<AppState>,
+    Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
     Body(body): Body<SetState>,
 ) -> ApiResult<(StatusCode, Json<OrchestrationResult>)> {
     let id = parse_id(&id, "flow run")?;
     let now = app.now();
-    let proposed = invalid(state_in(body.state, now))?;
+    let mut proposed = invalid(state_in(body.state, now))?;
+    if let Some(name) = caller.name()
+        && matches!(
+            proposed.state_type,
+            StateType::Cancelling | StateType::Cancelled
+        )
+    {
+        // Who cancelled it, in the state's details (clients ignore fields they do not know).
+        proposed
+            .details
+            .insert(CANCELLED_BY.to_owned(), name.into());
+    }
     let (outcome, event) = app
         .store
         .set_flow_run_state(id, proposed, body.force, now)

@@ -1,6 +1,7 @@
-//! What both event websockets share: Prefect's handshake (subprotocol `prefect`, a first
-//! `{"type": "auth"}` frame answered with `{"type": "auth_success"}`), frames as JSON text, and
-//! close frames whose reasons fit the protocol's limit.
+//! What every websocket shares: Prefect's handshake (subprotocol `prefect`, a first
+//! `{"type": "auth"}` frame answered with `{"type": "auth_success"}`, its token checked when the
+//! server requires keys and the upgrade request carried none), frames as JSON text, and close
+//! frames whose reasons fit the protocol's limit.
 
 use std::time::Duration;
 
@@ -9,6 +10,7 @@ use flowgate_wire::events::{AuthAnswer, AuthFrame, FrameType};
 use serde::Serialize;
 
 use crate::app::AppState;
+use crate::auth::{self, Caller};
 
 /// Largest websocket frame accepted.
 pub const MAX_FRAME: usize = 4 * 1024 * 1024;
@@ -56,25 +58,40 @@ pub async fn next_text(socket: &mut WebSocket) -> Option<Result<String, String>>
     }
 }
 
-/// Expects `{"type": "auth", "token": …}` first. Tokens are not checked: Flowgate's API is
-/// unauthenticated, like a local Prefect server.
-async fn authenticate(socket: &mut WebSocket) -> bool {
+/// Expects `{"type": "auth", "token": …}` first. A caller the handshake's headers did not
+/// prove must prove itself with the token (a key, or `NAME:KEY`); otherwise the token is not
+/// read.
+async fn authenticate(socket: &mut WebSocket, app: &AppState, caller: &Caller) -> bool {
     let first = tokio::time::timeout(HANDSHAKE_TIMEOUT, next_text(socket)).await;
     let Ok(Some(Ok(text))) = first else {
         close(socket, close_code::POLICY, "expected an auth frame first").await;
         return false;
     };
-    let is_auth = serde_json::from_str::<AuthFrame>(&text)
+    let frame = serde_json::from_str::<AuthFrame>(&text)
         .ok()
-        .is_some_and(|f| f.kind == FrameType::Auth);
-    if !is_auth {
-        let failure = AuthAnswer {
-            kind: FrameType::AuthFailure,
-            reason: Some("send {\"type\": \"auth\", \"token\": null} first".to_owned()),
-        };
-        let _ = send_json(socket, &failure).await;
-        close(socket, close_code::POLICY, "expected an auth frame first").await;
+        .filter(|f| f.kind == FrameType::Auth);
+    let Some(frame) = frame else {
+        refuse(
+            socket,
+            "send {\"type\": \"auth\", \"token\": …} first",
+            "expected an auth frame first",
+        )
+        .await;
         return false;
+    };
+    if matches!(caller, Caller::Unproven) {
+        let proven = frame
+            .token
+            .as_deref()
+            .and_then(|token| app.api_keys.identify_token(token));
+        if proven.is_none() {
+            let reason = match frame.token {
+                Some(_) => auth::INVALID,
+                None => auth::MISSING,
+            };
+            refuse(socket, reason, "invalid token").await;
+            return false;
+        }
     }
     let success = AuthAnswer {
         kind: FrameType::AuthSuccess,
@@ -83,11 +100,21 @@ async fn authenticate(socket: &mut WebSocket) -> bool {
     send_json(socket, &success).await.is_ok()
 }
 
+/// Answers the auth frame with a failure saying `why`, and closes with `close_reason`.
+async fn refuse(socket: &mut WebSocket, why: &str, close_reason: &str) {
+    let failure = AuthAnswer {
+        kind: FrameType::AuthFailure,
+        reason: Some(why.to_owned()),
+    };
+    let _ = send_json(socket, &failure).await;
+    close(socket, close_code::POLICY, close_reason).await;
+}
+
 /// [`authenticate`], given up when the server shuts down meanwhile.
-pub async fn authenticated(socket: &mut WebSocket, app: &AppState) -> bool {
+pub async fn authenticated(socket: &mut WebSocket, app: &AppState, caller: &Caller) -> bool {
     let mut shutdown = app.shutdown.clone();
     tokio::select! {
-        ok = authenticate(socket) => ok,
+        ok = authenticate(socket, app, caller) => ok,
         () = shutdown.requested() => false,
     }
 }

@@ -4,7 +4,7 @@
 //! answers ready with the pool as it is, and takes heartbeats until the worker leaves.
 
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade, close_code};
-use axum::extract::{Path, State};
+use axum::extract::{Extension, Path, State};
 use axum::response::Response;
 use flowgate_core::Micros;
 use flowgate_core::pools::DEFAULT_HEARTBEAT_SECONDS;
@@ -17,6 +17,7 @@ use uuid::Uuid;
 
 use super::sockets::{MAX_FRAME, authenticated, close, next_text, send_json};
 use crate::app::AppState;
+use crate::auth::Caller;
 use crate::convert::work_pools::work_pool_out;
 use crate::openapi::{ApiRoutes, doc};
 
@@ -38,15 +39,16 @@ pub fn routes() -> ApiRoutes {
 async fn connect(
     ws: WebSocketUpgrade,
     State(app): State<AppState>,
+    Extension(caller): Extension<Caller>,
     Path(pool): Path<String>,
 ) -> Response {
     ws.protocols(["prefect"])
         .max_message_size(MAX_FRAME)
-        .on_upgrade(move |socket| channel(socket, app, pool))
+        .on_upgrade(move |socket| channel(socket, app, caller, pool))
 }
 
-async fn channel(mut socket: WebSocket, app: AppState, pool: String) {
-    if !authenticated(&mut socket, &app).await {
+async fn channel(mut socket: WebSocket, app: AppState, caller: Caller, pool: String) {
+    if !authenticated(&mut socket, &app, &caller).await {
         return;
     }
     let hello = match next_text(&mut socket).await {

@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use flowgate_server::{Clock, RunningServer, ServerConfig};
+use flowgate_server::{ApiKeys, Clock, RunningServer, ServerConfig};
 use flowgate_testkit::TestDatabase;
 use futures_util::{SinkExt, StreamExt};
 use reqwest::header::CONTENT_TYPE;
@@ -87,17 +87,43 @@ impl TestServer {
     }
 
     async fn start_with_clock(db: TestDatabase, clock: Clock) -> TestServer {
-        let config = ServerConfig {
-            bind: "127.0.0.1:0".parse().unwrap(),
-            database_url: db.url.clone(),
-        };
+        TestServer::start_with(db, clock, ApiKeys::default(), None).await
+    }
+
+    /// A server requiring `keys` (each `NAME=KEY` or `KEY`) whose helpers send `Authorization:
+    /// Bearer key` with every request (websockets excepted: they prove themselves in their
+    /// auth frame).
+    pub async fn start_with_keys(db: TestDatabase, keys: &[&str], key: &str) -> TestServer {
+        let keys = ApiKeys::parse(keys.iter().copied()).expect("valid test keys");
+        TestServer::start_with(db, Clock::system(), keys, Some(key)).await
+    }
+
+    async fn start_with(
+        db: TestDatabase,
+        clock: Clock,
+        api_keys: ApiKeys,
+        key: Option<&str>,
+    ) -> TestServer {
+        let mut config = ServerConfig::new("127.0.0.1:0".parse().unwrap(), db.url.clone());
+        config.api_keys = api_keys;
         let server = flowgate_server::start_with_clock(config, clock.clone())
             .await
             .unwrap_or_else(|e| panic!("server starts on {}: {e:#}", db.backend));
+        let mut headers = reqwest::header::HeaderMap::new();
+        if let Some(key) = key {
+            headers.insert(
+                reqwest::header::AUTHORIZATION,
+                format!("Bearer {key}").parse().expect("header text"),
+            );
+        }
+        let http = reqwest::Client::builder()
+            .default_headers(headers)
+            .build()
+            .expect("HTTP client");
         TestServer {
             server,
             clock,
-            http: reqwest::Client::new(),
+            http,
             _db: db,
         }
     }

@@ -1,6 +1,9 @@
 // The HTTP API, as the pages use it: JSON in and out, errors as `ApiError` carrying the
 // server's `detail` sentence, cancellation through an AbortSignal (a page that is left aborts
-// its requests).
+// its requests). When the server requires an API key, the tab's key goes with every request;
+// a 401 asks for it (lib/auth.js).
+
+import { apiKey, askForKey, forgetKey } from "./auth.js";
 
 const BASE = "/api";
 
@@ -28,7 +31,14 @@ async function call(method, path, body, signal) {
     init.headers["content-type"] = "application/json";
     init.body = JSON.stringify(body);
   }
-  const res = await fetch(BASE + path, init);
+  let res = await send(path, init);
+  // Refused for want of a (valid) key: ask for one, then try once more with it.
+  while (res.status === 401) {
+    forgetKey();
+    const reason = detail(await res.clone().json().catch(() => null)) || "Enter an API key to continue.";
+    if (!(await askForKey(reason))) break;
+    res = await send(path, init);
+  }
   const text = await res.text();
   let data = null;
   if (text) {
@@ -40,6 +50,13 @@ async function call(method, path, body, signal) {
   }
   if (!res.ok) throw new ApiError(res.status, detail(data) || `${method} ${path}: ${res.status} ${res.statusText}`);
   return data;
+}
+
+/** `fetch` with the tab's API key, when it holds one. */
+function send(path, init) {
+  const key = apiKey();
+  const headers = key ? { ...init.headers, authorization: `Bearer ${key}` } : init.headers;
+  return fetch(BASE + path, { ...init, headers });
 }
 
 /** The server's explanation: a string, or Prefect's list of validation errors. */
