@@ -64,4 +64,3 @@ fn server_start_refuses_an_open_or_weakly_keyed_server() {
     weak.fails_with(&["too short"]);
     assert!(!weak.stderr.contains("hunter2"), "{weak:#?}");
 }
-

@@ -3,8 +3,8 @@
 //! code, stdout and stderr checked as a person or a script would see them. One module per
 //! command group.
 
-#[path = "../common/mod.rs"]
 mod auth;
+#[path = "../common/mod.rs"]
 mod common;
 mod deployments;
 mod flow_runs;
