@@ -1,12 +1,14 @@
 //! `flowgate`: the server, and the command line for people and scripts.
 
 mod client;
+mod concurrency_limit_cmd;
 mod deployment_cmd;
 mod flow_run_cmd;
 mod paused_input;
 mod run_ref;
 mod server_cmd;
 mod table;
+mod tag_limit_cmd;
 mod work_pool_cmd;
 mod work_queue_cmd;
 
@@ -62,6 +64,21 @@ enum Command {
         #[command(subcommand)]
         command: deployment_cmd::DeploymentCommand,
     },
+    /// Manage global concurrency limits and rate limits.
+    #[command(alias = "gcl")]
+    GlobalConcurrencyLimit {
+        #[command(flatten)]
+        api: client::ApiArgs,
+        #[command(subcommand)]
+        command: concurrency_limit_cmd::GlobalLimitCommand,
+    },
+    /// Manage task-run concurrency limits by tag.
+    ConcurrencyLimit {
+        #[command(flatten)]
+        api: client::ApiArgs,
+        #[command(subcommand)]
+        command: tag_limit_cmd::TagLimitCommand,
+    },
 }
 
 fn main() -> ExitCode {
@@ -97,6 +114,12 @@ fn main() -> ExitCode {
             }
             Command::Deployment { api, command } => {
                 deployment_cmd::run(api.client()?, command).await
+            }
+            Command::GlobalConcurrencyLimit { api, command } => {
+                concurrency_limit_cmd::run(api.client()?, command).await
+            }
+            Command::ConcurrencyLimit { api, command } => {
+                tag_limit_cmd::run(api.client()?, command).await
             }
         }
     });

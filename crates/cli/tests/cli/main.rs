@@ -6,6 +6,7 @@
 mod auth;
 #[path = "../common/mod.rs"]
 mod common;
+mod concurrency_limits;
 mod deployments;
 mod flow_runs;
 mod work_pools;
