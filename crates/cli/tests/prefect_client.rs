@@ -290,3 +290,52 @@ fn the_prefect_client_authenticates_with_a_key() {
     assert!(log.contains("API keys required"), "{log}");
     assert!(!log.contains(KEY), "the server logged the key:\n{log}");
 }
+
+on_each_backend!(
+    artifacts_are_reported_by_flows_and_tasks,
+    |db: TestDatabase| {
+        let Some((_server, api, stdout, _home)) = run_program("artifacts_flow", &db) else {
+            return;
+        };
+        assert!(stdout.contains("latest # Sales\n\n**Up** 5%"), "{stdout}");
+        assert!(stdout.contains("result 2"), "{stdout}");
+        let runs = runs_of(&api, "artifacts-flow");
+        assert_eq!(runs.len(), 1);
+        let run_id = runs[0]["id"].as_str().unwrap();
+        let (status, found) = api.post(
+            "/artifacts/filter",
+            &json!({"artifacts": {"flow_run_id": {"any_": [run_id]}}, "sort": "CREATED_DESC"}),
+        );
+        assert_eq!(status, 200, "{found}");
+        let by_type = |ty: &str| -> Value {
+            found
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|a| a["type"] == ty)
+                .cloned()
+                .unwrap_or_else(|| panic!("no {ty} artifact in {found}"))
+        };
+        let progress = by_type("progress");
+        assert_eq!(progress["data"], json!(100.0));
+        assert!(stdout.contains(&format!("progress {}", progress["id"].as_str().unwrap())));
+        let table = by_type("table");
+        assert!(table["task_run_id"].is_string(), "{table}");
+        let rows: Value = serde_json::from_str(table["data"].as_str().unwrap()).unwrap();
+        assert_eq!(
+            rows,
+            json!([{"region": "north", "sales": 10}, {"region": "south", "sales": null}])
+        );
+        assert_eq!(by_type("image")["data"], "https://example.com/chart.png");
+        let (_, latest) = api.post("/artifacts/latest/filter", &json!({"sort": "KEY_ASC"}));
+        let keys: Vec<&str> = latest
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["key"].as_str().unwrap())
+            .collect();
+        assert_eq!(keys, ["chart", "dashboard", "sales-report", "sales-table"]);
+        let (_, link) = api.get("/artifacts/dashboard/latest");
+        assert_eq!(link["data"], "[Dashboard](https://example.com/d)");
+    }
+);

@@ -4,6 +4,7 @@
 //! Everything here is deterministic given its inputs (the caller passes "now" and randomness in),
 //! so it is unit- and property-tested without a server, a database or a real clock.
 
+pub mod artifacts;
 pub mod automations;
 pub mod concurrency;
 pub mod deployment;

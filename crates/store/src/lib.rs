@@ -1,6 +1,6 @@
 //! Flowgate's storage. One trait per capability ([`FlowStore`], [`FlowRunStore`],
 //! [`TaskRunStore`], [`EventStore`], [`LogStore`], [`InputStore`], [`TaskQueueStore`],
-//! [`WorkPoolStore`], [`ConcurrencyLimitStore`], [`DeploymentStore`], [`VariableStore`]) and [`Store`], their union; [`open`] returns
+//! [`WorkPoolStore`], [`ConcurrencyLimitStore`], [`DeploymentStore`], [`VariableStore`], [`ArtifactStore`]) and [`Store`], their union; [`open`] returns
 //! the one implementation, on SQLite (the embedded default) or on PostgreSQL (for several server
 //! replicas), from one body of SQL with the differences between the two kept in one private
 //! trait. The database driver stays inside this
@@ -14,6 +14,7 @@ mod sql;
 mod sql_store;
 mod store;
 
+pub use capabilities::artifacts::ArtifactStore;
 pub use capabilities::automations::AutomationStore;
 pub use capabilities::concurrency_limits::ConcurrencyLimitStore;
 pub use capabilities::deployments::DeploymentStore;

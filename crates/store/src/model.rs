@@ -5,6 +5,9 @@
 
 use flowgate_core::Micros;
 
+pub use crate::capabilities::artifacts::{
+    Artifact, ArtifactFilter, ArtifactSort, ArtifactUpdate, NewArtifact,
+};
 pub use crate::capabilities::automations::{
     Automation, AutomationFilter, AutomationSort, AutomationSpec, EngineAutomation,
     EngineCheckpoint, FeedPosition, FiringRecord,

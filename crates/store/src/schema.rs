@@ -343,6 +343,24 @@ CREATE TABLE automation_engine (
 );
 CREATE INDEX events_received ON events(received, id)
 "#,
+    // 9: artifacts; a key's latest is its newest row, found through (key, created).
+    r#"
+CREATE TABLE artifacts (
+    id TEXT PRIMARY KEY,
+    created BIGINT NOT NULL,
+    updated BIGINT NOT NULL,
+    key TEXT,
+    type TEXT,
+    description TEXT,
+    data TEXT NOT NULL,
+    metadata TEXT,
+    flow_run_id TEXT,
+    task_run_id TEXT
+);
+CREATE INDEX artifacts_key ON artifacts(key, created);
+CREATE INDEX artifacts_flow_run ON artifacts(flow_run_id);
+CREATE INDEX artifacts_task_run ON artifacts(task_run_id)
+"#,
 ];
 
 /// Splits a migration into statements (none of ours contains a `;` inside a literal).

@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use crate::capabilities::artifacts::ArtifactStore;
 use crate::capabilities::automations::AutomationStore;
 use crate::capabilities::concurrency_limits::ConcurrencyLimitStore;
 use crate::capabilities::deployments::DeploymentStore;
@@ -71,6 +72,7 @@ pub trait Store:
     + ConcurrencyLimitStore
     + DeploymentStore
     + VariableStore
+    + ArtifactStore
     + AutomationStore
     + 'static
 {
@@ -88,6 +90,7 @@ impl<T> Store for T where
         + ConcurrencyLimitStore
         + DeploymentStore
         + VariableStore
+        + ArtifactStore
         + AutomationStore
         + 'static
 {

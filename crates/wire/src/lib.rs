@@ -13,6 +13,7 @@
 //! One module per capability: a new capability adds its module here, and its routes' bodies
 //! live in it.
 
+pub mod artifacts;
 pub mod auth;
 pub mod automations;
 pub mod concurrency_limits;
@@ -32,11 +33,18 @@ pub mod worker_channel;
 
 pub use flowgate_core::{Micros, StateType};
 use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::Value;
 
 /// Every error answer's body: `{"detail": "what is wrong and what to do"}`.
 #[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq)]
 pub struct ErrorBody {
     /// One or more sentences for a person.
     pub detail: String,
+}
+
+/// Reads a JSON value that is present, `null` included (`Some(Value::Null)`); with
+/// `#[serde(default)]` an absent field stays `None`. A PATCH body sets a value to `null` so.
+pub fn present_value<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
+    Value::deserialize(d).map(Some)
 }

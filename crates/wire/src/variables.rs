@@ -2,18 +2,12 @@
 //! `Variable.get`, `prefect variable …`).
 
 use schemars::JsonSchema;
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::Micros;
 use crate::filters::{AnyOf, NameFilter, Operator};
-
-/// Reads a JSON value that is present, `null` included (`Some(Value::Null)`); with
-/// `#[serde(default)]` an absent field stays `None`. A PATCH body sets a value to `null` so.
-pub fn present_value<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
-    Value::deserialize(d).map(Some)
-}
+use crate::{Micros, present_value};
 
 /// `POST /variables/`.
 #[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq)]

@@ -8,6 +8,7 @@ use std::cell::Cell;
 
 use flowgate_core::StateType;
 use flowgate_store::model::*;
+use flowgate_wire::artifacts as art;
 use flowgate_wire::filters as wire;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -300,6 +301,65 @@ pub fn variables(f: Option<flowgate_wire::variables::VariableFilter>) -> R<Varia
         name_like: name.like_,
         tags_all: budget.patterns(&format!("{path}.tags.all_"), tags.all_)?,
         tags_empty: tags.is_null_,
+    })
+}
+
+/// The artifacts an `artifacts` filter of `/artifacts/filter` selects.
+pub fn artifacts(f: Option<art::ArtifactFilter>) -> R<ArtifactFilter> {
+    let f = f.unwrap_or_default();
+    let parts = ArtifactParts {
+        key: f.key,
+        flow_run_id: f.flow_run_id,
+        task_run_id: f.task_run_id,
+        artifact_type: f.artifact_type,
+    };
+    artifact_filter(f.operator, f.id, parts, false)
+}
+
+/// The latest artifacts an `artifacts` filter of `/artifacts/latest/filter` selects.
+pub fn latest_artifacts(f: Option<art::ArtifactCollectionFilter>) -> R<ArtifactFilter> {
+    let f = f.unwrap_or_default();
+    let parts = ArtifactParts {
+        key: f.key,
+        flow_run_id: f.flow_run_id,
+        task_run_id: f.task_run_id,
+        artifact_type: f.artifact_type,
+    };
+    artifact_filter(f.operator, f.latest_id, parts, true)
+}
+
+/// What the two artifact filters share.
+struct ArtifactParts {
+    key: Option<art::ArtifactKeyFilter>,
+    flow_run_id: Option<wire::AnyOf<uuid::Uuid>>,
+    task_run_id: Option<wire::AnyOf<uuid::Uuid>>,
+    artifact_type: Option<art::ArtifactTypeFilter>,
+}
+
+fn artifact_filter(
+    operator: Option<wire::Operator>,
+    ids: Option<wire::AnyOf<uuid::Uuid>>,
+    f: ArtifactParts,
+    latest_only: bool,
+) -> R<ArtifactFilter> {
+    let path = "body.artifacts";
+    and_only(path, operator)?;
+    let budget = Budget::new();
+    let key = f.key.unwrap_or_default();
+    let ty = f.artifact_type.unwrap_or_default();
+    let any = |field: &str, a: Option<wire::AnyOf<uuid::Uuid>>| {
+        budget.values(&format!("{path}.{field}.any_"), a.and_then(|a| a.any_))
+    };
+    Ok(ArtifactFilter {
+        latest_only,
+        ids: any(if latest_only { "latest_id" } else { "id" }, ids)?,
+        keys: budget.values(&format!("{path}.key.any_"), key.any_)?,
+        key_like: key.like_,
+        key_exists: key.exists_,
+        flow_run_ids: any("flow_run_id", f.flow_run_id)?,
+        task_run_ids: any("task_run_id", f.task_run_id)?,
+        types: budget.values(&format!("{path}.type.any_"), ty.any_)?,
+        types_not: budget.values(&format!("{path}.type.not_any_"), ty.not_any_)?,
     })
 }
 

@@ -3,6 +3,7 @@
 //! converted here to domain values; domain values are rendered here into wire types. One module
 //! per capability; `filters.rs` reads every filter body.
 
+pub mod artifacts;
 pub mod automations;
 pub mod concurrency_limits;
 pub mod deployments;

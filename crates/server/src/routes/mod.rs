@@ -1,6 +1,7 @@
 //! HTTP routes, one module per resource, mounted under `/api`.
 
 mod admin;
+mod artifacts;
 mod automations;
 mod concurrency_limits;
 mod deployments;
@@ -49,6 +50,7 @@ pub fn api_routes() -> ApiRoutes {
         .merge(worker_channel::routes())
         .merge(deployments::routes())
         .merge(variables::routes())
+        .merge(artifacts::routes())
         .merge(automations::routes())
 }
 

@@ -4,6 +4,7 @@
 //! A new capability (work pools, concurrency limits, automations) is a new module here, a new
 //! module in `sql_store/` implementing its trait, a migration, and one line in `Store`.
 
+pub mod artifacts;
 pub mod automations;
 pub mod concurrency_limits;
 pub mod deployments;

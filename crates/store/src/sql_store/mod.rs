@@ -2,6 +2,7 @@
 //! module per capability. This module opens and migrates the database and holds the plumbing
 //! the capability modules share.
 
+mod artifacts;
 mod automations;
 mod concurrency_leases;
 mod concurrency_limits;

@@ -2,6 +2,7 @@
 //! `flowgate-testkit` for where PostgreSQL comes from and when it may be skipped). One module
 //! per store capability; this file holds what they share.
 
+mod artifacts;
 mod automations;
 mod concurrency_limits;
 mod deployments;
