@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use flowgate_wire::filters::{AnyOf, FlowFilter, FlowFilterRequest};
 use flowgate_wire::flows::Flow;
 use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue};
@@ -64,6 +64,7 @@ fn auth_headers() -> anyhow::Result<HeaderMap> {
 }
 
 /// An API client.
+#[derive(Clone)]
 pub struct Client {
     base: String,
     http: reqwest::Client,
@@ -93,7 +94,11 @@ impl Client {
     }
 
     /// `POST path` with `body` as JSON, not reading the answer (for 204s).
-    pub async fn post_empty(&self, path: &str, body: &impl Serialize) -> anyhow::Result<()> {
+    pub async fn post_empty<B: Serialize + ?Sized>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> anyhow::Result<()> {
         self.send::<Value>(path, self.http.post(self.url(path)).json(body))
             .await
             .map(drop)
@@ -127,6 +132,11 @@ impl Client {
         Ok(flows.into_iter().map(|f| (f.id, f.name)).collect())
     }
 
+    /// The API's base URL.
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
     fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
@@ -136,12 +146,9 @@ impl Client {
         path: &str,
         req: reqwest::RequestBuilder,
     ) -> anyhow::Result<T> {
-        let resp = req.send().await.map_err(|e| {
-            anyhow::anyhow!(
-                "could not reach the Flowgate server at {}: {}. Is it running? Start it with `flowgate server start`",
-                self.base,
-                root_cause(&e)
-            )
+        let resp = req.send().await.map_err(|e| Unreachable {
+            base: self.base.clone(),
+            cause: root_cause(&e),
         })?;
         let status = resp.status();
         let body: Value = resp.json().await.unwrap_or(Value::Null);
@@ -159,14 +166,64 @@ impl Client {
             Err(_) if body.is_null() => status.to_string(),
             Err(_) => body.to_string(),
         };
-        if status == reqwest::StatusCode::UNAUTHORIZED {
-            bail!(
-                "{detail} (HTTP 401). Set FLOWGATE_API_KEY to a key the server at {} accepts",
+        let detail = if status == reqwest::StatusCode::UNAUTHORIZED {
+            format!(
+                "{detail}. Set FLOWGATE_API_KEY to a key the server at {} accepts",
                 self.base
-            );
+            )
+        } else {
+            detail
+        };
+        Err(Refused {
+            status: status.as_u16(),
+            detail,
         }
-        bail!("{detail} (HTTP {})", status.as_u16())
+        .into())
     }
+}
+
+/// The server could not be reached (a worker waits and tries again).
+#[derive(Debug)]
+pub struct Unreachable {
+    base: String,
+    cause: String,
+}
+
+impl std::fmt::Display for Unreachable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "could not reach the Flowgate server at {}: {}. Is it running? Start it with `flowgate server start`",
+            self.base, self.cause
+        )
+    }
+}
+
+impl std::error::Error for Unreachable {}
+
+/// The server answered with an error status.
+#[derive(Debug)]
+pub struct Refused {
+    /// The HTTP status.
+    pub status: u16,
+    /// The server's `detail`.
+    pub detail: String,
+}
+
+impl std::fmt::Display for Refused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} (HTTP {})", self.detail, self.status)
+    }
+}
+
+impl std::error::Error for Refused {}
+
+/// Whether `e` (or what it wraps) is the server being unreachable or unavailable (503): an
+/// error worth waiting out.
+pub fn is_transient(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.is::<Unreachable>() || c.downcast_ref::<Refused>().is_some_and(|r| r.status == 503)
+    })
 }
 
 fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {

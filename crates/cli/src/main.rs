@@ -11,6 +11,7 @@ mod table;
 mod tag_limit_cmd;
 mod work_pool_cmd;
 mod work_queue_cmd;
+mod worker;
 
 use std::process::ExitCode;
 
@@ -79,6 +80,13 @@ enum Command {
         #[command(subcommand)]
         command: tag_limit_cmd::TagLimitCommand,
     },
+    /// Run a pool's flow runs as processes.
+    Worker {
+        #[command(flatten)]
+        api: client::ApiArgs,
+        #[command(subcommand)]
+        command: worker::WorkerCommand,
+    },
 }
 
 fn main() -> ExitCode {
@@ -121,6 +129,7 @@ fn main() -> ExitCode {
             Command::ConcurrencyLimit { api, command } => {
                 tag_limit_cmd::run(api.client()?, command).await
             }
+            Command::Worker { api, command } => worker::run(api.client()?, command).await,
         }
     });
     match result {

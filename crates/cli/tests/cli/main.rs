@@ -10,6 +10,7 @@ mod concurrency_limits;
 mod deployments;
 mod flow_runs;
 mod work_pools;
+mod worker;
 
 use std::io::{BufRead, BufReader, Read};
 use std::process::{Child, Command, Stdio};
@@ -84,6 +85,11 @@ impl Running {
             stdout,
             stderr: Some(stderr),
         }
+    }
+
+    /// The command's process id.
+    fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// The next line on stdout, failing the test if none comes within [`PATIENCE`].

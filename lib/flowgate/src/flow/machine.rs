@@ -6,6 +6,7 @@
 
 use std::future::poll_fn;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use flowgate_wire::flow_runs::{FlowRun, FlowRunCreate};
@@ -98,6 +99,49 @@ async fn create_run(
     Ok((run.id, run.name))
 }
 
+/// The environment variable naming the flow run a worker started this process for
+/// (`flowgate worker` sets it, beside Prefect's `PREFECT__FLOW_RUN_ID`).
+pub const WORKER_RUN_ENV: &str = "FLOWGATE_FLOW_RUN_ID";
+
+/// Whether this process's worker run was taken: only the first top-level call of its flow
+/// reports into it; every later call makes a run of its own.
+static WORKER_RUN_TAKEN: AtomicBool = AtomicBool::new(false);
+
+/// The run a worker started this process for, when it is a run of `meta`'s flow and no call
+/// took it yet: a deployed program's flow reports into the run the worker was handed instead of
+/// creating another. The worker moves it to Running before starting the process; a run found
+/// still Pending is moved here.
+async fn worker_run(
+    engine: &Arc<Engine>,
+    meta: &'static FlowMeta,
+) -> Result<Option<(Uuid, String)>, NotStarted> {
+    let Some(id) = std::env::var(WORKER_RUN_ENV)
+        .ok()
+        .and_then(|v| Uuid::parse_str(v.trim()).ok())
+    else {
+        return Ok(None);
+    };
+    if WORKER_RUN_TAKEN.load(Ordering::SeqCst) {
+        return Ok(None);
+    }
+    let run: FlowRun = engine
+        .api
+        .get("the worker's flow run", &format!("/flow_runs/{id}"))
+        .await
+        .map_err(NotStarted::Failed)?;
+    let flow_id = engine
+        .flow_id(meta.name)
+        .await
+        .map_err(NotStarted::Failed)?;
+    if run.flow_id != flow_id || WORKER_RUN_TAKEN.swap(true, Ordering::SeqCst) {
+        return Ok(None);
+    }
+    if run.state_type != Some(StateType::Running) {
+        start_running(engine.clone(), id, "moving the worker's run to Running").await?;
+    }
+    Ok(Some((id, run.name)))
+}
+
 /// Why a run could not be (re)started.
 enum NotStarted {
     /// It was cancelled meanwhile.
@@ -151,6 +195,11 @@ impl FlowMachine {
             .run({
                 let engine = engine.clone();
                 async move {
+                    if link.is_none()
+                        && let Some(adopted) = worker_run(&engine, meta).await?
+                    {
+                        return Ok(adopted);
+                    }
                     let (id, name) = create_run(engine.clone(), meta, parameters, link)
                         .await
                         .map_err(NotStarted::Failed)?;

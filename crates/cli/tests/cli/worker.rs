@@ -1,0 +1,241 @@
+//! `flowgate worker start` running a deployed Rust flow binary: the flow program is this test
+//! binary itself, run by the worker as `<this binary> --exact worker::deployed_flow_program`
+//! (the test below does nothing unless the worker started it). The flow reports into the run
+//! the worker was handed; a killed process ends Crashed; a cancellation stops the process and
+//! ends the run Cancelled; SIGTERM stops the worker.
+
+use std::time::Duration;
+
+use flowgate::{flow, task};
+use serde_json::{Value, json};
+
+use crate::*;
+
+/// Set in the deployment's job variables: this process is the worker's flow program.
+const AS_FLOW: &str = "FLOWGATE_E2E_DEPLOYED_FLOW";
+
+#[task]
+fn double(x: i64) -> i64 {
+    x * 2
+}
+
+#[flow(name = "deployed")]
+fn deployed(x: i64, hang: bool) -> i64 {
+    let y = double(x);
+    println!("doubled {x} to {y}");
+    if hang {
+        println!("hanging");
+        std::thread::sleep(Duration::from_secs(600));
+    }
+    y
+}
+
+/// The flow program: reads its parameters from the worker (`FLOWGATE_PARAMETERS`) and runs the
+/// flow, which reports into the worker's run.
+#[test]
+fn deployed_flow_program() {
+    if std::env::var(AS_FLOW).is_err() {
+        return;
+    }
+    let params: Value =
+        serde_json::from_str(&std::env::var("FLOWGATE_PARAMETERS").expect("the worker sets it"))
+            .expect("parameters are JSON");
+    let x = params["x"].as_i64().unwrap_or(1);
+    deployed(x, params["hang"].as_bool().unwrap_or(false));
+}
+
+/// The command that runs [`deployed_flow_program`].
+fn flow_program() -> String {
+    let exe = std::env::current_exe().expect("the test binary's path");
+    format!(
+        "'{}' --exact worker::deployed_flow_program --nocapture --test-threads=1",
+        exe.display()
+    )
+}
+
+impl Server {
+    /// The run `id` as the API reads it.
+    fn read_run(&self, id: &str) -> Value {
+        let (status, run) = self.api.get(&format!("/flow_runs/{id}"));
+        assert_eq!(status, 200, "{run}");
+        run
+    }
+
+    /// Waits until `check` holds for the run, failing after a minute.
+    #[track_caller]
+    fn wait_for_run(&self, id: &str, what: &str, check: impl Fn(&Value) -> bool) -> Value {
+        let found = self.api.eventually(Duration::from_secs(60), |_| {
+            let run = self.read_run(id);
+            check(&run).then_some(run)
+        });
+        found.unwrap_or_else(|| panic!("run {id} never {what}: {}", self.read_run(id)))
+    }
+
+    /// Whether a line of the run's logs ends with `message` (the test harness prints the test's
+    /// name at the start of its first line).
+    fn logged(&self, id: &str, message: &str) -> bool {
+        let (_, logs) = self.api.post(
+            "/logs/filter",
+            &json!({"logs": {"flow_run_id": {"any_": [id]}}, "limit": 200}),
+        );
+        logs.as_array()
+            .into_iter()
+            .flatten()
+            .any(|l| l["message"].as_str().is_some_and(|m| m.ends_with(message)))
+    }
+
+    /// Asks for a run of `deployed/rust` with these parameters; returns its id.
+    fn ask(&self, params: &[&str]) -> String {
+        let mut args = vec!["deployment", "run", "deployed/rust", "--json"];
+        for p in params {
+            args.extend(["-p", p]);
+        }
+        id(&serde_json::from_str(self.cmd(&args).ok()).expect("run --json prints the run"))
+    }
+}
+
+on_each_backend!(
+    a_deployed_rust_flow_is_run_by_flowgate_worker_start,
+    |db: TestDatabase| {
+        let s = Server::start(&db);
+        let flow = s.flow("deployed");
+        s.cmd(&["work-pool", "create", "rust-pool"]).ok();
+        let body = json!({"name": "rust", "flow_id": flow, "work_pool_name": "rust-pool",
+            "entrypoint": flow_program(), "parameters": {"x": 1},
+            "job_variables": {"env": {AS_FLOW: "1", "FLOWGATE_LOGGING_LEVEL": "WARNING"}}});
+        s.post("/deployments/", body, 201);
+        let worker = Running::start(&s.args(&[
+            "worker",
+            "start",
+            "--pool",
+            "rust-pool",
+            "--limit",
+            "2",
+            "--name",
+            "w1",
+        ]));
+        assert!(
+            worker
+                .next_line()
+                .starts_with("Worker \"w1\" takes runs from pool")
+        );
+
+        // A run asked for from the command line, watched to its end.
+        let out = s.cmd(&[
+            "deployment",
+            "run",
+            "deployed/rust",
+            "-p",
+            "x=21",
+            "--watch",
+        ]);
+        assert!(out.ok().trim_end().ends_with("Completed"), "{out:#?}");
+        let (_, runs) = s.api.post(
+            "/flow_runs/filter",
+            &json!({"flows": {"name": {"any_": ["deployed"]}}}),
+        );
+        let runs = runs.as_array().unwrap();
+        assert_eq!(
+            runs.len(),
+            1,
+            "the flow reported into the worker's run: {runs:#?}"
+        );
+        let run = &runs[0];
+        assert_eq!(run["state_name"], "Completed");
+        assert!(run["infrastructure_pid"].as_str().is_some(), "{run}");
+        let (_, tasks) = s.api.post(
+            "/task_runs/filter",
+            &json!({"flow_runs": {"id": {"any_": [run["id"]]}}}),
+        );
+        assert_eq!(
+            tasks[0]["task_key"].as_str().map(|k| k.ends_with("double")),
+            Some(true)
+        );
+        // The flow ends its run itself; its output reaches the run's logs as the process exits.
+        let logged = s.api.eventually(Duration::from_secs(30), |_| {
+            s.logged(&id(run), "doubled 21 to 42").then_some(())
+        });
+        assert!(
+            logged.is_some(),
+            "the process's output is the run's log: {:#}",
+            s.api
+                .post(
+                    "/logs/filter",
+                    &json!({"logs": {"flow_run_id": {"any_": [run["id"]]}}})
+                )
+                .1
+        );
+
+        // A killed flow process: the run is Crashed.
+        let doomed = s.ask(&["hang=true"]);
+        let hanging = s.wait_for_run(&doomed, "hung", |r| {
+            r["state_type"] == "RUNNING" && s.logged(&doomed, "hanging")
+        });
+        let pid = hanging["infrastructure_pid"]
+            .as_str()
+            .unwrap()
+            .rsplit(':')
+            .next()
+            .unwrap()
+            .to_owned();
+        let killed = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{pid}")])
+            .status();
+        assert!(killed.unwrap().success());
+        let crashed = s.wait_for_run(&doomed, "crashed", |r| r["state_type"] == "CRASHED");
+        assert!(
+            crashed["state"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("killed by signal 9"),
+            "{crashed}"
+        );
+
+        // A cancellation reaches the process; the run ends Cancelled.
+        let cancelled = s.ask(&["hang=true"]);
+        s.wait_for_run(&cancelled, "hung", |r| {
+            r["state_type"] == "RUNNING" && s.logged(&cancelled, "hanging")
+        });
+        assert_eq!(s.set_state(&cancelled, "CANCELLING"), "Cancelling");
+        s.wait_for_run(&cancelled, "was cancelled", |r| {
+            r["state_type"] == "CANCELLED"
+        });
+
+        // SIGTERM: the worker stops taking work and exits once it holds nothing.
+        let pid = worker.pid().to_string();
+        assert!(
+            Command::new("kill")
+                .args(["-TERM", &pid])
+                .status()
+                .unwrap()
+                .success()
+        );
+        let out = worker.finish();
+        assert_eq!(out.code, Some(0), "{out:#?}");
+        assert!(out.stdout.contains("Worker \"w1\" stopped"), "{out:#?}");
+    }
+);
+
+on_each_backend!(
+    a_run_without_a_command_fails_and_a_failing_one_says_its_exit_code,
+    |db: TestDatabase| {
+        let s = Server::start(&db);
+        let flow = s.flow("shell");
+        s.cmd(&["work-pool", "create", "sh"]).ok();
+        for (name, entrypoint) in [("none", json!(null)), ("three", json!("echo out; exit 3"))] {
+            let body = json!({"name": name, "flow_id": flow, "work_pool_name": "sh",
+                              "entrypoint": entrypoint});
+            s.post("/deployments/", body, 201);
+        }
+        let worker = Running::start(&s.args(&["worker", "start", "--pool", "sh"]));
+        worker.next_line();
+        let out = s.cmd(&["deployment", "run", "shell/none", "--watch"]);
+        out.fails_with(&["ended Failed", "no entrypoint"]);
+        let out = s.cmd(&["deployment", "run", "shell/three", "--watch"]);
+        out.fails_with(&["ended Failed", "exited with code 3"]);
+        // A worker for a pool that does not exist yet creates it.
+        let other = Running::start(&s.args(&["worker", "start", "--pool", "made-by-worker"]));
+        assert_eq!(other.next_line(), "Created work pool \"made-by-worker\"");
+        s.cmd(&["work-pool", "inspect", "made-by-worker"]).ok();
+    }
+);
