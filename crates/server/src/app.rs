@@ -49,6 +49,9 @@ pub struct AppState {
     pub scheduler: Arc<tokio::sync::Notify>,
     /// The keys callers must present (none: authentication is off).
     pub api_keys: ApiKeys,
+    /// Tells the trigger engine to read the automations again (one was created, changed or
+    /// deleted).
+    pub automations: Arc<tokio::sync::Notify>,
 }
 
 impl AppState {

@@ -6,6 +6,7 @@
 
 mod app;
 mod auth;
+mod automations;
 mod clock;
 mod concurrency;
 mod convert;
@@ -158,6 +159,7 @@ pub async fn start_with_clock(config: ServerConfig, clock: Clock) -> anyhow::Res
         work: Arc::new(tokio::sync::Notify::new()),
         scheduler: Arc::new(tokio::sync::Notify::new()),
         api_keys: config.api_keys.clone(),
+        automations: Arc::new(tokio::sync::Notify::new()),
     };
     let for_timeouts = state.clone();
     services.spawn("pause-timeouts", move |shutdown| {
@@ -170,6 +172,10 @@ pub async fn start_with_clock(config: ServerConfig, clock: Clock) -> anyhow::Res
     let for_late_runs = state.clone();
     services.spawn("late-runs", move |shutdown| {
         scheduling::late_runs(for_late_runs, shutdown)
+    });
+    let (for_triggers, since) = (state.clone(), state.now());
+    services.spawn("triggers", move |shutdown| {
+        automations::run(for_triggers, since, shutdown)
     });
     let app = router(state);
     let (stop, stopped) = oneshot::channel::<()>();

@@ -163,6 +163,7 @@ async fn create(
         .store
         .create_automation(&spec, &related, owner.as_deref(), app.now())
         .await?;
+    app.automations.notify_one();
     Ok((StatusCode::CREATED, Json(automation_out(&created)?)))
 }
 
@@ -184,6 +185,7 @@ async fn replace(
     app.store
         .replace_automation(id, &spec, &related, app.now())
         .await?;
+    app.automations.notify_one();
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -196,12 +198,14 @@ async fn patch(
     app.store
         .set_automation_enabled(id, body.enabled, app.now())
         .await?;
+    app.automations.notify_one();
     Ok(StatusCode::NO_CONTENT)
 }
 
 async fn delete(State(app): State<AppState>, Path(id): Path<String>) -> ApiResult<StatusCode> {
     let id = parse_id(&id, "automation")?;
     app.store.delete_automation(id).await?;
+    app.automations.notify_one();
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -249,6 +253,7 @@ async fn delete_owned(
     app.store
         .delete_automations_owned_by(&resource_id, app.now())
         .await?;
+    app.automations.notify_one();
     Ok(StatusCode::ACCEPTED)
 }
 

@@ -200,6 +200,19 @@ async fn create_flow_run(
     Body(body): Body<wire::DeploymentFlowRunCreate>,
 ) -> ApiResult<(StatusCode, Json<FlowRun>)> {
     let id = parse_id(&id, "deployment")?;
+    let run = run_deployment(&app, id, body).await?;
+    Ok((StatusCode::CREATED, Json(flow_run_out(run, app.now()))))
+}
+
+/// Creates a run of deployment `id`: the given parameters over the deployment's (checked
+/// against its schema when it enforces one), in the given state (Scheduled now by default),
+/// queued for its workers. `POST /deployments/{id}/create_flow_run` and the automations'
+/// `run-deployment` action both come here.
+pub(crate) async fn run_deployment(
+    app: &AppState,
+    id: Uuid,
+    body: wire::DeploymentFlowRunCreate,
+) -> ApiResult<flowgate_store::model::FlowRun> {
     let now = app.now();
     let deployment = app.store.read_deployment(id, now).await?;
     let defaults = deployment
@@ -244,7 +257,7 @@ async fn create_flow_run(
         .create_deployment_flow_run(id, run, body.work_queue_name.as_deref(), now)
         .await?;
     app.work.notify_waiters();
-    Ok((StatusCode::CREATED, Json(flow_run_out(run, now))))
+    Ok(run)
 }
 
 /// A 422 naming each parameter that fails the deployment's schema.

@@ -4,7 +4,7 @@ mod admin;
 mod artifacts;
 mod automations;
 mod concurrency_limits;
-mod deployments;
+pub(crate) mod deployments;
 mod events;
 mod events_in;
 mod events_out;

@@ -225,3 +225,177 @@ on_each_backend!(
         s.stop().await;
     }
 );
+
+/// Completes a new run of flow `flow` (its `prefect.flow-run.Completed` event names the flow).
+async fn complete(s: &TestServer, flow: &str) {
+    let created = s.post_json("/flows/", &json!({"name": flow})).await;
+    assert!(created.status.is_success(), "{:?}", created.body);
+    let run = s
+        .create_flow_run(&id(&created.body), &format!("{flow}-run"))
+        .await;
+    for state in ["RUNNING", "COMPLETED"] {
+        s.set_flow_run_state(&id(&run), state, json!({}), json!({}))
+            .await
+            .expect(201);
+    }
+}
+
+/// Waits until automation `a` has fired `n` times (its `prefect.automation.triggered` events).
+async fn fired(s: &TestServer, a: &str, n: usize) {
+    let filter = json!({"event": {"name": ["prefect.automation.triggered"]},
+                        "resource": {"id": [format!("prefect.automation.{a}")]}});
+    s.eventually(&format!("{n} firings of {a}"), || async {
+        (s.events(filter.clone()).await.0.len() >= n).then_some(())
+    })
+    .await;
+}
+
+/// An automation firing on `sentinel` events: once it has fired, every event sent before the
+/// sentinel has been evaluated (the engine takes events in order).
+async fn sentinel(s: &TestServer) -> String {
+    let body = automation(
+        "sentinel",
+        json!({"type": "event", "expect": ["test.sentinel"]}),
+        json!([{"type": "do-nothing"}]),
+    );
+    id(&s.post_json("/automations/", &body).await.expect(201))
+}
+
+async fn send_sentinel(s: &TestServer) {
+    let mut ws = s.ws_connect_authenticated("/events/in").await;
+    support::send_json(
+        &mut ws,
+        &support::plain_event("test.sentinel", "test.thing"),
+    )
+    .await;
+    support::sync(&mut ws).await;
+}
+
+async fn runs_of(s: &TestServer, dep: &str) -> Vec<Value> {
+    let body = json!({"flow_runs": {"deployment_id": {"any_": [dep]}}});
+    let runs = s.post_json("/flow_runs/filter", &body).await.expect(200);
+    runs.as_array().unwrap().clone()
+}
+
+on_each_backend!(
+    a_compound_fires_in_any_order_and_runs_a_deployment_with_its_parameters,
+    async |db: TestDatabase| {
+        let s = TestServer::start(db).await;
+        let dep = deployment(&s).await;
+        let compound = json!({"type": "compound", "require": "all", "within": 300.0,
+                              "triggers": [completed("train-model"), completed("validation-flow")]});
+        let actions = json!([{"type": "run-deployment", "source": "selected",
+                              "deployment_id": dep, "parameters": {"n": 42}}]);
+        let a = id(&s
+            .post_json("/automations/", &automation("both-done", compound, actions))
+            .await
+            .expect(201));
+        complete(&s, "validation-flow").await;
+        complete(&s, "train-model").await;
+        fired(&s, &a, 1).await;
+        let runs = s
+            .eventually("the deployment's run", || async {
+                let runs = runs_of(&s, &dep).await;
+                (!runs.is_empty()).then_some(runs)
+            })
+            .await;
+        assert_eq!(runs[0]["parameters"]["n"], 42);
+        let executed = json!({"event": {"name": ["prefect.automation.action.executed"]},
+                              "resource": {"id": [format!("prefect.automation.{a}")]}});
+        s.eventually("the action's outcome", || async {
+            (s.events(executed.clone()).await.0.len() == 1).then_some(())
+        })
+        .await;
+        s.stop().await;
+    }
+);
+
+on_each_backend!(
+    a_sequence_fires_only_in_order_and_pauses_a_work_pool,
+    async |db: TestDatabase| {
+        let s = TestServer::start(db).await;
+        let pool = s
+            .post_json("/work_pools/", &json!({"name": "pool1", "type": "process"}))
+            .await
+            .expect(201);
+        let seq = json!({"type": "sequence", "within": 600.0,
+                         "triggers": [completed("train-model"), completed("validation-flow")]});
+        let actions =
+            json!([{"type": "pause-work-pool", "source": "selected", "work_pool_id": id(&pool)}]);
+        let a = id(&s
+            .post_json("/automations/", &automation("in-order", seq, actions))
+            .await
+            .expect(201));
+        let done = sentinel(&s).await;
+        complete(&s, "validation-flow").await;
+        complete(&s, "train-model").await;
+        send_sentinel(&s).await;
+        fired(&s, &done, 1).await;
+        assert_eq!(
+            s.get("/work_pools/pool1").await.expect(200)["is_paused"],
+            false,
+            "out of order: no firing"
+        );
+        complete(&s, "validation-flow").await;
+        fired(&s, &a, 1).await;
+        s.eventually("the pool paused", || async {
+            (s.get("/work_pools/pool1").await.expect(200)["is_paused"] == true).then_some(())
+        })
+        .await;
+        s.stop().await;
+    }
+);
+
+on_each_backend!(
+    a_paused_flow_run_is_resumed_by_an_automation,
+    async |db: TestDatabase| {
+        let s = TestServer::start(db).await;
+        let trigger = json!({"type": "event", "expect": ["prefect.flow-run.Paused"],
+                             "match": {"prefect.resource.id": "prefect.flow-run.*"}});
+        s.post_json(
+            "/automations/",
+            &automation("auto-resume", trigger, json!([{"type": "resume-flow-run"}])),
+        )
+        .await
+        .expect(201);
+        let flow = s.create_flow("waits").await;
+        let run = id(&s.create_flow_run(&flow, "waiting").await);
+        s.set_flow_run_state(&run, "RUNNING", json!({}), json!({}))
+            .await
+            .expect(201);
+        s.set_flow_run_state(&run, "PAUSED", json!({"pause_timeout": support::stamp(jiff::Timestamp::now() + jiff::SignedDuration::from_secs(3600))}), json!({}))
+            .await
+            .expect(201);
+        s.eventually("the run resumed", || async {
+            let state =
+                s.get(&format!("/flow_runs/{run}")).await.expect(200)["state"]["type"].clone();
+            (state == "RUNNING").then_some(())
+        })
+        .await;
+        s.stop().await;
+    }
+);
+
+on_each_backend!(
+    a_restart_between_two_events_of_a_compound_still_fires,
+    async |db: TestDatabase| {
+        let s = TestServer::start(db).await;
+        let compound = json!({"type": "compound", "require": "all", "within": 300.0,
+                              "triggers": [completed("train-model"), completed("validation-flow")]});
+        let a = id(&s
+            .post_json(
+                "/automations/",
+                &automation("both-done", compound, json!([{"type": "do-nothing"}])),
+            )
+            .await
+            .expect(201));
+        let done = sentinel(&s).await;
+        complete(&s, "train-model").await;
+        send_sentinel(&s).await;
+        fired(&s, &done, 1).await;
+        let s = s.restart().await;
+        complete(&s, "validation-flow").await;
+        fired(&s, &a, 1).await;
+        s.stop().await;
+    }
+);

@@ -276,6 +276,38 @@ impl TestServer {
         ws
     }
 
+    /// Stops the server and starts another on the same database and clock.
+    pub async fn restart(self) -> TestServer {
+        let TestServer {
+            server, clock, _db, ..
+        } = self;
+        tokio::time::timeout(PATIENCE, server.stop())
+            .await
+            .expect("server stops in time")
+            .expect("server stops cleanly");
+        TestServer::start_with_clock(_db, clock).await
+    }
+
+    /// Asks `probe` every 20 ms until it answers `Some`, failing the test after twice
+    /// [`PATIENCE`].
+    pub async fn eventually<T, F, Fut>(&self, what: &str, mut probe: F) -> T
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Option<T>>,
+    {
+        let deadline = tokio::time::Instant::now() + PATIENCE * 2;
+        loop {
+            if let Some(found) = probe().await {
+                return found;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "waited in vain for {what}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     /// Stops the server, failing the test if that takes longer than [`PATIENCE`].
     pub async fn stop(self) {
         tokio::time::timeout(PATIENCE, self.server.stop())

@@ -181,10 +181,12 @@ pub trait AutomationStore: Send + Sync {
     /// The enabled automations with their stored engine states.
     async fn engine_automations(&self) -> Result<Vec<EngineAutomation>>;
     /// Takes (or keeps) the engine lease for `holder` until `now + ttl`; returns the stored feed
-    /// position when `holder` holds it, `None` while another holder's lease lasts.
+    /// position when `holder` holds it (the very first claim starts reading at `first`),
+    /// `None` while another holder's lease lasts.
     async fn claim_engine(
         &self,
         holder: Uuid,
+        first: Micros,
         now: Micros,
         ttl: std::time::Duration,
     ) -> Result<Option<FeedPosition>>;

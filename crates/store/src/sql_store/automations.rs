@@ -226,6 +226,7 @@ impl<B: Backend> AutomationStore for SqlStore<B> {
     async fn claim_engine(
         &self,
         holder: Uuid,
+        first: Micros,
         now: Micros,
         ttl: Duration,
     ) -> Result<Option<FeedPosition>> {
@@ -238,7 +239,7 @@ impl<B: Backend> AutomationStore for SqlStore<B> {
                 ENGINE.into(),
                 holder.into(),
                 until(now, ttl).into(),
-                now.into(),
+                first.into(),
                 "[]".into(),
             ]])
             .push(

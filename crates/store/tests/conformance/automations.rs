@@ -133,9 +133,9 @@ on_each_backend!(
             .create_automation(&spec("a"), &[], None, t0)
             .await
             .unwrap();
-        let start = one.claim_engine(h1, t0, ttl).await.unwrap().unwrap();
+        let start = one.claim_engine(h1, t0, t0, ttl).await.unwrap().unwrap();
         assert_eq!(start.received, t0, "a first claim starts at the present");
-        assert!(two.claim_engine(h2, t0, ttl).await.unwrap().is_none());
+        assert!(two.claim_engine(h2, t0, t0, ttl).await.unwrap().is_none());
         let state = AutomationState {
             firings: 3,
             ..Default::default()
@@ -153,11 +153,16 @@ on_each_backend!(
         assert_eq!(loaded[0].state.as_ref(), Some(&state));
         // The lease lapses: the other replica takes over where the first stopped.
         let later = Micros(t0.0 + 11_000_000);
-        let taken = two.claim_engine(h2, later, ttl).await.unwrap();
+        let taken = two.claim_engine(h2, t0, later, ttl).await.unwrap();
         assert_eq!(taken, Some(checkpoint.position.clone()));
         assert!(!one.save_engine(h1, &checkpoint, later, ttl).await.unwrap());
         two.release_engine(h2).await.unwrap();
-        assert!(one.claim_engine(h1, later, ttl).await.unwrap().is_some());
+        assert!(
+            one.claim_engine(h1, t0, later, ttl)
+                .await
+                .unwrap()
+                .is_some()
+        );
         // A disabled automation is not the engine's.
         one.set_automation_enabled(a.id, false, later)
             .await
