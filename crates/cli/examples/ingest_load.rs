@@ -1,7 +1,10 @@
 //! Event-ingest load generator: pushes `prefect.task-run.*` events, shaped like the `prefect`
 //! client's, over N websocket connections to `/api/events/in`, then pings every connection. The
 //! server answers a ping only once everything sent before it is stored, so the time to the last
-//! pong is the time to store every event. Prints one JSON line.
+//! pong is the time to store every event. With `--automations N`, N enabled automations
+//! evaluate every event (see [`load_automation`]), and one more waits for a sentinel event sent
+//! after the flood, which says when the trigger engine has taken every event. Prints one JSON
+//! line.
 //!
 //! ```text
 //! cargo run --release -p flowgate-cli --example ingest_load -- \
@@ -21,6 +24,7 @@ struct Args {
     api_url: String,
     task_runs: usize,
     connections: usize,
+    automations: usize,
 }
 
 fn parse_args() -> anyhow::Result<Args> {
@@ -28,6 +32,7 @@ fn parse_args() -> anyhow::Result<Args> {
         api_url: "http://127.0.0.1:4200/api".into(),
         task_runs: 40_000,
         connections: 4,
+        automations: 0,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -36,7 +41,10 @@ fn parse_args() -> anyhow::Result<Args> {
             "--api-url" => args.api_url = value,
             "--task-runs" => args.task_runs = value.parse().context("--task-runs")?,
             "--connections" => args.connections = value.parse().context("--connections")?,
-            other => bail!("unknown flag {other}; use --api-url, --task-runs, --connections"),
+            "--automations" => args.automations = value.parse().context("--automations")?,
+            other => bail!(
+                "unknown flag {other}; use --api-url, --task-runs, --connections, --automations"
+            ),
         }
     }
     if args.connections == 0 {
@@ -106,6 +114,20 @@ async fn main() -> anyhow::Result<()> {
         .json()
         .await?;
     let flow_run = run["id"].as_str().context("flow run id")?.to_owned();
+    for i in 0..args.automations {
+        let created = http
+            .post(format!("{}/automations/", args.api_url))
+            .json(&load_automation(i))
+            .send()
+            .await?;
+        if !created.status().is_success() {
+            bail!("creating automation {i} failed: {}", created.text().await?);
+        }
+    }
+    let sentinel = match args.automations {
+        0 => None,
+        _ => Some(create_sentinel(&http, &args.api_url).await?),
+    };
 
     let mut shards: Vec<Vec<String>> = vec![Vec::new(); args.connections];
     for i in 0..args.task_runs {
@@ -152,6 +174,10 @@ async fn main() -> anyhow::Result<()> {
         s.await??;
     }
     let seconds = started.elapsed().as_secs_f64();
+    let engine_done = match &sentinel {
+        Some(id) => Some(engine_catch_up(&http, &args.api_url, &ws_url, id).await?),
+        None => None,
+    };
 
     let count = |path: &'static str, body: Value| {
         let http = http.clone();
@@ -182,7 +208,80 @@ async fn main() -> anyhow::Result<()> {
         json!({
             "events_sent": total, "connections": args.connections, "seconds": (seconds * 1000.0).round() / 1000.0,
             "events_per_s": (total as f64 / seconds).round(), "events_stored": events["total"], "task_runs_stored": task_runs,
+            "automations": args.automations,
+            "engine_done_after_last_pong_ms": engine_done.map(|d| (d * 1000.0).round()),
         })
     );
     Ok(())
+}
+
+/// Automation `i` of the load: a reactive trigger on this flood's task-run events, split by
+/// flow run. Every tenth counts them (toward 10,000 in an hour: it fires now and then); the
+/// others look for a flow run of another name, so each event is matched against them and
+/// dropped.
+fn load_automation(i: usize) -> Value {
+    let flow_run_name = if i.is_multiple_of(10) {
+        "load".to_owned()
+    } else {
+        format!("other-{i}")
+    };
+    json!({"name": format!("load-{i}"), "trigger": {"type": "event",
+        "expect": ["prefect.task-run.*"], "match": {"prefect.resource.id": "prefect.task-run.*"},
+        "match_related": {"prefect.resource.role": "flow-run", "prefect.resource.name": flow_run_name},
+        "for_each": ["related:flow-run:prefect.resource.id"], "posture": "Reactive",
+        "threshold": 10_000, "within": 3600},
+        "actions": [{"type": "do-nothing"}]})
+}
+
+async fn create_sentinel(http: &reqwest::Client, api: &str) -> anyhow::Result<String> {
+    let body = json!({"name": "sentinel", "trigger": {"type": "event", "expect": ["bench.sentinel"]},
+                      "actions": [{"type": "do-nothing"}]});
+    let created: Value = http
+        .post(format!("{api}/automations/"))
+        .json(&body)
+        .send()
+        .await?
+        .json()
+        .await?;
+    Ok(created["id"].as_str().context("automation id")?.to_owned())
+}
+
+/// Sends the sentinel event and waits until its automation fired: seconds from now.
+async fn engine_catch_up(
+    http: &reqwest::Client,
+    api: &str,
+    ws_url: &str,
+    sentinel: &str,
+) -> anyhow::Result<f64> {
+    let started = Instant::now();
+    let mut req = ws_url.into_client_request()?;
+    req.headers_mut()
+        .insert("Sec-WebSocket-Protocol", "prefect".parse()?);
+    let (mut ws, _) = tokio_tungstenite::connect_async(req).await?;
+    ws.send(Message::text(
+        json!({"type": "auth", "token": null}).to_string(),
+    ))
+    .await?;
+    ws.next().await.context("auth reply")??;
+    let event = json!({"id": Uuid::now_v7(), "occurred": stamp(jiff::Timestamp::now()),
+                       "event": "bench.sentinel", "resource": {"prefect.resource.id": "bench"}});
+    ws.send(Message::text(event.to_string())).await?;
+    let filter = json!({"filter": {"event": {"name": ["prefect.automation.triggered"]},
+                                   "resource": {"id": [format!("prefect.automation.{sentinel}")]}}});
+    loop {
+        let found: Value = http
+            .post(format!("{api}/events/filter"))
+            .json(&filter)
+            .send()
+            .await?
+            .json()
+            .await?;
+        if found["total"].as_i64().unwrap_or(0) > 0 {
+            return Ok(started.elapsed().as_secs_f64());
+        }
+        if started.elapsed().as_secs() > 120 {
+            bail!("the sentinel automation did not fire within 2 minutes");
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
 }

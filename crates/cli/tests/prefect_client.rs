@@ -339,3 +339,57 @@ on_each_backend!(
         assert_eq!(link["data"], "[Dashboard](https://example.com/d)");
     }
 );
+
+/// Runs `automations_flow.py <mode>` against `api`; returns its stdout.
+fn automations_program(python: &str, mode: &str, api: &str, home: &std::path::Path) -> String {
+    let out = common::prefect_program(python, "automations_flow", api, home)
+        .arg(mode)
+        .output()
+        .expect("python runs");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "automations_flow.py {mode} failed:\nstdout:\n{stdout}\nstderr:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+on_each_backend!(
+    automations_made_with_the_clients_classes_fire_from_flows,
+    |db: TestDatabase| {
+        let Some(python) = common::prefect_python("automation tests") else {
+            return;
+        };
+        let home = tempfile::tempdir().unwrap();
+        let server = ServerProcess::start(home.path(), &db.url);
+        let stdout = automations_program(&python, "fire", &server.api, home.path());
+        for line in [
+            "created compound sequence",
+            "read back both-done",
+            "compound ran the deployment with n = 42",
+            "pool paused after validate, train: False",
+            "pool paused after train, validate: True",
+            "paused flow returned approved",
+        ] {
+            assert!(stdout.contains(line), "{line:?} missing from:\n{stdout}");
+        }
+    }
+);
+
+on_each_backend!(
+    a_compound_still_fires_when_the_server_is_killed_between_its_events,
+    |db: TestDatabase| {
+        let Some(python) = common::prefect_python("automation tests") else {
+            return;
+        };
+        let home = tempfile::tempdir().unwrap();
+        let first = ServerProcess::start(home.path(), &db.url);
+        let stdout = automations_program(&python, "before", &first.api, home.path());
+        assert!(stdout.contains("first event sent"), "{stdout}");
+        first.kill();
+        let second = ServerProcess::start(home.path(), &db.url);
+        let stdout = automations_program(&python, "after", &second.api, home.path());
+        assert!(stdout.contains("fired after the restart"), "{stdout}");
+    }
+);

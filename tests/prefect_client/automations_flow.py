@@ -1,0 +1,148 @@
+"""Automations made with the client's own classes, then fired by flows.
+
+    automations_flow.py fire      a compound (any order) runs a deployment, a sequence (only in
+                                  order) pauses a work pool, a paused flow is resumed
+    automations_flow.py before    a compound waiting for two flows; the first one runs
+    automations_flow.py after     the second flow runs; waits for the compound to fire
+
+Prints one line a step for the test to check."""
+
+import sys
+import time
+from datetime import timedelta
+
+from prefect import flow, get_client
+from prefect.automations import Automation
+from prefect.client.schemas.actions import WorkPoolCreate
+from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterDeploymentId
+from prefect.events.actions import DoNothing, PauseWorkPool, ResumeFlowRun, RunDeployment
+from prefect.events.schemas.automations import (
+    CompoundTrigger,
+    EventTrigger,
+    Posture,
+    SequenceTrigger,
+)
+from prefect.flow_runs import pause_flow_run
+
+
+@flow(name="train-model")
+def train():
+    return 1
+
+
+@flow(name="validation-flow")
+def validate():
+    return 2
+
+
+@flow(name="needs-approval")
+def needs_approval():
+    pause_flow_run(timeout=60)
+    return "approved"
+
+
+def completed(flow_name):
+    return EventTrigger(
+        expect={"prefect.flow-run.Completed"},
+        match={"prefect.resource.id": "prefect.flow-run.*"},
+        match_related={"prefect.resource.role": "flow", "prefect.resource.name": flow_name},
+        posture=Posture.Reactive,
+        threshold=1,
+        within=timedelta(0),
+    )
+
+
+def wait_for(what, check, seconds=30):
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        found = check()
+        if found:
+            return found
+        time.sleep(0.1)
+    raise SystemExit(f"waited in vain for {what}")
+
+
+def fire():
+    with get_client(sync_client=True) as c:
+        c.create_work_pool(WorkPoolCreate(name="pool1", type="process"))
+        pool = c.read_work_pool("pool1")
+        flow_id = c.create_flow_from_name("deployed-flow")
+        dep_id = c.create_deployment(flow_id=flow_id, name="dep1", work_pool_name="pool1")
+
+    both = Automation(
+        name="both-done",
+        trigger=CompoundTrigger(
+            require="all",
+            within=timedelta(seconds=300),
+            triggers=[completed("train-model"), completed("validation-flow")],
+        ),
+        actions=[RunDeployment(source="selected", deployment_id=dep_id, parameters={"n": 42})],
+    ).create()
+    in_order = Automation(
+        name="train-then-validate",
+        trigger=SequenceTrigger(
+            within=timedelta(seconds=600),
+            triggers=[completed("train-model"), completed("validation-flow")],
+        ),
+        actions=[PauseWorkPool(source="selected", work_pool_id=pool.id)],
+    ).create()
+    Automation(
+        name="auto-resume",
+        trigger=EventTrigger(
+            expect={"prefect.flow-run.Paused"},
+            match={"prefect.resource.id": "prefect.flow-run.*"},
+            posture=Posture.Reactive,
+            threshold=1,
+        ),
+        actions=[ResumeFlowRun()],
+    ).create()
+    print("created", both.trigger.type, in_order.trigger.type)
+    print("read back", Automation.read(id=both.id).name)
+
+    # Out of order for the sequence, any order for the compound.
+    validate()
+    train()
+    with get_client(sync_client=True) as c:
+        by_dep = FlowRunFilter(deployment_id=FlowRunFilterDeploymentId(any_=[dep_id]))
+        runs = wait_for("the deployment's run", lambda: c.read_flow_runs(flow_run_filter=by_dep))
+        print("compound ran the deployment with n =", runs[0].parameters.get("n"))
+        # The sequence saw the same events before the compound's action ran.
+        print("pool paused after validate, train:", c.read_work_pool("pool1").is_paused)
+    validate()
+    with get_client(sync_client=True) as c:
+        wait_for("the pool paused", lambda: c.read_work_pool("pool1").is_paused)
+        print("pool paused after train, validate:", c.read_work_pool("pool1").is_paused)
+    print("paused flow returned", needs_approval())
+
+
+def before():
+    Automation(
+        name="across-a-restart",
+        trigger=CompoundTrigger(
+            require="all",
+            within=timedelta(seconds=300),
+            triggers=[completed("train-model"), completed("validation-flow")],
+        ),
+        actions=[DoNothing()],
+    ).create()
+    train()
+    print("first event sent")
+
+
+def after():
+    validate()
+    with get_client(sync_client=True) as c:
+        automation = c.read_automations_by_name("across-a-restart")[0]
+        related = f"prefect.automation.{automation.id}"
+
+        def fired():
+            body = {"filter": {"event": {"name": ["prefect.automation.triggered"]},
+                               "resource": {"id": [related]}}}
+            return c._client.post("/events/filter", json=body).json()["events"]
+
+        wait_for("the compound to fire", fired)
+        print("fired after the restart")
+
+
+if __name__ == "__main__":
+    {"fire": fire, "before": before, "after": after}[sys.argv[1]]()
