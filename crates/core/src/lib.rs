@@ -10,6 +10,7 @@ pub mod concurrency;
 pub mod deployment;
 pub mod event;
 pub mod hand_out;
+pub mod history;
 pub mod late_runs;
 pub mod names;
 pub mod orchestration;

@@ -295,6 +295,24 @@ pub struct FlowRunCountRequest {
     pub flow_runs: Option<FlowRunFilter>,
 }
 
+/// `POST /flow_runs/history`: the runs matching the filters whose expected start falls in
+/// `[history_start, history_end)`, counted by state in intervals of `history_interval_seconds`
+/// (at most 500 intervals).
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq, Default)]
+pub struct FlowRunHistoryRequest {
+    /// Where the first interval starts.
+    pub history_start: Micros,
+    /// Where the last interval ends.
+    pub history_end: Micros,
+    /// Each interval's length in seconds (Prefect's name; `history_interval` is accepted too).
+    #[serde(alias = "history_interval")]
+    pub history_interval_seconds: f64,
+    /// Runs of flows matching this.
+    pub flows: Option<FlowFilter>,
+    /// Runs matching this.
+    pub flow_runs: Option<FlowRunFilter>,
+}
+
 /// `POST /flow_runs/paginate`.
 #[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq, Eq, Default)]
 pub struct FlowRunPaginateRequest {

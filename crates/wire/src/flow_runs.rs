@@ -164,3 +164,30 @@ pub struct FlowRunPage {
     /// This page's number, from 1.
     pub page: i64,
 }
+
+/// Runs of one state in one interval of a history.
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq)]
+pub struct HistoryState {
+    /// The state type.
+    pub state_type: StateType,
+    /// The state name (`Late`, `AwaitingRetry`, …).
+    pub state_name: String,
+    /// How many runs.
+    pub count_runs: i64,
+    /// Their run time in seconds, summed (a running run counts its time so far).
+    pub sum_estimated_run_time: f64,
+    /// How late they started (or, not started yet, are), summed in seconds.
+    pub sum_estimated_lateness: f64,
+}
+
+/// One interval of `POST /flow_runs/history`'s answer (every interval of the window is listed,
+/// empty ones with no states).
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq)]
+pub struct HistoryInterval {
+    /// Where it starts.
+    pub interval_start: Micros,
+    /// Where it ends (exclusive).
+    pub interval_end: Micros,
+    /// Runs in it by state.
+    pub states: Vec<HistoryState>,
+}

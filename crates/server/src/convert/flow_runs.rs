@@ -2,7 +2,9 @@
 
 use flowgate_core::{Micros, StateType};
 use flowgate_store::model::{FlowRun, NewFlowRun};
-use flowgate_wire::flow_runs::{FlowRun as FlowRunOut, FlowRunCreate};
+use flowgate_wire::flow_runs::{
+    FlowRun as FlowRunOut, FlowRunCreate, HistoryInterval, HistoryState,
+};
 use serde_json::{Value, json};
 
 use super::object_or_empty;
@@ -94,5 +96,24 @@ pub fn flow_run_out(r: FlowRun, now: Micros) -> FlowRunOut {
         work_pool_name: None,
         state: r.state.as_ref().map(state_out),
         job_variables: object_or_empty(r.job_variables),
+    }
+}
+
+/// One interval of a history as the API shows it.
+pub fn history_interval(interval: flowgate_core::history::Interval) -> HistoryInterval {
+    HistoryInterval {
+        interval_start: interval.start,
+        interval_end: interval.end,
+        states: interval
+            .states
+            .into_iter()
+            .map(|s| HistoryState {
+                state_type: s.state_type,
+                state_name: s.state_name,
+                count_runs: s.runs,
+                sum_estimated_run_time: s.run_time,
+                sum_estimated_lateness: s.lateness,
+            })
+            .collect(),
     }
 }

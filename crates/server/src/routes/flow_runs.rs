@@ -4,9 +4,14 @@ use axum::Json;
 use axum::extract::{Extension, Path, Query, State};
 use axum::http::StatusCode;
 use flowgate_core::StateType;
+use flowgate_core::history::History;
 use flowgate_store::model::Page;
-use flowgate_wire::filters::{FlowRunCountRequest, FlowRunFilterRequest, FlowRunPaginateRequest};
-use flowgate_wire::flow_runs::{FlowRun, FlowRunCreate, FlowRunPage, FlowRunUpdate};
+use flowgate_wire::filters::{
+    FlowRunCountRequest, FlowRunFilterRequest, FlowRunHistoryRequest, FlowRunPaginateRequest,
+};
+use flowgate_wire::flow_runs::{
+    FlowRun, FlowRunCreate, FlowRunPage, FlowRunUpdate, HistoryInterval,
+};
 use flowgate_wire::states::{OrchestrationResult, SetState, SetStateStatus, State as StateOut};
 use schemars::JsonSchema;
 use serde::Deserialize;
@@ -15,7 +20,7 @@ use super::{created_status, invalid, parse_id};
 use crate::app::AppState;
 use crate::auth::Caller;
 use crate::convert::filters::{flow_run_sort, flow_runs, page};
-use crate::convert::flow_runs::{flow_run_out, new_flow_run};
+use crate::convert::flow_runs::{flow_run_out, history_interval, new_flow_run};
 use crate::convert::states::{orchestration, state_in, state_out};
 use crate::error::{ApiError, ApiResult, Body};
 use crate::extract::FilterBody;
@@ -60,6 +65,11 @@ pub fn routes() -> ApiRoutes {
             "/flow_runs/count",
             count,
             doc("Count flow runs matching a filter"),
+        )
+        .post(
+            "/flow_runs/history",
+            history,
+            doc("Flow runs counted by state in intervals of their expected start (a dashboard's chart)"),
         )
         .post(
             "/flow_runs/paginate",
@@ -163,6 +173,27 @@ async fn count(
 ) -> ApiResult<Json<i64>> {
     let f = invalid(flow_runs(req.flows, req.flow_runs))?;
     Ok(Json(app.store.count_flow_runs(&f).await?))
+}
+
+async fn history(
+    State(app): State<AppState>,
+    FilterBody(req): FilterBody<FlowRunHistoryRequest>,
+) -> ApiResult<Json<Vec<HistoryInterval>>> {
+    let f = invalid(flow_runs(req.flows, req.flow_runs))?;
+    let window = History::new(
+        req.history_start,
+        req.history_end,
+        req.history_interval_seconds,
+    )
+    .map_err(|e| ApiError::Invalid(e.to_string()))?;
+    let counts = app.store.flow_run_history(&f, &window, app.now()).await?;
+    Ok(Json(
+        window
+            .intervals(counts)
+            .into_iter()
+            .map(history_interval)
+            .collect(),
+    ))
 }
 
 async fn paginate(

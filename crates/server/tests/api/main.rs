@@ -9,6 +9,7 @@ mod artifacts;
 mod auth;
 mod automations;
 mod edge;
+mod history;
 mod pauses;
 mod sockets;
 mod variables;

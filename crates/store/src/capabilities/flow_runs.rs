@@ -1,6 +1,7 @@
 //! Flow runs: one execution of a flow each, moved between states by the orchestration rules.
 
 use async_trait::async_trait;
+use flowgate_core::history::{History, StateCount};
 use flowgate_core::orchestration::{Decision, RunClock};
 use flowgate_core::{Event, Micros, State, StateType};
 use serde_json::Value;
@@ -210,6 +211,15 @@ pub trait FlowRunStore: Send + Sync {
     ) -> Result<Vec<FlowRun>>;
     /// How many flow runs match `filter`.
     async fn count_flow_runs(&self, filter: &FlowRunFilter) -> Result<i64>;
+    /// The runs matching `filter` whose expected start falls in `history`'s window, counted
+    /// per interval and state in one aggregate query (only intervals and states with runs; run
+    /// time and lateness as of `now`).
+    async fn flow_run_history(
+        &self,
+        filter: &FlowRunFilter,
+        history: &History,
+        now: Micros,
+    ) -> Result<Vec<StateCount>>;
     /// Deletes a flow run with its states, task runs and logs (its events stay).
     async fn delete_flow_run(&self, id: Uuid) -> Result<()>;
     /// Changes what a worker reports about a run (`PATCH /flow_runs/{id}` and `/labels`).

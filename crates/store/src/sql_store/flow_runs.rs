@@ -3,6 +3,7 @@
 
 use async_trait::async_trait;
 use flowgate_core::event::{FlowRunFacts, flow_run_state_event};
+use flowgate_core::history::{History, StateCount};
 use flowgate_core::orchestration::{Decision, FlowRunSnapshot, RunClock, decide_flow_run};
 use flowgate_core::pause::{self, record_pause_key};
 use flowgate_core::{Event, Micros, State, StateType, names};
@@ -19,7 +20,7 @@ use crate::capabilities::flow_runs::{
 };
 use crate::model::Page;
 use crate::sql::{Arg, Conditions, Row, Sql};
-use crate::store::Result;
+use crate::store::{Result, StoreError};
 
 #[async_trait]
 impl<B: Backend> FlowRunStore for SqlStore<B> {
@@ -56,6 +57,55 @@ impl<B: Backend> FlowRunStore for SqlStore<B> {
 
     async fn count_flow_runs(&self, filter: &FlowRunFilter) -> Result<i64> {
         self.count("flow_runs", conditions::<B>(filter)).await
+    }
+
+    async fn flow_run_history(
+        &self,
+        filter: &FlowRunFilter,
+        history: &History,
+        now: Micros,
+    ) -> Result<Vec<StateCount>> {
+        let mut sql = Sql::new("SELECT (expected_start_time - ");
+        sql.arg(history.start).push(") / ").arg(history.interval);
+        sql.push(" AS bucket, state_type, state_name, COUNT(*) AS runs, CAST(SUM(total_run_time + CASE WHEN state_type = 'RUNNING' AND state_timestamp < ")
+            .arg(now)
+            .push(" THEN (")
+            .arg(now)
+            .push(" - state_timestamp) / 1000000.0 ELSE 0 END) AS DOUBLE PRECISION) AS run_time, CAST(SUM(CASE WHEN start_time > expected_start_time THEN (start_time - expected_start_time) / 1000000.0 WHEN start_time IS NULL AND state_type IN ('SCHEDULED', 'PENDING') AND expected_start_time < ")
+            .arg(now)
+            .push(" THEN (")
+            .arg(now)
+            .push(" - expected_start_time) / 1000000.0 ELSE 0 END) AS DOUBLE PRECISION) AS lateness FROM flow_runs");
+        let mut conds = conditions::<B>(filter);
+        let (start, end) = (history.start, history.end);
+        conds.add(|s| {
+            s.push("expected_start_time >= ").arg(start);
+        });
+        conds.add(|s| {
+            s.push("expected_start_time < ").arg(end);
+        });
+        conds.add(|s| {
+            s.push("state_type IS NOT NULL");
+        });
+        conds.append_to(&mut sql);
+        sql.push(" GROUP BY 1, state_type, state_name");
+        self.query(sql)
+            .await?
+            .iter()
+            .map(|row| {
+                let name: String = row.get("state_type")?;
+                Ok(StateCount {
+                    interval: row.get("bucket")?,
+                    state_type: StateType::parse(&name).ok_or_else(|| {
+                        StoreError::Corrupt(format!("column state_type: {name:?}"))
+                    })?,
+                    state_name: row.get::<Option<String>>("state_name")?.unwrap_or_default(),
+                    runs: row.get("runs")?,
+                    run_time: row.get("run_time")?,
+                    lateness: row.get("lateness")?,
+                })
+            })
+            .collect()
     }
 
     async fn delete_flow_run(&self, id: Uuid) -> Result<()> {

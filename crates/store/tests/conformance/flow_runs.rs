@@ -283,3 +283,80 @@ on_each_backend!(concurrent_writers_all_land, async |db: TestDatabase| {
     };
     assert_eq!(store.count_flow_runs(&running).await.unwrap(), 160);
 });
+
+on_each_backend!(
+    history_counts_runs_by_state_in_intervals_of_their_expected_start,
+    async |db: TestDatabase| {
+        use flowgate_core::history::History;
+        let store = store(&db).await;
+        let base = Micros(1_800_000_000_000_000);
+        let at = |s: i64| Micros(base.0 + s * 1_000_000);
+        let (f, _) = store
+            .create_flow("charted", &[], &json!({}), at(0))
+            .await
+            .unwrap();
+        let (other, _) = store
+            .create_flow("other", &[], &json!({}), at(0))
+            .await
+            .unwrap();
+        for (flow, second, last) in [
+            (f.id, 1, StateType::Completed),
+            (f.id, 2, StateType::Failed),
+            (f.id, 3, StateType::Completed),
+            (f.id, 12, StateType::Completed),
+            (f.id, 25, StateType::Completed),
+            (other.id, 4, StateType::Completed),
+        ] {
+            let new = NewFlowRun {
+                flow_id: flow,
+                ..Default::default()
+            };
+            let (run, _, _) = store.create_flow_run(new, at(second)).await.unwrap();
+            let running = State::new(Uuid::now_v7(), StateType::Running, at(second + 1));
+            store
+                .set_flow_run_state(run.id, running, false, at(second + 1))
+                .await
+                .unwrap();
+            let end = State::new(Uuid::now_v7(), last, at(second + 3));
+            store
+                .set_flow_run_state(run.id, end, false, at(second + 3))
+                .await
+                .unwrap();
+        }
+        let window = History::new(base, at(20), 10.0).unwrap();
+        let charted = FlowRunFilter {
+            flow_ids: Some(vec![f.id]),
+            ..Default::default()
+        };
+        let counts = store
+            .flow_run_history(&charted, &window, at(60))
+            .await
+            .unwrap();
+        let intervals = window.intervals(counts);
+        let summary: Vec<Vec<(StateType, i64, f64, f64)>> = intervals
+            .iter()
+            .map(|i| {
+                i.states
+                    .iter()
+                    .map(|s| (s.state_type, s.runs, s.run_time, s.lateness))
+                    .collect()
+            })
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                vec![
+                    (StateType::Completed, 2, 4.0, 2.0),
+                    (StateType::Failed, 1, 2.0, 1.0)
+                ],
+                vec![(StateType::Completed, 1, 2.0, 1.0)],
+            ],
+            "runs of other flows and outside the window are not counted"
+        );
+        let all = store
+            .flow_run_history(&FlowRunFilter::default(), &window, at(60))
+            .await
+            .unwrap();
+        assert_eq!(all.iter().map(|c| c.runs).sum::<i64>(), 5);
+    }
+);
