@@ -8,5 +8,8 @@ export const PAGES = [
   { path: "/runs/flow-run/:id", module: "flow-run" },
   { path: "/runs/task-run/:id", module: "task-run" },
   { path: "/flows", module: "flows", nav: "Flows", icon: "flows" },
+  { path: "/deployments", module: "deployments", nav: "Deployments", icon: "deployments" },
+  { path: "/work-pools", module: "work-pools", nav: "Work Pools", icon: "pools" },
+  { path: "/work-pools/:name", module: "work-pool" },
   { path: "/docs", module: "api-docs", nav: "API", icon: "api" },
 ];

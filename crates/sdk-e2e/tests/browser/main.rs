@@ -10,3 +10,4 @@ mod overview;
 mod resume_form;
 mod run_page;
 mod webdriver;
+mod work_pools;

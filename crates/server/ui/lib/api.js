@@ -25,6 +25,11 @@ export function post(path, body, { signal } = {}) {
   return call("POST", path, body ?? {}, signal);
 }
 
+/** `PATCH path` with a JSON body (the answer is usually empty). */
+export function patch(path, body, { signal } = {}) {
+  return call("PATCH", path, body ?? {}, signal);
+}
+
 async function call(method, path, body, signal) {
   const init = { method, signal, headers: { accept: "application/json" } };
   if (body !== undefined) {
