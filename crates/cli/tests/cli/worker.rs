@@ -86,7 +86,16 @@ impl Server {
 
     /// Asks for a run of `deployed/rust` with these parameters; returns its id.
     fn ask(&self, params: &[&str]) -> String {
-        let mut args = vec!["deployment", "run", "deployed/rust", "--json"];
+        self.ask_for_with("deployed/rust", params)
+    }
+
+    /// Asks for a run of `deployment`; returns its id.
+    fn ask_for(&self, deployment: &str) -> String {
+        self.ask_for_with(deployment, &[])
+    }
+
+    fn ask_for_with(&self, deployment: &str, params: &[&str]) -> String {
+        let mut args = vec!["deployment", "run", deployment, "--json"];
         for p in params {
             args.extend(["-p", p]);
         }
@@ -239,3 +248,63 @@ on_each_backend!(
         s.cmd(&["work-pool", "inspect", "made-by-worker"]).ok();
     }
 );
+
+#[test]
+fn a_worker_keeps_its_process_through_a_server_restart_and_carries_on() {
+    let db = flowgate_testkit::sqlite();
+    let s = Server::start(&db);
+    let flow = s.flow("shell");
+    s.cmd(&["work-pool", "create", "sh"]).ok();
+    let marker = s._home.path().join("go");
+    // The process waits for the test's word, so it is surely running while the server is away.
+    let waits = format!(
+        "while [ ! -e '{}' ]; do sleep 0.05; done; echo done",
+        marker.display()
+    );
+    s.post(
+        "/deployments/",
+        json!({"name": "waits", "flow_id": flow, "work_pool_name": "sh", "entrypoint": waits}),
+        201,
+    );
+    s.post(
+        "/deployments/",
+        json!({"name": "quick", "flow_id": flow, "work_pool_name": "sh", "entrypoint": "true"}),
+        201,
+    );
+    let worker = Running::start(&s.args(&["worker", "start", "--pool", "sh"]));
+    worker.next_line();
+    let held = s.ask_for("shell/waits");
+    s.wait_for_run(&held, "started", |r| r["state_type"] == "RUNNING");
+
+    // The server dies; the process runs on; a new server on the same port and database.
+    let Server {
+        process,
+        api: _,
+        _home: home,
+    } = s;
+    let port = process.port();
+    process.kill();
+    std::fs::write(&marker, "").unwrap();
+    let process = ServerProcess::start_on(home.path(), &db.url, port);
+    let s = Server {
+        api: Api::new(&process.api),
+        process,
+        _home: home,
+    };
+    s.wait_for_run(&held, "completed after the restart", |r| {
+        r["state_type"] == "COMPLETED"
+    });
+    let logged = s.api.eventually(Duration::from_secs(30), |_| {
+        s.logged(&held, "done").then_some(())
+    });
+    assert!(logged.is_some(), "its output was kept and recorded");
+    let again = s.ask_for("shell/quick");
+    s.wait_for_run(&again, "completed", |r| r["state_type"] == "COMPLETED");
+    let (_, runs) = s.api.post("/flow_runs/filter", &json!({}));
+    assert_eq!(
+        runs.as_array().unwrap().len(),
+        2,
+        "nothing ran twice: {runs:#}"
+    );
+    drop(worker);
+}

@@ -60,15 +60,44 @@ impl ServerProcess {
         ServerProcess::start_with(home, database_url, &["--log-level", "warn"], &[])
     }
 
-    /// [`ServerProcess::start`] with more arguments and environment variables.
+    /// Like [`ServerProcess::start`], on `port`, e.g. to restart a server where its clients
+    /// expect it.
+    pub fn start_on(home: &Path, database_url: &str, port: u16) -> ServerProcess {
+        let port = port.to_string();
+        ServerProcess::start_with(
+            home,
+            database_url,
+            &["--log-level", "warn", "--port", &port],
+            &[],
+        )
+    }
+
+    /// The port it listens on.
+    pub fn port(&self) -> u16 {
+        self.api
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.split('/').next())
+            .and_then(|p| p.parse().ok())
+            .expect("the API URL has a port")
+    }
+
+    /// [`ServerProcess::start`] with more arguments (a `--port` among them replaces the free
+    /// port picked otherwise) and environment variables.
     pub fn start_with(
         home: &Path,
         database_url: &str,
         args: &[&str],
         env: &[(&str, &str)],
     ) -> ServerProcess {
+        let any_port: &[&str] = if args.contains(&"--port") {
+            &[]
+        } else {
+            &["--port", "0"]
+        };
         let mut child = Command::new(env!("CARGO_BIN_EXE_flowgate"))
-            .args(["server", "start", "--port", "0"])
+            .args(["server", "start"])
+            .args(any_port)
             .args(["--database-url", database_url])
             .args(args)
             .env("FLOWGATE_HOME", home)
