@@ -11,5 +11,6 @@ export const PAGES = [
   { path: "/deployments", module: "deployments", nav: "Deployments", icon: "deployments" },
   { path: "/work-pools", module: "work-pools", nav: "Work Pools", icon: "pools" },
   { path: "/work-pools/:name", module: "work-pool" },
+  { path: "/concurrency", module: "concurrency", nav: "Concurrency", icon: "concurrency" },
   { path: "/docs", module: "api-docs", nav: "API", icon: "api" },
 ];

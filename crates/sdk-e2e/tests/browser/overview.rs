@@ -1,6 +1,7 @@
-//! The overview pages over runs made through the API: the dashboard's counts are the API's
-//! counts, the runs page's filters live in the URL and survive a reload, the flows page shows
-//! each flow's success rate. Screenshots in light and dark.
+//! The overview pages over runs made through the API: the dashboard's counts (from the history
+//! route) are the API's counts and its chart holds every run, the runs page's filters live in
+//! the URL and survive a reload, the flows page shows each flow's success rate. Screenshots in
+//! light and dark.
 
 use flowgate::testing::{Harness, harness};
 use serde_json::{Value, json};
@@ -87,6 +88,15 @@ fn overview_pages_show_true_counts_and_keep_filters_in_the_url() {
     }
     assert_eq!(tiles["ALL"], 7);
     assert_eq!(tiles["COMPLETED"], 4);
+    // The activity chart: one bar per interval of the window, its runs the tiles' runs.
+    b.wait_for(
+        "the activity chart",
+        "return document.querySelectorAll('#activity g.bucket').length === 60",
+    );
+    assert_eq!(
+        b.js("return [...document.querySelectorAll('#activity g.bucket')].reduce((n, g) => n + +g.dataset.total, 0)"),
+        7
+    );
     b.wait_for(
         "the failed runs",
         "return document.querySelectorAll('#failing tr[data-run]').length === 2",

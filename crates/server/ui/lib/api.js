@@ -30,6 +30,11 @@ export function patch(path, body, { signal } = {}) {
   return call("PATCH", path, body ?? {}, signal);
 }
 
+/** `DELETE path`. */
+export function del(path, { signal } = {}) {
+  return call("DELETE", path, undefined, signal);
+}
+
 async function call(method, path, body, signal) {
   const init = { method, signal, headers: { accept: "application/json" } };
   if (body !== undefined) {

@@ -16,11 +16,11 @@ export function niceStep(raw) {
   return (m <= 1 ? 1 : m <= 2 ? 2 : m <= 5 ? 5 : 10) * p;
 }
 
-/** About `count` round values from 0 up to at least `max`. */
+/** About `count` round values from 0 up to the first at or above `max` (so nothing drawn overflows the axis). */
 export function niceTicks(max, count = 4) {
   const step = niceStep(max / count);
-  const ticks = [];
-  for (let v = 0; v <= max + step * 0.001 || ticks.length < 2; v += step) ticks.push(v);
+  const ticks = [0];
+  while (ticks[ticks.length - 1] < max - step * 0.001 || ticks.length < 2) ticks.push(ticks.length * step);
   return ticks;
 }
 

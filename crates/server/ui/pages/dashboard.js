@@ -1,6 +1,7 @@
-// The home page: flow-run activity over a chosen window (counts by state from the count route),
-// the failed and late runs that need attention, and the paused runs waiting for input, each with
-// its Resume button. The window is kept in the URL.
+// The home page: flow-run activity over a chosen window (a bar chart stacked by state and the
+// counts by state, both from one aggregate query, /flow_runs/history), the failed and late runs
+// that need attention, and the paused runs waiting for input, each with its Resume button. The
+// window is kept in the URL.
 
 import { post } from "../lib/api.js";
 import { h, mount } from "../lib/dom.js";
@@ -10,11 +11,15 @@ import { reload } from "../lib/router.js";
 import { pagedTable } from "../lib/table.js";
 import { toast } from "../lib/toast.js";
 import { openResume } from "../components/resume.js";
+import { activityChart } from "../components/charts.js";
 import { STATES, stateBadge, stateLabel } from "../components/state.js";
 import { flowNames } from "../components/names.js";
 
 /** The windows offered, in milliseconds. */
 export const WINDOWS = { "1h": 3600e3, "24h": 86400e3, "7d": 7 * 86400e3, "30d": 30 * 86400e3 };
+
+/** Bars in the activity chart. */
+const BARS = 60;
 
 /** `{flow_runs: {...}}` for runs expected to start within the last `ms`, plus `extra`. */
 function within(ms, extra = {}) {
@@ -31,6 +36,7 @@ export default async function dashboardPage(ctx) {
     Object.keys(WINDOWS).map((k) => h("button", { type: "button", class: k === key ? "active" : null, "aria-pressed": String(k === key), onclick: () => (ctx.setQuery({ window: k }), reload()) }, k)),
   );
   const tiles = h("div", { class: "state-tiles", id: "state-counts" });
+  const activity = activityChart();
   const runTable = (extra, empty, actions) =>
     pagedTable({
       pageSize: 8,
@@ -64,7 +70,7 @@ export default async function dashboardPage(ctx) {
   mount(
     ctx.view,
     pageHeader({ title: "Dashboard", facts: [`Flow runs expected to start in the last ${key}`], actions: [picker] }),
-    card({ title: "Flow runs by state", id: "activity" }, tiles),
+    card({ title: "Flow runs by state", id: "activity" }, tiles, activity.element),
     h(
       "div",
       { class: "columns" },
@@ -73,17 +79,34 @@ export default async function dashboardPage(ctx) {
     ),
   );
 
-  async function showCounts() {
-    const counts = await Promise.all(STATES.map((st) => post("/flow_runs/count", within(span, { state: { type: { any_: [st] } } }), ctx)));
-    const total = counts.reduce((a, b) => a + b, 0);
+  /** The window's history in one query: the chart's bars and the tiles' counts. */
+  async function showActivity() {
+    const end = Date.now();
+    const start = end - span;
+    const history = await post(
+      "/flow_runs/history",
+      { history_start: new Date(start).toISOString(), history_end: new Date(end).toISOString(), history_interval_seconds: span / BARS / 1000 },
+      ctx,
+    );
+    const totals = Object.fromEntries(STATES.map((st) => [st, 0]));
+    const buckets = history.map((interval) => {
+      const counts = {};
+      for (const st of interval.states) {
+        counts[st.state_type] = (counts[st.state_type] || 0) + st.count_runs;
+        totals[st.state_type] += st.count_runs;
+      }
+      return { start: Date.parse(interval.interval_start), end: Date.parse(interval.interval_end), counts };
+    });
+    activity.update({ start, end, buckets });
+    const total = STATES.reduce((sum, st) => sum + totals[st], 0);
     mount(
       tiles,
       h("a", { class: "tile total", href: "/runs", dataset: { state: "ALL", count: total } }, h("span", { class: "tile-count" }, count(total)), h("span", { class: "tile-label" }, "All runs")),
-      STATES.map((st, i) =>
+      STATES.map((st) =>
         h(
           "a",
-          { class: ["tile", st], href: `/runs?state=${st}`, dataset: { state: st, count: counts[i] } },
-          h("span", { class: "tile-count" }, count(counts[i])),
+          { class: ["tile", st], href: `/runs?state=${st}`, dataset: { state: st, count: totals[st] } },
+          h("span", { class: "tile-count" }, count(totals[st])),
           h("span", { class: "tile-label" }, stateLabel(st)),
         ),
       ),
@@ -91,7 +114,7 @@ export default async function dashboardPage(ctx) {
   }
 
   async function refresh() {
-    await Promise.all([showCounts(), failing.refresh(), late.refresh(), paused.refresh()]);
+    await Promise.all([showActivity(), failing.refresh(), late.refresh(), paused.refresh()]);
   }
   await refresh();
   ctx.every(5000, refresh);
