@@ -393,3 +393,26 @@ on_each_backend!(
         assert!(stdout.contains("fired after the restart"), "{stdout}");
     }
 );
+
+on_each_backend!(secret_blocks_are_saved_and_loaded, |db: TestDatabase| {
+    let Some((server, api, stdout, _home)) = run_program("secret_flow", &db) else {
+        return;
+    };
+    assert!(
+        stdout.contains("result ('sk-1234567890', 'p4ss')"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("refused"), "{stdout}");
+    let path = "/block_types/slug/secret/block_documents/name/api-key";
+    let (status, shown) = api.get(path);
+    assert_eq!(status, 200, "{shown}");
+    assert_eq!(shown["data"], json!({"value": "********"}));
+    let (_, login) = api.get("/block_types/slug/secret/block_documents/name/db-login");
+    assert_eq!(login["data"], json!({"value": "********"}));
+    let (_, with) = api.get(&format!("{path}?include_secrets=true"));
+    assert_eq!(with["data"], json!({"value": "sk-1234567890"}));
+    let (_, schemas) = api.post("/block_schemas/filter", &json!({}));
+    assert_eq!(schemas.as_array().unwrap().len(), 1, "{schemas}");
+    let log = server.log();
+    assert!(!log.contains("sk-1234567890") && !log.contains("p4ss"));
+});

@@ -6,6 +6,7 @@
 
 pub mod artifacts;
 pub mod automations;
+pub mod blocks;
 pub mod concurrency;
 pub mod deployment;
 pub mod event;

@@ -1,6 +1,6 @@
 //! Flowgate's storage. One trait per capability ([`FlowStore`], [`FlowRunStore`],
 //! [`TaskRunStore`], [`EventStore`], [`LogStore`], [`InputStore`], [`TaskQueueStore`],
-//! [`WorkPoolStore`], [`ConcurrencyLimitStore`], [`DeploymentStore`], [`VariableStore`], [`ArtifactStore`]) and [`Store`], their union; [`open`] returns
+//! [`WorkPoolStore`], [`ConcurrencyLimitStore`], [`DeploymentStore`], [`VariableStore`], [`ArtifactStore`], [`BlockStore`]) and [`Store`], their union; [`open`] returns
 //! the one implementation, on SQLite (the embedded default) or on PostgreSQL (for several server
 //! replicas), from one body of SQL with the differences between the two kept in one private
 //! trait. The database driver stays inside this
@@ -16,6 +16,7 @@ mod store;
 
 pub use capabilities::artifacts::ArtifactStore;
 pub use capabilities::automations::AutomationStore;
+pub use capabilities::blocks::BlockStore;
 pub use capabilities::concurrency_limits::ConcurrencyLimitStore;
 pub use capabilities::deployments::DeploymentStore;
 pub use capabilities::events::EventStore;

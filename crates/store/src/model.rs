@@ -12,6 +12,10 @@ pub use crate::capabilities::automations::{
     Automation, AutomationFilter, AutomationSort, AutomationSpec, EngineAutomation,
     EngineCheckpoint, FeedPosition, FiringRecord,
 };
+pub use crate::capabilities::blocks::{
+    BlockDocument, BlockDocumentFilter, BlockDocumentUpdate, BlockSchema, BlockType,
+    BlockTypeAbout, BlockTypeKey, NewBlockDocument, NewBlockSchema, NewBlockType,
+};
 pub use crate::capabilities::concurrency_limits::{
     ConcurrencyLimit, LimitKey, LimitKind, LimitUpdate, NewLimit,
 };

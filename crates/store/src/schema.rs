@@ -361,6 +361,45 @@ CREATE INDEX artifacts_key ON artifacts(key, created);
 CREATE INDEX artifacts_flow_run ON artifacts(flow_run_id);
 CREATE INDEX artifacts_task_run ON artifacts(task_run_id)
 "#,
+    // 10: blocks: types by slug, schemas by checksum and version, documents by type and name.
+    r#"
+CREATE TABLE block_types (
+    id TEXT PRIMARY KEY,
+    created BIGINT NOT NULL,
+    updated BIGINT NOT NULL,
+    name TEXT NOT NULL UNIQUE,
+    slug TEXT NOT NULL UNIQUE,
+    logo_url TEXT,
+    documentation_url TEXT,
+    description TEXT,
+    code_example TEXT,
+    is_protected BIGINT NOT NULL
+);
+CREATE TABLE block_schemas (
+    id TEXT PRIMARY KEY,
+    created BIGINT NOT NULL,
+    updated BIGINT NOT NULL,
+    checksum TEXT NOT NULL,
+    fields TEXT NOT NULL,
+    version TEXT NOT NULL,
+    capabilities TEXT NOT NULL,
+    block_type_id TEXT NOT NULL REFERENCES block_types(id) ON DELETE CASCADE,
+    UNIQUE (checksum, version)
+);
+CREATE INDEX block_schemas_type ON block_schemas(block_type_id);
+CREATE TABLE block_documents (
+    id TEXT PRIMARY KEY,
+    created BIGINT NOT NULL,
+    updated BIGINT NOT NULL,
+    name TEXT NOT NULL,
+    data TEXT NOT NULL,
+    is_anonymous BIGINT NOT NULL,
+    block_schema_id TEXT NOT NULL REFERENCES block_schemas(id) ON DELETE CASCADE,
+    block_type_id TEXT NOT NULL REFERENCES block_types(id) ON DELETE CASCADE,
+    UNIQUE (block_type_id, name)
+);
+CREATE INDEX block_documents_schema ON block_documents(block_schema_id)
+"#,
 ];
 
 /// Splits a migration into statements (none of ours contains a `;` inside a literal).

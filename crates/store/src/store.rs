@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use crate::capabilities::artifacts::ArtifactStore;
 use crate::capabilities::automations::AutomationStore;
+use crate::capabilities::blocks::BlockStore;
 use crate::capabilities::concurrency_limits::ConcurrencyLimitStore;
 use crate::capabilities::deployments::DeploymentStore;
 use crate::capabilities::events::EventStore;
@@ -73,6 +74,7 @@ pub trait Store:
     + DeploymentStore
     + VariableStore
     + ArtifactStore
+    + BlockStore
     + AutomationStore
     + 'static
 {
@@ -91,6 +93,7 @@ impl<T> Store for T where
         + DeploymentStore
         + VariableStore
         + ArtifactStore
+        + BlockStore
         + AutomationStore
         + 'static
 {

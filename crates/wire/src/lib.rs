@@ -16,6 +16,7 @@
 pub mod artifacts;
 pub mod auth;
 pub mod automations;
+pub mod blocks;
 pub mod concurrency_limits;
 pub mod deployments;
 pub mod events;

@@ -3,6 +3,7 @@
 mod admin;
 mod artifacts;
 mod automations;
+mod blocks;
 mod concurrency_limits;
 pub(crate) mod deployments;
 mod events;
@@ -51,6 +52,7 @@ pub fn api_routes() -> ApiRoutes {
         .merge(deployments::routes())
         .merge(variables::routes())
         .merge(artifacts::routes())
+        .merge(blocks::routes())
         .merge(automations::routes())
 }
 

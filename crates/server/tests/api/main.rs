@@ -8,6 +8,7 @@ mod support;
 mod artifacts;
 mod auth;
 mod automations;
+mod blocks;
 mod edge;
 mod history;
 mod pauses;

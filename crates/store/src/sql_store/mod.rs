@@ -4,6 +4,8 @@
 
 mod artifacts;
 mod automations;
+mod block_documents;
+mod blocks;
 mod concurrency_leases;
 mod concurrency_limits;
 mod deployments;

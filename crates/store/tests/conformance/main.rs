@@ -4,6 +4,7 @@
 
 mod artifacts;
 mod automations;
+mod blocks;
 mod concurrency_limits;
 mod deployments;
 mod events;

@@ -1,0 +1,95 @@
+//! Blocks: types by slug, schemas by checksum, documents by type and name, updates that
+//! keep secrets sent back obfuscated.
+
+use super::*;
+
+on_each_backend!(
+    block_documents_are_found_by_type_and_name_and_keep_their_secrets,
+    async |db: TestDatabase| {
+        let store = store(&db).await;
+        let new_type = NewBlockType {
+            name: "Secret".into(),
+            slug: "secret".into(),
+            about: BlockTypeAbout::default(),
+        };
+        let ty = store.create_block_type(&new_type, now()).await.unwrap();
+        assert!(matches!(
+            store.create_block_type(&new_type, now()).await,
+            Err(StoreError::Conflict(m)) if m.contains("\"secret\"")
+        ));
+        let new_schema = NewBlockSchema {
+            checksum: "sha256:abc".into(),
+            fields: json!({"secret_fields": ["value"], "properties": {"value": {}}}),
+            version: "1".into(),
+            capabilities: vec![],
+            block_type_id: ty.id,
+        };
+        let (schema, created) = store.create_block_schema(&new_schema, now()).await.unwrap();
+        assert!(created);
+        let (again, created) = store.create_block_schema(&new_schema, now()).await.unwrap();
+        assert_eq!((again.id, created), (schema.id, false));
+        let by_checksum = store
+            .read_block_schema_by_checksum("sha256:abc", None)
+            .await
+            .unwrap();
+        assert_eq!(
+            (by_checksum.id, by_checksum.block_type.slug.as_str()),
+            (schema.id, "secret")
+        );
+        let doc = NewBlockDocument {
+            name: "api-key".into(),
+            data: json!({"value": "s3cr3t", "note": "n"}),
+            is_anonymous: false,
+            block_schema_id: schema.id,
+            block_type_id: ty.id,
+        };
+        let made = store.create_block_document(&doc, now()).await.unwrap();
+        assert!(matches!(
+            store.create_block_document(&doc, now()).await,
+            Err(StoreError::Conflict(m)) if m.contains("\"api-key\"")
+        ));
+        let read = store
+            .read_block_document_by_name("secret", "api-key")
+            .await
+            .unwrap();
+        assert_eq!(read, made);
+        // Written back obfuscated, the secret stays; other fields merge.
+        let update = BlockDocumentUpdate {
+            block_schema_id: None,
+            data: Some(json!({"value": flowgate_core::blocks::OBFUSCATED, "extra": 1})),
+            merge_existing_data: true,
+        };
+        let changed = store
+            .update_block_document(made.id, &update, now())
+            .await
+            .unwrap();
+        assert_eq!(
+            changed.data,
+            json!({"value": "s3cr3t", "note": "n", "extra": 1})
+        );
+        assert_eq!(
+            store.read_block_document(made.id).await.unwrap().data,
+            changed.data
+        );
+        let of_type = BlockDocumentFilter {
+            block_type_slugs: Some(vec!["secret".into()]),
+            ..Default::default()
+        };
+        assert_eq!(store.count_block_documents(&of_type).await.unwrap(), 1);
+        let listed = store
+            .filter_block_documents(&of_type, Page::default())
+            .await
+            .unwrap();
+        assert_eq!(listed[0].schema.block_type.id, ty.id);
+        store.delete_block_document(made.id).await.unwrap();
+        assert!(matches!(
+            store.read_block_document_by_name("secret", "api-key").await,
+            Err(StoreError::NotFound { .. })
+        ));
+        let types = store
+            .filter_block_types(Some(&["secret".to_owned()]), None, Page::default())
+            .await
+            .unwrap();
+        assert_eq!(types.len(), 1);
+    }
+);

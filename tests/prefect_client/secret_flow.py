@@ -1,0 +1,21 @@
+"""A secret block as a flow uses one: saved, refused a second save without overwrite,
+overwritten, loaded and read back; a JSON-valued secret too. Prints what it read."""
+
+from prefect import flow
+from prefect.blocks.system import Secret
+
+
+@flow
+def secret_flow():
+    Secret(value="sk-first").save("api-key")
+    try:
+        Secret(value="sk-again").save("api-key")
+    except ValueError as e:
+        print("refused", e)
+    Secret(value="sk-1234567890").save("api-key", overwrite=True)
+    Secret(value={"user": "u", "password": "p4ss"}).save("db-login")
+    return Secret.load("api-key").get(), Secret.load("db-login").get()["password"]
+
+
+if __name__ == "__main__":
+    print("result", secret_flow())
