@@ -14,10 +14,11 @@ use crate::app::AppState;
 include!(concat!(env!("OUT_DIR"), "/ui_files.rs"));
 
 /// What the page may load and run: only this server's own scripts, styles and API. Scripts and
-/// styles never come inline, so even markup that reached the DOM could not run script.
+/// styles never come inline, so even markup that reached the DOM could not run script. Images
+/// may come from anywhere on the web: an image artifact is a picture at the URL a run reported.
 const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; \
-     style-src 'self'; img-src 'self' data: blob:; connect-src 'self'; object-src 'none'; \
-     base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+     style-src 'self'; img-src 'self' data: blob: https: http:; connect-src 'self'; \
+     object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
 /// The UI's file routes.
 pub fn routes() -> Router<AppState> {

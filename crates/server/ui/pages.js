@@ -12,5 +12,8 @@ export const PAGES = [
   { path: "/work-pools", module: "work-pools", nav: "Work Pools", icon: "pools" },
   { path: "/work-pools/:name", module: "work-pool" },
   { path: "/concurrency", module: "concurrency", nav: "Concurrency", icon: "concurrency" },
+  { path: "/artifacts", module: "artifacts", nav: "Artifacts", icon: "artifacts" },
+  { path: "/artifacts/key/:key", module: "artifact" },
+  { path: "/variables", module: "variables", nav: "Variables", icon: "variables" },
   { path: "/docs", module: "api-docs", nav: "API", icon: "api" },
 ];

@@ -1,5 +1,5 @@
 // Markdown as elements (never as an HTML string): headings, paragraphs, bullet and numbered
-// lists, block quotes, fenced code, rules, and inline code, bold, italics and links. Raw HTML in
+// lists, block quotes, fenced code, rules, pipe tables, and inline code, bold, italics and links. Raw HTML in
 // the source is shown as the text it is.
 
 import { h } from "./dom.js";
@@ -33,6 +33,17 @@ export function markdown(source, { headingOffset = 0 } = {}) {
       const quoted = [];
       for (; i < lines.length && /^\s*>/.test(lines[i]); i++) quoted.push(lines[i].replace(/^\s*>\s?/, ""));
       root.append(h("blockquote", {}, ...markdown(quoted.join("\n"), { headingOffset }).childNodes));
+    } else if (TABLE_RULE.test(lines[i + 1] ?? "") && line.includes("|")) {
+      const head = cells(line);
+      const rows = [];
+      for (i += 2; i < lines.length && lines[i].includes("|") && lines[i].trim(); i++) rows.push(cells(lines[i]));
+      root.append(
+        h(
+          "div",
+          { class: "table-wrap" },
+          h("table", { class: "data" }, h("thead", {}, h("tr", {}, head.map((c) => h("th", {}, inline(c))))), h("tbody", {}, rows.map((r) => h("tr", {}, head.map((_, j) => h("td", {}, inline(r[j] ?? ""))))))),
+        ),
+      );
     } else if (LIST_ITEM.test(line)) {
       const ordered = /^\s*\d+[.)]\s/.test(line);
       const list = h(ordered ? "ol" : "ul");
@@ -50,6 +61,13 @@ export function markdown(source, { headingOffset = 0 } = {}) {
 }
 
 const LIST_ITEM = /^\s*(?:[-*+]|\d+[.)])\s+/;
+/** A pipe table's second line: `| --- | :---: |`. */
+const TABLE_RULE = /^\s*\|?\s*:?-{3,}:?\s*(\|\s*:?-{3,}:?\s*)*\|?\s*$/;
+
+/** The cells of a pipe table's row. */
+function cells(line) {
+  return line.trim().replace(/^\|/, "").replace(/\|$/, "").split("|").map((c) => c.trim());
+}
 
 function startsBlock(line) {
   return LIST_ITEM.test(line) || /^\s*(#{1,6}\s|>|```|~~~)/.test(line);

@@ -5,14 +5,13 @@
 // freed) and deleted, and new limits created. The tab is kept in the URL.
 
 import { del, patch, post } from "../lib/api.js";
-import { openDialog } from "../lib/dialog.js";
 import { h, mount } from "../lib/dom.js";
 import { plural } from "../lib/format.js";
 import { card, pageHeader } from "../lib/layout.js";
 import { reload } from "../lib/router.js";
-import { schemaForm } from "../lib/schema-form.js";
 import { table } from "../lib/table.js";
 import { toast } from "../lib/toast.js";
+import { confirmThen, openFormDialog } from "../components/form-dialog.js";
 
 const TABS = { global: "Global", "task-run": "Task Run" };
 const TAG = "tag:";
@@ -47,44 +46,15 @@ function limitSchema(kind) {
 
 /** A dialog with a form for a new limit (`existing` absent) or changing one; `save(value)` sends it. */
 function openLimitForm({ kind, existing, save, signal }) {
-  const form = schemaForm(limitSchema(kind), { values: existing });
-  const error = h("p", { class: "form-error", role: "alert", hidden: true });
-  const submit = h("button", { id: "limit-save", type: "button", class: "primary", onclick: send }, existing ? "Save" : "Create");
-  const dialog = openDialog({
+  openFormDialog({
     id: "limit-dialog",
+    submitId: "limit-save",
     title: existing ? "Edit concurrency limit" : `New ${TABS[kind]} concurrency limit`,
+    schema: limitSchema(kind),
+    values: existing,
+    submitLabel: existing ? "Save" : "Create",
+    save,
     signal,
-    body: [form.element, error],
-    footer: [h("button", { type: "button", class: "secondary", onclick: () => dialog.close() }, "Cancel"), submit],
-  });
-  async function send() {
-    form.clearErrors();
-    const { value, failures } = form.read();
-    if (failures.length) return void (error.textContent = form.showErrors(failures).join(" "));
-    submit.disabled = true;
-    try {
-      await save(value);
-      dialog.close();
-    } catch (e) {
-      error.textContent = e.message;
-      error.hidden = false;
-    } finally {
-      submit.disabled = false;
-    }
-  }
-}
-
-/** Asks before `action` runs. */
-function confirmThen({ title, text, button, action, signal }) {
-  const dialog = openDialog({
-    id: "confirm-dialog",
-    title,
-    signal,
-    body: [h("p", {}, text)],
-    footer: [
-      h("button", { type: "button", class: "secondary", onclick: () => dialog.close() }, "Cancel"),
-      h("button", { id: "confirm-ok", type: "button", class: "danger", onclick: () => (dialog.close(), action().catch((e) => toast(e.message, "error"))) }, button),
-    ],
   });
 }
 

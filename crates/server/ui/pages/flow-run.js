@@ -1,7 +1,8 @@
 // One flow run: its state and facts, Resume and Cancel, the timeline of its task runs and
 // subflow runs (click a bar for that task run's details and logs), the task runs as a paged
-// table with their true count, parameters, who resumed it with what, and its logs. While the
-// run is going, everything refreshes every two seconds.
+// table with their true count, parameters, who resumed it with what, the artifacts it reported
+// (rendered: components/artifact.js), and its logs. While the run is going, everything refreshes
+// every two seconds.
 
 import { get, post } from "../lib/api.js";
 import { h, mount } from "../lib/dom.js";
@@ -10,6 +11,7 @@ import { card, pageHeader } from "../lib/layout.js";
 import { reload } from "../lib/router.js";
 import { pagedTable, table } from "../lib/table.js";
 import { toast } from "../lib/toast.js";
+import { artifactCard } from "../components/artifact.js";
 import { logView } from "../components/logs.js";
 import { openResume } from "../components/resume.js";
 import { loadRunGraph } from "../components/run-graph.js";
@@ -44,6 +46,7 @@ export default async function flowRunPage(ctx) {
   });
   const params = h("pre", { id: "params", class: "code-block" });
   const resumes = h("div", { id: "resumes" });
+  const artifacts = h("div", { id: "artifacts", class: "stack" });
   const logs = logView({ scope: { flow_run_id: id }, signal: ctx.signal, fileName: `flow-run-${id}`, taskNames });
   mount(
     ctx.view,
@@ -51,6 +54,7 @@ export default async function flowRunPage(ctx) {
     card({ title: "Timeline", id: "timeline", class: "timeline-card" }, gantt.element),
     detail,
     h("div", { class: "columns" }, card({ title: ["Task runs ", taskCount] }, tasks.element), h("div", { class: "stack" }, card({ title: "Parameters" }, params), resumes)),
+    artifacts,
     card({ title: "Logs", id: "logs" }, logs.element),
   );
 
@@ -64,7 +68,13 @@ export default async function flowRunPage(ctx) {
     params.textContent = JSON.stringify(run.parameters || {}, null, 2);
     finished = TERMINAL.has(run.state_type);
     gantt.update(graph.nodes, { now: Date.now(), live: !finished, origin: run.start_time ? new Date(run.start_time).getTime() : undefined, total: graph.total });
-    await showResumes();
+    await Promise.all([showResumes(), showArtifacts()]);
+  }
+
+  /** The run's artifacts, newest first, each rendered in its own card. */
+  async function showArtifacts() {
+    const found = await post("/artifacts/filter", { artifacts: { flow_run_id: { any_: [id] } }, sort: "CREATED_DESC", limit: 50 }, ctx);
+    mount(artifacts, found.map(artifactCard));
   }
 
   function header(run, flow, taskTotal) {
