@@ -556,3 +556,31 @@ pub struct AutomationCountRequest {
     /// Which automations.
     pub automations: Option<AutomationFilter>,
 }
+
+/// One firing of an automation and what its actions did.
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq)]
+pub struct AutomationFiring {
+    /// The id of the `prefect.automation.triggered` (or `resolved`) event recording it.
+    pub id: Uuid,
+    /// `Triggered` or `Resolved`.
+    pub state: String,
+    /// The event time the firing is about.
+    pub occurred: Micros,
+    /// When the engine decided.
+    pub decided: Micros,
+    /// The event that completed the trigger.
+    pub triggering_event: Option<Uuid>,
+    /// Each action's outcome (`{"type", "ok", "reason"}`), `null` while they run.
+    pub actions: Value,
+}
+
+/// `GET /automations/{id}/state` (Flowgate): why an automation did or did not fire.
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq)]
+pub struct AutomationReport {
+    /// The trigger's state as of the engine's last checkpoint (at most a second old): one entry
+    /// per trigger of its tree with what it counted, which parts matched, a metric's value, and
+    /// a sentence saying what it waits for; `null` while the automation is disabled.
+    pub trigger_state: Option<Value>,
+    /// The latest firings, newest first.
+    pub firings: Vec<AutomationFiring>,
+}

@@ -5,6 +5,7 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use flowgate_core::automations::{Engine, EngineSettings};
 use flowgate_store::StoreError;
 use flowgate_store::model::{AutomationFilter, AutomationSort, AutomationSpec, WorkPoolFilter};
 use flowgate_wire::automations as wire;
@@ -12,7 +13,8 @@ use flowgate_wire::automations as wire;
 use super::parse_id;
 use crate::app::AppState;
 use crate::convert::automations::{
-    assign_ids, automation_out, automation_spec, explain, related_resources, trigger,
+    assign_ids, automation_out, automation_spec, explain, related_resources, stored_trigger,
+    trigger,
 };
 use crate::convert::filters::page;
 use crate::error::{ApiError, ApiResult, Body};
@@ -50,6 +52,12 @@ pub fn routes() -> ApiRoutes {
             "/automations/{id}",
             delete,
             doc("Delete an automation").status(204, "deleted"),
+        )
+        .get(
+            "/automations/{id}/state",
+            state,
+            doc("Why an automation did or did not fire (Flowgate)")
+                .describe("Its trigger's state as of the engine's last checkpoint (events counted in each window and bucket, which parts of a compound or sequence matched, a metric's current value, each with a sentence), and its latest firings with their actions' outcomes."),
         )
         .get(
             "/automations/related-to/{resource_id}",
@@ -255,6 +263,47 @@ async fn delete_owned(
         .await?;
     app.automations.notify_one();
     Ok(StatusCode::ACCEPTED)
+}
+
+/// Firings listed by `/automations/{id}/state`.
+const LISTED_FIRINGS: u32 = 20;
+
+async fn state(
+    State(app): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<wire::AutomationReport>> {
+    let id = parse_id(&id, "automation")?;
+    let automation = app.store.read_automation(id).await?;
+    let trigger_state = match automation.spec.enabled {
+        true => {
+            let stored = app.store.automation_state(id).await?;
+            let tree = trigger(&stored_trigger(&automation)?).map_err(|e| {
+                StoreError::Corrupt(format!("automation {id} trigger: {}", explain(&e)))
+            })?;
+            let now = app.now();
+            let mut engine = Engine::new(EngineSettings::default());
+            engine.load(id, &tree, stored, now);
+            engine
+                .explain(id, now)
+                .and_then(|report| serde_json::to_value(report).ok())
+        }
+        false => None,
+    };
+    let firings = app.store.automation_firings(id, LISTED_FIRINGS).await?;
+    Ok(Json(wire::AutomationReport {
+        trigger_state,
+        firings: firings
+            .into_iter()
+            .map(|f| wire::AutomationFiring {
+                id: f.id,
+                state: f.state,
+                occurred: f.occurred,
+                decided: f.decided,
+                triggering_event: f.triggering_event,
+                actions: f.outcomes,
+            })
+            .collect(),
+    }))
 }
 
 fn automation_filter(f: Option<wire::AutomationFilter>) -> AutomationFilter {

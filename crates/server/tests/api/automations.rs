@@ -394,8 +394,23 @@ on_each_backend!(
         send_sentinel(&s).await;
         fired(&s, &done, 1).await;
         let s = s.restart().await;
+        let why = s.get(&format!("/automations/{a}/state")).await.expect(200);
+        let parts = &why["trigger_state"]["trigger"]["parts"];
+        assert_eq!(
+            (parts[0]["satisfied"].clone(), parts[1]["satisfied"].clone()),
+            (json!(true), json!(false)),
+            "the stored state says which part matched: {why}"
+        );
+        assert!(why["firings"].as_array().unwrap().is_empty());
         complete(&s, "validation-flow").await;
         fired(&s, &a, 1).await;
+        let why = s
+            .eventually("the firing's outcome", || async {
+                let why = s.get(&format!("/automations/{a}/state")).await.expect(200);
+                (why["firings"][0]["actions"][0]["ok"] == true).then_some(why)
+            })
+            .await;
+        assert_eq!(why["firings"][0]["state"], "Triggered", "{why}");
         s.stop().await;
     }
 );

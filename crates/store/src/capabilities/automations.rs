@@ -209,6 +209,9 @@ pub trait AutomationStore: Send + Sync {
     async fn record_firing(&self, firing: &FiringRecord) -> Result<bool>;
     /// Stores what a firing's actions did.
     async fn finish_firing(&self, automation_id: Uuid, key: &str, outcomes: &Value) -> Result<()>;
+    /// The trigger state the engine last stored for an automation (`None`: none yet, or
+    /// unreadable).
+    async fn automation_state(&self, id: Uuid) -> Result<Option<AutomationState>>;
     /// An automation's latest firings, newest first.
     async fn automation_firings(&self, id: Uuid, limit: u32) -> Result<Vec<FiringRecord>>;
     /// Whether several servers may share this database (PostgreSQL): the engine then reads

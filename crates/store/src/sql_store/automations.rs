@@ -208,19 +208,21 @@ impl<B: Backend> AutomationStore for SqlStore<B> {
             .iter()
             .map(|row| {
                 let automation = automation_row(row)?;
-                let state = row.get::<Option<String>>("engine_state")?.and_then(|text| {
-                    match serde_json::from_str::<AutomationState>(&text) {
-                        Ok(state) => Some(state),
-                        Err(e) => {
-                            tracing::warn!(automation = %automation.id, error = %e,
-                                "stored trigger state is unreadable; the automation starts afresh");
-                            None
-                        }
-                    }
-                });
+                let state = state_row(row, automation.id)?;
                 Ok(EngineAutomation { automation, state })
             })
             .collect()
+    }
+
+    async fn automation_state(&self, id: Uuid) -> Result<Option<AutomationState>> {
+        let mut sql = Sql::new("SELECT engine_state FROM automations WHERE id = ");
+        sql.arg(id);
+        self.query_one(
+            sql,
+            |row| state_row(row, id),
+            || not_found("automation", id),
+        )
+        .await
     }
 
     async fn claim_engine(
@@ -433,6 +435,20 @@ fn automation_row(row: &Row) -> Result<Automation> {
             actions_on_resolve: row.json("actions_on_resolve")?,
         },
     })
+}
+
+/// The stored engine state of a row (an unreadable one is logged and read as none: the
+/// automation starts afresh rather than failing).
+fn state_row(row: &Row, id: Uuid) -> Result<Option<AutomationState>> {
+    let text = row.get::<Option<String>>("engine_state")?;
+    Ok(text.and_then(|text| match serde_json::from_str(&text) {
+        Ok(state) => Some(state),
+        Err(e) => {
+            tracing::warn!(automation = %id, error = %e,
+                "stored trigger state is unreadable; the automation starts afresh");
+            None
+        }
+    }))
 }
 
 fn position_row(row: &Row) -> Result<FeedPosition> {
