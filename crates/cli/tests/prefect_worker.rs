@@ -1,7 +1,8 @@
 //! The real `prefect worker start --type process` runs deployment runs the real `prefect` client
 //! asked for (`tests/prefect_client/work_pool_setup.py`), against a Flowgate server: higher
 //! priority queues first, no queue's or pool's limit ever exceeded (sampled while they run), every
-//! run Completed. And `flow.serve()` runs its own deployment's run (`serve_flow.py`).
+//! run Completed. And `flow.serve()` runs its own deployment's run (`serve_flow.py`). And the
+//! `prefect` CLI's read and control commands work against the same server.
 
 mod common;
 
@@ -197,4 +198,108 @@ fn a_served_flow_runs_its_deployments_run() {
         Some("COMPLETED Completed"),
         "{stdout}"
     );
+}
+
+/// Runs `prefect ARGS…` (wide output, so tables are not cut) and returns its stdout; fails the
+/// test when the command fails.
+fn prefect_cli(
+    python: &str,
+    server: &ServerProcess,
+    home: &std::path::Path,
+    args: &[&str],
+) -> String {
+    let out = prefect(python, server, home)
+        .arg(PathBuf::from(python).with_file_name("prefect"))
+        .args(args)
+        .env("COLUMNS", "250")
+        .output()
+        .expect("prefect runs");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "prefect {args:?} failed:\nstdout:\n{stdout}\nstderr:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+/// The `prefect` CLI commands README lists as covered, against Flowgate: runs listed,
+/// inspected, their logs read and a scheduled one cancelled; deployments listed and run; a
+/// pool listed, inspected, paused and resumed; global limits, automations, variables and
+/// artifacts listed. (The CLI's answers do not depend on the database: one backend is enough.)
+#[test]
+fn the_prefect_cli_reads_and_controls_runs_pools_and_deployments() {
+    let Some(python) = prefect_python("prefect CLI tests") else {
+        return;
+    };
+    let db = flowgate_testkit::sqlite();
+    let home = tempfile::tempdir().unwrap();
+    let server = ServerProcess::start(home.path(), &db.url);
+    let api = Api::new(&server.api);
+    let run = |args: &[&str]| prefect_cli(&python, &server, home.path(), args);
+    let program = |args: &[&str]| {
+        let out = prefect(&python, &server, home.path())
+            .args(args)
+            .output()
+            .expect("python runs");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    program(&[programs().join("plain_flow.py").to_str().unwrap()]);
+    program(&[
+        programs().join("work_pool_setup.py").to_str().unwrap(),
+        "pool1",
+        "1",
+        "0",
+        "none",
+        "none",
+        "none",
+    ]);
+    let done = deployment_runs(&api);
+    let (_, plain) = api.post(
+        "/flow_runs/filter",
+        &json!({"flows": {"name": {"any_": ["plain-flow"]}}}),
+    );
+    let plain_id = plain[0]["id"].as_str().unwrap().to_owned();
+
+    assert!(run(&["flow-run", "ls"]).contains(&plain_id));
+    assert!(run(&["flow-run", "inspect", &plain_id]).contains("state_name='Completed'"));
+    assert!(run(&["flow-run", "logs", &plain_id]).contains("result 10"));
+    let scheduled = done[0]["id"].as_str().unwrap().to_owned();
+    run(&["flow-run", "cancel", &scheduled]);
+    let (_, cancelled) = api.get(&format!("/flow_runs/{scheduled}"));
+    assert!(
+        ["CANCELLED", "CANCELLING"].contains(&cancelled["state_type"].as_str().unwrap()),
+        "{cancelled}"
+    );
+
+    let (_, deployments) = api.post("/deployments/filter", &json!({}));
+    let name = format!("priority-flow/{}", deployments[0]["name"].as_str().unwrap());
+    assert!(run(&["deployment", "ls"]).contains(&name));
+    run(&["deployment", "run", &name]);
+    assert_eq!(deployment_runs(&api).len(), done.len() + 1);
+
+    assert!(run(&["work-pool", "ls"]).contains("pool1"));
+    assert!(run(&["work-pool", "inspect", "pool1"]).contains("name='pool1'"));
+    run(&["work-pool", "pause", "pool1"]);
+    assert_eq!(api.get("/work_pools/pool1").1["is_paused"], true);
+    run(&["work-pool", "resume", "pool1"]);
+    assert_eq!(api.get("/work_pools/pool1").1["is_paused"], false);
+
+    api.post(
+        "/v2/concurrency_limits/",
+        &json!({"name": "warehouse", "limit": 2}),
+    );
+    assert!(run(&["gcl", "ls"]).contains("warehouse"));
+    run(&["automation", "ls"]);
+    run(&["variable", "set", "batch-size", "3"]);
+    assert_eq!(run(&["variable", "get", "batch-size"]).trim(), "3");
+    api.post(
+        "/artifacts/",
+        &json!({"key": "daily-report", "type": "markdown", "data": "# ok"}),
+    );
+    assert!(run(&["artifact", "ls"]).contains("daily-report"));
 }
