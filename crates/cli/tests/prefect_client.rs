@@ -416,3 +416,39 @@ on_each_backend!(secret_blocks_are_saved_and_loaded, |db: TestDatabase| {
     let log = server.log();
     assert!(!log.contains("sk-1234567890") && !log.contains("p4ss"));
 });
+
+/// `flowgate_server.testing` (python/flowgate_server) under pytest with the real client: the
+/// seed's `test_my_favorite_flow` with only the import changed, the session fixture, start to
+/// ready within 100 ms (best of five), a server that cannot start raising its own message, and
+/// no server process left behind (tests/pytest_harness). The harness needs no database
+/// server: one backend is enough.
+#[test]
+fn the_pytest_harness_starts_a_server_in_milliseconds() {
+    let Some(python) = common::prefect_python("pytest harness tests") else {
+        return;
+    };
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let scratch = tempfile::tempdir().unwrap();
+    let times = scratch.path().join("times.txt");
+    let out = std::process::Command::new(&python)
+        .args(["-m", "pytest", "-q", "-s", "-p", "no:cacheprovider"])
+        .arg(root.join("tests/pytest_harness"))
+        .current_dir(scratch.path())
+        .env("PYTHONPATH", root.join("python"))
+        .env("FLOWGATE_BIN", env!("CARGO_BIN_EXE_flowgate"))
+        .env("FLOWGATE_HARNESS_TIMES", &times)
+        .env("PREFECT_HOME", scratch.path().join("prefect"))
+        .env("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+        .env_remove("PREFECT_API_URL")
+        .output()
+        .expect("pytest runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "pytest failed:\nstdout:\n{stdout}\nstderr:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("5 passed"), "{stdout}");
+    let measured = std::fs::read_to_string(&times).expect("the harness wrote its times");
+    eprintln!("flowgate_test_harness start to ready (ms): {measured}");
+}
