@@ -12,8 +12,6 @@ from prefect import flow, task
 
 from flowgate_server.testing import FlowgateServerError, flowgate_test_harness, start_server
 
-pytest_plugins = ["flowgate_server.testing"]
-
 
 @task
 def double(x):
