@@ -31,7 +31,7 @@ pub use crate::capabilities::flows::{Flow, FlowFilter, FlowSort};
 pub use crate::capabilities::inputs::{FlowRunInput, Resume};
 pub use crate::capabilities::logs::{LogEntry, LogFilter};
 pub use crate::capabilities::task_queue::QueuedTask;
-pub use crate::capabilities::task_runs::{TaskRun, TaskRunFilter, TaskRunSort};
+pub use crate::capabilities::task_runs::{GraphNode, TaskRun, TaskRunFilter, TaskRunSort};
 pub use crate::capabilities::variables::{
     NewVariable, Variable, VariableFilter, VariableKey, VariableSort, VariableUpdate,
 };

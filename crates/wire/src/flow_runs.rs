@@ -191,3 +191,56 @@ pub struct HistoryInterval {
     /// Runs in it by state.
     pub states: Vec<HistoryState>,
 }
+
+/// An edge of a flow run's graph: the node at its other end.
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq)]
+pub struct GraphEdge {
+    /// That node's id.
+    pub id: Uuid,
+}
+
+/// A node of `GET /flow_runs/{id}/graph-v2`: a task run, or a subflow run (its id then).
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq)]
+pub struct GraphNode {
+    /// `task-run` or `flow-run` (a subflow).
+    pub kind: String,
+    /// The run's id.
+    pub id: Uuid,
+    /// The run's name.
+    pub label: String,
+    /// Its state type.
+    pub state_type: StateType,
+    /// Its state name (a Flowgate extension).
+    pub state_name: String,
+    /// When it started (absent while it has not: a Flowgate extension, Prefect leaves such
+    /// runs out).
+    pub start_time: Option<Micros>,
+    /// When it ended.
+    pub end_time: Option<Micros>,
+    /// The nodes whose results it took as inputs.
+    pub parents: Vec<GraphEdge>,
+    /// The nodes that took its result as an input.
+    pub children: Vec<GraphEdge>,
+    /// Always empty (Prefect's nesting of nodes; Flowgate draws subflows as nodes).
+    pub encapsulating: Vec<GraphEdge>,
+    /// Always empty (artifacts are not drawn yet).
+    pub artifacts: Vec<Value>,
+}
+
+/// `GET /flow_runs/{id}/graph-v2`: a flow run's task runs and subflow runs as a graph, in
+/// Prefect's shape, for a timeline (at most 10,000 nodes, the earliest expected first).
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq)]
+pub struct FlowRunGraph {
+    /// When the flow run started.
+    pub start_time: Option<Micros>,
+    /// When it ended.
+    pub end_time: Option<Micros>,
+    /// The nodes without parents.
+    pub root_node_ids: Vec<Uuid>,
+    /// Every node, by id.
+    pub nodes: Vec<(Uuid, GraphNode)>,
+    /// Always empty.
+    pub artifacts: Vec<Value>,
+    /// Always empty.
+    pub states: Vec<Value>,
+}

@@ -3,6 +3,7 @@
 //! bar shows that task run's logs. Screenshots in light and dark.
 
 use flowgate::testing::harness;
+use flowgate::{ThreadPoolTaskRunner, flow, task, wait};
 use flowgate_sdk_e2e::elevator;
 use serde_json::{Value, json};
 
@@ -123,4 +124,72 @@ fn the_elevators_timeline_shows_three_stops_at_once() {
             .contains("Completed")
     );
     b.screenshot("task-run-dark");
+}
+
+#[task]
+fn tick(i: u32) -> u32 {
+    i
+}
+
+#[flow(name = "ten-thousand-ticks", task_runner = ThreadPoolTaskRunner::new(8))]
+fn ten_thousand_ticks() -> usize {
+    let ticks = tick::map(0..10_000);
+    wait(&ticks);
+    ticks.len()
+}
+
+/// A run of 10,000 task runs: its page says so (true counts, not a capped list's length),
+/// draws only the timeline rows in view, and pans. Prints when the page stood complete, as the
+/// Performance API measured it from the navigation (BENCHMARKS.md).
+#[test]
+fn a_run_of_10000_task_runs_shows_its_true_count_and_draws_only_what_is_in_view() {
+    let Some(b) = Browser::start() else { return };
+    let h = harness();
+    {
+        let _serve = h.enter();
+        assert_eq!(ten_thousand_ticks(), 10_000);
+    }
+    let runs = h.post(
+        "/flow_runs/filter",
+        json!({"flows": {"name": {"any_": ["ten-thousand-ticks"]}}}),
+    );
+    let run = runs[0]["id"].as_str().unwrap().to_owned();
+    let ui = h.api_url().trim_end_matches("/api").to_owned();
+    let mut ready = Vec::new();
+    for _ in 0..3 {
+        b.open(&format!("{ui}/runs/flow-run/{run}"));
+        b.wait_for(
+            "the page",
+            "return performance.getEntriesByName('page:flow-run').length === 1",
+        );
+        ready.push(
+            b.js("return performance.getEntriesByName('page:flow-run')[0].startTime")
+                .as_f64()
+                .unwrap(),
+        );
+    }
+    ready.sort_by(f64::total_cmp);
+    println!(
+        "{}",
+        json!({"run_page_10000_task_runs_ready_ms": ready, "median_ms": ready[1]})
+    );
+    assert_eq!(
+        b.js("return document.querySelector('#timeline .tl-summary').textContent"),
+        "10,000 task runs"
+    );
+    assert!(
+        b.js(
+            "return document.querySelector('.page-head').textContent.includes('10,000 task runs')"
+        ) == json!(true),
+        "the header counts every task run"
+    );
+    let drawn = b
+        .js("return document.querySelectorAll('#timeline rect.bar').length")
+        .as_u64()
+        .unwrap();
+    assert!(
+        (1..500).contains(&drawn),
+        "{drawn} bars in the document: only the rows in view are drawn"
+    );
+    b.screenshot("run-page-10000-light");
 }

@@ -3,7 +3,8 @@
 use flowgate_core::{Micros, StateType};
 use flowgate_store::model::{FlowRun, NewFlowRun};
 use flowgate_wire::flow_runs::{
-    FlowRun as FlowRunOut, FlowRunCreate, HistoryInterval, HistoryState,
+    FlowRun as FlowRunOut, FlowRunCreate, FlowRunGraph, GraphEdge, GraphNode, HistoryInterval,
+    HistoryState,
 };
 use serde_json::{Value, json};
 
@@ -115,5 +116,65 @@ pub fn history_interval(interval: flowgate_core::history::Interval) -> HistoryIn
                 sum_estimated_lateness: s.lateness,
             })
             .collect(),
+    }
+}
+
+/// A flow run's graph in Prefect's shape: each node's id is its run's (a subflow's own), its
+/// parents the nodes whose task runs it took inputs from, its children the inverse.
+pub fn flow_run_graph(run: &FlowRun, nodes: Vec<flowgate_store::model::GraphNode>) -> FlowRunGraph {
+    use std::collections::HashMap;
+    let node_id: HashMap<uuid::Uuid, uuid::Uuid> = nodes
+        .iter()
+        .map(|n| (n.task_run_id, n.subflow_run_id.unwrap_or(n.task_run_id)))
+        .collect();
+    let mut children: HashMap<uuid::Uuid, Vec<GraphEdge>> = HashMap::new();
+    let mut out: Vec<(uuid::Uuid, GraphNode)> = nodes
+        .into_iter()
+        .map(|n| {
+            let id = node_id[&n.task_run_id];
+            let parents: Vec<GraphEdge> = n
+                .parents
+                .iter()
+                .filter_map(|p| node_id.get(p))
+                .map(|&p| GraphEdge { id: p })
+                .collect();
+            for p in &parents {
+                children.entry(p.id).or_default().push(GraphEdge { id });
+            }
+            let node = GraphNode {
+                kind: if n.subflow_run_id.is_some() {
+                    "flow-run"
+                } else {
+                    "task-run"
+                }
+                .to_owned(),
+                id,
+                label: n.label,
+                state_type: n.state_type,
+                state_name: n.state_name,
+                start_time: n.start_time,
+                end_time: n.end_time,
+                parents,
+                children: Vec::new(),
+                encapsulating: Vec::new(),
+                artifacts: Vec::new(),
+            };
+            (id, node)
+        })
+        .collect();
+    for (id, node) in &mut out {
+        node.children = children.remove(id).unwrap_or_default();
+    }
+    FlowRunGraph {
+        start_time: run.clock.start_time,
+        end_time: run.clock.end_time,
+        root_node_ids: out
+            .iter()
+            .filter(|(_, n)| n.parents.is_empty())
+            .map(|(id, _)| *id)
+            .collect(),
+        nodes: out,
+        artifacts: Vec::new(),
+        states: Vec::new(),
     }
 }

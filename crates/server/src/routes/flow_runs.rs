@@ -10,7 +10,7 @@ use flowgate_wire::filters::{
     FlowRunCountRequest, FlowRunFilterRequest, FlowRunHistoryRequest, FlowRunPaginateRequest,
 };
 use flowgate_wire::flow_runs::{
-    FlowRun, FlowRunCreate, FlowRunPage, FlowRunUpdate, HistoryInterval,
+    FlowRun, FlowRunCreate, FlowRunGraph, FlowRunPage, FlowRunUpdate, HistoryInterval,
 };
 use flowgate_wire::states::{OrchestrationResult, SetState, SetStateStatus, State as StateOut};
 use schemars::JsonSchema;
@@ -20,7 +20,7 @@ use super::{created_status, invalid, parse_id};
 use crate::app::AppState;
 use crate::auth::Caller;
 use crate::convert::filters::{flow_run_sort, flow_runs, page};
-use crate::convert::flow_runs::{flow_run_out, history_interval, new_flow_run};
+use crate::convert::flow_runs::{flow_run_graph, flow_run_out, history_interval, new_flow_run};
 use crate::convert::states::{orchestration, state_in, state_out};
 use crate::error::{ApiError, ApiResult, Body};
 use crate::extract::FilterBody;
@@ -40,6 +40,11 @@ pub fn routes() -> ApiRoutes {
                 .status(200, "the run this idempotency key created before"),
         )
         .get("/flow_runs/{id}", read, doc("Read a flow run"))
+        .get(
+            "/flow_runs/{id}/graph-v2",
+            graph,
+            doc("A flow run's task runs and subflow runs as a graph (a timeline's nodes)"),
+        )
         .delete(
             "/flow_runs/{id}",
             delete,
@@ -104,6 +109,18 @@ async fn create(
         .await?;
     app.publish(event);
     Ok((created_status(created), Json(flow_run_out(run, now))))
+}
+
+/// Most nodes one graph holds (Prefect's default limit).
+const MAX_GRAPH_NODES: u32 = 10_000;
+
+async fn graph(
+    State(app): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<FlowRunGraph>> {
+    let run = app.store.read_flow_run(parse_id(&id, "flow run")?).await?;
+    let nodes = app.store.flow_run_graph(run.id, MAX_GRAPH_NODES).await?;
+    Ok(Json(flow_run_graph(&run, nodes)))
 }
 
 async fn read(State(app): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<FlowRun>> {

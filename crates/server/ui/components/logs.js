@@ -82,19 +82,19 @@ export function logView({ scope, signal, fileName = "logs", taskNames = new Map(
     if (follow) list.scrollTop = list.scrollHeight;
   }
 
-  /** Loads the lines after the newest one held (all of them, a page at a time). */
+  /**
+   * Loads the next page of lines after the newest one held: a long log arrives a page per call
+   * (the page calls this on its timer), so the first lines show at once.
+   */
   async function refresh() {
-    for (;;) {
-      const logs = filter();
-      const last = lines[lines.length - 1];
-      if (last) logs.timestamp = { after_: last.timestamp };
-      const page = await post("/logs/filter", { logs, sort: "TIMESTAMP_ASC", limit: PAGE }, { signal });
-      const fresh = page.filter((l) => !seen.has(l.id));
-      for (const l of fresh) seen.add(l.id);
-      lines.push(...fresh);
-      await nameTasks(fresh.map((l) => l.task_run_id), taskNames, signal);
-      if (page.length < PAGE || fresh.length === 0) break;
-    }
+    const logs = filter();
+    const last = lines[lines.length - 1];
+    if (last) logs.timestamp = { after_: last.timestamp };
+    const page = await post("/logs/filter", { logs, sort: "TIMESTAMP_ASC", limit: PAGE }, { signal });
+    const fresh = page.filter((l) => !seen.has(l.id));
+    for (const l of fresh) seen.add(l.id);
+    lines.push(...fresh);
+    await nameTasks(fresh.map((l) => l.task_run_id), taskNames, signal);
     render();
   }
 

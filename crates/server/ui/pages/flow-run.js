@@ -61,8 +61,10 @@ export default async function flowRunPage(ctx) {
   let finished = false;
   async function load() {
     const run = await get(path, ctx);
-    const [flow, graph, taskTotal] = await Promise.all([get(`/flows/${encodeURIComponent(run.flow_id)}`, ctx), loadRunGraph(id, ctx.signal), tasks.refresh(), logs.refresh()]);
+    const [flow, graph, taskTotal] = await Promise.all([get(`/flows/${encodeURIComponent(run.flow_id)}`, ctx), loadRunGraph(id, ctx.signal), tasks.refresh()]);
     for (const n of graph.nodes) taskNames.set(n.id, n.label);
+    // After the graph: its nodes name the log lines' task runs.
+    await logs.refresh();
     ctx.title(`${flow.name} / ${run.name}`);
     mount(head, header(run, flow, taskTotal));
     params.textContent = JSON.stringify(run.parameters || {}, null, 2);

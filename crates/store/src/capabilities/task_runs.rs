@@ -90,4 +90,28 @@ pub trait TaskRunStore: Send + Sync {
     ) -> Result<Vec<TaskRun>>;
     /// How many task runs match `filter`.
     async fn count_task_runs(&self, filter: &TaskRunFilter) -> Result<i64>;
+    /// The first `limit` task runs of a flow run (by expected start) as graph nodes: only what
+    /// a timeline draws, each subflow's parent task run standing for its subflow run.
+    async fn flow_run_graph(&self, flow_run_id: Uuid, limit: u32) -> Result<Vec<GraphNode>>;
+}
+
+/// A task run of a flow run's graph (or, for a subflow, its run), as a timeline draws it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GraphNode {
+    /// The task run.
+    pub task_run_id: Uuid,
+    /// The subflow run the task run stands for, if any: the node shows that run.
+    pub subflow_run_id: Option<Uuid>,
+    /// The run's name.
+    pub label: String,
+    /// The run's state type.
+    pub state_type: StateType,
+    /// The run's state name.
+    pub state_name: String,
+    /// When it started running.
+    pub start_time: Option<Micros>,
+    /// When it ended.
+    pub end_time: Option<Micros>,
+    /// The task runs whose results it took as inputs (from its `task_inputs`).
+    pub parents: Vec<Uuid>,
 }

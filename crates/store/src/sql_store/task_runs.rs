@@ -5,7 +5,7 @@ use std::collections::{HashMap, HashSet};
 
 use async_trait::async_trait;
 use flowgate_core::task_run::TaskRunRecord;
-use flowgate_core::{Event, Micros, State};
+use flowgate_core::{Event, Micros, State, StateType};
 use uuid::Uuid;
 
 use super::events::insert_events;
@@ -14,10 +14,12 @@ use super::{
 };
 use crate::backend::Backend;
 use crate::capabilities::flow_runs::FlowRun;
-use crate::capabilities::task_runs::{TaskRun, TaskRunFilter, TaskRunSort, TaskRunStore};
+use crate::capabilities::task_runs::{
+    GraphNode, TaskRun, TaskRunFilter, TaskRunSort, TaskRunStore,
+};
 use crate::model::Page;
 use crate::sql::{Arg, Conditions, Row, Sql};
-use crate::store::Result;
+use crate::store::{Result, StoreError};
 
 #[async_trait]
 impl<B: Backend> TaskRunStore for SqlStore<B> {
@@ -89,6 +91,54 @@ impl<B: Backend> TaskRunStore for SqlStore<B> {
     async fn count_task_runs(&self, filter: &TaskRunFilter) -> Result<i64> {
         self.count("task_runs", conditions::<B>(filter)).await
     }
+
+    async fn flow_run_graph(&self, flow_run_id: Uuid, limit: u32) -> Result<Vec<GraphNode>> {
+        let mut sql = Sql::new(
+            "SELECT t.id, t.name, t.state_type, t.state_name, t.start_time, t.end_time, \
+             t.task_inputs, f.id AS sub_id, f.name AS sub_name, f.state_type AS sub_type, \
+             f.state_name AS sub_state, f.start_time AS sub_start, f.end_time AS sub_end \
+             FROM task_runs t LEFT JOIN flow_runs f ON f.parent_task_run_id = t.id \
+             WHERE t.flow_run_id = ",
+        );
+        sql.arg(flow_run_id)
+            .push(" ORDER BY t.expected_start_time, t.id LIMIT ")
+            .arg(i64::from(limit));
+        self.query(sql).await?.iter().map(graph_node).collect()
+    }
+}
+
+/// A graph node from a task run joined with the subflow run it may stand for.
+fn graph_node(row: &Row) -> Result<GraphNode> {
+    let subflow_run_id = row.opt_uuid("sub_id")?;
+    let sub = subflow_run_id.is_some();
+    let col = |own: &'static str, child: &'static str| if sub { child } else { own };
+    let state: Option<String> = row.get(col("state_type", "sub_type"))?;
+    let state_type = state
+        .as_deref()
+        .and_then(StateType::parse)
+        .ok_or_else(|| StoreError::Corrupt(format!("graph node state type {state:?}")))?;
+    let parents = match row.json("task_inputs")? {
+        serde_json::Value::Object(inputs) => inputs
+            .values()
+            .filter_map(serde_json::Value::as_array)
+            .flatten()
+            .filter(|i| i["input_type"] == "task_run")
+            .filter_map(|i| i["id"].as_str().and_then(|id| Uuid::parse_str(id).ok()))
+            .collect(),
+        _ => Vec::new(),
+    };
+    Ok(GraphNode {
+        task_run_id: row.uuid("id")?,
+        subflow_run_id,
+        label: row.get(col("name", "sub_name"))?,
+        state_type,
+        state_name: row
+            .get::<Option<String>>(col("state_name", "sub_state"))?
+            .unwrap_or_default(),
+        start_time: row.opt_micros(col("start_time", "sub_start"))?,
+        end_time: row.opt_micros(col("end_time", "sub_end"))?,
+        parents,
+    })
 }
 
 /// Reads a task run's record, locking it for the rest of the transaction.
