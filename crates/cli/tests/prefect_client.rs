@@ -452,3 +452,25 @@ fn the_pytest_harness_starts_a_server_in_milliseconds() {
     let measured = std::fs::read_to_string(&times).expect("the harness wrote its times");
     eprintln!("flowgate_test_harness start to ready (ms): {measured}");
 }
+
+on_each_backend!(
+    dask_task_runner_runs_are_all_recorded,
+    |db: TestDatabase| {
+        let Some((_server, api, stdout, _home)) = run_program("dask_flow", &db) else {
+            return;
+        };
+        assert!(stdout.contains("result 285"), "{stdout}");
+        assert!(
+            stdout.contains("workers 2"),
+            "both worker processes ran tasks:\n{stdout}"
+        );
+        let runs = runs_of(&api, "dask-flow");
+        assert_eq!(runs.len(), 1);
+        assert_eq!(runs[0]["state_type"], "COMPLETED");
+        let tasks = final_task_runs(&api, runs[0]["id"].as_str().unwrap(), 10);
+        assert!(
+            tasks.iter().all(|t| t["state_type"] == "COMPLETED"),
+            "{tasks:?}"
+        );
+    }
+);
