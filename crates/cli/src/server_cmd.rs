@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Subcommand, ValueEnum};
-use flowgate_server::{ApiKeys, ServerConfig};
+use flowgate_server::{ApiKeys, Retention, ServerConfig, parse_age};
 use tracing_subscriber::EnvFilter;
 
 /// Server commands.
@@ -60,6 +60,31 @@ pub struct StartArgs {
     /// change everything.
     #[arg(long)]
     insecure_no_auth: bool,
+    /// Keep finished flow runs (with their task runs and logs) and lone task runs this long:
+    /// 90d, 12h, 30m, 45s, or forever.
+    #[arg(
+        long,
+        value_name = "AGE",
+        default_value = "90d",
+        env = "FLOWGATE_RETAIN_RUNS"
+    )]
+    retain_runs: String,
+    /// Keep log lines this long (or forever).
+    #[arg(
+        long,
+        value_name = "AGE",
+        default_value = "30d",
+        env = "FLOWGATE_RETAIN_LOGS"
+    )]
+    retain_logs: String,
+    /// Keep events this long (or forever; Prefect's default is 7 days).
+    #[arg(
+        long,
+        value_name = "AGE",
+        default_value = "7d",
+        env = "FLOWGATE_RETAIN_EVENTS"
+    )]
+    retain_events: String,
 }
 
 /// Runs a server command.
@@ -113,6 +138,14 @@ async fn start(args: StartArgs) -> anyhow::Result<()> {
     config.api_keys = ApiKeys::parse(args.api_keys.iter().map(String::as_str))
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     config.insecure_no_auth = args.insecure_no_auth;
+    let age = |flag: &str, text: &str| {
+        parse_age(text).map_err(|e| anyhow::anyhow!("--retain-{flag}: {e}"))
+    };
+    config.retention = Retention {
+        runs: age("runs", &args.retain_runs)?,
+        logs: age("logs", &args.retain_logs)?,
+        events: age("events", &args.retain_events)?,
+    };
     let keys = config.api_keys.clone();
     let server = flowgate_server::start(config).await?;
     eprintln!("Flowgate API listening at {}", server.api_url());

@@ -17,6 +17,7 @@ pub mod names;
 pub mod orchestration;
 pub mod pause;
 pub mod pools;
+pub mod retention;
 pub mod schedule;
 pub mod scheduler;
 mod spelling;

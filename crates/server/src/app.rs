@@ -16,8 +16,9 @@ use crate::auth::ApiKeys;
 use crate::clock::Clock;
 use crate::error::ApiError;
 use crate::ingest::Ingest;
+use crate::metrics::Metrics;
 use crate::routes;
-use crate::services::Shutdown;
+use crate::services::{ServiceHealth, Shutdown};
 
 /// Largest request body accepted.
 pub const MAX_BODY: usize = 16 * 1024 * 1024;
@@ -52,6 +53,10 @@ pub struct AppState {
     /// Tells the trigger engine to read the automations again (one was created, changed or
     /// deleted).
     pub automations: Arc<tokio::sync::Notify>,
+    /// What `/metrics` reports; capabilities register their counters here.
+    pub metrics: Metrics,
+    /// Which background services are running.
+    pub services: ServiceHealth,
 }
 
 impl AppState {
@@ -70,12 +75,18 @@ impl AppState {
     }
 }
 
-/// The full router: the API under `/api` (behind the API keys, when there are any), the UI's
-/// files under `/ui`, its pages elsewhere.
+/// The full router: the API under `/api` and `/metrics` (behind the API keys, when there are
+/// any), the UI's files under `/ui`, its pages elsewhere.
 pub fn router(state: AppState) -> Router {
-    let api = routes::api().fallback(unknown_route);
+    let api = routes::api()
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.metrics.clone(),
+            crate::metrics::track,
+        ))
+        .fallback(unknown_route);
     let guarded = Router::new()
         .nest("/api", api)
+        .route("/metrics", axum::routing::get(crate::metrics::scrape))
         .layer(axum::middleware::from_fn_with_state(
             state.api_keys.clone(),
             crate::auth::authenticate,

@@ -18,6 +18,7 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 use uuid::Uuid;
 
 use crate::clock::Clock;
+use crate::metrics::{Counter, Metrics};
 use crate::services::Shutdown;
 
 /// Events per transaction at most.
@@ -72,14 +73,34 @@ impl Ingest {
         store: DynStore,
         bus: broadcast::Sender<Arc<Event>>,
         clock: Clock,
+        metrics: &Metrics,
         shutdown: Shutdown,
     ) -> (
         Ingest,
         impl std::future::Future<Output = ()> + Send + 'static,
     ) {
         let (tx, rx) = mpsc::channel(QUEUE);
-        let writer = Writer { store, bus, clock };
+        let stored = |what| {
+            metrics.counter(
+                "flowgate_ingested_total",
+                "Records through the ingest writer: events newly stored, log lines and batches written (its rate is the ingest rate)",
+                &[("kind", what)],
+            )
+        };
+        let writer = Writer {
+            store,
+            bus,
+            clock,
+            events: stored("event"),
+            logs: stored("log"),
+            batches: stored("batch"),
+        };
         (Ingest { tx }, writer.run(rx, shutdown))
+    }
+
+    /// Messages (events, log batches, flushes) waiting for the writer.
+    pub fn queued(&self) -> usize {
+        self.tx.max_capacity() - self.tx.capacity()
     }
 
     /// Queues one event (waits while the queue is full); a refusal goes to `origin`.
@@ -120,6 +141,10 @@ struct Writer {
     store: DynStore,
     bus: broadcast::Sender<Arc<Event>>,
     clock: Clock,
+    /// Events newly stored, log lines and batches written.
+    events: Counter,
+    logs: Counter,
+    batches: Counter,
 }
 
 /// One batch's records, kept in the order they arrived, with where each came from.
@@ -214,10 +239,12 @@ impl Writer {
         }
         let mut result = Ok(());
         if !batch.events.is_empty() || !batch.logs.is_empty() {
-            result = self
-                .store_all(&batch)
-                .await
-                .map(|fresh| self.publish(batch, fresh));
+            result = self.store_all(&batch).await.map(|fresh| {
+                self.events.add(fresh.len() as u64);
+                self.logs.add(batch.logs.len() as u64);
+                self.batches.add(1);
+                self.publish(batch, fresh)
+            });
         }
         for w in waiters {
             let _ = w.send(result.clone());

@@ -13,8 +13,10 @@ mod convert;
 mod error;
 mod extract;
 mod ingest;
+mod metrics;
 mod openapi;
 mod pause_timeouts;
+mod retention;
 mod routes;
 mod run_input;
 mod scheduling;
@@ -33,7 +35,9 @@ pub use app::{AppState, router};
 pub use auth::{ApiKeys, Caller};
 pub use clock::Clock;
 pub use error::ApiError;
-pub use services::{Services, Shutdown};
+pub use flowgate_core::retention::{Retention, parse_age};
+pub use metrics::{Counter, Gauge, Metrics};
+pub use services::{ServiceHealth, Services, Shutdown};
 
 /// Where to listen, which database to use, and who may call.
 #[derive(Clone, Debug)]
@@ -46,17 +50,21 @@ pub struct ServerConfig {
     pub api_keys: ApiKeys,
     /// Listen beyond loopback without keys, deliberately (otherwise [`start`] refuses).
     pub insecure_no_auth: bool,
+    /// How long finished runs, logs and events are kept (the `retention` service).
+    pub retention: Retention,
 }
 
 impl ServerConfig {
     /// A server on `bind` over `database_url`, without authentication (so `bind` must be a
-    /// loopback address unless [`ServerConfig::insecure_no_auth`] is set).
+    /// loopback address unless [`ServerConfig::insecure_no_auth`] is set), with the default
+    /// retention.
     pub fn new(bind: SocketAddr, database_url: impl Into<String>) -> ServerConfig {
         ServerConfig {
             bind,
             database_url: database_url.into(),
             api_keys: ApiKeys::default(),
             insecure_no_auth: false,
+            retention: Retention::default(),
         }
     }
 
@@ -133,16 +141,22 @@ pub async fn start_with_clock(config: ServerConfig, clock: Clock) -> anyhow::Res
     })?;
     let addr = listener.local_addr()?;
     let mut services = Services::default();
+    let metrics = Metrics::default();
     let (bus, _) = broadcast::channel(4096);
     let (ingest, ingest_loop) = ingest::Ingest::new(
         store.clone(),
         bus.clone(),
         clock.clone(),
+        &metrics,
         services.shutdown_signal(),
     );
     services.spawn("event-ingest", |_| ingest_loop);
-    let (slots, slot_writer) =
-        concurrency::SlotEngine::new(store.clone(), clock.clone(), services.shutdown_signal());
+    let (slots, slot_writer) = concurrency::SlotEngine::new(
+        store.clone(),
+        clock.clone(),
+        &metrics,
+        services.shutdown_signal(),
+    );
     services.spawn("slot-engine", |_| slot_writer);
     let (reaper_store, reaper_engine, reaper_clock) = (store.clone(), slots.clone(), clock.clone());
     services.spawn("lease-reaper", move |shutdown| {
@@ -160,6 +174,8 @@ pub async fn start_with_clock(config: ServerConfig, clock: Clock) -> anyhow::Res
         scheduler: Arc::new(tokio::sync::Notify::new()),
         api_keys: config.api_keys.clone(),
         automations: Arc::new(tokio::sync::Notify::new()),
+        metrics,
+        services: services.health(),
     };
     let for_timeouts = state.clone();
     services.spawn("pause-timeouts", move |shutdown| {
@@ -168,6 +184,10 @@ pub async fn start_with_clock(config: ServerConfig, clock: Clock) -> anyhow::Res
     let for_scheduler = state.clone();
     services.spawn("scheduler", move |shutdown| {
         scheduling::scheduler(for_scheduler, shutdown)
+    });
+    let (for_retention, retention) = (state.clone(), config.retention);
+    services.spawn("retention", move |shutdown| {
+        retention::run(for_retention, retention, shutdown)
     });
     let for_late_runs = state.clone();
     services.spawn("late-runs", move |shutdown| {

@@ -2,6 +2,8 @@
 //! shared [`Shutdown`] signal, and awaited on shutdown so none is left detached.
 
 use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -26,6 +28,7 @@ impl Shutdown {
 pub struct Services {
     signal: watch::Sender<bool>,
     tasks: Vec<(&'static str, JoinHandle<()>)>,
+    health: ServiceHealth,
 }
 
 impl Default for Services {
@@ -33,7 +36,36 @@ impl Default for Services {
         Services {
             signal: watch::channel(false).0,
             tasks: Vec::new(),
+            health: ServiceHealth::default(),
         }
+    }
+}
+
+/// Which services are running, for `/metrics`: a service counts as up until its task ends,
+/// returning or panicking.
+#[derive(Clone, Default)]
+pub struct ServiceHealth(Arc<Mutex<Vec<ServiceFlag>>>);
+
+/// A service's name and whether it is running.
+type ServiceFlag = (&'static str, Arc<AtomicBool>);
+
+impl ServiceHealth {
+    /// Each service's name and whether it is running, in start order.
+    pub fn report(&self) -> Vec<(&'static str, bool)> {
+        let services = self.0.lock().expect("services lock");
+        services
+            .iter()
+            .map(|(name, up)| (*name, up.load(Ordering::Relaxed)))
+            .collect()
+    }
+}
+
+/// Marks its service ended when dropped: when the task returns, and when a panic unwinds it.
+struct Running(Arc<AtomicBool>);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Relaxed);
     }
 }
 
@@ -51,7 +83,25 @@ impl Services {
     {
         let fut = service(self.shutdown_signal());
         tracing::debug!(service = name, "starting");
-        self.tasks.push((name, tokio::spawn(fut)));
+        let up = Arc::new(AtomicBool::new(true));
+        self.health
+            .0
+            .lock()
+            .expect("services lock")
+            .push((name, up.clone()));
+        let running = Running(up);
+        self.tasks.push((
+            name,
+            tokio::spawn(async move {
+                let _running = running;
+                fut.await;
+            }),
+        ));
+    }
+
+    /// A view of which services are running.
+    pub fn health(&self) -> ServiceHealth {
+        self.health.clone()
     }
 
     /// Requests shutdown without waiting.

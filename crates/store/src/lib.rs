@@ -1,6 +1,6 @@
 //! Flowgate's storage. One trait per capability ([`FlowStore`], [`FlowRunStore`],
 //! [`TaskRunStore`], [`EventStore`], [`LogStore`], [`InputStore`], [`TaskQueueStore`],
-//! [`WorkPoolStore`], [`ConcurrencyLimitStore`], [`DeploymentStore`], [`VariableStore`], [`ArtifactStore`], [`BlockStore`]) and [`Store`], their union; [`open`] returns
+//! [`WorkPoolStore`], [`ConcurrencyLimitStore`], [`DeploymentStore`], [`VariableStore`], [`ArtifactStore`], [`BlockStore`], [`RetentionStore`]) and [`Store`], their union; [`open`] returns
 //! the one implementation, on SQLite (the embedded default) or on PostgreSQL (for several server
 //! replicas), from one body of SQL with the differences between the two kept in one private
 //! trait. The database driver stays inside this
@@ -24,6 +24,7 @@ pub use capabilities::flow_runs::FlowRunStore;
 pub use capabilities::flows::FlowStore;
 pub use capabilities::inputs::InputStore;
 pub use capabilities::logs::LogStore;
+pub use capabilities::retention::RetentionStore;
 pub use capabilities::task_queue::TaskQueueStore;
 pub use capabilities::task_runs::TaskRunStore;
 pub use capabilities::variables::VariableStore;

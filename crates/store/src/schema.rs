@@ -400,6 +400,12 @@ CREATE TABLE block_documents (
 );
 CREATE INDEX block_documents_schema ON block_documents(block_schema_id)
 "#,
+    // 11: retention finds aged records through their time.
+    r#"
+CREATE INDEX flow_runs_state_timestamp ON flow_runs(state_timestamp);
+CREATE INDEX task_runs_state_timestamp ON task_runs(state_timestamp);
+CREATE INDEX logs_timestamp ON logs(timestamp)
+"#,
 ];
 
 /// Splits a migration into statements (none of ours contains a `;` inside a literal).

@@ -13,6 +13,7 @@ use crate::capabilities::flow_runs::FlowRunStore;
 use crate::capabilities::flows::FlowStore;
 use crate::capabilities::inputs::InputStore;
 use crate::capabilities::logs::LogStore;
+use crate::capabilities::retention::RetentionStore;
 use crate::capabilities::task_queue::TaskQueueStore;
 use crate::capabilities::task_runs::TaskRunStore;
 use crate::capabilities::variables::VariableStore;
@@ -76,6 +77,7 @@ pub trait Store:
     + ArtifactStore
     + BlockStore
     + AutomationStore
+    + RetentionStore
     + 'static
 {
 }
@@ -95,6 +97,7 @@ impl<T> Store for T where
         + ArtifactStore
         + BlockStore
         + AutomationStore
+        + RetentionStore
         + 'static
 {
 }

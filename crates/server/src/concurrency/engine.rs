@@ -26,6 +26,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
 use crate::clock::Clock;
+use crate::metrics::{Counter, Metrics};
 use crate::services::Shutdown;
 
 /// Most jobs taken into one batch.
@@ -88,12 +89,18 @@ impl SlotEngine {
     pub fn new(
         store: DynStore,
         clock: Clock,
+        metrics: &Metrics,
         shutdown: Shutdown,
     ) -> (SlotEngine, impl Future<Output = ()> + Send + 'static) {
         let (jobs, rx) = mpsc::unbounded_channel();
         let writer = Writer {
             store,
             clock,
+            granted: metrics.counter(
+                "flowgate_concurrency_slots_granted_total",
+                "Concurrency slots granted to acquisitions that were waiting for them or took them at once",
+                &[],
+            ),
             queue: WaitQueue::default(),
             waiting: HashMap::new(),
             next_id: 0,
@@ -193,6 +200,8 @@ struct Writer {
     due: HashSet<String>,
     /// Grants whose requester had gone: given back in the next batch.
     orphans: Vec<SlotOp>,
+    /// Slots handed to requesters that received them.
+    granted: Counter,
 }
 
 impl Writer {
@@ -369,9 +378,12 @@ impl Writer {
         };
         let names = names_of(&p.op).to_vec();
         let slots = slots_of(&p.op);
-        if let Err(Ok(Acquired::Decided(SlotOutcome::Granted { lease, limits }))) =
-            p.reply.send(Ok(Acquired::Decided(outcome)))
-        {
+        let granted = matches!(outcome, SlotOutcome::Granted { .. });
+        let sent = p.reply.send(Ok(Acquired::Decided(outcome)));
+        if granted && sent.is_ok() {
+            self.granted.add(u64::from(slots));
+        }
+        if let Err(Ok(Acquired::Decided(SlotOutcome::Granted { lease, limits }))) = sent {
             match (lease, mode) {
                 (Some(lease), _) => self.orphans.push(SlotOp::Release { lease: lease.id }),
                 (None, Mode::Concurrency) if !limits.is_empty() => {

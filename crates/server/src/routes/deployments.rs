@@ -282,6 +282,7 @@ async fn served_runs(
         .served_scheduled_flow_runs(&body.deployment_ids, before, limit, now)
         .await?;
     app.publish(events);
+    super::work_pools::handed_out_counter(&app).add(runs.len() as u64);
     Ok(Json(
         runs.into_iter().map(|r| flow_run_out(r, now)).collect(),
     ))

@@ -12,7 +12,7 @@ use flowgate_store::model::LogEntry;
 use flowgate_wire::events::{ErrorFrame, Event as EventWire, FrameType, LogFrame};
 use tokio::sync::mpsc;
 
-use super::sockets::{MAX_FRAME, authenticated, close, send_json};
+use super::sockets::{MAX_FRAME, authenticated, close, count_open, send_json};
 use crate::app::AppState;
 use crate::auth::Caller;
 use crate::convert::events::event_in;
@@ -56,6 +56,7 @@ fn refused(r: &Refusal) -> ErrorFrame {
 }
 
 async fn ingest_socket(mut socket: WebSocket, app: AppState, caller: Caller) {
+    let _open = count_open(&app, "/api/events/in");
     if !authenticated(&mut socket, &app, &caller).await {
         return;
     }

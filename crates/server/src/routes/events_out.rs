@@ -11,7 +11,9 @@ use flowgate_wire::events::{ErrorFrame, EventFrame, FrameType, SubscribeFrame};
 use serde_json::Value;
 use tokio::sync::broadcast::error::RecvError;
 
-use super::sockets::{HANDSHAKE_TIMEOUT, MAX_FRAME, authenticated, close, next_text, send_json};
+use super::sockets::{
+    HANDSHAKE_TIMEOUT, MAX_FRAME, authenticated, close, count_open, next_text, send_json,
+};
 use crate::app::AppState;
 use crate::auth::Caller;
 use crate::convert::events::event_out;
@@ -41,6 +43,7 @@ fn event_frame(event: &flowgate_core::Event) -> EventFrame {
 
 /// Streams events matching the client's filter: first stored ones, then live ones.
 async fn subscribe_socket(mut socket: WebSocket, app: AppState, caller: Caller) {
+    let _open = count_open(&app, "/api/events/out");
     if !authenticated(&mut socket, &app, &caller).await {
         return;
     }

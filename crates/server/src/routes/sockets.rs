@@ -11,6 +11,7 @@ use serde::Serialize;
 
 use crate::app::AppState;
 use crate::auth::{self, Caller};
+use crate::metrics::GaugeGuard;
 
 /// Largest websocket frame accepted.
 pub const MAX_FRAME: usize = 4 * 1024 * 1024;
@@ -108,6 +109,18 @@ async fn refuse(socket: &mut WebSocket, why: &str, close_reason: &str) {
     };
     let _ = send_json(socket, &failure).await;
     close(socket, close_code::POLICY, close_reason).await;
+}
+
+/// Counts the connection at `route` as open (`flowgate_websocket_connections`) until the
+/// returned guard drops.
+pub fn count_open(app: &AppState, route: &str) -> GaugeGuard {
+    app.metrics
+        .gauge(
+            "flowgate_websocket_connections",
+            "Websocket connections open now, by route",
+            &[("route", route)],
+        )
+        .track()
 }
 
 /// [`authenticate`], given up when the server shuts down meanwhile.

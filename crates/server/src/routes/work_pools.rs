@@ -400,6 +400,7 @@ async fn get_scheduled_flow_runs(
         let (runs, events) = app.store.get_scheduled_flow_runs(&poll, now).await?;
         app.publish(events);
         if !runs.is_empty() || tokio::time::Instant::now() >= deadline {
+            handed_out_counter(&app).add(runs.len() as u64);
             return Ok(Json(
                 runs.into_iter()
                     .map(|h| handed_out(h, &pool, now))
@@ -414,4 +415,13 @@ async fn get_scheduled_flow_runs(
             _ = shutdown.requested() => return Ok(Json(Vec::new())),
         }
     }
+}
+
+/// `flowgate_flow_runs_handed_out_total`: runs given to polling workers and serving processes.
+pub(super) fn handed_out_counter(app: &AppState) -> crate::metrics::Counter {
+    app.metrics.counter(
+        "flowgate_flow_runs_handed_out_total",
+        "Flow runs handed to workers and serving processes that polled for them",
+        &[],
+    )
 }

@@ -15,7 +15,7 @@ use flowgate_wire::worker_channel::{
 };
 use uuid::Uuid;
 
-use super::sockets::{MAX_FRAME, authenticated, close, next_text, send_json};
+use super::sockets::{MAX_FRAME, authenticated, close, count_open, next_text, send_json};
 use crate::app::AppState;
 use crate::auth::Caller;
 use crate::convert::work_pools::work_pool_out;
@@ -48,6 +48,7 @@ async fn connect(
 }
 
 async fn channel(mut socket: WebSocket, app: AppState, caller: Caller, pool: String) {
+    let _open = count_open(&app, "/api/work_pools/{name}/workers/connect");
     if !authenticated(&mut socket, &app, &caller).await {
         return;
     }

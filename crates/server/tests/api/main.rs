@@ -12,7 +12,9 @@ mod blocks;
 mod edge;
 mod graph;
 mod history;
+mod metrics;
 mod pauses;
+mod retention;
 mod sockets;
 mod variables;
 

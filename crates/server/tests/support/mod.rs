@@ -157,6 +157,14 @@ impl TestServer {
             .expect("request is answered")
     }
 
+    /// `GET /metrics` (beside the API, not under it): the Prometheus text.
+    pub async fn metrics(&self) -> String {
+        let url = self.url("").replace("/api", "/metrics");
+        let answer = self.http.get(url).send().await.expect("answered");
+        assert_eq!(answer.status().as_u16(), 200);
+        answer.text().await.expect("metrics text")
+    }
+
     /// `GET path`.
     pub async fn get(&self, path: &str) -> Reply {
         self.request(Method::GET, path, None).await

@@ -17,6 +17,7 @@ mod hand_out;
 mod inputs;
 mod logs;
 mod queued_runs;
+mod retention;
 mod rows;
 mod scheduling;
 mod task_queue;

@@ -12,6 +12,7 @@ mod flow_runs;
 mod flows;
 mod inputs;
 mod logs;
+mod retention;
 mod task_queue;
 mod task_runs;
 mod variables;

@@ -1,0 +1,101 @@
+//! The `retention` service: every minute (on the server's clock) it removes what has aged out
+//! under the configured [`Retention`], kind by kind, in small batches with a pause between them,
+//! so writers are never held up for long. The batch size adapts to keep each batch's
+//! transaction near [`TARGET`]. Several replicas may run it at once: the store gives each batch
+//! rows no other replica holds.
+
+use std::time::{Duration, Instant};
+
+use flowgate_core::retention::{Prunable, Retention};
+use flowgate_store::StoreError;
+
+use crate::app::AppState;
+use crate::services::Shutdown;
+
+/// How often a pass starts.
+const EVERY: Duration = Duration::from_secs(60);
+/// How long one batch's transaction should take (the writer is held that long).
+const TARGET: Duration = Duration::from_millis(5);
+/// The pause between batches, in which writers take their turn.
+const BREATHE: Duration = Duration::from_millis(10);
+/// Batch sizes (records) the adaptation stays within.
+const BATCHES: (usize, usize) = (10, 2000);
+
+/// Runs until shutdown.
+pub async fn run(app: AppState, retention: Retention, mut shutdown: Shutdown) {
+    let mut batch = 100;
+    loop {
+        tokio::select! {
+            () = app.clock.sleep(EVERY) => {}
+            () = shutdown.requested() => return,
+        }
+        if let Err(e) = pass(&app, &retention, &mut batch, &shutdown).await {
+            tracing::warn!(error = %e, "pruning aged records failed; trying again next pass");
+        }
+    }
+}
+
+/// Removes every record aged out at the clock's current time, batch by batch, and returns how
+/// many went of each kind. `batch` is the size to start with, and the one to start the next
+/// pass with when this returns.
+pub async fn pass(
+    app: &AppState,
+    retention: &Retention,
+    batch: &mut usize,
+    shutdown: &Shutdown,
+) -> Result<Vec<(Prunable, usize)>, StoreError> {
+    let mut pruned = Vec::new();
+    for (kind, before) in retention.cutoffs(app.now()) {
+        let counter = app.metrics.counter(
+            "flowgate_retention_pruned_total",
+            "Records removed by the retention service, by kind (a flow run counts once)",
+            &[("kind", kind.as_str())],
+        );
+        let mut total = 0;
+        while !shutdown.is_requested() {
+            let started = Instant::now();
+            let n = app.store.prune(kind, before, *batch).await?;
+            let took = started.elapsed();
+            total += n;
+            counter.add(n as u64);
+            let full = n == *batch;
+            *batch = next_batch(*batch, took);
+            if !full {
+                break;
+            }
+            tokio::time::sleep(BREATHE).await;
+        }
+        if total > 0 {
+            tracing::info!(kind = kind.as_str(), records = total, "pruned aged records");
+        }
+        pruned.push((kind, total));
+    }
+    Ok(pruned)
+}
+
+/// The next batch size after one of `size` took `took`: halved when it held the writer more
+/// than twice [`TARGET`], doubled when it took under half of it.
+fn next_batch(size: usize, took: Duration) -> usize {
+    let next = if took > TARGET * 2 {
+        size / 2
+    } else if took < TARGET / 2 {
+        size * 2
+    } else {
+        size
+    };
+    next.clamp(BATCHES.0, BATCHES.1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batches_shrink_when_slow_and_grow_when_quick_within_bounds() {
+        assert_eq!(next_batch(100, Duration::from_millis(30)), 50);
+        assert_eq!(next_batch(100, Duration::from_millis(1)), 200);
+        assert_eq!(next_batch(100, TARGET), 100);
+        assert_eq!(next_batch(BATCHES.0, Duration::from_secs(1)), BATCHES.0);
+        assert_eq!(next_batch(BATCHES.1, Duration::ZERO), BATCHES.1);
+    }
+}
