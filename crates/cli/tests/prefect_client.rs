@@ -474,3 +474,23 @@ on_each_backend!(
         );
     }
 );
+
+/// prefect-ray's `RayTaskRunner` starts a local Ray cluster, which takes a while: one backend
+/// is enough for what it adds (task runs reported from Ray's worker processes).
+#[test]
+fn ray_task_runner_runs_are_all_recorded() {
+    let db = flowgate_testkit::sqlite();
+    let Some((_server, api, stdout, _home)) = run_program("ray_flow", &db) else {
+        return;
+    };
+    assert!(stdout.contains("result 285"), "{stdout}");
+    assert!(stdout.contains("ran in another process"), "{stdout}");
+    let runs = runs_of(&api, "ray-flow");
+    assert_eq!(runs.len(), 1);
+    assert_eq!(runs[0]["state_type"], "COMPLETED");
+    let tasks = final_task_runs(&api, runs[0]["id"].as_str().unwrap(), 10);
+    assert!(
+        tasks.iter().all(|t| t["state_type"] == "COMPLETED"),
+        "{tasks:?}"
+    );
+}
