@@ -1,7 +1,9 @@
 """A secret block as a flow uses one: saved, refused a second save without overwrite,
-overwritten, loaded and read back; a JSON-valued secret too. Prints what it read."""
+overwritten, loaded and read back; a JSON-valued secret too; and a notification block (what an
+automation's send-notification action names), its webhook URL a secret. Prints what it read."""
 
 from prefect import flow
+from prefect.blocks.notifications import SlackWebhook
 from prefect.blocks.system import Secret
 
 
@@ -14,7 +16,9 @@ def secret_flow():
         print("refused", e)
     Secret(value="sk-1234567890").save("api-key", overwrite=True)
     Secret(value={"user": "u", "password": "p4ss"}).save("db-login")
-    return Secret.load("api-key").get(), Secret.load("db-login").get()["password"]
+    SlackWebhook(url="https://hooks.slack.com/services/T0/B0/hook-s3cret").save("alerts")
+    hook = SlackWebhook.load("alerts").url.get_secret_value()
+    return Secret.load("api-key").get(), Secret.load("db-login").get()["password"], hook
 
 
 if __name__ == "__main__":

@@ -399,7 +399,9 @@ on_each_backend!(secret_blocks_are_saved_and_loaded, |db: TestDatabase| {
         return;
     };
     assert!(
-        stdout.contains("result ('sk-1234567890', 'p4ss')"),
+        stdout.contains(
+            "result ('sk-1234567890', 'p4ss', 'https://hooks.slack.com/services/T0/B0/hook-s3cret')"
+        ),
         "{stdout}"
     );
     assert!(stdout.contains("refused"), "{stdout}");
@@ -412,9 +414,14 @@ on_each_backend!(secret_blocks_are_saved_and_loaded, |db: TestDatabase| {
     let (_, with) = api.get(&format!("{path}?include_secrets=true"));
     assert_eq!(with["data"], json!({"value": "sk-1234567890"}));
     let (_, schemas) = api.post("/block_schemas/filter", &json!({}));
-    assert_eq!(schemas.as_array().unwrap().len(), 1, "{schemas}");
+    assert_eq!(schemas.as_array().unwrap().len(), 2, "{schemas}");
+    let (_, hook) = api.get("/block_types/slug/slack-webhook/block_documents/name/alerts");
+    assert_eq!(hook["data"]["url"], "********");
+    assert_eq!(hook["block_schema"]["capabilities"], json!(["notify"]));
     let log = server.log();
-    assert!(!log.contains("sk-1234567890") && !log.contains("p4ss"));
+    for secret in ["sk-1234567890", "p4ss", "hook-s3cret"] {
+        assert!(!log.contains(secret), "the server logged {secret}");
+    }
 });
 
 /// `flowgate_server.testing` (python/flowgate_server) under pytest with the real client: the
