@@ -7,15 +7,25 @@
 
 Prints one line a step for the test to check."""
 
+import json
 import sys
+import threading
 import time
 from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, HTTPServer
 
 from prefect import flow, get_client
 from prefect.automations import Automation
 from prefect.client.schemas.actions import WorkPoolCreate
 from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterDeploymentId
-from prefect.events.actions import DoNothing, PauseWorkPool, ResumeFlowRun, RunDeployment
+from prefect.blocks.notifications import SlackWebhook
+from prefect.events.actions import (
+    DoNothing,
+    PauseWorkPool,
+    ResumeFlowRun,
+    RunDeployment,
+    SendNotification,
+)
 from prefect.events.schemas.automations import (
     CompoundTrigger,
     EventTrigger,
@@ -62,7 +72,26 @@ def wait_for(what, check, seconds=30):
     raise SystemExit(f"waited in vain for {what}")
 
 
+received = []
+
+
+class Receiver(BaseHTTPRequestHandler):
+    """A local webhook that keeps what is posted to it."""
+
+    def do_POST(self):
+        received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
 def fire():
+    receiver = HTTPServer(("127.0.0.1", 0), Receiver)
+    threading.Thread(target=receiver.serve_forever, daemon=True).start()
+    hook = f"http://127.0.0.1:{receiver.server_port}/hook"
+    block_id = SlackWebhook(url=hook).save("lab-notify", overwrite=True)
     with get_client(sync_client=True) as c:
         c.create_work_pool(WorkPoolCreate(name="pool1", type="process"))
         pool = c.read_work_pool("pool1")
@@ -76,7 +105,11 @@ def fire():
             within=timedelta(seconds=300),
             triggers=[completed("train-model"), completed("validation-flow")],
         ),
-        actions=[RunDeployment(source="selected", deployment_id=dep_id, parameters={"n": 42})],
+        actions=[
+            SendNotification(block_document_id=block_id, subject="both done",
+                             body="last was {{ event.resource.name }}"),
+            RunDeployment(source="selected", deployment_id=dep_id, parameters={"n": 42}),
+        ],
     ).create()
     in_order = Automation(
         name="train-then-validate",
@@ -106,6 +139,10 @@ def fire():
         by_dep = FlowRunFilter(deployment_id=FlowRunFilterDeploymentId(any_=[dep_id]))
         runs = wait_for("the deployment's run", lambda: c.read_flow_runs(flow_run_filter=by_dep))
         print("compound ran the deployment with n =", runs[0].parameters.get("n"))
+        note = wait_for("the notification", lambda: received)
+        body = note[0]["body"]
+        rendered = body.startswith("last was ") and len(body) > 9 and "{{" not in body
+        print("notified:", note[0]["subject"], "/", "rendered" if rendered else body)
         # The sequence saw the same events before the compound's action ran.
         print("pool paused after validate, train:", c.read_work_pool("pool1").is_paused)
     validate()

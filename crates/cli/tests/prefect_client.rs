@@ -368,6 +368,7 @@ on_each_backend!(
             "created compound sequence",
             "read back both-done",
             "compound ran the deployment with n = 42",
+            "notified: both done / rendered",
             "pool paused after validate, train: False",
             "pool paused after train, validate: True",
             "paused flow returned approved",

@@ -21,6 +21,7 @@ use flowgate_wire::states::StateCreate;
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
+use super::notify;
 use crate::app::AppState;
 use crate::error::ApiError;
 
@@ -50,11 +51,11 @@ pub struct Armed {
 
 /// Why an action did not happen.
 #[derive(Debug)]
-enum Failure {
+pub enum Failure {
     /// It cannot happen: said to whoever reads the firing.
     Refused(String),
-    /// The database failed; worth retrying.
-    Store(StoreError),
+    /// The database or a webhook failed in a way worth retrying.
+    Transient(String),
 }
 
 impl From<StoreError> for Failure {
@@ -63,7 +64,7 @@ impl From<StoreError> for Failure {
             StoreError::NotFound { .. } | StoreError::Conflict(_) | StoreError::Invalid(_) => {
                 Failure::Refused(e.to_string())
             }
-            other => Failure::Store(other),
+            other => Failure::Transient(other.to_string()),
         }
     }
 }
@@ -128,15 +129,15 @@ struct Context<'a> {
 }
 
 impl Context<'_> {
-    /// Runs an action, retrying with backoff while the database is unavailable.
+    /// Runs an action, retrying with backoff while the database or a webhook fails.
     async fn attempt(&self, action: &Action) -> Result<(), String> {
         let mut delay = BACKOFF;
         for attempt in 1..=ATTEMPTS {
             match self.perform(action).await {
                 Ok(()) => return Ok(()),
                 Err(Failure::Refused(reason)) => return Err(reason),
-                Err(Failure::Store(e)) if attempt == ATTEMPTS => return Err(e.to_string()),
-                Err(Failure::Store(e)) => {
+                Err(Failure::Transient(e)) if attempt == ATTEMPTS => return Err(e),
+                Err(Failure::Transient(e)) => {
                     tracing::debug!(error = %e, attempt, "an automation action will be retried");
                     self.app.clock.sleep(delay).await;
                     delay *= 2;
@@ -249,10 +250,30 @@ impl Context<'_> {
                 self.set_state(state, true).await
             }
             Action::ResumeFlowRun(_) => self.resume().await,
-            Action::SendNotification(_) | Action::CallWebhook(_) => Err(Failure::Refused(
-                "notification and webhook blocks are not available on this server yet".into(),
-            )),
+            Action::SendNotification(n) => {
+                let block = app.store.read_block_document(n.block_document_id).await?;
+                let context = self.template_context();
+                let subject = notify::render(&n.subject, &context);
+                let body = notify::render(&n.body, &context);
+                notify::send_notification(&block.data, &subject, &body).await
+            }
+            Action::CallWebhook(w) => {
+                let block = app.store.read_block_document(w.block_document_id).await?;
+                let payload = notify::render(&w.payload, &self.template_context());
+                notify::call_webhook(&block.data, &payload).await
+            }
         }
+    }
+
+    /// What templates may refer to: `event` (the triggering event, its resource labels also
+    /// by their short names: `event.resource.name`) and `automation` (`id`, `name`).
+    fn template_context(&self) -> Value {
+        let event = self.triggering.map(|e| {
+            json!({"id": e.id.to_string(), "event": e.event, "occurred": e.occurred.to_string(),
+                   "resource": Value::Object(e.resource.clone()), "related": e.related,
+                   "payload": e.payload.value()})
+        });
+        json!({"event": event, "automation": {"id": self.armed.id.to_string(), "name": self.armed.name}})
     }
 
     /// The flow run the triggering event is about.

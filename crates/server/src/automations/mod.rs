@@ -13,6 +13,7 @@
 
 mod actions;
 mod feed;
+mod notify;
 
 use std::collections::HashMap;
 use std::sync::Arc;
