@@ -406,6 +406,10 @@ CREATE INDEX flow_runs_state_timestamp ON flow_runs(state_timestamp);
 CREATE INDEX task_runs_state_timestamp ON task_runs(state_timestamp);
 CREATE INDEX logs_timestamp ON logs(timestamp)
 "#,
+    // 12: a hand-out counts the slots a deployment's claimed runs hold through the claim's end.
+    r#"
+CREATE INDEX queued_flow_runs_deployment_claims ON queued_flow_runs(deployment_id, claimed_until)
+"#,
 ];
 
 /// Splits a migration into statements (none of ours contains a `;` inside a literal).

@@ -18,7 +18,7 @@ use flowgate_core::{Event, Micros, State, StateType};
 use uuid::Uuid;
 
 use super::flow_runs::{commit_state, flow_run, lock_run};
-use super::queued_runs::holds_slot;
+use super::queued_runs::{id_list, slot_holders};
 use super::work_pools::{limit, lock_pool, small_count};
 use super::{SqlStore, commit, rows_by_ids};
 use crate::backend::Backend;
@@ -289,13 +289,10 @@ async fn pool_snapshot<B: Backend>(
     pool_sql.arg(id);
     let pool = B::fetch_all(conn, pool_sql).await?;
 
-    let mut active_sql =
-        Sql::new("SELECT work_queue_id, COUNT(*) AS n FROM queued_flow_runs WHERE work_pool_id = ");
-    active_sql
-        .arg(id)
-        .push(" AND ")
-        .push(&holds_slot(now))
-        .push(" GROUP BY work_queue_id");
+    let held = slot_holders("work_queue_id", &format!("work_pool_id = '{id}'"), now);
+    let active_sql = Sql::new(&format!(
+        "SELECT work_queue_id, COUNT(*) AS n FROM {held} GROUP BY work_queue_id"
+    ));
     let mut active: HashMap<Uuid, u32> = HashMap::new();
     for row in B::fetch_all(conn, active_sql).await? {
         active.insert(row.uuid("work_queue_id")?, small_count(&row, "n")?);
@@ -358,14 +355,14 @@ async fn deployment_snapshots<B: Backend>(
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    let mut active_sql = Sql::new(
-        "SELECT deployment_id, COUNT(*) AS n FROM queued_flow_runs WHERE deployment_id IN (",
+    let held = slot_holders(
+        "deployment_id",
+        &format!("deployment_id IN ({})", id_list(ids)),
+        now,
     );
-    active_sql
-        .arg_list(ids.iter().copied())
-        .push(") AND ")
-        .push(&holds_slot(now))
-        .push(" GROUP BY deployment_id");
+    let active_sql = Sql::new(&format!(
+        "SELECT deployment_id, COUNT(*) AS n FROM {held} GROUP BY deployment_id"
+    ));
     let mut active: HashMap<Uuid, u32> = HashMap::new();
     for row in B::fetch_all(conn, active_sql).await? {
         active.insert(row.uuid("deployment_id")?, small_count(&row, "n")?);

@@ -14,9 +14,27 @@ use crate::capabilities::work_pools::QueuedFlowRun;
 use crate::sql::Sql;
 use crate::store::Result;
 
-/// SQL true when a queued run holds a slot at `now`: started, or claimed by a worker.
-pub(super) fn holds_slot(now: Micros) -> String {
-    format!("(holds_slot = 1 OR claimed_until > {})", now.0)
+/// A subquery (`held`) of `column` of the queued runs `scope` selects that hold a slot at
+/// `now`: started, or claimed by a worker. It is two index ranges joined, not one condition:
+/// no single index serves `holds_slot = 1 OR claimed_until > now`, and that condition read every
+/// queued run of a deployment to count the few holding slots (100,000 rows per poll). The
+/// `+ 0` keeps SQLite from choosing the `holds_slot` index, which would read every unclaimed
+/// run, over the `claimed_until` range.
+pub(super) fn slot_holders(column: &str, scope: &str, now: Micros) -> String {
+    format!(
+        "(SELECT {column} FROM queued_flow_runs WHERE {scope} AND holds_slot = 1 \
+         UNION ALL SELECT {column} FROM queued_flow_runs WHERE {scope} \
+         AND claimed_until > {now} AND holds_slot + 0 = 0) held",
+        now = now.0
+    )
+}
+
+/// `'id', 'id', ...` for an `IN (...)` list (uuids are hex and hyphens: nothing to escape).
+pub(super) fn id_list(ids: &[Uuid]) -> String {
+    ids.iter()
+        .map(|id| format!("'{id}'"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Creates a run and its place in a queue, in one transaction.
