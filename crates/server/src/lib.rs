@@ -15,6 +15,8 @@ mod extract;
 mod ingest;
 mod metrics;
 mod openapi;
+#[cfg(test)]
+mod parser_properties;
 mod pause_timeouts;
 mod retention;
 mod routes;

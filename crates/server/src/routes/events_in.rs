@@ -31,7 +31,7 @@ pub async fn events_in(
 }
 
 /// What a client may send on `/events/in` after authenticating.
-enum Report {
+pub(crate) enum Report {
     /// An event (what the `prefect` client sends).
     Event(Event),
     /// A run log line, `{"type": "log", "log": {...}}` (what Flowgate's SDK sends, so that one
@@ -40,7 +40,7 @@ enum Report {
 }
 
 /// Reads a frame received at `now`: an event, else a log frame.
-fn parse_report(text: &str, now: Micros) -> Result<Report, String> {
+pub(crate) fn parse_report(text: &str, now: Micros) -> Result<Report, String> {
     match serde_json::from_str::<EventWire>(text) {
         Ok(event) => event_in(event, now).map(Report::Event),
         Err(not_event) => match serde_json::from_str::<LogFrame>(text) {

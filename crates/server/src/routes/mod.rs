@@ -7,7 +7,7 @@ mod blocks;
 mod concurrency_limits;
 pub(crate) mod deployments;
 mod events;
-mod events_in;
+pub(crate) mod events_in;
 mod events_out;
 mod flow_run_input;
 mod flow_runs;
