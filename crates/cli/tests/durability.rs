@@ -1,5 +1,6 @@
-//! Nothing acknowledged is lost: a server killed with SIGKILL while clients write comes back
-//! with every state transition and event it had answered with a success (on each backend).
+//! Nothing acknowledged is lost: a server killed with SIGKILL while clients write, again and
+//! again (3 times here, 20 in the soak: `FLOWGATE_SOAK_KILLS=20`), comes back with every state
+//! transition and event it had answered with a success (on each backend).
 
 mod common;
 
@@ -65,34 +66,54 @@ fn writer(
     acked
 }
 
+/// Kills per test: 3 in the test command; `FLOWGATE_SOAK_KILLS=20` makes it the soak whose
+/// figures are in BENCHMARKS.md.
+fn kills() -> usize {
+    std::env::var("FLOWGATE_SOAK_KILLS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(3)
+}
+
+/// Starts the server on `db`, lets four writers run until 60 more of their states were
+/// acknowledged, kills it with SIGKILL, and returns what each writer saw acknowledged.
+fn write_until_killed(home: &std::path::Path, db: &TestDatabase, flow_id: &str) -> Vec<Acked> {
+    let server = ServerProcess::start(home, &db.url);
+    let stop = Arc::new(AtomicBool::new(false));
+    let progress = Arc::new(AtomicUsize::new(0));
+    let writers: Vec<_> = (0..4)
+        .map(|_| {
+            let (url, flow_id) = (server.api.clone(), flow_id.to_owned());
+            let (stop, progress) = (stop.clone(), progress.clone());
+            std::thread::spawn(move || writer(url, flow_id, stop, progress))
+        })
+        .collect();
+    // Kill mid-stream: once the writers have had many writes acknowledged (however slow a
+    // busy machine makes them), not after a fixed time.
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    while progress.load(Ordering::Relaxed) < 60 && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    server.kill();
+    stop.store(true, Ordering::Relaxed);
+    writers.into_iter().map(|w| w.join().unwrap()).collect()
+}
+
 on_each_backend!(
-    a_killed_server_keeps_every_acknowledged_write,
+    a_server_killed_again_and_again_keeps_every_acknowledged_write,
     |db: TestDatabase| {
         let home = tempfile::tempdir().unwrap();
         let server = ServerProcess::start(home.path(), &db.url);
-        let api = Api::new(&server.api);
-        let (status, flow) = api.post("/flows/", &json!({"name": "durable"}));
+        let (status, flow) = Api::new(&server.api).post("/flows/", &json!({"name": "durable"}));
         assert_eq!(status, 201);
         let flow_id = flow["id"].as_str().unwrap().to_owned();
+        server.terminate();
 
-        let stop = Arc::new(AtomicBool::new(false));
-        let progress = Arc::new(AtomicUsize::new(0));
-        let writers: Vec<_> = (0..4)
-            .map(|_| {
-                let (url, flow_id) = (server.api.clone(), flow_id.clone());
-                let (stop, progress) = (stop.clone(), progress.clone());
-                std::thread::spawn(move || writer(url, flow_id, stop, progress))
-            })
-            .collect();
-        // Kill mid-stream: once the writers have had many writes acknowledged (however slow a
-        // busy machine makes them), not after a fixed time.
-        let deadline = std::time::Instant::now() + Duration::from_secs(120);
-        while progress.load(Ordering::Relaxed) < 60 && std::time::Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(10));
+        let started = std::time::Instant::now();
+        let mut acked = Vec::new();
+        for _ in 0..kills() {
+            acked.extend(write_until_killed(home.path(), &db, &flow_id));
         }
-        server.kill();
-        stop.store(true, Ordering::Relaxed);
-        let acked: Vec<Acked> = writers.into_iter().map(|w| w.join().unwrap()).collect();
         let states: Vec<_> = acked
             .iter()
             .flat_map(|a| a.states.iter().cloned())
@@ -102,9 +123,17 @@ on_each_backend!(
             .flat_map(|a| a.events.iter().cloned())
             .collect();
         assert!(
-            states.len() > 20,
-            "the writers got going before the kill ({} states)",
+            states.len() > 20 * kills(),
+            "the writers got going before each kill ({} states)",
             states.len()
+        );
+        eprintln!(
+            "{} kills on {}: {} acknowledged states and {} events in {:.1} s, checking all",
+            kills(),
+            db.backend,
+            states.len(),
+            events.len(),
+            started.elapsed().as_secs_f64()
         );
 
         let server = ServerProcess::start(home.path(), &db.url);
