@@ -180,15 +180,20 @@ where
         let started = std::thread::Builder::new()
             .name("flowgate-timed".to_owned())
             .spawn(move || {
-                let _ = tx.send(context::enter(frame, || panic::catch(body)));
+                let began = std::time::Instant::now();
+                let outcome = context::enter(frame, || panic::catch(body));
+                let _ = tx.send((outcome, began.elapsed()));
             });
         if let Err(e) = started {
             return Attempted::Panicked(Panic::message_only(format!(
                 "the attempt's thread could not start: {e}"
             )));
         }
+        // The body's own running time decides: on a busy machine the waiting thread may only see
+        // a late outcome after the body finished, and that outcome is still over its limit.
         match rx.recv_timeout(self.timeout) {
-            Ok(outcome) => outcome.into(),
+            Ok((_, took)) if took > self.timeout => Attempted::TimedOut(self.timeout),
+            Ok((outcome, _)) => outcome.into(),
             Err(std::sync::mpsc::RecvTimeoutError::Timeout) => Attempted::TimedOut(self.timeout),
             Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => Attempted::Panicked(
                 Panic::message_only("the attempt's thread ended without an outcome".to_owned()),
