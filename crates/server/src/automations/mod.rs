@@ -45,6 +45,9 @@ const PAGE: u32 = 1000;
 const BURST: usize = 512;
 /// How often the automations are read again on a shared database (other replicas change them).
 const RELOAD_EVERY: Duration = Duration::from_secs(5);
+/// How long a stopping server lets running actions finish before it abandons the rest (their
+/// firings stay recorded; an action cut short is not retried, as after a crash).
+const ACTIONS_GRACE: Duration = Duration::from_secs(5);
 
 /// Why leading stopped.
 enum Stop {
@@ -83,7 +86,14 @@ pub async fn run(app: AppState, since: Micros, mut shutdown: Shutdown) {
             () = shutdown.requested() => break,
         }
     }
-    while running.join_next().await.is_some() {}
+    let drained = async { while running.join_next().await.is_some() {} };
+    if tokio::time::timeout(ACTIONS_GRACE, drained).await.is_err() {
+        tracing::warn!(
+            left = running.len(),
+            "actions still running at shutdown were abandoned"
+        );
+        running.shutdown().await;
+    }
 }
 
 /// The engine while this server holds the lease.
