@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use uuid::Uuid;
 
+use super::cascade;
 use super::composite::CompositeNode;
 use super::event_trigger::{DeadlineMove, Mark, Signal, micros};
 use super::index::{NameIndex, Target};
@@ -211,12 +212,18 @@ impl Engine {
     }
 
     /// Takes one stored event: first runs timers due by `now`, then evaluates the event with
-    /// the triggers its name concerns. Its event time is its `occurred`, even slightly ahead of
-    /// `now` (an event that occurred after a window belongs after it, whatever the server's
-    /// clock says: Prefect #15343), but at most [`EngineSettings::future_tolerance`] ahead.
+    /// the triggers its name concerns (but never an automation's own, and none when the event
+    /// is too deep in a cascade of automations: see [`cascade`]). Its event time is its
+    /// `occurred`, even slightly ahead of `now` (an event that occurred after a window belongs
+    /// after it, whatever the server's clock says: Prefect #15343), but at most
+    /// [`EngineSettings::future_tolerance`] ahead.
     pub fn on_event(&mut self, ev: &Event, now: Micros) -> Vec<Firing> {
         let mut out = Vec::new();
         self.advance_into(now, &mut out);
+        if !cascade::feeds_automations(ev) {
+            return out;
+        }
+        let about = cascade::automation_of(ev);
         let at = ev.occurred.min(Micros(
             now.0.saturating_add(micros(self.settings.future_tolerance)),
         ));
@@ -224,6 +231,9 @@ impl Engine {
         self.index.lookup(&ev.event, &mut targets);
         for &(slot, node) in &targets {
             if let Some(l) = self.slots.get_mut(slot as usize) {
+                if about == Some(l.id) {
+                    continue;
+                }
                 let input = Arrival {
                     ev,
                     at,

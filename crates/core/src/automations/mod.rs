@@ -7,6 +7,7 @@
 //! [`Engine::advance`] at [`Engine::next_wakeup`], stores firings and states, and runs the
 //! actions. Nothing here knows about HTTP, the database or actions.
 
+pub mod cascade;
 mod composite;
 mod engine;
 mod event_trigger;

@@ -7,7 +7,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use flowgate_core::automations::{Firing, FiringState};
+use flowgate_core::automations::{Firing, FiringState, cascade};
 use flowgate_core::event::{labels, resource_uuid};
 use flowgate_core::pause::plan_resume;
 use flowgate_core::{Event, Payload, State, StateType};
@@ -346,7 +346,7 @@ impl Context<'_> {
         }
     }
 
-    /// The automation as an event's resource.
+    /// The automation as an event's resource, with the cascade depth of what it emits.
     fn resource(&self) -> Map<String, Value> {
         labels([
             (
@@ -355,6 +355,10 @@ impl Context<'_> {
             ),
             ("prefect.resource.name", self.armed.name.clone()),
             ("prefect.trigger-type", self.armed.trigger_kind.to_owned()),
+            (
+                cascade::DEPTH_LABEL,
+                cascade::depth_after(self.triggering).to_string(),
+            ),
         ])
     }
 

@@ -414,3 +414,33 @@ on_each_backend!(
         s.stop().await;
     }
 );
+
+on_each_backend!(
+    automations_matching_every_event_neither_feed_on_their_own_nor_cycle_forever,
+    async |db: TestDatabase| {
+        let s = TestServer::start(db).await;
+        let anything = json!({"type": "event", "match": {}, "expect": []});
+        for name in ["watcher-a", "watcher-b"] {
+            s.post_json(
+                "/automations/",
+                &automation(name, anything.clone(), json!([{"type": "do-nothing"}])),
+            )
+            .await
+            .expect(201);
+        }
+        let mut ws = s.ws_connect_authenticated("/events/in").await;
+        support::send_json(&mut ws, &support::plain_event("test.start", "test.thing")).await;
+        support::sync(&mut ws).await;
+        // Each firing records three events one level deeper than what fired it; only the other
+        // automation takes them, and nothing takes depth 3: 2 + 6 + 18 firings.
+        let triggered = json!({"event": {"name": ["prefect.automation.triggered"]}});
+        let count = || async { s.events(triggered.clone()).await.1 };
+        s.eventually("the cascade's 26 firings", || async {
+            (count().await >= 26).then_some(())
+        })
+        .await;
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        assert_eq!(count().await, 26, "the cascade stopped at its depth limit");
+        s.stop().await;
+    }
+);

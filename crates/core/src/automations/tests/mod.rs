@@ -1,5 +1,6 @@
 //! Engine tests with a fake clock: times are seconds from an arbitrary origin.
 
+mod cascade;
 mod composites;
 mod events;
 mod metrics;
