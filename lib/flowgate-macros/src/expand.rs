@@ -1,6 +1,6 @@
 //! The code `#[task]` and `#[flow]` generate. The function keeps its signature and attributes;
 //! its body moves to a private function; and a module of the function's name holds the rest:
-//! `META`, `run` (every failure as a value), and for tasks `submit`, `submit_with`, `map` and
+//! `META`, `run` (every failure as a value), for flows `deployment`, and for tasks `submit`, `submit_with`, `map` and
 //! `WORKER`. That module sits inside a hidden one and is brought in by a glob import, so an
 //! explicit import of the same name (`use std::process;` beside `#[task] fn process`) shadows
 //! it instead of colliding with it; the function itself reaches the module by its hidden path.
@@ -327,6 +327,12 @@ fn flow_items(options: &Options, p: &Parts) -> (String, Tokens) {
         quote!(::flowgate::__private::block_on),
         quote!(::flowgate::__private::flow(&META, __flowgate_params, __flowgate_runner, #attempts)),
     );
+    let (name_strs, names_pat) = (&p.name_strs, quote!((#(#names,)*)));
+    let entry_call = if p.is_async {
+        quote!(::flowgate::__private::block_on(self::run(#(#names),*)))
+    } else {
+        quote!(self::run(#(#names),*))
+    };
     let items = quote! {
         /// What `#[flow]` declared.
         pub static META: ::flowgate::__private::FlowMeta = ::flowgate::__private::FlowMeta {
@@ -354,9 +360,23 @@ fn flow_items(options: &Options, p: &Parts) -> (String, Tokens) {
             let __flowgate_runner = #runner;
             ::flowgate::__private::flow_result(#call)
         }
+
+        /// A deployment of this flow named `name` (where and when it runs, its defaults), to
+        /// `.apply()` or add to `flowgate::Deployments`. Its parameters' JSON Schema comes from
+        /// the argument types.
+        pub fn deployment(name: impl ::core::convert::Into<::std::string::String>) -> ::flowgate::Deployment<(#(#types,)*)> {
+            ::flowgate::Deployment::new(&META, &[#(#name_strs),*], __flowgate_entry, name)
+        }
+
+        /// Runs the flow for a deployment's run, blocking until it ends.
+        fn __flowgate_entry(#names_pat: (#(#types,)*)) -> ::core::result::Result<(), ::flowgate::FlowError> {
+            #entry_call.map(|_| ()).map_err(::flowgate::FlowError::without_value)
+        }
     };
     (
-        format!("Flow `{display}`: `run` (every failure as a `FlowError`), and its `META`."),
+        format!(
+            "Flow `{display}`: `run` (every failure as a `FlowError`), `deployment`, and its `META`."
+        ),
         items,
     )
 }

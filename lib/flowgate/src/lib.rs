@@ -53,6 +53,7 @@ mod attempt;
 mod block;
 mod concurrency;
 mod context;
+mod deploy;
 mod distributed;
 mod engine;
 mod error;
@@ -76,6 +77,9 @@ pub use concurrency::{
 pub use context::{
     RunContext, current_flow_run_id, current_flow_run_name, current_task_run_id, spawn,
     spawn_thread,
+};
+pub use deploy::{
+    CollisionStrategy, DeployError, Deployed, Deployment, Deployments, FlowParameters, Schedule,
 };
 pub use distributed::{DistributedTaskRunner, RemoteTask, serve};
 pub use error::{ApiError, FlowError, TaskError, UserError};

@@ -4,6 +4,7 @@
 //! happens: a retry comes back as `AwaitingRetry`, a cancellation as Cancelling or Cancelled,
 //! anything else it refuses as an error the caller can match.
 
+use std::cell::Cell;
 use std::future::poll_fn;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -107,28 +108,44 @@ pub const WORKER_RUN_ENV: &str = "FLOWGATE_FLOW_RUN_ID";
 /// reports into it; every later call makes a run of its own.
 static WORKER_RUN_TAKEN: AtomicBool = AtomicBool::new(false);
 
+thread_local! {
+    /// The run the next top-level flow call on this thread reports into (see [`adopting`]).
+    static ADOPT: Cell<Option<Uuid>> = const { Cell::new(None) };
+}
+
+/// Runs `f` so that the first top-level flow call it makes on this thread reports into the
+/// existing run `id` (handed to this program by a worker or by serving) instead of creating one.
+pub(crate) fn adopting<R>(id: Uuid, f: impl FnOnce() -> R) -> R {
+    if worker_run_id() == Some(id) {
+        WORKER_RUN_TAKEN.store(true, Ordering::SeqCst);
+    }
+    ADOPT.with(|a| a.set(Some(id)));
+    let out = f();
+    ADOPT.with(|a| a.set(None));
+    out
+}
+
+fn worker_run_id() -> Option<Uuid> {
+    std::env::var(WORKER_RUN_ENV)
+        .ok()
+        .and_then(|v| Uuid::parse_str(v.trim()).ok())
+}
+
 /// The run a worker started this process for, when it is a run of `meta`'s flow and no call
 /// took it yet: a deployed program's flow reports into the run the worker was handed instead of
-/// creating another. The worker moves it to Running before starting the process; a run found
-/// still Pending is moved here.
+/// creating another (for a program that calls its flow itself rather than through
+/// `Deployments`).
 async fn worker_run(
     engine: &Arc<Engine>,
     meta: &'static FlowMeta,
 ) -> Result<Option<(Uuid, String)>, NotStarted> {
-    let Some(id) = std::env::var(WORKER_RUN_ENV)
-        .ok()
-        .and_then(|v| Uuid::parse_str(v.trim()).ok())
-    else {
+    let Some(id) = worker_run_id() else {
         return Ok(None);
     };
     if WORKER_RUN_TAKEN.load(Ordering::SeqCst) {
         return Ok(None);
     }
-    let run: FlowRun = engine
-        .api
-        .get("the worker's flow run", &format!("/flow_runs/{id}"))
-        .await
-        .map_err(NotStarted::Failed)?;
+    let run = read_run(engine, id).await?;
     let flow_id = engine
         .flow_id(meta.name)
         .await
@@ -136,10 +153,39 @@ async fn worker_run(
     if run.flow_id != flow_id || WORKER_RUN_TAKEN.swap(true, Ordering::SeqCst) {
         return Ok(None);
     }
-    if run.state_type != Some(StateType::Running) {
-        start_running(engine.clone(), id, "moving the worker's run to Running").await?;
+    adopt(engine, run).await.map(Some)
+}
+
+async fn read_run(engine: &Engine, id: Uuid) -> Result<FlowRun, NotStarted> {
+    engine
+        .api
+        .get("the flow run to run", &format!("/flow_runs/{id}"))
+        .await
+        .map_err(NotStarted::Failed)
+}
+
+/// Takes over an existing run: a worker moves it to Running before starting the process; a run
+/// still Scheduled (served) or Pending is moved here.
+async fn adopt(engine: &Arc<Engine>, run: FlowRun) -> Result<(Uuid, String), NotStarted> {
+    if run.state_type == Some(StateType::Scheduled) {
+        let answer = engine
+            .api
+            .set_flow_run_state(run.id, StateCreate::new(StateType::Pending))
+            .await
+            .map_err(NotStarted::Failed)?;
+        answer
+            .accepted("moving the handed-out run to Pending")
+            .map_err(NotStarted::Failed)?;
     }
-    Ok(Some((id, run.name)))
+    if run.state_type != Some(StateType::Running) {
+        start_running(
+            engine.clone(),
+            run.id,
+            "moving the handed-out run to Running",
+        )
+        .await?;
+    }
+    Ok((run.id, run.name))
 }
 
 /// Why a run could not be (re)started.
@@ -190,11 +236,18 @@ impl FlowMachine {
         parent: Option<&Frame>,
     ) -> Result<FlowMachine, FlowError<V>> {
         let link = parent.map(|f| (f.flow.id, f.flow.name.clone(), f.flow.next_key(meta.name)));
+        let handed_out = match link {
+            None => ADOPT.with(Cell::take),
+            Some(_) => None,
+        };
         // One hop to the engine's runtime for both requests.
         let (id, name) = engine
             .run({
                 let engine = engine.clone();
                 async move {
+                    if let Some(id) = handed_out {
+                        return adopt(&engine, read_run(&engine, id).await?).await;
+                    }
                     if link.is_none()
                         && let Some(adopted) = worker_run(&engine, meta).await?
                     {

@@ -6,6 +6,8 @@
 
 mod machine;
 
+pub(crate) use machine::{WORKER_RUN_ENV, adopting};
+
 use serde::Serialize;
 
 use crate::attempt::{Attempts, Finished, drive};

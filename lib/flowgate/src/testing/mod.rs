@@ -163,6 +163,14 @@ impl Harness {
             .unwrap_or_else(|e| panic!("harness query failed: {e}"))
     }
 
+    /// `POST path` on the harness server, the server's refusal as a value (to assert on it).
+    pub fn try_post(&self, path: &str, body: Value) -> Result<Value, crate::ApiError> {
+        let api = self.engine.api.clone();
+        let path = path.to_owned();
+        self.engine
+            .block_on(async move { api.post::<Value>("a test request", &path, &body).await })
+    }
+
     /// `GET path` on the harness server (e.g. `"/v2/concurrency_limits/db"`).
     pub fn get(&self, path: &str) -> Value {
         let api = self.engine.api.clone();
