@@ -1,8 +1,11 @@
 //! `flowgate`: the server, and the command line for people and scripts.
 
+mod automation_cmd;
+mod automation_report;
 mod client;
 mod concurrency_limit_cmd;
 mod deployment_cmd;
+mod event_cmd;
 mod flow_run_cmd;
 mod paused_input;
 mod run_ref;
@@ -80,6 +83,20 @@ enum Command {
         #[command(subcommand)]
         command: tag_limit_cmd::TagLimitCommand,
     },
+    /// Manage automations: triggers and the actions they run, and why they (did not) fire.
+    Automation {
+        #[command(flatten)]
+        api: client::ApiArgs,
+        #[command(subcommand)]
+        command: automation_cmd::AutomationCommand,
+    },
+    /// List, follow and emit events.
+    Event {
+        #[command(flatten)]
+        api: client::ApiArgs,
+        #[command(subcommand)]
+        command: event_cmd::EventCommand,
+    },
     /// Run a pool's flow runs as processes.
     Worker {
         #[command(flatten)]
@@ -129,6 +146,10 @@ fn main() -> ExitCode {
             Command::ConcurrencyLimit { api, command } => {
                 tag_limit_cmd::run(api.client()?, command).await
             }
+            Command::Automation { api, command } => {
+                automation_cmd::run(api.client()?, command).await
+            }
+            Command::Event { api, command } => event_cmd::run(api.client()?, command).await,
             Command::Worker { api, command } => worker::run(api.client()?, command).await,
         }
     });

@@ -191,6 +191,17 @@ pub enum MetricName {
     Lateness,
 }
 
+impl MetricName {
+    /// Prefect's name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MetricName::Successes => "successes",
+            MetricName::Duration => "duration",
+            MetricName::Lateness => "lateness",
+        }
+    }
+}
+
 /// A metric's comparison with its threshold.
 #[derive(Serialize, Deserialize, JsonSchema, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum MetricOperator {
@@ -206,6 +217,18 @@ pub enum MetricOperator {
     /// `>=`
     #[serde(rename = ">=")]
     Gte,
+}
+
+impl MetricOperator {
+    /// The symbol.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MetricOperator::Lt => "<",
+            MetricOperator::Lte => "<=",
+            MetricOperator::Gt => ">",
+            MetricOperator::Gte => ">=",
+        }
+    }
 }
 
 /// What a metric trigger computes and when it is breached.
@@ -570,8 +593,21 @@ pub struct AutomationFiring {
     pub decided: Micros,
     /// The event that completed the trigger.
     pub triggering_event: Option<Uuid>,
-    /// Each action's outcome (`{"type", "ok", "reason"}`), `null` while they run.
-    pub actions: Value,
+    /// Each action's outcome, in order; `null` while they run.
+    pub actions: Option<Vec<ActionOutcome>>,
+}
+
+/// What one action of a firing did.
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq)]
+pub struct ActionOutcome {
+    /// The action's `type` (`pause-work-pool`).
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Whether it succeeded (after its retries).
+    pub ok: bool,
+    /// Why it failed.
+    #[serde(default)]
+    pub reason: Option<String>,
 }
 
 /// `GET /automations/{id}/state` (Flowgate): why an automation did or did not fire.

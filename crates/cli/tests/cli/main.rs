@@ -4,6 +4,7 @@
 //! command group.
 
 mod auth;
+mod automations;
 #[path = "../common/mod.rs"]
 mod common;
 mod concurrency_limits;

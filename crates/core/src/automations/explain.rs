@@ -1,21 +1,22 @@
 //! "Why did it (not) fire": an automation's live trigger state as a report, one entry per
-//! trigger in its tree, each with the numbers and a sentence.
+//! trigger in its tree, each with the numbers and a sentence. The server serialises it and
+//! the CLI reads it back (`flowgate automation inspect`), so every type goes both ways.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::composite::{CompositeNode, Shape};
 use super::engine::{Engine, NodeView, View};
 use super::labels::KEY_SEPARATOR;
 use super::state::{Bucket, EventState, MetricState, NearMiss, SeenEvent};
-use super::trigger::{EventTrigger, MetricTrigger, Posture, Require};
+use super::trigger::{EventTrigger, Metric, MetricTrigger, Posture, Require};
 use crate::time::Micros;
 
 /// At most this many buckets are listed per trigger (the most recently active).
 pub const LISTED_BUCKETS: usize = 20;
 
 /// An automation's trigger state.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Report {
     /// The automation.
     pub automation_id: Uuid,
@@ -28,7 +29,7 @@ pub struct Report {
 }
 
 /// One trigger's state.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum NodeReport {
     /// An event trigger.
@@ -40,7 +41,7 @@ pub enum NodeReport {
 }
 
 /// An event trigger's counts, buckets and latest near miss.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct EventReport {
     /// The trigger.
     pub trigger_id: Uuid,
@@ -63,12 +64,12 @@ pub struct EventReport {
 }
 
 /// One bucket.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct BucketReport {
     /// Its `for_each` labels and values.
     pub labels: Vec<(String, String)>,
-    /// `counting`, `quiet`, `waiting-for-after`, `watching` or `fired`.
-    pub status: &'static str,
+    /// What it is doing.
+    pub status: BucketStatus,
     /// Expected events counted in the open window.
     pub counted: usize,
     /// When the window opened.
@@ -81,13 +82,39 @@ pub struct BucketReport {
     pub quiet_until: Option<Micros>,
 }
 
+/// What a bucket is doing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum BucketStatus {
+    /// A reactive bucket counting events in its window.
+    Counting,
+    /// A reactive bucket that fired and ignores events until its window ends.
+    Quiet,
+    /// Waiting for the `after` event that opens its window.
+    WaitingForAfter,
+    /// A proactive bucket whose deadline fires unless the expected events arrive.
+    Watching,
+    /// A proactive bucket that fired.
+    Fired,
+}
+
+/// The two kinds of composite trigger.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CompositeKind {
+    /// Parts in any order.
+    Compound,
+    /// Parts in order.
+    Sequence,
+}
+
 /// A compound or sequence trigger and its parts.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct CompositeReport {
     /// The trigger.
     pub trigger_id: Uuid,
     /// `compound` or `sequence`.
-    pub kind: &'static str,
+    pub kind: CompositeKind,
     /// How many parts must fire.
     pub needed: usize,
     /// What it is waiting for, in a sentence.
@@ -99,7 +126,7 @@ pub struct CompositeReport {
 }
 
 /// One part of a composite.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct PartReport {
     /// Whether it counts toward the composite now.
     pub satisfied: bool,
@@ -110,12 +137,12 @@ pub struct PartReport {
 }
 
 /// A metric trigger's value and breach.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct MetricReport {
     /// The trigger.
     pub trigger_id: Uuid,
-    /// The measure's name.
-    pub metric: &'static str,
+    /// The measure.
+    pub metric: Metric,
     /// Its value now (a fraction for successes, seconds otherwise); `None` without samples.
     pub value: Option<f64>,
     /// How many samples are in the range.
@@ -199,12 +226,14 @@ fn bucket_report(spec: &EventTrigger, key: &str, b: &Bucket, now: Micros) -> Buc
         .map(|(l, v)| (l.to_text(), v.to_owned()))
         .collect();
     let status = match spec.posture {
-        Posture::Proactive if b.fired_at.is_some() => "fired",
-        Posture::Proactive if b.armed_at.is_some() => "watching",
-        Posture::Proactive => "waiting-for-after",
-        Posture::Reactive if b.quiet_until.is_some_and(|q| now < q) => "quiet",
-        Posture::Reactive if !spec.after.is_empty() && b.armed_at.is_none() => "waiting-for-after",
-        Posture::Reactive => "counting",
+        Posture::Proactive if b.fired_at.is_some() => BucketStatus::Fired,
+        Posture::Proactive if b.armed_at.is_some() => BucketStatus::Watching,
+        Posture::Proactive => BucketStatus::WaitingForAfter,
+        Posture::Reactive if b.quiet_until.is_some_and(|q| now < q) => BucketStatus::Quiet,
+        Posture::Reactive if !spec.after.is_empty() && b.armed_at.is_none() => {
+            BucketStatus::WaitingForAfter
+        }
+        Posture::Reactive => BucketStatus::Counting,
     };
     BucketReport {
         labels,
@@ -267,8 +296,14 @@ fn event_summary(
             st.stats.seen
         ));
     } else {
-        let open: usize = buckets.iter().filter(|b| b.status == "watching").count();
-        let fired: usize = buckets.iter().filter(|b| b.status == "fired").count();
+        let open: usize = buckets
+            .iter()
+            .filter(|b| b.status == BucketStatus::Watching)
+            .count();
+        let fired: usize = buckets
+            .iter()
+            .filter(|b| b.status == BucketStatus::Fired)
+            .count();
         s.push_str(&format!(
             "{} of {} events matched; {} buckets ({open} watching, {fired} fired).",
             st.stats.matched,
@@ -314,7 +349,7 @@ fn composite_report(
                 Require::AtLeast(k) => k.to_string(),
             };
             (
-                "compound",
+                CompositeKind::Compound,
                 format!(
                     "fires when {how} of its {} parts fire{window}; {satisfied} of {needed} needed are satisfied now.",
                     parts.len()
@@ -322,7 +357,7 @@ fn composite_report(
             )
         }
         Shape::Sequence => (
-            "sequence",
+            CompositeKind::Sequence,
             format!(
                 "fires when its {} parts fire in order{window}; {satisfied} have fired since it last fired.",
                 parts.len()
@@ -342,7 +377,7 @@ fn composite_report(
 fn metric_report(spec: &MetricTrigger, st: &MetricState, value: Option<f64>) -> MetricReport {
     let q = &spec.query;
     let shown = |v: f64| match q.metric {
-        super::trigger::Metric::Successes => format!("{:.1}%", v * 100.0),
+        Metric::Successes => format!("{:.1}%", v * 100.0),
         _ => format!("{v:.1} s"),
     };
     let now_text = value.map_or("unknown (no runs in range)".to_owned(), shown);
@@ -361,7 +396,7 @@ fn metric_report(spec: &MetricTrigger, st: &MetricState, value: Option<f64>) -> 
     );
     MetricReport {
         trigger_id: spec.id,
-        metric: q.metric.as_str(),
+        metric: q.metric,
         value,
         samples: st.samples.len(),
         breached_since: st.breached_since,

@@ -76,7 +76,8 @@ pub struct SequenceTrigger {
 }
 
 /// The flow-run measures a metric trigger can watch.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Metric {
     /// The fraction (0 to 1) of flow runs that went Pending whose latest state is not Failed or
     /// Crashed.

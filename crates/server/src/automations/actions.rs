@@ -15,7 +15,7 @@ use flowgate_store::StoreError;
 use flowgate_store::model::{
     DeploymentUpdate, FiringRecord, Resume, WorkPoolFilter, WorkPoolUpdate, WorkQueueUpdate,
 };
-use flowgate_wire::automations::{Action, Source};
+use flowgate_wire::automations::{Action, ActionOutcome, Source};
 use flowgate_wire::deployments::DeploymentFlowRunCreate;
 use flowgate_wire::states::StateCreate;
 use serde_json::{Map, Value, json};
@@ -109,10 +109,15 @@ pub async fn act(
         tracing::info!(automation = %armed.id, action = action.kind(), outcome = suffix, reason = reason.as_deref().unwrap_or(""), "automation action");
         ctx.emit(ctx.action_event(suffix, index, action, reason.as_deref()))
             .await;
-        outcomes.push(json!({"type": action.kind(), "ok": outcome.is_ok(), "reason": reason}));
+        outcomes.push(ActionOutcome {
+            kind: action.kind().to_owned(),
+            ok: outcome.is_ok(),
+            reason,
+        });
     }
+    let outcomes = serde_json::to_value(outcomes).unwrap_or_default();
     if let Err(e) = (app.store)
-        .finish_firing(armed.id, &record.key, &Value::Array(outcomes))
+        .finish_firing(armed.id, &record.key, &outcomes)
         .await
     {
         tracing::warn!(automation = %armed.id, error = %e, "storing an automation's action outcomes failed");

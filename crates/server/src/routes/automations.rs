@@ -300,7 +300,8 @@ async fn state(
                 occurred: f.occurred,
                 decided: f.decided,
                 triggering_event: f.triggering_event,
-                actions: f.outcomes,
+                // Outcomes the server wrote as `ActionOutcome`s; null while the actions run.
+                actions: serde_json::from_value(f.outcomes).unwrap_or_default(),
             })
             .collect(),
     }))

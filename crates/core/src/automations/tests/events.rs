@@ -47,7 +47,7 @@ fn after_firing_a_reactive_window_stays_quiet_until_it_ends() {
     let NodeReport::Event(e) = report.trigger else {
         panic!("an event report")
     };
-    assert_eq!(e.buckets[0].status, "quiet");
+    assert_eq!(e.buckets[0].status, BucketStatus::Quiet);
     assert_eq!(e.counted, 3, "events in a quiet window are not counted");
 }
 
@@ -255,4 +255,4 @@ fn idle_buckets_are_pruned() {
     );
 }
 
-use super::super::explain::NodeReport;
+use super::super::explain::{BucketStatus, NodeReport};
