@@ -1,12 +1,15 @@
 //! `flowgate worker start` running a deployed Rust flow binary: the flow program is this test
-//! binary itself, run by the worker as `<this binary> --exact worker::deployed_flow_program`
-//! (the test below does nothing unless the worker started it). The flow reports into the run
-//! the worker was handed; a killed process ends Crashed; a cancellation stops the process and
-//! ends the run Cancelled; SIGTERM stops the worker.
+//! binary itself, deployed with the SDK's builder (`deployed::deployment("rust")`) and run by the
+//! worker as `<this binary> --exact worker::deployed_flow_program`, whose `Deployments::main`
+//! runs the run the worker was handed (the test does nothing unless the worker started it). The
+//! flow reports into that run with its parameters read back into typed arguments; a killed
+//! process ends Crashed; a cancellation stops the process and ends the run Cancelled; SIGTERM
+//! stops the worker.
 
+use std::process::ExitCode;
 use std::time::Duration;
 
-use flowgate::{flow, task};
+use flowgate::{Deployments, flow, task};
 use serde_json::{Value, json};
 
 use crate::*;
@@ -30,18 +33,14 @@ fn deployed(x: i64, hang: bool) -> i64 {
     y
 }
 
-/// The flow program: reads its parameters from the worker (`FLOWGATE_PARAMETERS`) and runs the
-/// flow, which reports into the worker's run.
+/// The flow program, as a user writes its `main`: runs the run the worker started it for.
 #[test]
 fn deployed_flow_program() {
     if std::env::var(AS_FLOW).is_err() {
         return;
     }
-    let params: Value =
-        serde_json::from_str(&std::env::var("FLOWGATE_PARAMETERS").expect("the worker sets it"))
-            .expect("parameters are JSON");
-    let x = params["x"].as_i64().unwrap_or(1);
-    deployed(x, params["hang"].as_bool().unwrap_or(false));
+    let code = Deployments::new().with(deployed::deployment("rust")).main();
+    assert_eq!(code, ExitCode::SUCCESS);
 }
 
 /// The command that runs [`deployed_flow_program`].
@@ -107,12 +106,17 @@ on_each_backend!(
     a_deployed_rust_flow_is_run_by_flowgate_worker_start,
     |db: TestDatabase| {
         let s = Server::start(&db);
-        let flow = s.flow("deployed");
         s.cmd(&["work-pool", "create", "rust-pool"]).ok();
-        let body = json!({"name": "rust", "flow_id": flow, "work_pool_name": "rust-pool",
-            "entrypoint": flow_program(), "parameters": {"x": 1},
-            "job_variables": {"env": {AS_FLOW: "1", "FLOWGATE_LOGGING_LEVEL": "WARNING"}}});
-        s.post("/deployments/", body, 201);
+        let _sdk = flowgate::testing::connect(&s.process.api);
+        deployed::deployment("rust")
+            .work_pool("rust-pool")
+            .parameter("x", 1)
+            .parameter("hang", false)
+            .command(flow_program())
+            .env(AS_FLOW, "1")
+            .env("FLOWGATE_LOGGING_LEVEL", "WARNING")
+            .apply()
+            .expect("the deployment is applied");
         let worker = Running::start(&s.args(&[
             "worker",
             "start",
@@ -174,6 +178,10 @@ on_each_backend!(
                 )
                 .1
         );
+
+        // The parameters' schema came from the flow's argument types: the server refuses others.
+        let refused = s.cmd(&["deployment", "run", "deployed/rust", "-p", "x=lots"]);
+        refused.fails_with(&["'x'"]);
 
         // A killed flow process: the run is Crashed.
         let doomed = s.ask(&["hang=true"]);
