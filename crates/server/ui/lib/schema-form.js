@@ -1,15 +1,19 @@
-// One form builder for every form generated from a JSON Schema: a paused run's input today,
-// a deployment's parameters and an automation's action tomorrow. It understands what Rust's
-// schemars and Python's pydantic emit: `$ref`s into `$defs`/`definitions`, optional fields
-// (`anyOf` with null), enums (plain or documented one branch per value), nested objects, arrays,
-// numbers with bounds, strings with formats, and Prefect's `position` ordering. A shape it does
-// not understand becomes a JSON text field rather than being dropped. Every name, title,
-// description, enum value and default from the schema is set as text or as a property.
+// One form builder for every form generated from a JSON Schema: a paused run's input, a
+// deployment's parameters, a queue, a variable, an automation's trigger and actions. It
+// understands what Rust's schemars and Python's pydantic emit: `$ref`s into `$defs`,
+// `definitions` or an OpenAPI document's `components`, optional fields (`anyOf` with null),
+// enums (plain or documented one branch per value, shown by their branch `title`), nested
+// objects, discriminated unions (`oneOf` whose branches each fix a tag such as `type`: a choice
+// of kind, then that kind's fields), arrays of scalars and of objects or unions, maps of
+// strings (`additionalProperties`), unions of scalars (`2` or `"all"`), numbers with bounds,
+// strings with formats, and Prefect's `position` ordering. A shape it does not understand
+// becomes a JSON text field rather than being dropped. Every name, title, description, enum
+// value and default from the schema is set as text or as a property.
 
-import { h } from "./dom.js";
+import { h, mount } from "./dom.js";
 
 /** Nesting depth beyond which a value is edited as JSON text (also ends `$ref` cycles). */
-const MAX_DEPTH = 5;
+const MAX_DEPTH = 8;
 
 /**
  * Builds the fields for `schema` (an object schema), prefilled from `values` (over the
@@ -118,8 +122,9 @@ export function resolve(root, prop) {
       const branches = union.filter((b) => isObject(b) && b.type !== "null");
       nullable ||= branches.length < union.length;
       if (branches.length > 0 && branches.every((b) => b.const !== undefined || (Array.isArray(b.enum) && b.enum.length === 1))) {
-        // An enum documented one branch per value.
-        p = { ...rest, enum: branches.map((b) => (b.const !== undefined ? b.const : b.enum[0])) };
+        // An enum documented one branch per value (a branch's `title` is how it is shown).
+        const titles = branches.map((b) => (typeof b.title === "string" ? b.title : undefined));
+        p = { ...rest, enum: branches.map((b) => (b.const !== undefined ? b.const : b.enum[0])), enumTitles: titles.some(Boolean) ? titles : undefined };
         break;
       }
       p = { ...(branches[0] || {}), ...rest };
@@ -152,36 +157,115 @@ function pointer(root, ref) {
   return node;
 }
 
-function kindOf(p, depth) {
+function kindOf(root, p, depth, initial) {
   if (p.enum) return "enum";
   if (p.type === "boolean") return "boolean";
   if (p.type === "integer" || p.type === "number") return "number";
   if (p.type === "string") return "string";
-  if (p.type === "object" && isObject(p.properties) && depth < MAX_DEPTH) return "object";
-  if (p.type === "array" && depth < MAX_DEPTH) {
+  if (depth >= MAX_DEPTH) return "json";
+  if (p.type === "object" && isObject(p.properties)) return "object";
+  if (p.type === "object" && isStringMap(root, p) && (initial === undefined || (isObject(initial) && Object.values(initial).every((v) => typeof v === "string")))) return "map";
+  if (p.type === "array") {
     const items = p.items;
     if (items.enum) return "choices";
     if (["string", "integer", "number"].includes(items.type)) return "list";
+    if (p.itemUnion || (items.type === "object" && isObject(items.properties))) return "objects";
   }
   return "json";
+}
+
+/** An object whose properties are free names, each holding a string (a map of labels). */
+function isStringMap(root, p) {
+  const extra = p.additionalProperties;
+  return !isObject(p.properties) && isObject(extra) && resolve(root, extra).type === "string";
+}
+
+const SCALARS = ["string", "integer", "number"];
+
+/**
+ * A discriminated union: `oneOf`/`anyOf` branches that are all objects fixing one property (the
+ * tag, e.g. `type`) to a constant. Returns `{tag, branches: [{value, label, description,
+ * schema}]}` (each branch's own schema without the tag) or `null`.
+ */
+export function discriminated(root, prop) {
+  let p = isObject(prop) ? prop : {};
+  for (let step = 0; step < 8 && typeof p.$ref === "string"; step++) {
+    const { $ref, ...rest } = p;
+    p = { ...(pointer(root, $ref) || {}), ...rest };
+  }
+  const union = Array.isArray(p.oneOf) ? p.oneOf : Array.isArray(p.anyOf) ? p.anyOf : null;
+  if (!union) return null;
+  const branches = union.filter((b) => isObject(b) && b.type !== "null").map((b) => objectBranch(root, b));
+  if (branches.length < 2 || branches.some((b) => !b)) return null;
+  const tag = Object.keys(branches[0].properties).find((name) => branches.every((b) => constOf(b.properties[name]) !== undefined));
+  if (tag === undefined) return null;
+  return {
+    tag,
+    branches: branches.map((b) => {
+      const { [tag]: fixed, ...properties } = b.properties;
+      const value = constOf(fixed);
+      const label = typeof b.title === "string" ? b.title : String(value).replace(/[-_]/g, " ").replace(/^./, (c) => c.toUpperCase());
+      return { value, label, description: b.description, schema: { ...b, properties, required: (b.required || []).filter((r) => r !== tag) } };
+    }),
+  };
+}
+
+/** A union branch as one object schema: its `$ref` target with the branch's own properties merged in. */
+function objectBranch(root, branch) {
+  let b = branch;
+  const own = { properties: {}, required: [] };
+  for (let step = 0; step < 8; step++) {
+    Object.assign(own.properties, isObject(b.properties) ? b.properties : {});
+    own.required.push(...(Array.isArray(b.required) ? b.required : []));
+    if (typeof b.$ref !== "string") break;
+    const { $ref, properties, required, ...rest } = b;
+    b = { ...(pointer(root, $ref) || {}), ...rest };
+  }
+  if (b.type !== undefined && b.type !== "object") return null;
+  const properties = { ...(isObject(b.properties) ? b.properties : {}), ...own.properties };
+  return { ...b, type: "object", properties, required: [...new Set([...(Array.isArray(b.required) ? b.required : []), ...own.required])] };
+}
+
+function constOf(p) {
+  if (!isObject(p)) return undefined;
+  if (p.const !== undefined) return p.const;
+  return Array.isArray(p.enum) && p.enum.length === 1 ? p.enum[0] : undefined;
+}
+
+/** A union of scalars (`2` or `"all"`): the words it allows, or `null` if it is not one. */
+function scalarUnion(root, prop) {
+  let p = isObject(prop) ? prop : {};
+  for (let step = 0; step < 8 && typeof p.$ref === "string"; step++) p = pointer(root, p.$ref) || {};
+  const union = Array.isArray(p.anyOf) ? p.anyOf : Array.isArray(p.oneOf) ? p.oneOf : null;
+  if (!union) return null;
+  const branches = union.filter((b) => isObject(b) && b.type !== "null").map((b) => resolve(root, b));
+  const numeric = branches.some((b) => b.type === "integer" || b.type === "number");
+  if (branches.length < 2 || !numeric || !branches.every((b) => b.enum || SCALARS.includes(b.type))) return null;
+  return { words: branches.flatMap((b) => b.enum || []), integer: branches.some((b) => b.type === "integer") };
 }
 
 function field(ctx, name, rawProp, path, required, value, depth) {
   const p = resolve(ctx.root, rawProp);
   const key = path.join(".");
   const id = `fg-field-${++ctx.seq}`;
-  if (p.type === "array") p.items = resolve(ctx.root, p.items);
-  const kind = kindOf(p, depth);
-  const spec = { ctx, p, id, key, path, required, depth, initial: value !== undefined ? value : p.default };
-  const control = CONTROLS[kind](spec);
+  const initial = value !== undefined ? value : p.default;
+  if (p.type === "array") {
+    p.itemUnion = discriminated(ctx.root, p.items);
+    p.items = resolve(ctx.root, p.items);
+  }
+  p.union = depth < MAX_DEPTH ? discriminated(ctx.root, rawProp) : null;
+  p.scalars = scalarUnion(ctx.root, rawProp);
+  const kind = p.union ? "union" : p.scalars ? "mixed" : kindOf(ctx.root, p, depth, initial);
   const title = own(rawProp, "title") ?? p.title ?? name;
+  const spec = { ctx, p, id, key, path, required, depth, initial, title: String(title) };
+  const control = CONTROLS[kind](spec);
   const label = h("label", { for: id }, String(title), required ? null : h("span", { class: "optional" }, " (Optional)"));
   const hint = p.description !== undefined ? h("span", { class: "hint" }, String(p.description)) : null;
   const error = h("span", { class: "field-error", role: "alert" });
   let element;
   if (kind === "boolean") {
     element = h("div", { class: "field checkbox", dataset: { field: key, type: kind } }, control.node, h("div", {}, label, hint), error);
-  } else if (kind === "object") {
+  } else if (kind === "object" || kind === "union") {
     element = h("fieldset", { class: "field group", dataset: { field: key, type: kind } }, h("legend", {}, String(title)), hint, control.node, error);
   } else {
     element = h("div", { class: "field", dataset: { field: key, type: kind } }, label, control.node, hint, error);
@@ -199,7 +283,7 @@ const CONTROLS = {
       "select",
       { id, name: key },
       blank ? h("option", { value: "" }, required ? "Choose…" : "") : null,
-      p.enum.map((v) => h("option", { value: JSON.stringify(v), selected: JSON.stringify(v) === chosen }, typeof v === "string" ? v : JSON.stringify(v))),
+      p.enum.map((v, i) => h("option", { value: JSON.stringify(v), selected: JSON.stringify(v) === chosen }, (p.enumTitles && p.enumTitles[i]) || (typeof v === "string" ? v : JSON.stringify(v)))),
     );
     return { node: select, read: () => (select.value === "" ? undefined : JSON.parse(select.value)) };
   },
@@ -290,6 +374,115 @@ const CONTROLS = {
     };
   },
 
+  union({ ctx, p, id, key, path, required, initial, depth }) {
+    const { tag, branches } = p.union;
+    const start = isObject(initial) ? branches.find((b) => JSON.stringify(b.value) === JSON.stringify(initial[tag])) : undefined;
+    let branch = start || (required ? branches[0] : undefined);
+    const select = h(
+      "select",
+      { id, name: `${key}.${tag}`, class: "union-kind" },
+      required ? null : h("option", { value: "" }, ""),
+      branches.map((b, i) => h("option", { value: String(i), selected: b === branch }, b.label)),
+    );
+    const hint = h("span", { class: "hint" });
+    const fields = h("div", { class: "group-fields" });
+    let inner = null;
+    const show = (values) => {
+      forget(ctx, key);
+      hint.textContent = branch && branch.description ? String(branch.description) : "";
+      inner = branch ? objectEditor(ctx, branch.schema, path, values, depth + 1) : null;
+      mount(fields, inner ? inner.nodes : []);
+    };
+    select.addEventListener("change", () => {
+      branch = select.value === "" ? undefined : branches[Number(select.value)];
+      show(undefined);
+    });
+    show(start ? initial : undefined);
+    return {
+      node: h("div", { class: "union" }, h("div", { class: "union-choice" }, select, hint), fields),
+      read(failures) {
+        if (!branch) return undefined;
+        const out = {};
+        put(out, tag, branch.value);
+        for (const [k, v] of Object.entries(inner.read(failures))) put(out, k, v);
+        return out;
+      },
+    };
+  },
+
+  objects({ ctx, p, id, key, path, required, initial, depth, title }) {
+    const noun = typeof p.items.title === "string" ? p.items.title : title.replace(/s$/, "");
+    const list = h("div", { class: "object-items" });
+    let items = [];
+    const current = () => items.map((item) => item.read([]));
+    const render = (values) => {
+      forget(ctx, key);
+      items = values.map((value, i) => {
+        const itemPath = [...path, String(i)];
+        const itemKey = itemPath.join(".");
+        const spec = { ctx, id: `fg-field-${++ctx.seq}`, key: itemKey, path: itemPath, required: true, initial: value, depth: depth + 1 };
+        const editor = p.itemUnion ? CONTROLS.union({ ...spec, p: { union: p.itemUnion } }) : CONTROLS.object({ ...spec, p: p.items });
+        const error = h("span", { class: "field-error", role: "alert" });
+        const remove = () => render(current().filter((_, j) => j !== i));
+        const node = h(
+          "div",
+          { class: "object-item", dataset: { field: itemKey } },
+          h("div", { class: "object-item-head" }, h("span", { class: "object-item-title" }, `${noun} ${i + 1}`), h("button", { type: "button", class: "ghost small remove-item", title: `Remove ${noun} ${i + 1}`, onclick: remove }, "Remove")),
+          error,
+          editor.node,
+        );
+        ctx.fields.set(itemKey, { element: node, error });
+        return { node, read: editor.read };
+      });
+      mount(list, items.length ? items.map((item) => item.node) : h("p", { class: "hint object-none" }, `No ${noun.toLowerCase()} yet.`));
+    };
+    render(Array.isArray(initial) ? initial : []);
+    const add = h("button", { type: "button", class: "secondary small add-item", dataset: { add: key }, onclick: () => render([...current(), undefined]) }, `Add ${noun.toLowerCase()}`);
+    return {
+      node: h("div", { id, class: "objects-editor" }, list, add),
+      read(failures) {
+        const values = items.map((item) => item.read(failures));
+        return values.length || required ? values : undefined;
+      },
+    };
+  },
+
+  map({ id, key, required, initial }) {
+    const rows = h("div", { class: "list-rows" });
+    const addRow = (k = "", v = "") => {
+      const name = h("input", { type: "text", class: "map-key", name: `${key}.label`, placeholder: "label", value: k, "aria-label": "Label" });
+      const value = h("input", { type: "text", class: "map-value", name: `${key}.value`, placeholder: "value", value: v, "aria-label": "Value" });
+      const row = h("div", { class: "list-row map-row" }, name, h("span", { class: "map-eq" }, "="), value, h("button", { type: "button", class: "ghost small", title: "Remove", onclick: () => row.remove() }, "✕"));
+      rows.append(row);
+      return name;
+    };
+    for (const [k, v] of Object.entries(isObject(initial) ? initial : {})) addRow(k, v);
+    return {
+      node: h("div", { id, class: "list-editor" }, rows, h("button", { type: "button", class: "secondary small", onclick: () => addRow().focus() }, "Add label")),
+      read() {
+        const out = {};
+        for (const row of rows.children) {
+          const [k, v] = row.querySelectorAll("input");
+          if (k.value !== "") put(out, k.value, v.value);
+        }
+        return Object.keys(out).length || required ? out : undefined;
+      },
+    };
+  },
+
+  mixed({ p, id, key, initial }) {
+    const words = p.scalars.words.map(String);
+    const input = h("input", { id, name: key, type: "text", list: `${id}-words`, value: initial === undefined || initial === null ? "" : String(initial), placeholder: [...words, p.scalars.integer ? "or a whole number" : "or a number"].join(", ") });
+    return {
+      node: h("div", { class: "mixed" }, input, h("datalist", { id: `${id}-words` }, words.map((w) => h("option", { value: w })))),
+      read() {
+        const text = input.value.trim();
+        if (text === "") return undefined;
+        return /^-?\d+(\.\d+)?$/.test(text) ? Number(text) : text;
+      },
+    };
+  },
+
   json({ id, key, required, initial }) {
     const area = h("textarea", { id, name: key, rows: 4, spellcheck: false, class: "code", value: initial === undefined ? "" : JSON.stringify(initial, null, 2) });
     return {
@@ -306,6 +499,11 @@ const CONTROLS = {
     };
   },
 };
+
+/** Forgets the fields under `key` (a union's other kind, an array's items before they are redrawn). */
+function forget(ctx, key) {
+  for (const k of [...ctx.fields.keys()]) if (k.startsWith(`${key}.`)) ctx.fields.delete(k);
+}
 
 /** An ISO timestamp as a `datetime-local` input's value (the reader's time zone). */
 function toLocalInput(iso) {
