@@ -218,3 +218,104 @@ fn nothing_from_the_api_is_parsed_as_html() {
         "the invalid schema let nothing through"
     );
 }
+
+#[test]
+fn automations_and_events_from_the_api_are_shown_as_text() {
+    let Some(b) = Browser::start() else { return };
+    let h = harness();
+    let ui = h.api_url().trim_end_matches("/api").to_owned();
+    let name = format!("auto{EVIL}");
+    let automation = h.post(
+        "/automations/",
+        json!({"name": name, "description": EVIL, "tags": [EVIL],
+               "trigger": {"type": "compound", "require": "all", "within": 60, "triggers": [
+                   {"type": "event", "expect": [format!("evil{EVIL}")], "match": {EVIL: EVIL}, "for_each": ["prefect.resource.id"]},
+                   {"type": "metric", "metric": {"name": "successes", "threshold": 0.5, "operator": "<", "range": 60, "firing_for": 10}}]},
+               "actions": [{"type": "do-nothing"}]}),
+    );
+    let id = automation["id"].as_str().unwrap().to_owned();
+    b.open(&format!("{ui}/events"));
+    b.wait_for("the feed", "return !!document.getElementById('events')");
+    let made = b.js("return [crypto.randomUUID(), new Date().toISOString()]");
+    h.post(
+        "/events/",
+        json!([{"id": made[0], "occurred": made[1], "event": format!("evil{EVIL}"),
+                "resource": {"prefect.resource.id": EVIL, "prefect.resource.name": EVIL, EVIL: EVIL},
+                "related": [{"prefect.resource.id": EVIL, "prefect.resource.role": EVIL}],
+                "payload": {EVIL: EVIL}}]),
+    );
+
+    b.open(&format!("{ui}/automations"));
+    b.wait_for(
+        "the hostile automation",
+        "return !!document.querySelector('tr[data-automation]')",
+    );
+    assert!(
+        text(
+            &b,
+            "return document.getElementById('automations').innerText"
+        )
+        .contains(&name)
+    );
+    assert_eq!(b.js(CLEAN), json!(true), "the automations list is clean");
+
+    b.open(&format!("{ui}/automations/automation/{id}"));
+    b.wait_for(
+        "the trigger state",
+        "return document.querySelectorAll('#trigger-state .trigger-node').length === 3",
+    );
+    assert_eq!(
+        text(&b, "return document.querySelector('h1').textContent"),
+        name
+    );
+    assert!(text(&b, "return document.getElementById('app').innerText").contains(EVIL));
+    assert_eq!(b.js(CLEAN), json!(true), "the automation page is clean");
+
+    b.open(&format!("{ui}/automations/automation/{id}/edit"));
+    b.wait_for(
+        "the form",
+        "return !!document.querySelector('[name=\"trigger.type\"]')",
+    );
+    assert_eq!(
+        b.js("return document.querySelector('[data-field=\"trigger.triggers.0.match\"] .map-key').value"),
+        json!(EVIL)
+    );
+    b.click("#view-json");
+    assert!(
+        text(
+            &b,
+            "return document.getElementById('automation-json').value"
+        )
+        .contains("onerror")
+    );
+    assert_eq!(b.js(CLEAN), json!(true), "the automation form is clean");
+
+    b.open(&format!("{ui}/events"));
+    let row = format!("tr.event-row[data-id=\"{}\"]", made[0].as_str().unwrap());
+    b.wait_for(
+        "the hostile event",
+        &format!("return !!document.querySelector('{row}')"),
+    );
+    assert!(text(&b, "return document.getElementById('events').innerText").contains(EVIL));
+    b.click(&row);
+    b.wait_for(
+        "its JSON",
+        "return !!document.querySelector('#event-dialog pre')",
+    );
+    assert!(
+        text(
+            &b,
+            "return document.querySelector('#event-dialog pre').textContent"
+        )
+        .contains("<script>window.__pwned=2</script>")
+    );
+    assert_eq!(b.js(CLEAN), json!(true), "the event feed is clean");
+    b.screenshot("hostile-event");
+
+    b.open(&format!("{ui}/"));
+    b.wait_for(
+        "the dashboard",
+        "return !!document.querySelector('#firings table')",
+    );
+    assert_eq!(b.js(CLEAN), json!(true), "the dashboard is clean");
+}

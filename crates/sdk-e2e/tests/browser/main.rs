@@ -6,6 +6,7 @@
 //! them the tests are skipped loudly, unless `FLOWGATE_REQUIRE_BROWSER=1`.
 
 mod artifacts_variables;
+mod automations;
 mod concurrency_page;
 mod hostile;
 mod overview;

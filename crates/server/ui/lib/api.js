@@ -30,6 +30,11 @@ export function patch(path, body, { signal } = {}) {
   return call("PATCH", path, body ?? {}, signal);
 }
 
+/** `PUT path` with a JSON body (a replacement; the answer is usually empty). */
+export function put(path, body, { signal } = {}) {
+  return call("PUT", path, body ?? {}, signal);
+}
+
 /** `DELETE path`. */
 export function del(path, { signal } = {}) {
   return call("DELETE", path, undefined, signal);

@@ -28,6 +28,19 @@ export function card({ title, tools = [], id, class: extra } = {}, ...body) {
   );
 }
 
+/**
+ * An on/off switch (a checkbox with role="switch", drawn as a sliding knob); `onchange(on)`
+ * hears the reader's choice.
+ */
+export function switchControl({ checked, label, title, onchange }) {
+  return h(
+    "label",
+    { class: "switch", title },
+    h("input", { type: "checkbox", role: "switch", checked, "aria-label": label, onchange: (e) => onchange(e.target.checked) }),
+    h("span", { class: "slider", "aria-hidden": "true" }),
+  );
+}
+
 /** A quiet line saying there is nothing to show. */
 export function emptyState(text) {
   return h("div", { class: "empty" }, text);

@@ -7,7 +7,7 @@
 import { del, patch, post } from "../lib/api.js";
 import { h, mount } from "../lib/dom.js";
 import { plural } from "../lib/format.js";
-import { card, pageHeader } from "../lib/layout.js";
+import { card, pageHeader, switchControl } from "../lib/layout.js";
 import { reload } from "../lib/router.js";
 import { table } from "../lib/table.js";
 import { toast } from "../lib/toast.js";
@@ -98,15 +98,12 @@ export default async function concurrencyPage(ctx) {
   const act = (promise, done) =>
     promise.then(() => (done && toast(done, "success"), refresh())).catch((e) => toast(e.message, "error"));
   const active = (l) =>
-    h("label", { class: "switch", title: l.active ? "Active: limits what runs" : "Inactive: limits nothing" },
-      h("input", {
-        type: "checkbox",
-        role: "switch",
-        checked: l.active,
-        "aria-label": `${ops.label(l)} active`,
-        onchange: (e) => act(patch(`/v2/concurrency_limits/${enc(l.id)}`, { active: e.target.checked }), `${ops.label(l)} ${e.target.checked ? "enabled" : "disabled"}`),
-      }),
-      h("span", { class: "slider", "aria-hidden": "true" }));
+    switchControl({
+      checked: l.active,
+      label: `${ops.label(l)} active`,
+      title: l.active ? "Active: limits what runs" : "Inactive: limits nothing",
+      onchange: (on) => act(patch(`/v2/concurrency_limits/${enc(l.id)}`, { active: on }), `${ops.label(l)} ${on ? "enabled" : "disabled"}`),
+    });
   const slots = (l) => {
     const runs = holders.get(l.id) || [];
     return h("span", { class: "slots" }, String(l.active_slots), runs.length ? h("span", { class: "holders" }, runs.map((id) => h("a", { href: `/runs/task-run/${enc(id)}`, title: `task run ${id}` }, "●"))) : null);

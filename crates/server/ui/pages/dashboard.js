@@ -1,7 +1,7 @@
 // The home page: flow-run activity over a chosen window (a bar chart stacked by state and the
 // counts by state, both from one aggregate query, /flow_runs/history), the failed and late runs
-// that need attention, and the paused runs waiting for input, each with its Resume button. The
-// window is kept in the URL.
+// that need attention, the paused runs waiting for input, each with its Resume button, the work
+// pools' status and the automations' recent firings. The window is kept in the URL.
 
 import { post } from "../lib/api.js";
 import { h, mount } from "../lib/dom.js";
@@ -14,6 +14,26 @@ import { openResume } from "../components/resume.js";
 import { activityChart } from "../components/charts.js";
 import { STATES, stateBadge, stateLabel } from "../components/state.js";
 import { flowNames } from "../components/names.js";
+import { concurrency, poolHref, statusBadge } from "../components/pools.js";
+import { automationHref, firingBadge } from "../components/automations.js";
+import { table } from "../lib/table.js";
+
+/** Rows in the pools and firings cards. */
+const SHORT = 8;
+
+/** The first pools (by name) with their workers online, and how many pools there are. */
+async function poolRows(signal) {
+  const [pools, total] = await Promise.all([post("/work_pools/filter", { limit: SHORT }, { signal }), post("/work_pools/count", {}, { signal })]);
+  const workers = await Promise.all(pools.map((p) => post(`/work_pools/${encodeURIComponent(p.name)}/workers/filter`, {}, { signal })));
+  return { total, rows: pools.map((p, i) => ({ ...p, online: workers[i].filter((w) => w.status === "ONLINE").length, workers: workers[i].length })) };
+}
+
+/** The automations' latest firings in the window (their `prefect.automation.*` events). */
+async function firingRows(span, signal) {
+  const filter = { occurred: { since: new Date(Date.now() - span).toISOString() }, event: { name: ["prefect.automation.triggered", "prefect.automation.resolved"] }, order: "DESC" };
+  const page = await post("/events/filter", { filter, limit: SHORT }, { signal });
+  return { total: page.total, rows: page.events };
+}
 
 /** The windows offered, in milliseconds. */
 export const WINDOWS = { "1h": 3600e3, "24h": 86400e3, "7d": 7 * 86400e3, "30d": 30 * 86400e3 };
@@ -67,6 +87,34 @@ export default async function dashboardPage(ctx) {
     }, "Resume");
   const paused = runTable({ state: { type: { any_: ["PAUSED"] } } }, "No run is waiting for input.", resume);
 
+  const poolCount = h("span", { class: "count" });
+  const pools = table({
+    empty: "No work pools yet. Start a worker: flowgate worker start --pool NAME",
+    rowAttrs: (p) => ({ dataset: { pool: p.name } }),
+    columns: [
+      { label: "Pool", cell: (p) => h("a", { href: poolHref(p.name) }, p.name) },
+      { label: "Status", cell: (p) => statusBadge(p.status) },
+      { label: "Workers", class: "num", cell: (p) => `${p.online} / ${p.workers} online` },
+      { label: "Slots", class: "num", cell: (p) => concurrency(p.active_slots, p.concurrency_limit) },
+    ],
+  });
+  const firingCount = h("span", { class: "count" });
+  const firings = table({
+    empty: "No automation fired in this window.",
+    rowAttrs: (e) => ({ dataset: { firing: e.id } }),
+    columns: [
+      { label: "Firing", cell: (e) => firingBadge(e.event.endsWith(".resolved") ? "Resolved" : "Triggered") },
+      {
+        label: "Automation",
+        cell: (e) => {
+          const id = String(e.resource["prefect.resource.id"] || "").replace(/^prefect\.automation\./, "");
+          return h("a", { href: automationHref(id) }, e.resource["prefect.resource.name"] || id);
+        },
+      },
+      { label: "When", cell: (e) => ago(e.occurred) },
+    ],
+  });
+
   mount(
     ctx.view,
     pageHeader({ title: "Dashboard", facts: [`Flow runs expected to start in the last ${key}`], actions: [picker] }),
@@ -77,7 +125,25 @@ export default async function dashboardPage(ctx) {
       card({ title: "Failed runs", id: "failing" }, failing.element),
       h("div", { class: "stack" }, card({ title: "Waiting for input", id: "paused" }, paused.element), card({ title: "Late runs", id: "late" }, late.element)),
     ),
+    h(
+      "div",
+      { class: "columns" },
+      card({ title: ["Work pools", poolCount], tools: [h("a", { href: "/work-pools" }, "All pools")], id: "pools" }, pools.element),
+      card({ title: ["Automation firings", firingCount], tools: [h("a", { href: "/automations" }, "Automations")], id: "firings" }, firings.element),
+    ),
   );
+
+  async function showPools() {
+    const { total, rows } = await poolRows(ctx.signal);
+    poolCount.textContent = total > rows.length ? `${rows.length} of ${count(total)}` : count(total);
+    pools.update(rows);
+  }
+
+  async function showFirings() {
+    const { total, rows } = await firingRows(span, ctx.signal);
+    firingCount.textContent = `${count(total)} in the last ${key}`;
+    firings.update(rows);
+  }
 
   /** The window's history in one query: the chart's bars and the tiles' counts. */
   async function showActivity() {
@@ -114,7 +180,7 @@ export default async function dashboardPage(ctx) {
   }
 
   async function refresh() {
-    await Promise.all([showActivity(), failing.refresh(), late.refresh(), paused.refresh()]);
+    await Promise.all([showActivity(), failing.refresh(), late.refresh(), paused.refresh(), showPools(), showFirings()]);
   }
   await refresh();
   ctx.every(5000, refresh);

@@ -1,0 +1,262 @@
+//! Automations and events in the browser: the empty automations page explains them; the
+//! three-step form (generated from the wire types' schemas) creates an event trigger that
+//! pauses a work pool, shows the server's refusal beside the action's field, and round-trips
+//! through its JSON view; the list shows it and its switch disables and enables it; after an
+//! event sent over the API it fires, and its page shows the trigger's state and the firing with
+//! its action's outcome; the event feed shows the event (its JSON as text), filtered in the URL,
+//! and new events arrive live; the dashboard lists the pool and the firing.
+
+use flowgate::testing::harness;
+use serde_json::{Value, json};
+
+use crate::webdriver::Browser;
+
+const NAME: &str = "pause etl on ui.test";
+
+/// Chooses the option labelled `label` of the select `css`, as a person picking it would.
+fn choose(b: &Browser, css: &str, label: &str) {
+    let chosen = b.js(&format!(
+        "const s = document.querySelector({css:?}); const o = [...s.options].find(o => o.textContent === {label:?});
+         if (!o) return false; s.value = o.value; s.dispatchEvent(new Event('change', {{bubbles: true}})); return true;"
+    ));
+    assert_eq!(chosen, json!(true), "{css} offers {label}");
+}
+
+/// `document.querySelector(css).textContent`.
+fn text(b: &Browser, css: &str) -> String {
+    let v = b.js(&format!(
+        "const e = document.querySelector({css:?}); return e ? e.textContent : ''"
+    ));
+    v.as_str().unwrap_or_default().to_owned()
+}
+
+/// A script: whether a success toast (shown once the server took a change) ends with `end`.
+fn toast_ending(end: &str) -> String {
+    format!(
+        "return [...document.querySelectorAll('.toast.success')].some(t => t.textContent.endsWith({end:?}))"
+    )
+}
+
+/// An event about `resource` named `name`, occurring now, its id and time made by the page.
+fn event(b: &Browser, name: &str, resource: &str) -> Value {
+    let made = b.js("return [crypto.randomUUID(), new Date().toISOString()]");
+    json!([{"id": made[0], "occurred": made[1], "event": name,
+            "resource": {"prefect.resource.id": resource, "prefect.resource.name": "the thing"},
+            "payload": {"note": "<b>not markup</b>"}}])
+}
+
+#[test]
+fn a_person_automates_pausing_a_pool_and_watches_it_fire() {
+    let Some(b) = Browser::start() else { return };
+    let h = harness();
+    let ui = h.api_url().trim_end_matches("/api").to_owned();
+    let pool = h.post(
+        "/work_pools/",
+        json!({"name": "etl", "concurrency_limit": 3}),
+    );
+    h.post("/work_pools/etl/workers/heartbeat", json!({"name": "w1"}));
+
+    // No automation yet: the page says what they are.
+    b.open(&format!("{ui}/automations"));
+    b.wait_for(
+        "the introduction",
+        "return !!document.getElementById('automations-intro')",
+    );
+    assert!(text(&b, "#automations-intro").contains("Sequence"));
+    b.screenshot("automations-1-empty");
+
+    // Step 1, the trigger: ui.test events about resources ui.*.
+    b.click("#automations-intro a.primary");
+    b.wait_for(
+        "the trigger step",
+        "return !!document.querySelector('[name=\"trigger.type\"]')",
+    );
+    assert_eq!(
+        b.js("return [...document.querySelector('[name=\"trigger.type\"]').options].map(o => o.textContent).join(',')"),
+        "Event,Compound,Sequence,Metric"
+    );
+    // A metric trigger reads as the seed's: over the last … for ….
+    choose(&b, "[name=\"trigger.type\"]", "Metric");
+    let metric = text(&b, "#trigger-fields");
+    assert!(
+        metric.contains("Over the last") && metric.contains("For (seconds)"),
+        "{metric}"
+    );
+    choose(&b, "[name=\"trigger.type\"]", "Event");
+    b.click("[data-field=\"trigger.expect\"] .list-editor > button");
+    b.type_into("[data-field=\"trigger.expect\"] input", "ui.test");
+    b.click("[data-field=\"trigger.match\"] .list-editor > button");
+    b.type_into(
+        "[data-field=\"trigger.match\"] .map-key",
+        "prefect.resource.id",
+    );
+    b.type_into("[data-field=\"trigger.match\"] .map-value", "ui.*");
+    b.screenshot("automations-2-trigger");
+
+    // Step 2, the actions: pause a work pool, first without saying which.
+    b.click("#automation-next");
+    b.click("[data-add=actions]");
+    choose(&b, "[name=\"actions.0.type\"]", "Pause work pool");
+    b.wait_for(
+        "the pool choice",
+        "return !!document.querySelector('[name=\"actions.0.work_pool_id\"]')",
+    );
+
+    // Step 3, the details; Create is refused, the reason beside the action's pool.
+    b.click("#automation-next");
+    b.type_into("[name=name]", NAME);
+    b.type_into(
+        "[name=description]",
+        "stop taking work when a ui.test event comes",
+    );
+    b.click("#automation-save");
+    b.wait_for(
+        "the refusal beside the pool",
+        "return (document.querySelector('[data-field=\"actions.0.work_pool_id\"] .field-error') || {}).textContent?.includes('required')",
+    );
+    assert_eq!(
+        b.js("return document.getElementById('step-actions').classList.contains('active')"),
+        true,
+        "the form went to the step with the refused field"
+    );
+    b.screenshot("automations-3-refused");
+    choose(&b, "[name=\"actions.0.work_pool_id\"]", "etl");
+
+    // The JSON view shows what the form makes, and what is changed there comes back.
+    b.click("#view-json");
+    let body: Value = serde_json::from_str(
+        b.js("return document.getElementById('automation-json').value")
+            .as_str()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(body["trigger"]["expect"], json!(["ui.test"]));
+    assert_eq!(
+        body["trigger"]["match"],
+        json!({"prefect.resource.id": "ui.*"})
+    );
+    assert_eq!(
+        body["actions"],
+        json!([{"type": "pause-work-pool", "source": "selected", "work_pool_id": pool["id"]}])
+    );
+    b.screenshot("automations-4-json");
+    b.js("const t = document.getElementById('automation-json'); const v = JSON.parse(t.value); v.tags = ['ops']; t.value = JSON.stringify(v, null, 2);");
+    b.click("#view-form");
+    b.wait_for(
+        "the form again",
+        "return !document.getElementById('step-card').hidden",
+    );
+    assert_eq!(
+        b.js("return document.querySelector('[data-field=tags] input').value"),
+        "ops"
+    );
+    b.click("#automation-next");
+    b.click("#automation-save");
+    b.wait_for(
+        "the automation's page",
+        "return location.pathname.startsWith('/automations/automation/')",
+    );
+    let id = b
+        .js("return location.pathname.split('/').pop()")
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let saved = h.get(&format!("/automations/{id}"));
+    assert_eq!(
+        (
+            saved["name"].clone(),
+            saved["tags"].clone(),
+            saved["enabled"].clone()
+        ),
+        (json!(NAME), json!(["ops"]), json!(true))
+    );
+
+    // Listed, with its trigger and action; its switch disables and enables it.
+    b.open(&format!("{ui}/automations"));
+    let row = format!("tr[data-automation=\"{NAME}\"]");
+    b.wait_for(
+        "the row",
+        &format!("return !!document.querySelector('{row}')"),
+    );
+    let listed = text(&b, &row);
+    assert!(
+        listed.contains("ui.test on ui.*")
+            && listed.contains("Pause work pool")
+            && listed.contains("Never"),
+        "{listed}"
+    );
+    b.click(&format!("{row} .switch input"));
+    b.wait_for("the server to take it", &toast_ending(" disabled"));
+    assert_eq!(h.get(&format!("/automations/{id}"))["enabled"], false);
+    b.screenshot("automations-5-list-disabled");
+    b.click(&format!("{row} .switch input"));
+    b.wait_for("enabled again", &toast_ending(" enabled"));
+    assert_eq!(h.get(&format!("/automations/{id}"))["enabled"], true);
+
+    // An event over the API: it fires, the pool is paused, the page says so.
+    b.open(&format!("{ui}/automations/automation/{id}"));
+    b.wait_for(
+        "the trigger state",
+        "return !!document.querySelector('#trigger-state .trigger-node')",
+    );
+    h.post("/events/", event(&b, "ui.test", "ui.thing"));
+    b.wait_for(
+        "the firing with its outcome",
+        "return (document.querySelector('#firings tr[data-firing] .outcome.ok') || {}).textContent?.includes('Pause work pool')",
+    );
+    assert_eq!(h.get("/work_pools/etl")["is_paused"], true);
+    b.wait_for(
+        "the counted event",
+        "return document.querySelector('#trigger-state').textContent.includes('Last matched: ui.test')",
+    );
+    b.screenshot("automations-6-fired");
+    b.theme("dark");
+    // The theme's colours fade in (0.12 s): the picture is taken once they have.
+    std::thread::sleep(std::time::Duration::from_millis(400));
+    b.screenshot("automations-6-fired-dark");
+    b.theme("light");
+
+    // The event feed: the event, its JSON as text; the filter kept in the URL.
+    b.open(&format!("{ui}/events?prefix=ui."));
+    b.wait_for(
+        "the event",
+        "return !!document.querySelector('tr[data-event=\"ui.test\"]')",
+    );
+    assert_eq!(
+        b.js("return document.querySelectorAll('tr.event-row').length"),
+        1,
+        "the prefix filter holds"
+    );
+    b.click("tr[data-event=\"ui.test\"]");
+    b.wait_for(
+        "the event's JSON",
+        "return (document.querySelector('#event-dialog pre') || {}).textContent?.includes('<b>not markup</b>')",
+    );
+    assert_eq!(
+        b.js("return document.querySelectorAll('#event-dialog b').length"),
+        0
+    );
+    b.screenshot("automations-7-event");
+    b.js("document.querySelector('#event-dialog').close()");
+    // Live: a new event shows without a reload.
+    b.wait_for(
+        "the live feed",
+        "return document.querySelector('.switch input').checked && document.getElementById('live-status').textContent === ''",
+    );
+    h.post("/events/", event(&b, "ui.live", "ui.other"));
+    b.wait_for(
+        "the live event",
+        "return !!document.querySelector('tr[data-event=\"ui.live\"]')",
+    );
+    b.screenshot("automations-8-feed");
+
+    // The dashboard: the pool (paused) and the firing.
+    b.open(&format!("{ui}/"));
+    b.wait_for(
+        "the firing on the dashboard",
+        &format!("return document.getElementById('firings').textContent.includes({NAME:?})"),
+    );
+    assert!(text(&b, "#pools tr[data-pool=etl]").contains("Paused"));
+    b.js("document.getElementById('pools').scrollIntoView()");
+    b.screenshot("automations-9-dashboard");
+}
