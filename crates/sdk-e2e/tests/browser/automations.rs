@@ -260,3 +260,70 @@ fn a_person_automates_pausing_a_pool_and_watches_it_fire() {
     b.js("document.getElementById('pools').scrollIntoView()");
     b.screenshot("automations-9-dashboard");
 }
+
+#[test]
+fn an_automations_page_says_which_parts_matched_and_a_metrics_value() {
+    let Some(b) = Browser::start() else { return };
+    let h = harness();
+    let ui = h.api_url().trim_end_matches("/api").to_owned();
+    let sequence = h.post(
+        "/automations/",
+        json!({"name": "one then two", "actions": [{"type": "do-nothing"}],
+               "trigger": {"type": "sequence", "within": 600, "triggers": [
+                   {"type": "event", "expect": ["seq.one"]}, {"type": "event", "expect": ["seq.two"]}]}}),
+    );
+    let metric = h.post(
+        "/automations/",
+        json!({"name": "flows succeed", "actions": [{"type": "do-nothing"}],
+               "trigger": {"type": "metric", "metric": {"name": "successes", "operator": "<",
+                           "threshold": 0.7, "range": 600, "firing_for": 600}}}),
+    );
+
+    // The first part of the sequence has matched, the second has not.
+    b.open(&format!("{ui}/automations"));
+    b.wait_for(
+        "the list",
+        "return document.querySelectorAll('tr[data-automation]').length === 2",
+    );
+    h.post("/events/", event(&b, "seq.one", "seq.thing"));
+    b.open(&format!(
+        "{ui}/automations/automation/{}",
+        sequence["id"].as_str().unwrap()
+    ));
+    b.wait_for(
+        "the first part matched",
+        "return JSON.stringify([...document.querySelectorAll('#trigger-state .part')].map(p => p.dataset.satisfied)) === '[\"true\",\"false\"]'",
+    );
+    assert!(text(&b, "#trigger-state .parts-count").contains("1 of 2 matched"));
+    b.screenshot("automations-10-sequence");
+
+    // One run of three succeeded: the metric reads 33.3%, below its 70% threshold.
+    let flow = h.post("/flows/", json!({"name": "etl"}));
+    for last in ["COMPLETED", "FAILED", "FAILED"] {
+        let run = h.post(
+            "/flow_runs/",
+            json!({"flow_id": flow["id"], "state": {"type": "PENDING"}}),
+        );
+        let id = run["id"].as_str().unwrap();
+        for state in ["RUNNING", last] {
+            h.post(
+                &format!("/flow_runs/{id}/set_state"),
+                json!({"state": {"type": state}}),
+            );
+        }
+    }
+    b.open(&format!(
+        "{ui}/automations/automation/{}",
+        metric["id"].as_str().unwrap()
+    ));
+    b.wait_for(
+        "the metric's value",
+        "return (document.querySelector('#trigger-state .stat-value') || {}).textContent === '33.3%'",
+    );
+    assert!(text(&b, "#trigger-state .stats").contains("< 70%"));
+    assert_eq!(
+        b.js("return !!document.querySelector('#trigger-state .gauge.breached')"),
+        true
+    );
+    b.screenshot("automations-11-metric");
+}

@@ -121,7 +121,11 @@ function metricView(node, ctx) {
       stat("now", metricValue(node.metric, node.value), `${node.metric} over the last ${span(m.range)}`),
       stat("threshold", `${m.operator || ""} ${metricValue(node.metric, m.threshold)}`, "breached when the value compares so"),
       stat("samples", count(node.samples), "flow runs in the range"),
-      stat("breached", node.breached_since ? ago(node.breached_since).replace(" ago", "") : "no", node.breached_since ? `since ${node.breached_since}; fires after ${span(m.firing_for)}` : "not beyond the threshold"),
+      stat(
+        "breached for",
+        node.breached_since ? `${span(Math.max(0, Math.round((Date.now() - Date.parse(node.breached_since)) / 1000)))} of ${span(m.firing_for)}` : "—",
+        node.breached_since ? `beyond the threshold since ${node.breached_since}; fires once it has been for ${span(m.firing_for)}` : "not beyond the threshold",
+      ),
     ),
     h(
       "div",

@@ -277,13 +277,16 @@ function field(ctx, name, rawProp, path, required, value, depth) {
 /** Each kind of field: its control element and how to read it (`undefined` = left out). */
 const CONTROLS = {
   enum({ p, id, key, required, initial }) {
-    const chosen = initial === undefined ? undefined : JSON.stringify(initial);
+    const chosen = initial === undefined || initial === null ? undefined : JSON.stringify(initial);
     const blank = !required || chosen === undefined;
+    // A value the schema does not list (e.g. a pool deleted since) is kept, shown as it is.
+    const unlisted = chosen !== undefined && !p.enum.some((v) => JSON.stringify(v) === chosen);
     const select = h(
       "select",
       { id, name: key },
       blank ? h("option", { value: "" }, required ? "Choose…" : "") : null,
       p.enum.map((v, i) => h("option", { value: JSON.stringify(v), selected: JSON.stringify(v) === chosen }, (p.enumTitles && p.enumTitles[i]) || (typeof v === "string" ? v : JSON.stringify(v)))),
+      unlisted ? h("option", { value: chosen, selected: true }, typeof initial === "string" ? initial : chosen) : null,
     );
     return { node: select, read: () => (select.value === "" ? undefined : JSON.parse(select.value)) };
   },
