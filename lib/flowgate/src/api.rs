@@ -130,6 +130,18 @@ impl Api {
         self.send(what, || self.http.post(&url).json(body)).await
     }
 
+    /// `PUT path` with `body`, retrying transport errors; the answer read as `T` (`()` for a
+    /// 204).
+    pub async fn put<T: DeserializeOwned>(
+        &self,
+        what: &str,
+        path: &str,
+        body: &impl Serialize,
+    ) -> Result<T, ApiError> {
+        let url = format!("{}{path}", self.base);
+        self.send(what, || self.http.put(&url).json(body)).await
+    }
+
     /// `GET path`, retrying transport errors; the answer read as `T`.
     pub async fn get<T: DeserializeOwned>(&self, what: &str, path: &str) -> Result<T, ApiError> {
         let url = format!("{}{path}", self.base);

@@ -50,6 +50,7 @@
 
 mod api;
 mod attempt;
+pub mod automations;
 mod block;
 mod concurrency;
 mod context;
@@ -57,6 +58,7 @@ mod deploy;
 mod distributed;
 mod engine;
 mod error;
+mod events;
 mod flow;
 mod future;
 mod logging;
@@ -83,6 +85,7 @@ pub use deploy::{
 };
 pub use distributed::{DistributedTaskRunner, RemoteTask, serve};
 pub use error::{ApiError, FlowError, TaskError, UserError};
+pub use events::{EmitError, Resource, emit_event, emit_event_async};
 pub use flowgate_macros::{RunInput, flow, task};
 pub use flowgate_wire::StateType;
 pub use future::{AsCompleted, Input, TaskFuture, TaskFutureAwait, as_completed, wait};
