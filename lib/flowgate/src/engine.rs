@@ -258,7 +258,9 @@ impl Engine {
     /// Waits `delay` from any executor (the engine's runtime keeps the timer).
     pub async fn sleep(&self, delay: Duration) {
         if !delay.is_zero() {
-            self.run(tokio::time::sleep(delay)).await;
+            // The timer is made on the engine's runtime: the caller may have none.
+            self.run(async move { tokio::time::sleep(delay).await })
+                .await;
         }
     }
 

@@ -65,8 +65,8 @@ mod logging;
 mod outcome;
 mod panic;
 mod pause;
-#[cfg(feature = "embedded")]
 mod records;
+mod run_deployment;
 mod runner;
 mod sinks;
 mod task;
@@ -92,8 +92,8 @@ pub use future::{AsCompleted, Input, TaskFuture, TaskFutureAwait, as_completed, 
 pub use logging::{RunLogger, logger};
 pub use outcome::{ErrorValue, Fallible};
 pub use pause::{Pause, PauseError, RunInput, pause_flow_run, pause_flow_run_for};
-#[cfg(feature = "embedded")]
 pub use records::{FlowRun, LogLine, Run, TaskRun};
+pub use run_deployment::{RunDeployment, RunDeploymentError, run_deployment};
 pub use runner::{
     AsyncJob, IntoTaskRunner, InvalidWorkers, Job, ParallelTaskRunner, SequentialTaskRunner,
     TaskRunner, ThreadPoolTaskRunner,

@@ -75,19 +75,29 @@ pub struct FlowRun {
     pub flow: String,
     /// For a subflow, the task run that stands for it in the parent run.
     pub parent_task_run_id: Option<Uuid>,
+    /// The deployment it is a run of, if any.
+    pub deployment_id: Option<Uuid>,
 }
 
 impl FlowRun {
     /// A flow run as read from the API; `flows` maps flow ids to names.
+    #[cfg_attr(not(feature = "embedded"), allow(dead_code))] // read by the test harness
     pub(crate) fn new(w: flow_runs::FlowRun, flows: &BTreeMap<Uuid, String>) -> FlowRun {
+        let flow = flows.get(&w.flow_id).cloned().unwrap_or_default();
+        FlowRun::named(w, &flow)
+    }
+
+    /// A flow run of the flow named `flow`, as read from the API.
+    pub(crate) fn named(w: flow_runs::FlowRun, flow: &str) -> FlowRun {
         let mut run = Run::new(w.id, w.name, w.state);
         run.parameters = w.parameters;
         run.tags = w.tags;
         run.run_count = w.run_count;
         FlowRun {
             run,
-            flow: flows.get(&w.flow_id).cloned().unwrap_or_default(),
+            flow: flow.to_owned(),
             parent_task_run_id: w.parent_task_run_id,
+            deployment_id: w.deployment_id,
         }
     }
 }
@@ -107,6 +117,7 @@ pub struct TaskRun {
 
 impl TaskRun {
     /// A task run as read from the API.
+    #[cfg_attr(not(feature = "embedded"), allow(dead_code))] // read by the test harness
     pub(crate) fn new(w: task_runs::TaskRun) -> TaskRun {
         let upstream = w
             .task_inputs

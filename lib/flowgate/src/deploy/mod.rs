@@ -33,6 +33,7 @@
 mod builder;
 pub(crate) mod params;
 pub(crate) mod run;
+mod serve;
 
 pub use builder::{CollisionStrategy, DeployError, Deployed, Deployment, Schedule};
 pub use params::FlowParameters;

@@ -58,6 +58,7 @@ impl<A: FlowParameters> AnyDeployment for Deployment<A> {
 #[derive(Default)]
 pub struct Deployments {
     pub(crate) all: Vec<Box<dyn AnyDeployment>>,
+    pub(crate) serve: super::serve::ServeOptions,
 }
 
 impl Deployments {
