@@ -4,6 +4,8 @@
                                   order) pauses a work pool, a paused flow is resumed
     automations_flow.py before    a compound waiting for two flows; the first one runs
     automations_flow.py after     the second flow runs; waits for the compound to fire
+    automations_flow.py metric    a metric trigger (successes below 70% over 5 s, for 1 s)
+                                  pauses a work pool once a flow keeps failing
 
 Prints one line a step for the test to check."""
 
@@ -27,9 +29,14 @@ from prefect.events.actions import (
     SendNotification,
 )
 from prefect.events.schemas.automations import (
+    AutomationCore,
     CompoundTrigger,
     EventTrigger,
+    MetricTrigger,
+    MetricTriggerOperator,
+    MetricTriggerQuery,
     Posture,
+    PrefectMetric,
     SequenceTrigger,
 )
 from prefect.flow_runs import pause_flow_run
@@ -49,6 +56,11 @@ def validate():
 def needs_approval():
     pause_flow_run(timeout=60)
     return "approved"
+
+
+@flow(name="flaky-job")
+def flaky():
+    raise RuntimeError("the job failed")
 
 
 def completed(flow_name):
@@ -181,5 +193,53 @@ def after():
         print("fired after the restart")
 
 
+def metric():
+    """Prefect's open-source server refuses metric triggers; Flowgate evaluates them. The
+    client's MetricTriggerQuery insists on ranges of 5 minutes or more (Prefect Cloud's minimum),
+    so the query and the automation holding it are built with model_construct, skipping that
+    check, to run in seconds: Flowgate takes ranges from 1 second. Automation.create()
+    validates again, so the client's create_automation sends it."""
+    with get_client(sync_client=True) as c:
+        c.create_work_pool(WorkPoolCreate(name="metric-pool", type="process"))
+        pool = c.read_work_pool("metric-pool")
+    query = MetricTriggerQuery.model_construct(
+        name=PrefectMetric.successes,
+        operator=MetricTriggerOperator.LT,
+        threshold=0.7,
+        range=timedelta(seconds=5),
+        firing_for=timedelta(seconds=1),
+    )
+    failing = AutomationCore.model_construct(
+        name="flaky-job-failing",
+        trigger=MetricTrigger(
+            match={"prefect.resource.id": "prefect.flow-run.*"},
+            match_related={"prefect.resource.role": "flow", "prefect.resource.name": "flaky-job"},
+            metric=query,
+        ),
+        actions=[PauseWorkPool(source="selected", work_pool_id=pool.id)],
+    )
+    with get_client(sync_client=True) as c:
+        failing_id = c.create_automation(failing)
+    print("created", failing.trigger.type)
+    train()  # another flow's success does not count
+    with get_client(sync_client=True) as c:
+        print("pool paused before the failures:", c.read_work_pool("metric-pool").is_paused)
+
+    def failing_flows_pause_the_pool():
+        flaky(return_state=True)
+        with get_client(sync_client=True) as c:
+            return c.read_work_pool("metric-pool").is_paused
+
+    # Each failed run is a sample in the 5 s range; the rate stays at 0% until it has held 1 s.
+    wait_for("the metric to pause the pool", failing_flows_pause_the_pool)
+    with get_client(sync_client=True) as c:
+        state = c._client.get(f"/automations/{failing_id}/state").json()
+        print("pool paused after the failures:", c.read_work_pool("metric-pool").is_paused)
+        print("metric:", state["trigger_state"]["trigger"]["summary"])
+        outcomes = [a["type"] + (" ok" if a["ok"] else " failed")
+                    for f in state["firings"] for a in (f["actions"] or [])]
+        print("actions:", ", ".join(outcomes))
+
+
 if __name__ == "__main__":
-    {"fire": fire, "before": before, "after": after}[sys.argv[1]]()
+    {"fire": fire, "before": before, "after": after, "metric": metric}[sys.argv[1]]()

@@ -379,6 +379,27 @@ on_each_backend!(
 );
 
 on_each_backend!(
+    a_metric_trigger_made_with_the_clients_classes_pauses_a_pool_on_a_low_success_rate,
+    |db: TestDatabase| {
+        let Some(python) = common::prefect_python("automation tests") else {
+            return;
+        };
+        let home = tempfile::tempdir().unwrap();
+        let server = ServerProcess::start(home.path(), &db.url);
+        let stdout = automations_program(&python, "metric", &server.api, home.path());
+        for line in [
+            "created metric",
+            "pool paused before the failures: False",
+            "pool paused after the failures: True",
+            "metric: fires when successes < 70.0% over the last 5 s for 1 s",
+            "actions: pause-work-pool ok",
+        ] {
+            assert!(stdout.contains(line), "{line:?} missing from:\n{stdout}");
+        }
+    }
+);
+
+on_each_backend!(
     a_compound_still_fires_when_the_server_is_killed_between_its_events,
     |db: TestDatabase| {
         let Some(python) = common::prefect_python("automation tests") else {
