@@ -40,11 +40,14 @@ function follow(filter, onEvent, onStatus) {
   let socket = null;
   let stopped = false;
   let retry = null;
+  // Where the subscription starts: now, and after a lost connection a little before it was
+  // lost (events shown twice are dropped by id), so nothing in the gap is missed.
+  let since = new Date().toISOString();
   const open = () => {
     socket = new WebSocket(`${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/api/events/out`, ["prefect"]);
     socket.addEventListener("open", () => {
       socket.send(JSON.stringify({ type: "auth", token: apiKey() || null }));
-      socket.send(JSON.stringify({ type: "filter", filter: { ...filter, occurred: { since: new Date().toISOString() } } }));
+      socket.send(JSON.stringify({ type: "filter", filter: { ...filter, order: "ASC", occurred: { since } } }));
     });
     socket.addEventListener("message", (m) => {
       let frame;
@@ -58,6 +61,7 @@ function follow(filter, onEvent, onStatus) {
     });
     socket.addEventListener("close", () => {
       if (stopped) return;
+      since = new Date(Date.now() - 10e3).toISOString();
       onStatus("reconnecting");
       retry = setTimeout(open, 2000);
     });
@@ -153,7 +157,14 @@ export default async function eventsPage(ctx) {
   };
   showTotals();
 
+  /** The live feed's state ("connecting", "live", "reconnecting") on the status element. */
+  function showStatus(state) {
+    status.dataset.state = state;
+    status.textContent = state === "live" ? "" : ` ${state}…`;
+  }
+
   if (following) {
+    showStatus("connecting");
     const filter = filterOf(q, null);
     const stop = follow(
       filter,
@@ -165,7 +176,7 @@ export default async function eventsPage(ctx) {
         events.update(rows);
         showTotals();
       },
-      (s) => (status.textContent = s === "live" ? "" : " reconnecting…"),
+      showStatus,
     );
     ctx.onLeave(stop);
   }
