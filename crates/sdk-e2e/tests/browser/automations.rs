@@ -30,6 +30,15 @@ fn text(b: &Browser, css: &str) -> String {
     v.as_str().unwrap_or_default().to_owned()
 }
 
+/// A screenshot of the page in the dark theme; the page is left in the light one.
+fn dark_screenshot(b: &Browser, name: &str) {
+    b.theme("dark");
+    // The theme's colours fade in (0.12 s): the picture is taken once they have.
+    std::thread::sleep(std::time::Duration::from_millis(400));
+    b.screenshot(name);
+    b.theme("light");
+}
+
 /// A script: whether a success toast (shown once the server took a change) ends with `end`.
 fn toast_ending(end: &str) -> String {
     format!(
@@ -91,7 +100,12 @@ fn a_person_automates_pausing_a_pool_and_watches_it_fire() {
         "prefect.resource.id",
     );
     b.type_into("[data-field=\"trigger.match\"] .map-value", "ui.*");
+    b.wait_for(
+        "the trigger's phrase",
+        "return document.getElementById('trigger-preview').textContent.includes('ui.test on ui.*')",
+    );
     b.screenshot("automations-2-trigger");
+    dark_screenshot(&b, "automations-2-trigger-dark");
 
     // Step 2, the actions: pause a work pool, first without saying which.
     b.click("#automation-next");
@@ -210,10 +224,7 @@ fn a_person_automates_pausing_a_pool_and_watches_it_fire() {
         "return document.querySelector('#trigger-state').textContent.includes('Last matched: ui.test')",
     );
     b.screenshot("automations-6-fired");
-    b.theme("dark");
-    // The theme's colours fade in (0.12 s): the picture is taken once they have.
-    std::thread::sleep(std::time::Duration::from_millis(400));
-    b.screenshot("automations-6-fired-dark");
+    dark_screenshot(&b, "automations-6-fired-dark");
     b.theme("light");
 
     // The event feed: the event, its JSON as text; the filter kept in the URL.

@@ -12,7 +12,7 @@ import { card, pageHeader } from "../lib/layout.js";
 import { navigate } from "../lib/router.js";
 import { schemaForm } from "../lib/schema-form.js";
 import { toast } from "../lib/toast.js";
-import { actionTargets, automationHref } from "../components/automations.js";
+import { actionTargets, automationHref, triggerKind, triggerSummary } from "../components/automations.js";
 
 const enc = encodeURIComponent;
 
@@ -121,7 +121,9 @@ export default async function automationFormPage(ctx) {
   const save = h("button", { id: "automation-save", type: "button", class: "primary", onclick: send }, id ? "Save" : "Create");
   const viewForm = h("button", { id: "view-form", type: "button", class: "active", onclick: () => toForm() }, "Form");
   const viewJson = h("button", { id: "view-json", type: "button", onclick: () => toJson() }, "JSON");
-  const stepCard = card({ id: "step-card" }, panels);
+  // What the trigger as entered waits for, in the phrase the list will show.
+  const preview = h("p", { id: "trigger-preview", class: "trigger-preview" });
+  const stepCard = card({ id: "step-card" }, preview, panels);
   const stepsBar = h("ol", { class: "steps", "aria-label": "Steps" }, stepButtons.map((b) => h("li", {}, b)));
 
   mount(
@@ -145,7 +147,14 @@ export default async function automationFormPage(ctx) {
       mount(panels[i], form.element);
       return form;
     });
+    showPreview();
   }
+
+  function showPreview() {
+    const { trigger } = forms[0].read().value;
+    mount(preview, h("span", { class: "kind" }, triggerKind(trigger)), " ", triggerSummary(trigger));
+  }
+  for (const type of ["input", "change", "click"]) panels[0].addEventListener(type, () => queueMicrotask(showPreview));
 
   /** The body the forms make, or `null` after showing what could not be read. */
   function collect() {
@@ -176,6 +185,7 @@ export default async function automationFormPage(ctx) {
     viewForm.classList.toggle("active", !asJson);
     viewJson.classList.toggle("active", asJson);
     panels.forEach((p, i) => (p.hidden = i !== step));
+    preview.hidden = step !== 0;
     stepButtons.forEach((b, i) => {
       b.classList.toggle("active", i === step);
       b.classList.toggle("done", i < step);
