@@ -4,7 +4,9 @@
 //! through its JSON view; the list shows it and its switch disables and enables it; after an
 //! event sent over the API it fires, and its page shows the trigger's state and the firing with
 //! its action's outcome; the event feed shows the event (its JSON as text), filtered in the URL,
-//! and new events arrive live; the dashboard lists the pool and the firing.
+//! and new events arrive live; the dashboard lists the pool and the firing. Also: a sequence's
+//! matched part and a metric's value on their pages, editing and deleting from the page, and the
+//! feed's pages as links with the filter in the address.
 
 use flowgate::testing::harness;
 use serde_json::{Value, json};
@@ -341,4 +343,105 @@ fn an_automations_page_says_which_parts_matched_and_a_metrics_value() {
         true
     );
     b.screenshot("automations-11-metric");
+}
+
+#[test]
+fn an_automation_is_edited_and_deleted_from_its_page() {
+    let Some(b) = Browser::start() else { return };
+    let h = harness();
+    let ui = h.api_url().trim_end_matches("/api").to_owned();
+    let made = h.post(
+        "/automations/",
+        json!({"name": "late runs", "actions": [{"type": "do-nothing"}],
+               "trigger": {"type": "event", "expect": ["prefect.flow-run.Late"], "threshold": 2, "within": 60}}),
+    );
+    let id = made["id"].as_str().unwrap().to_owned();
+
+    // Edit: the form holds the definition; a new name and threshold are saved with PUT.
+    b.open(&format!("{ui}/automations/automation/{id}"));
+    b.wait_for(
+        "the page",
+        "return !!document.getElementById('edit-automation')",
+    );
+    b.click("#edit-automation");
+    b.wait_for(
+        "the form with the definition",
+        "return (document.querySelector('[name=\"trigger.threshold\"]') || {}).value === '2'",
+    );
+    b.type_into("[name=\"trigger.threshold\"]", "3");
+    b.click("#step-details");
+    b.type_into("[name=name]", "very late runs");
+    b.click("#automation-save");
+    b.wait_for(
+        "the page with the new name",
+        "return !location.pathname.endsWith('/edit') && document.querySelector('h1')?.textContent === 'very late runs'",
+    );
+    let saved = h.get(&format!("/automations/{id}"));
+    assert_eq!(saved["trigger"]["threshold"], 3);
+    assert_eq!(saved["trigger"]["expect"], json!(["prefect.flow-run.Late"]));
+
+    // Delete, after a question: back on the list, which no longer has it.
+    b.click("#delete-automation");
+    b.wait_for(
+        "the question",
+        "return !!document.getElementById('confirm-ok')",
+    );
+    b.click("#confirm-ok");
+    b.wait_for(
+        "the list",
+        "return location.pathname === '/automations' && !!document.getElementById('automations-intro')",
+    );
+    let left = h.post("/automations/count", json!({}));
+    assert_eq!(left, 0);
+}
+
+#[test]
+fn the_event_feed_pages_by_links_and_keeps_its_filters_in_the_url() {
+    let Some(b) = Browser::start() else { return };
+    let h = harness();
+    let ui = h.api_url().trim_end_matches("/api").to_owned();
+    b.open(&format!("{ui}/events"));
+    b.wait_for("the feed", "return !!document.getElementById('events')");
+    let events: Vec<Value> = (0..55)
+        .map(|i| event(&b, &format!("page.n{i:02}"), "page.thing")[0].clone())
+        .collect();
+    h.post("/events/", Value::Array(events));
+    h.post("/events/", event(&b, "other.event", "page.thing"));
+
+    // The filter typed in goes into the address and survives a reload.
+    b.type_into("#event-prefix", "page.");
+    b.click("#event-apply");
+    b.wait_for(
+        "the filtered first page",
+        "return location.search.includes('prefix=page.') && document.querySelectorAll('tr.event-row').length === 50",
+    );
+    b.open(&format!("{ui}/events?prefix=page."));
+    b.wait_for(
+        "the first page again",
+        "return document.querySelectorAll('tr.event-row').length === 50",
+    );
+    assert!(text(&b, "#event-pager").contains("1–50 of 55"));
+    assert_eq!(
+        b.js("return document.getElementById('event-prefix').value"),
+        "page."
+    );
+
+    // Older: the last five, newest first; the link kept the filter.
+    b.click("#events-older");
+    b.wait_for(
+        "the second page",
+        "return document.querySelectorAll('tr.event-row').length === 5",
+    );
+    assert!(text(&b, "#event-pager").contains("51–55 of 55"));
+    assert!(
+        b.js("return location.search")
+            .as_str()
+            .unwrap()
+            .contains("offset=50")
+    );
+    b.click("#events-newer");
+    b.wait_for(
+        "the first page",
+        "return document.querySelectorAll('tr.event-row').length === 50",
+    );
 }
