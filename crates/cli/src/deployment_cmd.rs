@@ -9,7 +9,7 @@ use clap::Subcommand;
 use flowgate_wire::deployments::{
     Deployment, DeploymentFilter, DeploymentFilterRequest, DeploymentFlowRunCreate, Schedule,
 };
-use flowgate_wire::filters::AnyOf;
+use flowgate_wire::filters::{AnyOf, NameFilter};
 use flowgate_wire::flow_runs::FlowRun;
 use flowgate_wire::work_pools::WorkPoolFilter;
 use serde_json::{Map, Value};
@@ -133,7 +133,10 @@ async fn resolve(client: &Client, reference: &str) -> anyhow::Result<Deployment>
     }
     let body = DeploymentFilterRequest {
         deployments: Some(DeploymentFilter {
-            name: Some(AnyOf::new([reference.to_owned()])),
+            name: Some(NameFilter {
+                any_: Some(vec![reference.to_owned()]),
+                like_: None,
+            }),
             ..Default::default()
         }),
         limit: Some(10),

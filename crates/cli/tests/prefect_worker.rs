@@ -159,6 +159,39 @@ fn a_prefect_worker_runs_queues_by_priority_within_their_limits() {
     let last_high = high.iter().max().unwrap();
     let first_low = low.iter().min().unwrap();
     assert!(last_high <= first_low, "high {high:?} vs low {low:?}");
+
+    the_client_finds_runs_by_deployment_pool_queue_and_task_run(&python, &server, home.path());
+}
+
+/// The client's filters of the deployment model (`run_filters.py`), over the two runs in queue
+/// "high" (deployment `to-high`) and the one in "low" of pool1, all completed with a task run.
+fn the_client_finds_runs_by_deployment_pool_queue_and_task_run(
+    python: &str,
+    server: &ServerProcess,
+    home: &std::path::Path,
+) {
+    let out = prefect(python, server, home)
+        .arg(programs().join("run_filters.py"))
+        .arg("pool1")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let found: Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    assert_eq!(
+        found,
+        json!({
+            "runs": 3, "by_deployment": 2, "count_by_deployment": 2, "by_pool": 3,
+            "by_other_pool": 0, "by_queue_prefix": 1, "by_queue_name": 1,
+            "with_completed_tasks": 3, "deployments_like": ["to-high"], "deployments_in_pool": 2,
+            "queues": ["pool1/default", "pool1/high", "pool1/low"], "pools_of_runs": ["pool1"],
+            "queues_known": true,
+        })
+    );
 }
 
 #[test]
@@ -280,7 +313,36 @@ fn the_prefect_cli_reads_and_controls_runs_pools_and_deployments() {
     let name = format!("priority-flow/{}", deployments[0]["name"].as_str().unwrap());
     assert!(run(&["deployment", "ls"]).contains(&name));
     run(&["deployment", "run", &name]);
-    assert_eq!(deployment_runs(&api).len(), done.len() + 1);
+    let runs = deployment_runs(&api);
+    assert_eq!(runs.len(), done.len() + 1);
+    let waiting = runs
+        .iter()
+        .find(|r| r["state_type"] == "SCHEDULED")
+        .expect("the run just asked for waits")["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let all_queues = run(&["work-queue", "ls"]);
+    for queue in ["default", "high", "low"] {
+        assert!(all_queues.contains(queue), "{queue} missing:\n{all_queues}");
+    }
+    assert!(all_queues.contains("pool1"), "{all_queues}");
+    assert!(run(&["work-queue", "ls", "--pool", "pool1"]).contains("high"));
+    assert!(run(&["work-queue", "ls", "--match", "hi"]).contains("high"));
+    let inspected = run(&["work-queue", "inspect", "high"]);
+    assert!(inspected.contains("name='high'"), "{inspected}");
+    assert!(inspected.contains("healthy="), "{inspected}");
+    assert!(run(&["work-queue", "inspect", "low", "--pool", "pool1"]).contains("name='low'"));
+    // Previews only look: the run stays for a worker to take.
+    assert!(run(&["work-queue", "preview", "high"]).contains(&waiting));
+    assert!(run(&["work-queue", "preview", "high", "--pool", "pool1"]).contains(&waiting));
+    assert!(run(&["work-pool", "preview", "pool1"]).contains(&waiting));
+    let (_, handed) = api.post(
+        "/work_pools/pool1/get_scheduled_flow_runs",
+        &json!({"worker_name": "w1"}),
+    );
+    assert_eq!(handed[0]["flow_run"]["id"], waiting.as_str(), "{handed}");
 
     assert!(run(&["work-pool", "ls"]).contains("pool1"));
     assert!(run(&["work-pool", "inspect", "pool1"]).contains("name='pool1'"));

@@ -108,6 +108,31 @@ impl QueueStatus {
     }
 }
 
+/// What makes a queue healthy (`prefect work-queue inspect`'s status).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct HealthPolicy {
+    /// Late runs it may hold.
+    pub maximum_late_runs: u64,
+    /// Seconds it may go unpolled.
+    pub maximum_seconds_since_last_polled: f64,
+}
+
+impl HealthPolicy {
+    /// Prefect's default: no late run, polled within the last minute.
+    pub const DEFAULT: HealthPolicy = HealthPolicy {
+        maximum_late_runs: 0,
+        maximum_seconds_since_last_polled: POLLED_RECENTLY_SECONDS,
+    };
+
+    /// Whether a queue holding `late_runs` late runs, last polled at `last_polled`, is healthy
+    /// at `now`.
+    pub fn is_healthy(&self, late_runs: u64, last_polled: Option<Micros>, now: Micros) -> bool {
+        late_runs <= self.maximum_late_runs
+            && last_polled
+                .is_some_and(|t| now.seconds_since(t) <= self.maximum_seconds_since_last_polled)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::HashMap;
@@ -124,6 +149,23 @@ mod tests {
         let mut map: HashMap<_, _> = queues.iter().map(|q| (q.id, q.priority)).collect();
         map.extend(changes.iter().map(|q| (q.id, q.priority)));
         map
+    }
+
+    #[test]
+    fn a_queue_is_healthy_when_polled_lately_and_without_late_runs() {
+        let now = Micros(1_000_000_000);
+        let ago = |s: i64| Some(Micros(now.0 - s * 1_000_000));
+        let policy = HealthPolicy::DEFAULT;
+        assert!(policy.is_healthy(0, ago(5), now));
+        assert!(
+            !policy.is_healthy(1, ago(5), now),
+            "a late run makes it unhealthy"
+        );
+        assert!(
+            !policy.is_healthy(0, ago(120), now),
+            "not polled for two minutes"
+        );
+        assert!(!policy.is_healthy(0, None, now), "never polled");
     }
 
     #[test]

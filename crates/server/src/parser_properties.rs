@@ -70,7 +70,7 @@ proptest! {
         match crate::convert::filters::read::<FlowRunFilterRequest>("body", &body) {
             Ok(req) => {
                 // What reads is also turned into the store's filter, or refused in words.
-                if let Err(reason) = crate::convert::filters::flow_runs(req.flows, req.flow_runs) {
+                if let Err(reason) = crate::convert::filters::flow_runs(&req) {
                     prop_assert!(!reason.is_empty());
                 }
             }

@@ -228,6 +228,16 @@ on_each_backend!(
 
         let poll =
             json!({"work_queue_names": [], "scheduled_before": "2999-01-01 00:00:00.000000+00:00"});
+        let looked = s
+            .post_json("/work_pools/pool1/get_scheduled_flow_runs", &poll)
+            .await
+            .expect(200);
+        assert_eq!(
+            looked[0]["flow_run"]["id"], run["id"],
+            "a look sees the run"
+        );
+        let mut poll = poll;
+        poll["worker_name"] = json!("w1");
         let handed = s
             .post_json("/work_pools/pool1/get_scheduled_flow_runs", &poll)
             .await

@@ -25,7 +25,7 @@ pub use crate::capabilities::deployments::{
 };
 pub use crate::capabilities::events::{EventFilter, IngestOutcome};
 pub use crate::capabilities::flow_runs::{
-    FlowRun, FlowRunFilter, FlowRunSort, FlowRunUpdate, NewFlowRun, SetStateOutcome,
+    FlowRun, FlowRunFilter, FlowRunSort, FlowRunUpdate, NewFlowRun, QueuePlace, SetStateOutcome,
 };
 pub use crate::capabilities::flows::{Flow, FlowFilter, FlowSort};
 pub use crate::capabilities::inputs::{FlowRunInput, Resume};
@@ -37,7 +37,7 @@ pub use crate::capabilities::variables::{
 };
 pub use crate::capabilities::work_pools::{
     HandedOutRun, NewWorkPool, NewWorkQueue, Poll, QueuedFlowRun, WorkPool, WorkPoolFilter,
-    WorkPoolUpdate, WorkQueue, WorkQueueUpdate, Worker,
+    WorkPoolUpdate, WorkQueue, WorkQueueFilter, WorkQueueUpdate, Worker,
 };
 
 /// A time window; either end may be open.

@@ -420,6 +420,26 @@ CREATE INDEX flow_runs_state_type_expected ON flow_runs(state_type, expected_sta
 DROP INDEX flow_runs_state_type;
 CREATE INDEX flow_runs_state_name_expected ON flow_runs(state_name, expected_start_time)
 "#,
+    // 14: a run remembers the queue and pool it was put in (shown with it, filtered on, and kept
+    // after it leaves `queued_flow_runs`). Runs queued before are filled in from their queue
+    // entry, else from their deployment's pool and their queue's name.
+    r#"
+ALTER TABLE flow_runs ADD COLUMN work_queue_id TEXT;
+ALTER TABLE flow_runs ADD COLUMN work_pool_id TEXT;
+ALTER TABLE flow_runs ADD COLUMN work_pool_name TEXT;
+UPDATE flow_runs SET work_queue_id = (SELECT e.work_queue_id FROM queued_flow_runs e
+    WHERE e.flow_run_id = flow_runs.id) WHERE deployment_id IS NOT NULL;
+UPDATE flow_runs SET work_queue_id = (SELECT q.id FROM deployments d
+    JOIN work_queues dq ON dq.id = d.work_queue_id
+    JOIN work_queues q ON q.work_pool_id = dq.work_pool_id AND q.name = flow_runs.work_queue_name
+    WHERE d.id = flow_runs.deployment_id)
+    WHERE work_queue_id IS NULL AND deployment_id IS NOT NULL;
+UPDATE flow_runs SET work_pool_id = (SELECT q.work_pool_id FROM work_queues q
+    WHERE q.id = flow_runs.work_queue_id) WHERE work_queue_id IS NOT NULL;
+UPDATE flow_runs SET work_pool_name = (SELECT p.name FROM work_pools p
+    WHERE p.id = flow_runs.work_pool_id) WHERE work_pool_id IS NOT NULL;
+CREATE INDEX flow_runs_work_queue ON flow_runs(work_queue_id)
+"#,
 ];
 
 /// Splits a migration into statements (none of ours contains a `;` inside a literal).

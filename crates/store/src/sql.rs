@@ -154,6 +154,11 @@ impl Conditions {
         self.parts.push(s);
     }
 
+    /// Adds every condition of `other`.
+    pub fn extend(&mut self, other: Conditions) {
+        self.parts.extend(other.parts);
+    }
+
     /// Appends ` WHERE a AND b ...` (nothing when empty) to `sql`, renumbering placeholders.
     pub fn append_to(self, sql: &mut Sql) {
         for (i, part) in self.parts.into_iter().enumerate() {

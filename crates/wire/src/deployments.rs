@@ -311,10 +311,16 @@ pub struct DeploymentFlowRunCreate {
 /// Which deployments (`deployments`).
 #[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq, Default)]
 pub struct DeploymentFilter {
+    /// How the fields combine (`and_` only).
+    pub operator: Option<crate::filters::Operator>,
     /// By id.
     pub id: Option<AnyOf<Uuid>>,
-    /// By name.
-    pub name: Option<AnyOf<String>>,
+    /// By name: exact, or containing a text case-insensitively.
+    pub name: Option<crate::filters::NameFilter>,
+    /// By tags.
+    pub tags: Option<crate::filters::TagsFilter>,
+    /// By the name of its work queue.
+    pub work_queue_name: Option<AnyOf<String>>,
     /// By paused flag (`{"eq_": true}`).
     pub paused: Option<PausedFilter>,
     /// By work pool name (Prefect nests it as `work_pools.name`; Flowgate also accepts it here).

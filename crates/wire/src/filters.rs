@@ -134,8 +134,12 @@ pub struct FlowRunFilter {
     pub parent_task_run_id: Option<OptionalIdFilter>,
     /// By deployment.
     pub deployment_id: Option<AnyOf<Uuid>>,
+    /// By the name of the work queue it is assigned to.
+    pub work_queue_name: Option<AnyOf<String>>,
     /// By when it started.
     pub start_time: Option<TimeFilter>,
+    /// By when it ended.
+    pub end_time: Option<TimeFilter>,
     /// By when it was expected to start.
     pub expected_start_time: Option<TimeFilter>,
 }
@@ -272,12 +276,20 @@ pub struct FlowCountRequest {
 }
 
 /// `POST /flow_runs/filter`.
-#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq, Eq, Default)]
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq, Default)]
 pub struct FlowRunFilterRequest {
     /// Runs of flows matching this.
     pub flows: Option<FlowFilter>,
     /// Runs matching this.
     pub flow_runs: Option<FlowRunFilter>,
+    /// Runs with a task run matching this.
+    pub task_runs: Option<TaskRunFilter>,
+    /// Runs of deployments matching this.
+    pub deployments: Option<crate::deployments::DeploymentFilter>,
+    /// Runs put in queues of pools matching this.
+    pub work_pools: Option<crate::work_pools::WorkPoolFilter>,
+    /// Runs put in queues matching this.
+    pub work_pool_queues: Option<crate::work_pools::WorkQueueFilter>,
     /// Their order (newest id first when absent).
     pub sort: Option<FlowRunSort>,
     /// How many at most (200 when absent, at most 10,000).
@@ -287,12 +299,20 @@ pub struct FlowRunFilterRequest {
 }
 
 /// `POST /flow_runs/count`.
-#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq, Eq, Default)]
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq, Default)]
 pub struct FlowRunCountRequest {
     /// Runs of flows matching this.
     pub flows: Option<FlowFilter>,
     /// Runs matching this.
     pub flow_runs: Option<FlowRunFilter>,
+    /// Runs with a task run matching this.
+    pub task_runs: Option<TaskRunFilter>,
+    /// Runs of deployments matching this.
+    pub deployments: Option<crate::deployments::DeploymentFilter>,
+    /// Runs put in queues of pools matching this.
+    pub work_pools: Option<crate::work_pools::WorkPoolFilter>,
+    /// Runs put in queues matching this.
+    pub work_pool_queues: Option<crate::work_pools::WorkQueueFilter>,
 }
 
 /// `POST /flow_runs/history`: the runs matching the filters whose expected start falls in
@@ -311,15 +331,31 @@ pub struct FlowRunHistoryRequest {
     pub flows: Option<FlowFilter>,
     /// Runs matching this.
     pub flow_runs: Option<FlowRunFilter>,
+    /// Runs with a task run matching this.
+    pub task_runs: Option<TaskRunFilter>,
+    /// Runs of deployments matching this.
+    pub deployments: Option<crate::deployments::DeploymentFilter>,
+    /// Runs put in queues of pools matching this.
+    pub work_pools: Option<crate::work_pools::WorkPoolFilter>,
+    /// Runs put in queues matching this.
+    pub work_pool_queues: Option<crate::work_pools::WorkQueueFilter>,
 }
 
 /// `POST /flow_runs/paginate`.
-#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq, Eq, Default)]
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq, Default)]
 pub struct FlowRunPaginateRequest {
     /// Runs of flows matching this.
     pub flows: Option<FlowFilter>,
     /// Runs matching this.
     pub flow_runs: Option<FlowRunFilter>,
+    /// Runs with a task run matching this.
+    pub task_runs: Option<TaskRunFilter>,
+    /// Runs of deployments matching this.
+    pub deployments: Option<crate::deployments::DeploymentFilter>,
+    /// Runs put in queues of pools matching this.
+    pub work_pools: Option<crate::work_pools::WorkPoolFilter>,
+    /// Runs put in queues matching this.
+    pub work_pool_queues: Option<crate::work_pools::WorkQueueFilter>,
     /// Their order (newest id first when absent).
     pub sort: Option<FlowRunSort>,
     /// Runs per page (200 when absent).
@@ -329,7 +365,7 @@ pub struct FlowRunPaginateRequest {
 }
 
 /// `POST /task_runs/filter`.
-#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq, Eq, Default)]
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq, Default)]
 pub struct TaskRunFilterRequest {
     /// Task runs of runs of flows matching this.
     pub flows: Option<FlowFilter>,
@@ -337,6 +373,8 @@ pub struct TaskRunFilterRequest {
     pub flow_runs: Option<FlowRunFilter>,
     /// Task runs matching this.
     pub task_runs: Option<TaskRunFilter>,
+    /// Task runs of runs of deployments matching this.
+    pub deployments: Option<crate::deployments::DeploymentFilter>,
     /// Their order (newest id first when absent).
     pub sort: Option<TaskRunSort>,
     /// How many at most (200 when absent, at most 10,000).
@@ -346,7 +384,7 @@ pub struct TaskRunFilterRequest {
 }
 
 /// `POST /task_runs/count`.
-#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq, Eq, Default)]
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq, Default)]
 pub struct TaskRunCountRequest {
     /// Task runs of runs of flows matching this.
     pub flows: Option<FlowFilter>,
@@ -354,6 +392,8 @@ pub struct TaskRunCountRequest {
     pub flow_runs: Option<FlowRunFilter>,
     /// Task runs matching this.
     pub task_runs: Option<TaskRunFilter>,
+    /// Task runs of runs of deployments matching this.
+    pub deployments: Option<crate::deployments::DeploymentFilter>,
 }
 
 /// `POST /logs/filter`.

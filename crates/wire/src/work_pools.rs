@@ -258,6 +258,8 @@ pub struct WorkerFlowRun {
 /// Which pools (`work_pools`).
 #[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq, Eq, Default)]
 pub struct WorkPoolFilter {
+    /// How the fields combine (`and_` only).
+    pub operator: Option<crate::filters::Operator>,
     /// By id.
     pub id: Option<AnyOf<Uuid>>,
     /// By name.
@@ -278,11 +280,24 @@ pub struct WorkPoolFilterRequest {
     pub offset: Option<i64>,
 }
 
-/// Which queues of a pool (`work_queues`).
+/// Which queues (`work_queues`, `work_pool_queues`).
 #[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq, Eq, Default)]
 pub struct WorkQueueFilter {
+    /// How the fields combine (`and_` only).
+    pub operator: Option<crate::filters::Operator>,
+    /// By id.
+    pub id: Option<AnyOf<Uuid>>,
     /// By name.
-    pub name: Option<AnyOf<String>>,
+    pub name: Option<WorkQueueNameFilter>,
+}
+
+/// Queue names: exact, or by prefix.
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq, Eq, Default)]
+pub struct WorkQueueNameFilter {
+    /// Any of these exact names.
+    pub any_: Option<Vec<String>>,
+    /// Names starting with any of these (at most 100), case-sensitively.
+    pub startswith_: Option<Vec<String>>,
 }
 
 /// `POST /work_pools/{name}/queues/filter`.
@@ -312,4 +327,41 @@ pub struct WorkerFilterRequest {
     pub limit: Option<i64>,
     /// How many to skip.
     pub offset: Option<i64>,
+}
+
+/// `POST /work_queues/{id}/get_runs`: a look at a queue's due runs (what `prefect work-queue
+/// preview` asks for); nothing is claimed or handed out.
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq, Default)]
+pub struct WorkQueueRuns {
+    /// Runs due at or before this time (now when absent).
+    #[serde(default)]
+    pub scheduled_before: Option<Micros>,
+    /// At most this many (10 when absent).
+    #[serde(default)]
+    pub limit: Option<i64>,
+    /// Prefect's legacy agent id (ignored: nothing is claimed).
+    #[serde(default)]
+    pub agent_id: Option<Uuid>,
+}
+
+/// What makes a queue healthy.
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq, Default)]
+pub struct WorkQueueHealthPolicy {
+    /// Late runs it may hold.
+    pub maximum_late_runs: Option<i64>,
+    /// Seconds it may go unpolled.
+    pub maximum_seconds_since_last_polled: Option<i64>,
+}
+
+/// `GET /work_queues/{id}/status`.
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq, Default)]
+pub struct WorkQueueStatusDetail {
+    /// Polled lately and without late runs.
+    pub healthy: bool,
+    /// Its runs in state `Late`.
+    pub late_runs_count: i64,
+    /// When a worker last polled it.
+    pub last_polled: Option<Micros>,
+    /// What makes it healthy.
+    pub health_check_policy: WorkQueueHealthPolicy,
 }

@@ -23,6 +23,10 @@ pub const MAX_FILTER_ITEMS: usize = 30_000;
 /// and databases refuse expressions nested too deeply (SQLite at depth 1000).
 pub const MAX_PATTERNS: usize = 100;
 
+mod work;
+
+pub use work::{deployments, work_pools, work_queues};
+
 type R<T> = Result<T, String>;
 
 /// Reads `body` (found at `path`; null reads as `{}`) into the wire type `T`, refusing fields
@@ -189,8 +193,14 @@ fn flow_run_filter(
             &format!("{path}.deployment_id.any_"),
             f.deployment_id.and_then(|i| i.any_),
         )?,
+        work_queue_names: budget.values(
+            &format!("{path}.work_queue_name.any_"),
+            f.work_queue_name.and_then(|i| i.any_),
+        )?,
         start_time: time_range(f.start_time),
+        end_time: time_range(f.end_time),
         expected_start_time: time_range(f.expected_start_time),
+        ..Default::default()
     })
 }
 
@@ -240,27 +250,82 @@ pub fn flows(f: Option<wire::FlowFilter>) -> R<FlowFilter> {
     Ok(flow_filter("body.flows", f, &Budget::new())?.unwrap_or_default())
 }
 
-/// The flow runs `flows` + `flow_runs` select.
-pub fn flow_runs(
-    flows: Option<wire::FlowFilter>,
-    flow_runs: Option<wire::FlowRunFilter>,
-) -> R<FlowRunFilter> {
-    let budget = Budget::new();
-    let flow = flow_filter("body.flows", flows, &budget)?;
-    flow_run_filter("body.flow_runs", flow_runs, flow, &budget)
+/// Prefect's six top-level filters that together select flow runs, as every flow-run filter
+/// body (`/flow_runs/filter`, `/count`, `/history`, `/paginate`) carries them.
+#[derive(Default)]
+pub struct RunScope {
+    /// Runs of flows matching this.
+    pub flows: Option<wire::FlowFilter>,
+    /// Runs matching this.
+    pub flow_runs: Option<wire::FlowRunFilter>,
+    /// Runs with a task run matching this.
+    pub task_runs: Option<wire::TaskRunFilter>,
+    /// Runs of deployments matching this.
+    pub deployments: Option<flowgate_wire::deployments::DeploymentFilter>,
+    /// Runs in queues of pools matching this.
+    pub work_pools: Option<flowgate_wire::work_pools::WorkPoolFilter>,
+    /// Runs in queues matching this.
+    pub work_pool_queues: Option<flowgate_wire::work_pools::WorkQueueFilter>,
 }
 
-/// The task runs `flows` + `flow_runs` + `task_runs` select.
+macro_rules! run_scope_of {
+    ($($request:ty),*) => {$(
+        impl From<&$request> for RunScope {
+            fn from(r: &$request) -> RunScope {
+                RunScope {
+                    flows: r.flows.clone(),
+                    flow_runs: r.flow_runs.clone(),
+                    task_runs: r.task_runs.clone(),
+                    deployments: r.deployments.clone(),
+                    work_pools: r.work_pools.clone(),
+                    work_pool_queues: r.work_pool_queues.clone(),
+                }
+            }
+        }
+    )*};
+}
+
+run_scope_of!(
+    wire::FlowRunFilterRequest,
+    wire::FlowRunCountRequest,
+    wire::FlowRunHistoryRequest,
+    wire::FlowRunPaginateRequest
+);
+
+/// The flow runs a body's six top-level filters select together.
+pub fn flow_runs(scope: impl Into<RunScope>) -> R<FlowRunFilter> {
+    let scope = scope.into();
+    let budget = Budget::new();
+    let flow = flow_filter("body.flows", scope.flows, &budget)?;
+    let mut runs = flow_run_filter("body.flow_runs", scope.flow_runs, flow, &budget)?;
+    runs.deployment =
+        work::deployment_filter("body.deployments", scope.deployments, None, None, &budget)?;
+    runs.work_pool = work::work_pool_filter("body.work_pools", scope.work_pools, &budget)?;
+    runs.work_queue =
+        work::work_queue_filter("body.work_pool_queues", scope.work_pool_queues, &budget)?;
+    if let Some(tasks) = scope.task_runs {
+        let tasks = task_run_filter("body.task_runs", Some(tasks), None, &budget)?;
+        runs.task_run = Some(Box::new(tasks));
+    }
+    Ok(runs)
+}
+
+/// The task runs `flows` + `flow_runs` + `task_runs` + `deployments` select.
 pub fn task_runs(
     flows: Option<wire::FlowFilter>,
     flow_runs: Option<wire::FlowRunFilter>,
     task_runs: Option<wire::TaskRunFilter>,
+    deployments: Option<flowgate_wire::deployments::DeploymentFilter>,
 ) -> R<TaskRunFilter> {
     let budget = Budget::new();
     let flow = flow_filter("body.flows", flows, &budget)?;
-    let flow_run = match (flow_runs, flow) {
-        (None, None) => None,
-        (runs, flow) => Some(flow_run_filter("body.flow_runs", runs, flow, &budget)?),
+    let deployment = work::deployment_filter("body.deployments", deployments, None, None, &budget)?;
+    let flow_run = match (flow_runs, flow, deployment) {
+        (None, None, None) => None,
+        (runs, flow, deployment) => Some(FlowRunFilter {
+            deployment,
+            ..flow_run_filter("body.flow_runs", runs, flow, &budget)?
+        }),
     };
     task_run_filter("body.task_runs", task_runs, flow_run, &budget)
 }
@@ -432,7 +497,7 @@ mod tests {
     fn runs(body: Value) -> R<FlowRunFilter> {
         let req: FlowRunFilterRequest = read("body", &body)?;
         page(req.limit, req.offset)?;
-        flow_runs(req.flows, req.flow_runs)
+        flow_runs(&req)
     }
 
     #[test]
@@ -447,6 +512,35 @@ mod tests {
         assert_eq!(f.ids, Some(vec![id]));
         assert_eq!(f.state_types, Some(vec![StateType::Completed]));
         assert_eq!(f.flow.unwrap().names, Some(vec!["etl".to_owned()]));
+    }
+
+    #[test]
+    fn reads_the_deployment_model_filters_the_client_sends() {
+        let id = Uuid::now_v7();
+        let f = runs(json!({
+            "flows": null, "flow_runs": {"operator": "and_", "work_queue_name": {"any_": ["urgent"]}},
+            "task_runs": {"operator": "and_", "name": {"any_": ["extract"]}, "subflow_runs": null},
+            "deployments": {"operator": "and_", "id": {"any_": [id], "not_any_": null},
+                            "name": {"any_": null, "like_": "night"}, "tags": null,
+                            "work_queue_name": null, "concurrency_limit": null},
+            "work_pools": {"operator": "and_", "id": null, "name": {"any_": ["etl"]}, "type": null},
+            "work_pool_queues": {"operator": "and_", "id": null,
+                                 "name": {"any_": null, "startswith_": ["ur"]}},
+            "sort": "ID_DESC", "limit": 10, "offset": 0,
+        }))
+        .unwrap();
+        assert_eq!(f.work_queue_names, Some(vec!["urgent".to_owned()]));
+        let d = f.deployment.unwrap();
+        assert_eq!(
+            (d.ids, d.name_like),
+            (Some(vec![id]), Some("night".to_owned()))
+        );
+        assert_eq!(f.work_pool.unwrap().names, Some(vec!["etl".to_owned()]));
+        assert_eq!(
+            f.work_queue.unwrap().name_prefixes,
+            Some(vec!["ur".to_owned()])
+        );
+        assert_eq!(f.task_run.unwrap().names, Some(vec!["extract".to_owned()]));
     }
 
     #[test]
@@ -482,8 +576,12 @@ mod tests {
             (json!({"sort": "COLOUR_ASC"}), &["COLOUR_ASC", "NAME_ASC"]),
             (json!({"flow_runs": {"operator": "or_"}}), &["or_"]),
             (
-                json!({"deployments": {"id": {"any_": []}}}),
-                &["body.deployments"],
+                json!({"deployments": {"paused": {"eq_": true, "ne_": 1}}}),
+                &["body.deployments.paused.ne_", "unsupported"],
+            ),
+            (
+                json!({"work_pool_queues": {"operator": "or_"}}),
+                &["body.work_pool_queues.operator", "or_"],
             ),
             (
                 json!({"flow_runs": {"tags": {"all_": vec!["t"; MAX_PATTERNS + 1]}}}),

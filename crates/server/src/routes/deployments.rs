@@ -7,7 +7,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use flowgate_core::deployment::merge_parameters;
 use flowgate_core::{State as RunState, StateType};
-use flowgate_store::model::{DeploymentFilter, DeploymentUpdate, NewFlowRun};
+use flowgate_store::model::{DeploymentUpdate, NewFlowRun};
 use flowgate_wire::deployments as wire;
 use flowgate_wire::flow_runs::FlowRun;
 use serde_json::{Map, Value};
@@ -16,7 +16,7 @@ use uuid::Uuid;
 use super::{created_status, invalid, parse_id};
 use crate::app::AppState;
 use crate::convert::deployments::{deployment_out, deployment_update, new_deployment};
-use crate::convert::filters::page;
+use crate::convert::filters::{deployments, page};
 use crate::convert::flow_runs::flow_run_out;
 use crate::convert::object_or_empty;
 use crate::convert::states::state_in;
@@ -161,7 +161,7 @@ async fn filter(
     FilterBody(req): FilterBody<wire::DeploymentFilterRequest>,
 ) -> ApiResult<Json<Vec<wire::Deployment>>> {
     let page = invalid(page(req.limit, req.offset))?;
-    let f = deployment_filter(&req);
+    let f = invalid(deployments(req))?;
     let found = app.store.filter_deployments(&f, page, app.now()).await?;
     Ok(Json(found.into_iter().map(deployment_out).collect()))
 }
@@ -172,26 +172,9 @@ async fn count(
 ) -> ApiResult<Json<i64>> {
     Ok(Json(
         app.store
-            .count_deployments(&deployment_filter(&req))
+            .count_deployments(&invalid(deployments(req))?)
             .await?,
     ))
-}
-
-fn deployment_filter(req: &wire::DeploymentFilterRequest) -> DeploymentFilter {
-    let d = req.deployments.clone().unwrap_or_default();
-    let pools = req
-        .work_pools
-        .clone()
-        .and_then(|p| p.name)
-        .and_then(|n| n.any_)
-        .or(d.work_pool_name.and_then(|n| n.any_));
-    DeploymentFilter {
-        ids: d.id.and_then(|a| a.any_),
-        names: d.name.and_then(|a| a.any_),
-        flow_ids: req.flows.clone().and_then(|f| f.id).and_then(|a| a.any_),
-        work_pool_names: pools,
-        paused: d.paused.and_then(|p| p.eq_),
-    }
 }
 
 async fn create_flow_run(

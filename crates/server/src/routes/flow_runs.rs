@@ -172,7 +172,7 @@ async fn filter(
     State(app): State<AppState>,
     FilterBody(req): FilterBody<FlowRunFilterRequest>,
 ) -> ApiResult<Json<Vec<FlowRun>>> {
-    let f = invalid(flow_runs(req.flows, req.flow_runs))?;
+    let f = invalid(flow_runs(&req))?;
     let page = invalid(page(req.limit, req.offset))?;
     let now = app.now();
     let runs = app
@@ -188,7 +188,7 @@ async fn count(
     State(app): State<AppState>,
     FilterBody(req): FilterBody<FlowRunCountRequest>,
 ) -> ApiResult<Json<i64>> {
-    let f = invalid(flow_runs(req.flows, req.flow_runs))?;
+    let f = invalid(flow_runs(&req))?;
     Ok(Json(app.store.count_flow_runs(&f).await?))
 }
 
@@ -196,7 +196,7 @@ async fn history(
     State(app): State<AppState>,
     FilterBody(req): FilterBody<FlowRunHistoryRequest>,
 ) -> ApiResult<Json<Vec<HistoryInterval>>> {
-    let f = invalid(flow_runs(req.flows, req.flow_runs))?;
+    let f = invalid(flow_runs(&req))?;
     let window = History::new(
         req.history_start,
         req.history_end,
@@ -217,7 +217,7 @@ async fn paginate(
     State(app): State<AppState>,
     FilterBody(req): FilterBody<FlowRunPaginateRequest>,
 ) -> ApiResult<Json<FlowRunPage>> {
-    let f = invalid(flow_runs(req.flows, req.flow_runs))?;
+    let f = invalid(flow_runs(&req))?;
     let limit = invalid(page(req.limit, None))?.limit;
     let page_no = req.page.unwrap_or(1);
     if page_no < 1 {

@@ -19,6 +19,7 @@ mod task_queue;
 mod task_runs;
 mod variables;
 mod work_pools;
+mod work_queues;
 mod worker_channel;
 
 use axum::Router;
@@ -48,6 +49,7 @@ pub fn api_routes() -> ApiRoutes {
         .merge(tag_limits::routes())
         .merge(events::routes())
         .merge(work_pools::routes())
+        .merge(work_queues::routes())
         .merge(worker_channel::routes())
         .merge(deployments::routes())
         .merge(variables::routes())

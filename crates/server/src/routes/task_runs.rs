@@ -67,7 +67,12 @@ async fn filter(
     State(app): State<AppState>,
     FilterBody(req): FilterBody<TaskRunFilterRequest>,
 ) -> ApiResult<Json<Vec<TaskRun>>> {
-    let f = invalid(task_runs(req.flows, req.flow_runs, req.task_runs))?;
+    let f = invalid(task_runs(
+        req.flows,
+        req.flow_runs,
+        req.task_runs,
+        req.deployments,
+    ))?;
     let page = invalid(page(req.limit, req.offset))?;
     let runs = app
         .store
@@ -80,7 +85,12 @@ async fn count(
     State(app): State<AppState>,
     FilterBody(req): FilterBody<TaskRunCountRequest>,
 ) -> ApiResult<Json<i64>> {
-    let f = invalid(task_runs(req.flows, req.flow_runs, req.task_runs))?;
+    let f = invalid(task_runs(
+        req.flows,
+        req.flow_runs,
+        req.task_runs,
+        req.deployments,
+    ))?;
     Ok(Json(app.store.count_task_runs(&f).await?))
 }
 

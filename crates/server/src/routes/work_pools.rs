@@ -1,18 +1,18 @@
-//! `/work_pools`, their `queues` and `workers`, `/work_queues/{id}`, and the hand-out
+//! `/work_pools`, their `queues` and `workers`, and the hand-out
 //! (`/work_pools/{name}/get_scheduled_flow_runs`, long-polled with Flowgate's `wait_seconds`).
 
 use std::time::Duration;
 
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use flowgate_core::pools::WorkerStatus;
-use flowgate_store::model::{Page, Poll, WorkPoolFilter};
+use flowgate_store::model::{Page, Poll};
 use flowgate_wire::work_pools as wire;
 
-use super::{invalid, parse_id};
+use super::invalid;
 use crate::app::AppState;
-use crate::convert::filters::{MAX_LIMIT, page};
+use crate::convert::filters::{MAX_LIMIT, page, work_pools, work_queues};
 use crate::convert::work_pools::{
     handed_out, new_work_pool, new_work_queue, work_pool_out, work_pool_update, work_queue_out,
     work_queue_update, worker_out,
@@ -88,21 +88,6 @@ pub fn routes() -> ApiRoutes {
             delete_queue,
             doc("Delete a queue (not a pool's default queue)").status(204, "deleted"),
         )
-        .get(
-            "/work_queues/{id}",
-            read_queue_by_id,
-            doc("Read a queue by id"),
-        )
-        .patch(
-            "/work_queues/{id}",
-            update_queue_by_id,
-            doc("Change a queue by id").status(204, "changed"),
-        )
-        .delete(
-            "/work_queues/{id}",
-            delete_queue_by_id,
-            doc("Delete a queue by id").status(204, "deleted"),
-        )
         .post(
             "/work_pools/{name}/workers/heartbeat",
             heartbeat,
@@ -123,8 +108,11 @@ pub fn routes() -> ApiRoutes {
             get_scheduled_flow_runs,
             doc("Hand due runs to a polling worker, by queue priority and within every limit")
                 .describe(
-                    "Each run is claimed for the worker: it is not handed out again unless the \
-                     worker never starts it. Flowgate's `wait_seconds` makes this a long poll.",
+                    "Each run is claimed for the worker that names itself (`worker_name`, or the \
+                     `X-Prefect-Worker-Name` header Prefect's workers send): it is not handed out \
+                     again unless the worker never starts it. A caller that names no worker only \
+                     looks (`prefect work-pool preview`). Flowgate's `wait_seconds` makes this a \
+                     long poll.",
                 ),
         )
 }
@@ -173,7 +161,7 @@ async fn filter_pools(
     let page = invalid(page(req.limit, req.offset))?;
     let pools = app
         .store
-        .filter_work_pools(&pool_filter(req.work_pools), page, app.now())
+        .filter_work_pools(&invalid(work_pools(req.work_pools))?, page, app.now())
         .await?;
     Ok(Json(pools.into_iter().map(work_pool_out).collect()))
 }
@@ -184,18 +172,9 @@ async fn count_pools(
 ) -> ApiResult<Json<i64>> {
     Ok(Json(
         app.store
-            .count_work_pools(&pool_filter(req.work_pools))
+            .count_work_pools(&invalid(work_pools(req.work_pools))?)
             .await?,
     ))
-}
-
-fn pool_filter(f: Option<wire::WorkPoolFilter>) -> WorkPoolFilter {
-    let f = f.unwrap_or_default();
-    WorkPoolFilter {
-        ids: f.id.and_then(|a| a.any_),
-        names: f.name.and_then(|a| a.any_),
-        types: f.pool_type.and_then(|a| a.any_),
-    }
 }
 
 async fn create_queue(
@@ -214,10 +193,10 @@ async fn filter_queues(
     FilterBody(req): FilterBody<wire::WorkQueueFilterRequest>,
 ) -> ApiResult<Json<Vec<wire::WorkQueue>>> {
     let page = invalid(page(req.limit, req.offset))?;
-    let names = req.work_queues.and_then(|q| q.name).and_then(|n| n.any_);
+    let filter = invalid(work_queues(req.work_queues))?;
     let queues = app
         .store
-        .filter_work_queues(&pool, names.as_deref(), page, app.now())
+        .filter_work_queues(Some(&pool), &filter, page, app.now())
         .await?;
     Ok(Json(queues.into_iter().map(work_queue_out).collect()))
 }
@@ -259,35 +238,9 @@ async fn delete_queue(
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn read_queue_by_id(
-    State(app): State<AppState>,
-    Path(id): Path<String>,
-) -> ApiResult<Json<wire::WorkQueue>> {
-    let id = parse_id(&id, "work queue")?;
-    Ok(Json(work_queue_out(
-        app.store.read_work_queue(id, app.now()).await?,
-    )))
-}
-
-async fn update_queue_by_id(
-    State(app): State<AppState>,
-    Path(id): Path<String>,
-    Body(body): Body<wire::WorkQueueUpdate>,
-) -> ApiResult<StatusCode> {
-    update_queue_with(&app, parse_id(&id, "work queue")?, body).await
-}
-
-async fn delete_queue_by_id(
-    State(app): State<AppState>,
-    Path(id): Path<String>,
-) -> ApiResult<StatusCode> {
-    app.store
-        .delete_work_queue(parse_id(&id, "work queue")?)
-        .await?;
-    Ok(StatusCode::NO_CONTENT)
-}
-
-async fn update_queue_with(
+/// Applies a queue change and wakes waiting workers (a resumed queue or a raised limit may
+/// free runs).
+pub(super) async fn update_queue_with(
     app: &AppState,
     id: uuid::Uuid,
     body: wire::WorkQueueUpdate,
@@ -367,11 +320,22 @@ async fn delete_worker(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// The header the `prefect` client's workers name themselves in.
+const WORKER_NAME_HEADER: &str = "x-prefect-worker-name";
+
+/// Due runs for a worker, claimed for it: a worker names itself (Flowgate's `worker_name`, or
+/// the header Prefect's workers send). A caller that does not (`prefect work-pool preview`)
+/// only looks: it sees the same runs and claims none.
 async fn get_scheduled_flow_runs(
     State(app): State<AppState>,
     Path(pool): Path<String>,
+    headers: HeaderMap,
     FilterBody(req): FilterBody<wire::GetScheduledFlowRuns>,
 ) -> ApiResult<Json<Vec<wire::WorkerFlowRun>>> {
+    let worker = req.worker_name.clone().or_else(|| {
+        let named = headers.get(WORKER_NAME_HEADER)?.to_str().ok()?;
+        Some(named.to_owned())
+    });
     let limit = match req.limit {
         None => DEFAULT_POLL_LIMIT,
         Some(l) if l >= 0 => l as usize,
@@ -394,7 +358,7 @@ async fn get_scheduled_flow_runs(
             scheduled_before: Some(req.scheduled_before.unwrap_or(now)),
             scheduled_after: req.scheduled_after,
             limit,
-            worker: req.worker_name.clone(),
+            worker: worker.clone(),
             lease_seconds: CLAIM_SECONDS,
         };
         let (runs, events) = app.store.get_scheduled_flow_runs(&poll, now).await?;

@@ -9,7 +9,7 @@ use axum::response::Response;
 use flowgate_core::Micros;
 use flowgate_core::pools::DEFAULT_HEARTBEAT_SECONDS;
 use flowgate_store::StoreError;
-use flowgate_store::model::{NewWorkPool, Page, WorkPoolUpdate};
+use flowgate_store::model::{NewWorkPool, Page, WorkPoolUpdate, WorkQueueFilter};
 use flowgate_wire::worker_channel::{
     CHANNEL_VERSION, Hello, QueueRef, Ready, ServerFrame, Snapshot, WorkerFrame,
 };
@@ -163,10 +163,13 @@ async fn greet(
         .store
         .worker_heartbeat(pool, &hello.worker_name, Some(interval), now)
         .await?;
-    let names = (!hello.work_queue_names.is_empty()).then_some(hello.work_queue_names.as_slice());
+    let filter = WorkQueueFilter {
+        names: (!hello.work_queue_names.is_empty()).then(|| hello.work_queue_names.clone()),
+        ..Default::default()
+    };
     let queues = app
         .store
-        .filter_work_queues(pool, names, Page::default(), now)
+        .filter_work_queues(Some(pool), &filter, Page::default(), now)
         .await?;
     let (accepted, rejected) = hello
         .requested_capabilities

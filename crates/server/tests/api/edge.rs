@@ -127,8 +127,8 @@ on_each_backend!(
             ("/flows/count", json!({"limit": 5}), "body.limit"),
             (
                 "/flow_runs/filter",
-                json!({"task_runs": {"id": {"any_": []}}}),
-                "body.task_runs",
+                json!({"task_runs": {"subflow_runs": {"exists_": true}}}),
+                "body.task_runs.subflow_runs",
             ),
             (
                 "/flow_runs/count",
@@ -143,8 +143,8 @@ on_each_backend!(
             ),
             (
                 "/task_runs/count",
-                json!({"deployments": {"id": {"any_": []}}}),
-                "body.deployments",
+                json!({"work_pools": {"id": {"any_": []}}}),
+                "body.work_pools",
             ),
             (
                 "/logs/filter",

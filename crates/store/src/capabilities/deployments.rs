@@ -11,6 +11,8 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use crate::capabilities::flow_runs::{FlowRun, NewFlowRun};
+use crate::capabilities::flows::FlowFilter;
+use crate::capabilities::work_pools::WorkPoolFilter;
 use crate::model::Page;
 use crate::store::Result;
 
@@ -192,10 +194,18 @@ pub struct DeploymentFilter {
     pub ids: Option<Vec<Uuid>>,
     /// Any of these names.
     pub names: Option<Vec<String>>,
+    /// Name contains this text, case-insensitively.
+    pub name_like: Option<String>,
+    /// Has all of these tags.
+    pub tags_all: Option<Vec<String>>,
+    /// Its queue has any of these names.
+    pub work_queue_names: Option<Vec<String>>,
     /// Of any of these flows.
     pub flow_ids: Option<Vec<Uuid>>,
-    /// In any of these pools.
-    pub work_pool_names: Option<Vec<String>>,
+    /// Of a flow matching this.
+    pub flow: Option<FlowFilter>,
+    /// In a pool matching this.
+    pub work_pool: Option<WorkPoolFilter>,
     /// Paused or not.
     pub paused: Option<bool>,
 }

@@ -7,7 +7,10 @@ use flowgate_core::{Event, Micros, State, StateType};
 use serde_json::Value;
 use uuid::Uuid;
 
+use crate::capabilities::deployments::DeploymentFilter;
 use crate::capabilities::flows::FlowFilter;
+use crate::capabilities::task_runs::TaskRunFilter;
+use crate::capabilities::work_pools::{WorkPoolFilter, WorkQueueFilter};
 use crate::model::{Page, TimeRange};
 use crate::store::Result;
 
@@ -63,6 +66,8 @@ pub struct FlowRun {
     pub deployment_id: Option<Uuid>,
     /// The work queue it is assigned to.
     pub work_queue_name: Option<String>,
+    /// The queue and pool it was put in, for a run a worker takes.
+    pub queue: Option<QueuePlace>,
     /// The arguments the flow is called with (a JSON object).
     pub parameters: Value,
     /// The idempotency key given at creation.
@@ -85,6 +90,17 @@ pub struct FlowRun {
     pub state: Option<State>,
     /// Timing fields derived from the state history.
     pub clock: RunClock,
+}
+
+/// The work queue a run was put in, and that queue's pool.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct QueuePlace {
+    /// The queue.
+    pub work_queue_id: Uuid,
+    /// Its pool.
+    pub work_pool_id: Uuid,
+    /// The pool's name (pools are never renamed).
+    pub work_pool_name: String,
 }
 
 impl FlowRun {
@@ -147,10 +163,22 @@ pub struct FlowRunFilter {
     pub has_parent_task_run: Option<bool>,
     /// Created from any of these deployments.
     pub deployment_ids: Option<Vec<Uuid>>,
+    /// Assigned to a work queue of any of these names.
+    pub work_queue_names: Option<Vec<String>>,
     /// Start time window.
     pub start_time: TimeRange,
+    /// End time window.
+    pub end_time: TimeRange,
     /// Expected start time window.
     pub expected_start_time: TimeRange,
+    /// Created from a deployment matching this.
+    pub deployment: Option<DeploymentFilter>,
+    /// Put in a work queue of a pool matching this.
+    pub work_pool: Option<WorkPoolFilter>,
+    /// Put in a work queue matching this.
+    pub work_queue: Option<WorkQueueFilter>,
+    /// Has at least one task run matching this.
+    pub task_run: Option<Box<TaskRunFilter>>,
 }
 
 /// Sort orders for flow runs (Prefect's names).

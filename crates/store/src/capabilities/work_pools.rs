@@ -87,6 +87,19 @@ pub struct WorkPoolFilter {
     pub types: Option<Vec<String>>,
 }
 
+/// Which queues to list; every set field must match.
+#[derive(Clone, Debug, Default)]
+pub struct WorkQueueFilter {
+    /// Any of these ids.
+    pub ids: Option<Vec<Uuid>>,
+    /// Any of these names.
+    pub names: Option<Vec<String>>,
+    /// Names starting with any of these (case-sensitively).
+    pub name_prefixes: Option<Vec<String>>,
+    /// In a pool matching this.
+    pub work_pool: Option<WorkPoolFilter>,
+}
+
 /// What a client gives to create a work queue.
 #[derive(Clone, Debug, Default)]
 pub struct NewWorkQueue {
@@ -180,7 +193,8 @@ pub struct Poll {
     pub scheduled_after: Option<Micros>,
     /// At most this many runs.
     pub limit: usize,
-    /// Who is polling (recorded with the claim).
+    /// Who is polling: the runs handed out are claimed for it. `None` is a look (`prefect
+    /// work-pool preview`): the same runs are chosen, but none is claimed.
     pub worker: Option<String>,
     /// How long the claim holds a run for the worker if it does not start it.
     pub lease_seconds: f64,
@@ -252,11 +266,12 @@ pub trait WorkPoolStore: Send + Sync {
         name: &str,
         now: Micros,
     ) -> Result<WorkQueue>;
-    /// A pool's queues (only `names`, when given), by priority.
+    /// The queues `filter` selects, of pool `pool` (unknown: not found) or of every pool, by
+    /// pool name, then priority.
     async fn filter_work_queues(
         &self,
-        pool: &str,
-        names: Option<&[String]>,
+        pool: Option<&str>,
+        filter: &WorkQueueFilter,
         page: Page,
         now: Micros,
     ) -> Result<Vec<WorkQueue>>;

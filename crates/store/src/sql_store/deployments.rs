@@ -13,8 +13,8 @@ use uuid::Uuid;
 use super::flow_runs::insert_flow_run;
 use super::hand_out::served_runs;
 use super::queued_runs::insert_entry;
-use super::work_pools::{limit, optional_count, pool_id};
-use super::{SqlStore, by_id, commit, filters, not_found, rows, scheduling};
+use super::work_pools::{self, limit, optional_count, pool_id};
+use super::{SqlStore, by_id, commit, filters, flows, not_found, rows, scheduling};
 use crate::backend::Backend;
 use crate::capabilities::deployments::{
     Deployment, DeploymentFilter, DeploymentSchedule, DeploymentStore, DeploymentUpdate, LatePass,
@@ -162,7 +162,7 @@ impl<B: Backend> DeploymentStore for SqlStore<B> {
         now: Micros,
     ) -> Result<Vec<Deployment>> {
         let mut sql = Sql::new(SELECT_DEPLOYMENTS);
-        conditions(filter).append_to(&mut sql);
+        conditions::<B>(filter).append_to(&mut sql);
         sql.push(" ORDER BY f.name, d.name");
         filters::page(&mut sql, page);
         let rows = self.query(sql).await?;
@@ -170,10 +170,7 @@ impl<B: Backend> DeploymentStore for SqlStore<B> {
     }
 
     async fn count_deployments(&self, filter: &DeploymentFilter) -> Result<i64> {
-        let from = "deployments d JOIN flows f ON f.id = d.flow_id \
-             LEFT JOIN work_queues q ON q.id = d.work_queue_id \
-             LEFT JOIN work_pools p ON p.id = q.work_pool_id";
-        self.count(from, conditions(filter)).await
+        self.count(FILTER_FROM, conditions::<B>(filter)).await
     }
 
     async fn update_deployment(
@@ -264,13 +261,13 @@ impl<B: Backend> DeploymentStore for SqlStore<B> {
             (None, _) => deployment.work_queue_id,
         };
         let new = deployment_run(&deployment, run, queue_name::<B>(&mut tx, queue).await?);
-        let (run, created, _events) = insert_flow_run::<B>(&mut tx, new, now).await?;
+        let (mut run, created, _events) = insert_flow_run::<B>(&mut tx, new, now).await?;
         if created {
             let place = match (queue, deployment.work_pool_id) {
                 (Some(q), Some(p)) => Some((q, p)),
                 _ => None,
             };
-            insert_entry::<B>(&mut tx, &run, place, false, now).await?;
+            insert_entry::<B>(&mut tx, &mut run, place, false, now).await?;
         }
         commit(tx).await?;
         Ok(run)
@@ -500,12 +497,26 @@ fn pull_steps_text(v: &Value) -> String {
     }
 }
 
-fn conditions(f: &DeploymentFilter) -> Conditions {
+/// What [`conditions`] are conditions on.
+pub(super) const FILTER_FROM: &str = "deployments d JOIN flows f ON f.id = d.flow_id \
+     LEFT JOIN work_queues q ON q.id = d.work_queue_id \
+     LEFT JOIN work_pools p ON p.id = q.work_pool_id";
+
+/// The conditions of a deployment filter, on [`FILTER_FROM`].
+pub(super) fn conditions<B: Backend>(f: &DeploymentFilter) -> Conditions {
     let mut c = Conditions::default();
     filters::any_of(&mut c, "d.id", &f.ids);
     filters::any_of(&mut c, "d.name", &f.names);
+    filters::contains::<B>(&mut c, "d.name", &f.name_like);
+    filters::has_all_tags::<B>(&mut c, "d.tags", &f.tags_all);
+    filters::any_of(&mut c, "q.name", &f.work_queue_names);
     filters::any_of(&mut c, "d.flow_id", &f.flow_ids);
-    filters::any_of(&mut c, "p.name", &f.work_pool_names);
+    if let Some(flow) = &f.flow {
+        filters::nested(&mut c, "d.flow_id", "flows", flows::conditions::<B>(flow));
+    }
+    if let Some(pool) = &f.work_pool {
+        c.extend(work_pools::pool_conditions(pool));
+    }
     if let Some(paused) = f.paused {
         c.add(|s| {
             s.push("d.paused = ").arg(paused);

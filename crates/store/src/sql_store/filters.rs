@@ -125,8 +125,23 @@ pub(super) fn state_types(c: &mut Conditions, types: &Option<Vec<StateType>>) {
 
 /// `col IN (SELECT id FROM table WHERE …)` for a nested filter.
 pub(super) fn nested(c: &mut Conditions, col: &str, table: &str, inner: Conditions) {
+    nested_on(c, col, "id", table, inner);
+}
+
+/// `col IN (SELECT selected FROM from WHERE …)` for a nested filter.
+pub(super) fn nested_on(
+    c: &mut Conditions,
+    col: &str,
+    selected: &str,
+    from: &str,
+    inner: Conditions,
+) {
     c.add(|s| {
-        s.push(col).push(" IN (SELECT id FROM ").push(table);
+        s.push(col)
+            .push(" IN (SELECT ")
+            .push(selected)
+            .push(" FROM ")
+            .push(from);
         let mut tail = Sql::default();
         inner.append_to(&mut tail);
         append_fragment(s, tail);

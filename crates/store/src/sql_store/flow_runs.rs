@@ -12,11 +12,13 @@ use uuid::Uuid;
 
 use super::events::insert_events;
 use super::{
-    SqlStore, by_id, commit, filters, flows, insert_rows, not_found, queued_runs, rows, task_runs,
+    SqlStore, by_id, commit, deployments, filters, flows, insert_rows, not_found, queued_runs,
+    rows, task_runs, work_pools,
 };
 use crate::backend::Backend;
 use crate::capabilities::flow_runs::{
-    FlowRun, FlowRunFilter, FlowRunSort, FlowRunStore, FlowRunUpdate, NewFlowRun, SetStateOutcome,
+    FlowRun, FlowRunFilter, FlowRunSort, FlowRunStore, FlowRunUpdate, NewFlowRun, QueuePlace,
+    SetStateOutcome,
 };
 use crate::model::Page;
 use crate::sql::{Arg, Conditions, Row, Sql};
@@ -264,6 +266,7 @@ pub(super) async fn insert_flow_run<B: Backend>(
         flow_version: new.flow_version,
         deployment_id: new.deployment_id,
         work_queue_name: new.work_queue_name,
+        queue: None,
         parameters: new.parameters,
         idempotency_key: new.idempotency_key,
         context: new.context,
@@ -451,6 +454,7 @@ pub(super) fn flow_run(row: &Row) -> Result<FlowRun> {
         flow_version: row.get("flow_version")?,
         deployment_id: row.opt_uuid("deployment_id")?,
         work_queue_name: row.get("work_queue_name")?,
+        queue: queue_place(row)?,
         parameters: row.json("parameters")?,
         idempotency_key: row.get("idempotency_key")?,
         context: row.json("context")?,
@@ -470,6 +474,23 @@ pub(super) fn flow_run(row: &Row) -> Result<FlowRun> {
             next_scheduled_start_time: row.opt_micros("next_scheduled_start_time")?,
         },
     })
+}
+
+/// Where a run was queued (the columns `queued_runs::insert_entry` sets), if it was.
+fn queue_place(row: &Row) -> Result<Option<QueuePlace>> {
+    let (Some(work_queue_id), Some(work_pool_id)) = (
+        row.opt_uuid("work_queue_id")?,
+        row.opt_uuid("work_pool_id")?,
+    ) else {
+        return Ok(None);
+    };
+    Ok(Some(QueuePlace {
+        work_queue_id,
+        work_pool_id,
+        work_pool_name: row
+            .get::<Option<String>>("work_pool_name")?
+            .unwrap_or_default(),
+    }))
 }
 
 /// The `WHERE` conditions of a flow-run filter (also nested in task-run filters).
@@ -497,8 +518,33 @@ pub(super) fn conditions<B: Backend>(f: &FlowRunFilter) -> Conditions {
     filters::any_of(&mut c, "parent_task_run_id", &f.parent_task_run_ids);
     filters::is_null(&mut c, "parent_task_run_id", f.has_parent_task_run);
     filters::any_of(&mut c, "deployment_id", &f.deployment_ids);
+    filters::any_of(&mut c, "work_queue_name", &f.work_queue_names);
     filters::time_range(&mut c, "start_time", &f.start_time);
+    filters::time_range(&mut c, "end_time", &f.end_time);
     filters::time_range(&mut c, "expected_start_time", &f.expected_start_time);
+    if let Some(d) = &f.deployment {
+        let from = deployments::FILTER_FROM;
+        filters::nested_on(
+            &mut c,
+            "deployment_id",
+            "d.id",
+            from,
+            deployments::conditions::<B>(d),
+        );
+    }
+    if let Some(pool) = &f.work_pool {
+        let pools = work_pools::pool_conditions(pool);
+        filters::nested_on(&mut c, "work_pool_id", "p.id", "work_pools p", pools);
+    }
+    if let Some(queue) = &f.work_queue {
+        let from = "work_queues q JOIN work_pools p ON p.id = q.work_pool_id";
+        let queues = work_pools::queue_conditions(queue);
+        filters::nested_on(&mut c, "work_queue_id", "q.id", from, queues);
+    }
+    if let Some(task_run) = &f.task_run {
+        let tasks = task_runs::conditions::<B>(task_run);
+        filters::nested_on(&mut c, "id", "flow_run_id", "task_runs", tasks);
+    }
     c
 }
 

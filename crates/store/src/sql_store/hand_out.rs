@@ -222,8 +222,9 @@ async fn decide<B: Backend>(
     Ok((decision, due))
 }
 
-/// Claims the chosen runs for `worker` and cancels the ones the decision cancels; returns the
-/// chosen runs (in order) with their queue, and the cancellations' events.
+/// Claims the chosen runs for `worker` (none for a look without one) and cancels the ones the
+/// decision cancels; returns the chosen runs (in order) with their queue, and the
+/// cancellations' events.
 async fn apply<B: Backend>(
     conn: &mut B::Connection,
     decision: &HandOut,
@@ -237,7 +238,7 @@ async fn apply<B: Backend>(
         .iter()
         .filter_map(|id| due.iter().find(|d| d.id == *id))
         .collect();
-    for run in &chosen {
+    for run in chosen.iter().filter(|_| worker.is_some()) {
         let until = run.scheduled_time.max(now).plus_seconds(lease_seconds);
         let mut claim = Sql::new("UPDATE queued_flow_runs SET claimed_by = ");
         claim

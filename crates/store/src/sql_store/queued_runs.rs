@@ -9,7 +9,7 @@ use uuid::Uuid;
 use super::flow_runs::insert_flow_run;
 use super::{SqlStore, commit, not_found};
 use crate::backend::Backend;
-use crate::capabilities::flow_runs::FlowRun;
+use crate::capabilities::flow_runs::{FlowRun, QueuePlace};
 use crate::capabilities::work_pools::QueuedFlowRun;
 use crate::sql::Sql;
 use crate::store::Result;
@@ -51,24 +51,47 @@ pub(super) async fn create_queued_flow_run<B: Backend>(
         .first()
         .ok_or_else(|| not_found("work queue", new.work_queue_id))?
         .uuid("work_pool_id")?;
-    let (run, created, _events) = insert_flow_run::<B>(&mut tx, new.run, now).await?;
+    let (mut run, created, _events) = insert_flow_run::<B>(&mut tx, new.run, now).await?;
     if created {
         let place = Some((new.work_queue_id, pool));
-        insert_entry::<B>(&mut tx, &run, place, new.auto_scheduled, now).await?;
+        insert_entry::<B>(&mut tx, &mut run, place, new.auto_scheduled, now).await?;
     }
     commit(tx).await?;
     Ok(run)
 }
 
-/// Puts a just-created run in line: in `queue` of its pool, or (`None`) for the process serving
-/// its deployment. It waits from its scheduled time (now, without one).
+/// Puts a just-created run in line: in `queue` of its pool (`(queue, pool)`, which the run then
+/// remembers as its `queue`), or (`None`) for the process serving its deployment. It waits
+/// from its scheduled time (now, without one).
 pub(super) async fn insert_entry<B: Backend>(
     conn: &mut B::Connection,
-    run: &FlowRun,
+    run: &mut FlowRun,
     queue: Option<(Uuid, Uuid)>,
     auto_scheduled: bool,
     now: Micros,
 ) -> Result<()> {
+    if let Some((work_queue_id, work_pool_id)) = queue {
+        let mut place = Sql::new("UPDATE flow_runs SET work_queue_id = ");
+        place
+            .arg(work_queue_id)
+            .push(", work_pool_id = ")
+            .arg(work_pool_id)
+            .push(", work_pool_name = (SELECT name FROM work_pools WHERE id = ")
+            .arg(work_pool_id)
+            .push(") WHERE id = ")
+            .arg(run.id)
+            .push(" RETURNING work_pool_name");
+        let named = B::fetch_all(conn, place).await?;
+        let work_pool_name = match named.first() {
+            Some(row) => row.get::<Option<String>>("work_pool_name")?,
+            None => None,
+        };
+        run.queue = Some(QueuePlace {
+            work_queue_id,
+            work_pool_id,
+            work_pool_name: work_pool_name.unwrap_or_default(),
+        });
+    }
     let state = run.state.as_ref();
     let due = state.and_then(State::scheduled_time).unwrap_or(now);
     let mut sql = Sql::new(

@@ -107,10 +107,10 @@ pub(super) async fn schedule_runs<B: Backend>(
                 labels: serde_json::json!({"prefect.deployment.id": id.to_string()}),
                 ..Default::default()
             };
-            let (flow_run, created, events) = insert_flow_run::<B>(&mut tx, new, now).await?;
+            let (mut flow_run, created, events) = insert_flow_run::<B>(&mut tx, new, now).await?;
             pass.events.extend(events);
             if created {
-                insert_entry::<B>(&mut tx, &flow_run, place, true, now).await?;
+                insert_entry::<B>(&mut tx, &mut flow_run, place, true, now).await?;
                 pass.runs_created += 1;
             }
         }

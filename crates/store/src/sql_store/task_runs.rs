@@ -315,7 +315,7 @@ pub(super) fn task_run(row: &Row) -> Result<TaskRun> {
 }
 
 /// The `WHERE` conditions of a task-run filter.
-fn conditions<B: Backend>(f: &TaskRunFilter) -> Conditions {
+pub(super) fn conditions<B: Backend>(f: &TaskRunFilter) -> Conditions {
     let mut c = Conditions::default();
     filters::any_of(&mut c, "id", &f.ids);
     filters::any_of(&mut c, "name", &f.names);

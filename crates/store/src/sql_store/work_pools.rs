@@ -14,7 +14,7 @@ use crate::backend::Backend;
 use crate::capabilities::flow_runs::FlowRun;
 use crate::capabilities::work_pools::{
     HandedOutRun, NewWorkPool, NewWorkQueue, Poll, QueuedFlowRun, WorkPool, WorkPoolFilter,
-    WorkPoolStore, WorkPoolUpdate, WorkQueue, WorkQueueUpdate, Worker,
+    WorkPoolStore, WorkPoolUpdate, WorkQueue, WorkQueueFilter, WorkQueueUpdate, Worker,
 };
 use crate::model::Page;
 use crate::sql::{Conditions, Row, Sql};
@@ -182,8 +182,8 @@ impl<B: Backend> WorkPoolStore for SqlStore<B> {
 
     async fn filter_work_queues(
         &self,
-        pool: &str,
-        names: Option<&[String]>,
+        pool: Option<&str>,
+        filter: &WorkQueueFilter,
         page: Page,
         now: Micros,
     ) -> Result<Vec<WorkQueue>> {
@@ -192,15 +192,16 @@ impl<B: Backend> WorkPoolStore for SqlStore<B> {
             .acquire()
             .await
             .map_err(crate::backend::driver_error)?;
-        pool_id::<B>(&mut conn, pool).await?;
-        let mut sql = Sql::new(&select_queues(now));
-        sql.push(" WHERE p.name = ").arg(pool);
-        if let Some(names) = names.filter(|n| !n.is_empty()) {
-            sql.push(" AND q.name IN (")
-                .arg_list(names.iter().map(String::as_str))
-                .push(")");
+        let mut c = queue_conditions(filter);
+        if let Some(pool) = pool {
+            pool_id::<B>(&mut conn, pool).await?;
+            c.add(|s| {
+                s.push("p.name = ").arg(pool);
+            });
         }
-        sql.push(" ORDER BY q.priority, q.name");
+        let mut sql = Sql::new(&select_queues(now));
+        c.append_to(&mut sql);
+        sql.push(" ORDER BY p.name, q.priority, q.name");
         filters::page(&mut sql, page);
         B::fetch_all(&mut conn, sql)
             .await?
@@ -392,11 +393,28 @@ fn pool_by_name(select: &str, name: &str) -> Sql {
     sql
 }
 
-fn pool_conditions(f: &WorkPoolFilter) -> Conditions {
+pub(super) fn pool_conditions(f: &WorkPoolFilter) -> Conditions {
     let mut c = Conditions::default();
     filters::any_of(&mut c, "p.name", &f.names);
     filters::any_of(&mut c, "p.id", &f.ids);
     filters::any_of(&mut c, "p.type", &f.types);
+    c
+}
+
+/// The conditions of a queue filter, on `work_queues q JOIN work_pools p`.
+pub(super) fn queue_conditions(f: &WorkQueueFilter) -> Conditions {
+    let mut c = Conditions::default();
+    filters::any_of(&mut c, "q.id", &f.ids);
+    filters::any_of(&mut c, "q.name", &f.names);
+    filters::starts_with_any(&mut c, "q.name", &f.name_prefixes);
+    if let Some(pool) = &f.work_pool {
+        filters::nested(
+            &mut c,
+            "q.work_pool_id",
+            "work_pools p",
+            pool_conditions(pool),
+        );
+    }
     c
 }
 

@@ -112,7 +112,10 @@ on_each_backend!(
             })
         ));
         let filter = DeploymentFilter {
-            work_pool_names: Some(vec!["pool1".into()]),
+            work_pool: Some(WorkPoolFilter {
+                names: Some(vec!["pool1".into()]),
+                ..Default::default()
+            }),
             ..Default::default()
         };
         assert_eq!(store.count_deployments(&filter).await.unwrap(), 1);

@@ -188,7 +188,7 @@ on_each_backend!(
                 .collect::<Vec<_>>()
         };
         let listed = store
-            .filter_work_queues("pool1", None, Page::default(), t)
+            .filter_work_queues(Some("pool1"), &Default::default(), Page::default(), t)
             .await
             .unwrap();
         assert_eq!(
@@ -217,7 +217,7 @@ on_each_backend!(
             .await
             .unwrap();
         let listed = store
-            .filter_work_queues("pool1", None, Page::default(), t)
+            .filter_work_queues(Some("pool1"), &Default::default(), Page::default(), t)
             .await
             .unwrap();
         assert_eq!(
@@ -429,5 +429,74 @@ on_each_backend!(
         let unique: HashSet<_> = seen.iter().copied().collect();
         assert_eq!(seen.len(), 500, "every run handed out once, none twice");
         assert_eq!(unique, want);
+    }
+);
+
+on_each_backend!(
+    a_queued_run_remembers_its_queue_and_pool_and_is_found_by_them,
+    async |db: TestDatabase| {
+        let store = store(&db).await;
+        let t = now();
+        store.create_work_pool(pool("etl", None), t).await.unwrap();
+        store.create_work_pool(pool("ml", None), t).await.unwrap();
+        let urgent = store
+            .create_work_queue("etl", queue("urgent", Some(1), None), t)
+            .await
+            .unwrap();
+        let ml = store
+            .filter_work_queues(Some("ml"), &Default::default(), Page::default(), t)
+            .await
+            .unwrap()[0]
+            .clone();
+        let f = flow(&store, "f").await;
+        let in_etl = due_run(&store, f, urgent.id, t).await;
+        let in_ml = due_run(&store, f, ml.id, t).await;
+        let place = in_etl
+            .queue
+            .clone()
+            .expect("the created run knows its queue");
+        assert_eq!(
+            (place.work_queue_id, place.work_pool_name.as_str()),
+            (urgent.id, "etl")
+        );
+        move_to(&store, in_etl.id, StateType::Completed).await;
+        let read = store.read_flow_run(in_etl.id).await.unwrap();
+        assert_eq!(read.queue, Some(place), "kept after the run left its queue");
+
+        let found = |filter: FlowRunFilter| {
+            let store = store.clone();
+            async move {
+                let runs = store
+                    .filter_flow_runs(&filter, FlowRunSort::IdDesc, Page::default())
+                    .await
+                    .unwrap();
+                runs.into_iter().map(|r| r.id).collect::<Vec<_>>()
+            }
+        };
+        let by_pool = FlowRunFilter {
+            work_pool: Some(WorkPoolFilter {
+                names: Some(vec!["etl".into()]),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        assert_eq!(found(by_pool).await, vec![in_etl.id]);
+        let by_queue = FlowRunFilter {
+            work_queue: Some(WorkQueueFilter {
+                name_prefixes: Some(vec!["def".into()]),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        assert_eq!(found(by_queue).await, vec![in_ml.id]);
+        let all_queues = store
+            .filter_work_queues(None, &Default::default(), Page::default(), t)
+            .await
+            .unwrap();
+        let names: Vec<_> = all_queues
+            .iter()
+            .map(|q| format!("{}/{}", q.work_pool_name, q.name))
+            .collect();
+        assert_eq!(names, ["etl/urgent", "etl/default", "ml/default"]);
     }
 );
