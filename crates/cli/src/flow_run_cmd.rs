@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Subcommand;
+use flowgate_core::orchestration::cancellation_state;
 use flowgate_core::{Micros, StateType};
 use flowgate_wire::filters::{
     AnyOf, FlowFilter, FlowRunFilter, FlowRunFilterRequest, FlowRunSort, IdFilter, LogFilter,
@@ -329,26 +330,38 @@ async fn resume(
     anyhow::bail!(message)
 }
 
+/// Cancels a run: a run a worker or serving process holds is moved to Cancelling (its holder
+/// stops the process and ends it Cancelled), any other straight to Cancelled
+/// (`core::orchestration::cancellation_state`).
 async fn cancel(client: &Client, id: Uuid) -> anyhow::Result<()> {
+    let run: FlowRun = client.get(&format!("/flow_runs/{id}")).await?;
+    let held = run.deployment_id.is_some() || run.infrastructure_pid.is_some();
+    let target = cancellation_state(run.state_type, held);
     let body = SetState {
         state: StateCreate {
-            name: Some("Cancelled".to_owned()),
+            name: Some(target.default_name().to_owned()),
             message: Some("Cancelled from the flowgate CLI".to_owned()),
-            ..StateCreate::new(StateType::Cancelled)
+            ..StateCreate::new(target)
         },
         force: false,
     };
     let answer: OrchestrationResult = client
         .post(&format!("/flow_runs/{id}/set_state"), &body)
         .await?;
-    if answer.status == SetStateStatus::Accept {
-        println!("Cancelled flow run {id}.");
-        return Ok(());
+    match answer.status {
+        SetStateStatus::Accept if target == StateType::Cancelling => {
+            println!("Cancelling flow run {id}: its worker stops the process.");
+            Ok(())
+        }
+        SetStateStatus::Accept => {
+            println!("Cancelled flow run {id}.");
+            Ok(())
+        }
+        _ => anyhow::bail!(
+            "flow run {id} was not cancelled: {}",
+            answer.reason().unwrap_or("the server refused it")
+        ),
     }
-    anyhow::bail!(
-        "flow run {id} was not cancelled: {}",
-        answer.reason().unwrap_or("the server refused it")
-    )
 }
 
 fn level_name(level: i64) -> &'static str {

@@ -140,6 +140,23 @@ pub fn decide_flow_run(
     Decision::Accept
 }
 
+/// The state a request to cancel a run proposes (`flowgate flow-run cancel`). A started run
+/// (Pending or Running) that a worker or serving process holds (it came from a deployment, or
+/// reported its process id) is asked to stop: `Cancelling`, and the process holder stops the
+/// process, runs the flow's `on_cancellation` hooks and ends it `Cancelled`, as Prefect does.
+/// Any other run, which no process would stop, is `Cancelled` at once (a flow still running
+/// in its own process finds out at its next state change).
+pub fn cancellation_state(current: Option<StateType>, held_by_process: bool) -> StateType {
+    match current {
+        Some(StateType::Pending | StateType::Running | StateType::Cancelling)
+            if held_by_process =>
+        {
+            StateType::Cancelling
+        }
+        _ => StateType::Cancelled,
+    }
+}
+
 /// A run's timing fields, derived from its state history.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct RunClock {
@@ -184,6 +201,31 @@ impl RunClock {
         }
         self.expected_start_time.get_or_insert(next.timestamp);
         self.end_time = next.state_type.is_terminal().then_some(next.timestamp);
+    }
+}
+
+#[cfg(test)]
+mod cancellation_tests {
+    use super::*;
+
+    #[test]
+    fn a_started_run_a_process_holds_is_asked_to_stop_and_others_end_at_once() {
+        use StateType::*;
+        for (current, held, expected) in [
+            (Some(Running), true, Cancelling),
+            (Some(Pending), true, Cancelling),
+            (Some(Cancelling), true, Cancelling),
+            (Some(Running), false, Cancelled),
+            (Some(Scheduled), true, Cancelled),
+            (Some(Paused), true, Cancelled),
+            (None, true, Cancelled),
+        ] {
+            assert_eq!(
+                cancellation_state(current, held),
+                expected,
+                "{current:?} held={held}"
+            );
+        }
     }
 }
 

@@ -3,7 +3,7 @@
 //! worker as `<this binary> --exact worker::deployed_flow_program`, whose `Deployments::main`
 //! runs the run the worker was handed (the test does nothing unless the worker started it). The
 //! flow reports into that run with its parameters read back into typed arguments; a killed
-//! process ends Crashed; a cancellation stops the process and ends the run Cancelled; SIGTERM
+//! process ends Crashed; `flow-run cancel` stops the process and ends the run Cancelled; SIGTERM
 //! stops the worker.
 
 use std::process::ExitCode;
@@ -213,7 +213,9 @@ on_each_backend!(
         s.wait_for_run(&cancelled, "hung", |r| {
             r["state_type"] == "RUNNING" && s.logged(&cancelled, "hanging")
         });
-        assert_eq!(s.set_state(&cancelled, "CANCELLING"), "Cancelling");
+        // `flow-run cancel` asks the worker to stop it (Cancelling), as Prefect's CLI does.
+        let asked = s.cmd(&["flow-run", "cancel", &cancelled]);
+        assert!(asked.ok().contains("Cancelling flow run"), "{asked:?}");
         s.wait_for_run(&cancelled, "was cancelled", |r| {
             r["state_type"] == "CANCELLED"
         });
