@@ -82,6 +82,19 @@ function detail(data) {
   return d ? JSON.stringify(d) : "";
 }
 
+/**
+ * A 422's "path: what is wrong; path: …" as the `[{path, message}]` a schema form shows beside
+ * its fields (`a[0].b` read as `a.0.b`; a body the server could not read names its path too).
+ */
+export function fieldFailures(message) {
+  const text = String(message).replace(/^request body does not match the expected shape: /, "").replace(/ at line \d+ column \d+$/, "");
+  // Failures are joined by "; ", which a message may also hold: split only before a path.
+  return text.split(/; (?=[A-Za-z_][\w.[\]]*: )/).map((part) => {
+    const m = part.match(/^([A-Za-z_][\w.[\]]*): ([\s\S]*)$/);
+    return m ? { path: m[1].replace(/\[(\d+)\]/g, ".$1"), message: m[2] } : { path: "", message: part };
+  });
+}
+
 /** Whether `error` only says the request was abandoned (its page was left). */
 export function isAbort(error) {
   return error && error.name === "AbortError";

@@ -6,7 +6,7 @@
 // the choices of deployments, pools, queues, automations and blocks the actions can name. The
 // server's 422 is shown beside the fields it names, on the step that holds them.
 
-import { ApiError, get, post, put } from "../lib/api.js";
+import { ApiError, fieldFailures, get, post, put } from "../lib/api.js";
 import { h, mount } from "../lib/dom.js";
 import { card, pageHeader } from "../lib/layout.js";
 import { navigate } from "../lib/router.js";
@@ -82,15 +82,6 @@ function dressed(doc, lists) {
     }
   }
   return schemas;
-}
-
-/** A 422's "path: what is wrong; path: …" as `[{path, message}]` (`a[0].b` read as `a.0.b`). */
-export function failuresOf(message) {
-  const text = String(message).replace(/^request body does not match the expected shape: /, "").replace(/ at line \d+ column \d+$/, "");
-  return text.split("; ").map((part) => {
-    const m = part.match(/^([A-Za-z_][\w.[\]]*): ([\s\S]*)$/);
-    return m ? { path: m[1].replace(/\[(\d+)\]/g, ".$1"), message: m[2] } : { path: "", message: part };
-  });
 }
 
 export default async function automationFormPage(ctx) {
@@ -227,7 +218,7 @@ export default async function automationFormPage(ctx) {
 
   /** Shows a refusal beside the fields it names, on the first step holding one. */
   function showRefusal(message) {
-    const failures = failuresOf(message);
+    const failures = fieldFailures(message);
     stepButtons.forEach((b) => b.classList.remove("has-error"));
     if (asJson) return showGeneral(failures.map((f) => (f.path ? `${f.path}: ${f.message}` : f.message)));
     const unplaced = [];

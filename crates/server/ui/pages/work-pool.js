@@ -2,7 +2,7 @@
 // shows them (Name, Concurrency Limit, Priority, Status) each with an edit form, and its
 // workers with their last heartbeat.
 
-import { ApiError, get, patch, post } from "../lib/api.js";
+import { ApiError, fieldFailures, get, patch, post } from "../lib/api.js";
 import { openDialog } from "../lib/dialog.js";
 import { h, mount } from "../lib/dom.js";
 import { ago, plural } from "../lib/format.js";
@@ -29,12 +29,6 @@ const QUEUE_SCHEMA = {
     priority: { type: "integer", minimum: 1, title: "Priority", description: "1 is highest; other queues shift to make room.", position: 3 },
   },
 };
-
-/** A 422's "field: what is wrong" as `[{path, message}]` for the form. */
-export function fieldFailures(message) {
-  const m = String(message).match(/^([a-z_]+): ([\s\S]*)$/);
-  return [m ? { path: m[1], message: m[2] } : { path: "", message: String(message) }];
-}
 
 /** Opens the edit form of `queue` in pool `pool`; `onSaved` runs after the server took it. */
 function editQueue(pool, queue, { signal, onSaved }) {
