@@ -12,6 +12,9 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 use uuid::Uuid;
 
+/// Names as URL path segments (shared with the SDK).
+pub use flowgate_wire::segment;
+
 /// Where the API is.
 #[derive(clap::Args)]
 pub struct ApiArgs {
@@ -232,26 +235,4 @@ fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
         cause = next;
     }
     cause.to_string()
-}
-
-/// `name` as one segment of a URL path: every byte but letters, digits and `-._~`
-/// percent-encoded, so a name with `/`, spaces or `?` addresses the record it names.
-pub fn segment(name: &str) -> String {
-    let mut out = String::with_capacity(name.len());
-    for b in name.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn segments_are_percent_encoded() {
-        assert_eq!(super::segment("a b/c?d-é"), "a%20b%2Fc%3Fd-%C3%A9");
-    }
 }

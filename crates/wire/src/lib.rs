@@ -44,8 +44,31 @@ pub struct ErrorBody {
     pub detail: String,
 }
 
+/// `name` as one segment of a URL path: every byte but letters, digits and `-._~`
+/// percent-encoded, so a name with `/`, spaces or `?` addresses the record it names (the CLI
+/// and the SDK address pools, deployments and limits by name).
+pub fn segment(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    for b in name.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
 /// Reads a JSON value that is present, `null` included (`Some(Value::Null)`); with
 /// `#[serde(default)]` an absent field stays `None`. A PATCH body sets a value to `null` so.
 pub fn present_value<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
     Value::deserialize(d).map(Some)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn segments_are_percent_encoded() {
+        assert_eq!(super::segment("a b/c?d-é"), "a%20b%2Fc%3Fd-%C3%A9");
+    }
 }

@@ -186,8 +186,8 @@ impl RunDeployment {
         };
         let path = format!(
             "/deployments/name/{}/{}",
-            segment(flow),
-            segment(deployment)
+            flowgate_wire::segment(flow),
+            flowgate_wire::segment(deployment)
         );
         let found: Deployment = engine.api.get("the deployment", &path).await?;
         let body = DeploymentFlowRunCreate {
@@ -205,17 +205,4 @@ impl RunDeployment {
             .await?;
         Ok(FlowRun::named(run, flow))
     }
-}
-
-/// A name as one URL path segment (percent-encoded beyond the unreserved characters).
-fn segment(name: &str) -> String {
-    let mut out = String::with_capacity(name.len());
-    for b in name.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }

@@ -240,3 +240,55 @@ async fn async_code_emits_and_applies() {
     .unwrap();
     assert_eq!(found["firings"][0]["state"], "Triggered");
 }
+
+#[test]
+fn targets_given_by_name_are_looked_up_when_applied() {
+    let h = harness();
+    let pool_id = pool(&h, "etl pool");
+    let queue = h.post("/work_pools/etl%20pool/queues/", json!({"name": "urgent"}));
+    let flow = h.post("/flows/", json!({"name": "load"}));
+    let deployment = h.post(
+        "/deployments/",
+        json!({"name": "nightly", "flow_id": flow["id"], "work_pool_name": "etl pool"}),
+    );
+    let other = order_stuck(pool_id).apply().unwrap().id();
+    let id = Automation::new("by name")
+        .trigger(Trigger::event("acme.stop"))
+        .action(Action::pause_work_pool("etl pool"))
+        .action(Action::pause_work_queue("etl pool/urgent"))
+        .action(Action::run_deployment("load/nightly").parameter("full", true))
+        .on_trigger(Action::pause_automation("order stuck"))
+        .apply()
+        .unwrap()
+        .id();
+    let stored = h.get(&format!("/automations/{id}"));
+    assert_eq!(stored["actions"][0]["work_pool_id"], json!(pool_id));
+    assert_eq!(stored["actions"][1]["work_queue_id"], queue["id"]);
+    assert_eq!(stored["actions"][2]["deployment_id"], deployment["id"]);
+    assert_eq!(stored["actions"][2]["parameters"], json!({"full": true}));
+    assert_eq!(
+        stored["actions_on_trigger"][0]["automation_id"],
+        json!(other)
+    );
+
+    let unknown = |action: Action| {
+        Automation::new("unknown")
+            .trigger(Trigger::event("a"))
+            .action(action)
+            .apply()
+            .unwrap_err()
+            .to_string()
+    };
+    let bad = unknown(Action::resume_work_pool("nope"));
+    assert!(
+        bad.contains("actions[0] (resume-work-pool): there is no work pool named \"nope\""),
+        "{bad}"
+    );
+    let bad = unknown(Action::pause_work_queue("urgent"));
+    assert!(bad.contains("\"urgent\" is not pool/queue"), "{bad}");
+    let bad = unknown(Action::run_deployment("load/weekly").into());
+    assert!(
+        bad.contains("there is no deployment \"load/weekly\""),
+        "{bad}"
+    );
+}

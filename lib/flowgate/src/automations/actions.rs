@@ -6,13 +6,16 @@ use serde::Serialize;
 use serde_json::Map;
 use uuid::Uuid;
 
-/// Which deployment, work pool, work queue or automation an action acts on: one by id, or the
-/// one the triggering event is about ([`Target::FromEvent`]; for automations, the one that
-/// fired).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// Which deployment, work pool, work queue or automation an action acts on: one by id, by
+/// name, or the one the triggering event is about ([`Target::FromEvent`]; for automations, the
+/// one that fired). A `&str` is a name.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Target {
     /// This one.
     Id(Uuid),
+    /// The one with this name, looked up when the automation is applied: a work pool's name, a
+    /// deployment's `flow/deployment`, a work queue's `pool/queue`, an automation's name.
+    Named(String),
     /// The triggering event's resource (Prefect's `source: "inferred"`).
     FromEvent,
 }
@@ -23,11 +26,25 @@ impl From<Uuid> for Target {
     }
 }
 
+impl From<&str> for Target {
+    fn from(name: &str) -> Target {
+        Target::Named(name.to_owned())
+    }
+}
+
+impl From<String> for Target {
+    fn from(name: String) -> Target {
+        Target::Named(name)
+    }
+}
+
 impl Target {
-    fn wire(self) -> (Source, Option<Uuid>) {
+    /// The wire's source and id, and the name still to look up.
+    fn wire(self) -> (Source, Option<Uuid>, Option<String>) {
         match self {
-            Target::Id(id) => (Source::Selected, Some(id)),
-            Target::FromEvent => (Source::Inferred, None),
+            Target::Id(id) => (Source::Selected, Some(id), None),
+            Target::Named(name) => (Source::Selected, None, Some(name)),
+            Target::FromEvent => (Source::Inferred, None, None),
         }
     }
 }
@@ -37,6 +54,8 @@ impl Target {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Action {
     pub(crate) wire: wire::Action,
+    /// The target's name, looked up when applying.
+    pub(crate) named: Option<String>,
     /// A value given to the builder that could not be serialised: applying reports it.
     pub(crate) problem: Option<String>,
 }
@@ -45,6 +64,7 @@ impl From<wire::Action> for Action {
     fn from(wire: wire::Action) -> Action {
         Action {
             wire,
+            named: None,
             problem: None,
         }
     }
@@ -55,8 +75,11 @@ macro_rules! target_actions {
         $(
             $(#[$doc])*
             pub fn $name(target: impl Into<Target>) -> Action {
-                let (source, $field) = target.into().wire();
-                wire::Action::$variant(wire::$target { source, $field }).into()
+                let (source, $field, named) = target.into().wire();
+                Action {
+                    named,
+                    ..wire::Action::$variant(wire::$target { source, $field }).into()
+                }
             }
         )*
     };
@@ -70,8 +93,9 @@ impl Action {
 
     /// Creates a run of a deployment (see [`RunDeployment`] for parameters).
     pub fn run_deployment(deployment: impl Into<Target>) -> RunDeployment {
-        let (source, deployment_id) = deployment.into().wire();
+        let (source, deployment_id, named) = deployment.into().wire();
         RunDeployment {
+            named,
             wire: wire::RunDeployment {
                 source,
                 deployment_id,
@@ -154,6 +178,7 @@ impl Action {
 #[derive(Clone, Debug, PartialEq)]
 pub struct RunDeployment {
     wire: wire::RunDeployment,
+    named: Option<String>,
     problem: Option<String>,
 }
 
@@ -206,6 +231,7 @@ impl From<RunDeployment> for Action {
     fn from(r: RunDeployment) -> Action {
         Action {
             wire: wire::Action::RunDeployment(r.wire),
+            named: r.named,
             problem: r.problem,
         }
     }

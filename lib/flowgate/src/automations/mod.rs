@@ -39,6 +39,7 @@
 //! windows) alone; a changed one replaces it, and its trigger starts afresh.
 
 mod actions;
+mod targets;
 mod triggers;
 
 use std::sync::Arc;
@@ -224,7 +225,26 @@ impl Automation {
     }
 
     async fn apply_with(&self, engine: Arc<Engine>) -> Result<Applied, AutomationError> {
-        let body = self.create_body()?;
+        self.create_body()?;
+        let mut named = self.clone();
+        let resolved = engine
+            .run({
+                let engine = engine.clone();
+                async move {
+                    let name = named.name.clone();
+                    let lists = [
+                        ("actions", &mut named.actions),
+                        ("actions_on_trigger", &mut named.on_trigger),
+                        ("actions_on_resolve", &mut named.on_resolve),
+                    ];
+                    for (list, actions) in lists {
+                        targets::resolve(&engine, &name, list, actions).await?;
+                    }
+                    Ok::<_, AutomationError>(named)
+                }
+            })
+            .await?;
+        let body = resolved.create_body()?;
         let name = self.name.clone();
         let found: Vec<wire::Automation> = engine
             .run({
