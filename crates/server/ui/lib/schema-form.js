@@ -260,7 +260,7 @@ function field(ctx, name, rawProp, path, required, value, depth) {
   const spec = { ctx, p, id, key, path, required, depth, initial, title: String(title) };
   const control = CONTROLS[kind](spec);
   const label = h("label", { for: id }, String(title), required ? null : h("span", { class: "optional" }, " (Optional)"));
-  const hint = p.description !== undefined ? h("span", { class: "hint" }, String(p.description)) : null;
+  const hint = p.description !== undefined ? h("span", { class: "hint" }, codeSpans(p.description)) : null;
   const error = h("span", { class: "field-error", role: "alert" });
   let element;
   if (kind === "boolean") {
@@ -377,13 +377,13 @@ const CONTROLS = {
     };
   },
 
-  union({ ctx, p, id, key, path, required, initial, depth }) {
+  union({ ctx, p, id, key, path, required, initial, depth, title = "" }) {
     const { tag, branches } = p.union;
     const start = isObject(initial) ? branches.find((b) => JSON.stringify(b.value) === JSON.stringify(initial[tag])) : undefined;
     let branch = start || (required ? branches[0] : undefined);
     const select = h(
       "select",
-      { id, name: `${key}.${tag}`, class: "union-kind" },
+      { id, name: `${key}.${tag}`, class: "union-kind", "aria-label": `${title}: kind` },
       required ? null : h("option", { value: "" }, ""),
       branches.map((b, i) => h("option", { value: String(i), selected: b === branch }, b.label)),
     );
@@ -392,7 +392,7 @@ const CONTROLS = {
     let inner = null;
     const show = (values) => {
       forget(ctx, key);
-      hint.textContent = branch && branch.description ? String(branch.description) : "";
+      mount(hint, branch && branch.description ? codeSpans(branch.description) : []);
       inner = branch ? objectEditor(ctx, branch.schema, path, values, depth + 1) : null;
       mount(fields, inner ? inner.nodes : []);
     };
@@ -423,7 +423,7 @@ const CONTROLS = {
       items = values.map((value, i) => {
         const itemPath = [...path, String(i)];
         const itemKey = itemPath.join(".");
-        const spec = { ctx, id: `fg-field-${++ctx.seq}`, key: itemKey, path: itemPath, required: true, initial: value, depth: depth + 1 };
+        const spec = { ctx, id: `fg-field-${++ctx.seq}`, key: itemKey, path: itemPath, required: true, initial: value, depth: depth + 1, title: `${noun} ${i + 1}` };
         const editor = p.itemUnion ? CONTROLS.union({ ...spec, p: { union: p.itemUnion } }) : CONTROLS.object({ ...spec, p: p.items });
         const error = h("span", { class: "field-error", role: "alert" });
         const remove = () => render(current().filter((_, j) => j !== i));
@@ -502,6 +502,13 @@ const CONTROLS = {
     };
   },
 };
+
+/** A description with its `code` spans (as Rust's and Python's doc comments write them) as code. */
+function codeSpans(text) {
+  return String(text)
+    .split(/`([^`]+)`/)
+    .map((part, i) => (i % 2 ? h("code", {}, part) : part));
+}
 
 /** Forgets the fields under `key` (a union's other kind, an array's items before they are redrawn). */
 function forget(ctx, key) {
