@@ -19,6 +19,8 @@ pub(crate) struct FlowRunScope {
     pub engine: Arc<Engine>,
     pub id: Uuid,
     pub name: String,
+    /// The flow's name (unknown in a task worker running one call of a remote flow run).
+    pub flow: Option<&'static str>,
     pub runner: Arc<dyn TaskRunner>,
     pub run_count: i64,
     keys: Mutex<HashMap<&'static str, u64>>,
@@ -32,12 +34,14 @@ impl FlowRunScope {
         engine: Arc<Engine>,
         id: Uuid,
         name: String,
+        flow: Option<&'static str>,
         runner: Arc<dyn TaskRunner>,
     ) -> FlowRunScope {
         FlowRunScope {
             engine,
             id,
             name,
+            flow,
             runner,
             run_count: 1,
             keys: Mutex::new(HashMap::new()),

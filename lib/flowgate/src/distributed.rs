@@ -81,6 +81,7 @@ where
         call.engine.clone(),
         flow_run,
         "remote".to_owned(),
+        None,
         Arc::new(SequentialTaskRunner),
     );
     let frame = Frame {

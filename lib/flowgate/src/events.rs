@@ -1,8 +1,10 @@
 //! Custom events: `emit_event("acme.order.shipped", "acme.order.42", json!({"items": 3}))`.
 //! Automations match them by name and resource labels.
 //!
-//! An event emitted inside a flow or task run names that run as a related resource (role
-//! `flow-run`, `task-run`), so an automation can `match_related` on it. Emitting waits until the
+//! An event emitted inside a flow or task run names that run, its flow and its task run as
+//! related resources (roles `flow-run`, `flow`, `task-run`, each with its
+//! `prefect.resource.name`), as Prefect's own events do, so an automation can `match_related`
+//! on them (`{"prefect.resource.role": "flow", "prefect.resource.name": "etl"}`). Emitting waits until the
 //! server has stored the event (`POST /events/`), so a refusal comes back as a value: the
 //! websocket the SDK reports task runs through only logs a refused frame.
 
@@ -85,7 +87,7 @@ pub fn emit_event(
 ) -> Result<Uuid, EmitError> {
     let event = build(name, resource.into(), payload)?;
     let engine = Engine::current()?;
-    crate::block::block_on(send(engine, event))
+    crate::block::block_on(send(engine, event, current_flow()))
 }
 
 /// [`emit_event`] for async code.
@@ -96,10 +98,26 @@ pub async fn emit_event_async(
 ) -> Result<Uuid, EmitError> {
     let event = build(name, resource.into(), payload)?;
     let engine = Engine::current()?;
-    send(engine, event).await
+    send(engine, event, current_flow()).await
 }
 
-/// The wire event, with the current run as related resources.
+/// `{"prefect.resource.id": "prefect.<role>.<id>", "prefect.resource.role": role,
+/// "prefect.resource.name": name}`.
+fn related_resource(role: &str, id: Uuid, name: &str) -> Map<String, Value> {
+    let mut labels = Map::new();
+    let mut put = |k: &str, v: String| labels.insert(k.to_owned(), Value::String(v));
+    put("prefect.resource.id", format!("prefect.{role}.{id}"));
+    put("prefect.resource.role", role.to_owned());
+    put("prefect.resource.name", name.to_owned());
+    labels
+}
+
+/// The flow of the run the calling code is in, by name (its id is looked up when sending).
+fn current_flow() -> Option<&'static str> {
+    crate::context::current().and_then(|f| f.flow.flow)
+}
+
+/// The wire event, with the current flow run and task run as related resources.
 fn build(name: &str, resource: Resource, payload: impl Serialize) -> Result<Event, EmitError> {
     let invalid = |message: String| EmitError::Invalid {
         event: name.to_owned(),
@@ -121,25 +139,18 @@ fn build(name: &str, resource: Resource, payload: impl Serialize) -> Result<Even
         }
         Err(e) => return Err(invalid(format!("the payload cannot be serialised: {e}"))),
     };
-    let related = [
-        ("flow-run", crate::current_flow_run_id()),
-        ("task-run", crate::current_task_run_id()),
-    ]
-    .into_iter()
-    .filter_map(|(role, id)| {
-        let id = id?;
-        let mut labels = Map::new();
-        labels.insert(
-            "prefect.resource.id".to_owned(),
-            Value::String(format!("prefect.{role}.{id}")),
-        );
-        labels.insert(
-            "prefect.resource.role".to_owned(),
-            Value::String(role.to_owned()),
-        );
-        Some(labels)
-    })
-    .collect();
+    let frame = crate::context::current();
+    let mut related = Vec::new();
+    if let Some(frame) = &frame {
+        related.push(related_resource(
+            "flow-run",
+            frame.flow.id,
+            &frame.flow.name,
+        ));
+        if let Some(task) = &frame.task {
+            related.push(related_resource("task-run", task.id, &task.name));
+        }
+    }
     Ok(Event {
         id: Uuid::now_v7(),
         occurred: Micros::from_timestamp(jiff::Timestamp::now()),
@@ -152,12 +163,23 @@ fn build(name: &str, resource: Resource, payload: impl Serialize) -> Result<Even
     })
 }
 
-async fn send(engine: Arc<Engine>, event: Event) -> Result<Uuid, EmitError> {
+/// Sends `event`, with `flow` (the current run's flow) as a related resource.
+async fn send(
+    engine: Arc<Engine>,
+    mut event: Event,
+    flow: Option<&'static str>,
+) -> Result<Uuid, EmitError> {
     let id = event.id;
     engine
         .run({
             let engine = engine.clone();
             async move {
+                if let Some(flow) = flow {
+                    let flow_id = engine.flow_id(flow).await?;
+                    event
+                        .related
+                        .insert(1, related_resource("flow", flow_id, flow));
+                }
                 let _: Value = engine
                     .api
                     .post("emitting an event", "/events/", &[event])

@@ -37,8 +37,11 @@ fn order_stuck(pool_id: Uuid) -> Automation {
         .trigger(
             Trigger::compound([
                 Trigger::event("acme.order.paid").matching("prefect.resource.id", "acme.order.*"),
+                // Refused by the `ship` flow: the SDK names the flow as a related resource.
                 Trigger::event("acme.order.refused")
-                    .matching("prefect.resource.id", "acme.order.*"),
+                    .matching("prefect.resource.id", "acme.order.*")
+                    .matching_related("prefect.resource.role", "flow")
+                    .matching_related("prefect.resource.name", "ship"),
             ])
             .within(Duration::from_secs(60)),
         )
@@ -73,7 +76,7 @@ fn events_emitted_in_code_fire_an_automation_defined_in_code() {
     assert!(!paused(&h, "etl"), "one part of the compound is not enough");
     let refused = ship(7);
 
-    // The event emitted in the flow names its run as a related resource, with its labels.
+    // The event emitted in the flow names its run and its flow as related resources.
     let found = h.post(
         "/events/filter",
         json!({"filter": {"id": {"id": [refused]}}}),
@@ -85,7 +88,12 @@ fn events_emitted_in_code_fire_an_automation_defined_in_code() {
     assert_eq!(
         event["related"][0],
         json!({"prefect.resource.id": format!("prefect.flow-run.{}", run.id),
-               "prefect.resource.role": "flow-run"})
+               "prefect.resource.role": "flow-run", "prefect.resource.name": run.name})
+    );
+    assert_eq!(
+        event["related"][1],
+        json!({"prefect.resource.id": format!("prefect.flow.{}", h.get("/flows/name/ship")["id"].as_str().unwrap()),
+               "prefect.resource.role": "flow", "prefect.resource.name": "ship"})
     );
 
     eventually("the compound pauses the pool", || {

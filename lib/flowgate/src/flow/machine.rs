@@ -261,7 +261,7 @@ impl FlowMachine {
                 }
             })
             .await?;
-        let scope = Arc::new(FlowRunScope::new(engine, id, name, runner));
+        let scope = Arc::new(FlowRunScope::new(engine, id, name, Some(meta.name), runner));
         let machine = FlowMachine {
             meta,
             _active: ActiveFlow::register(&scope),
