@@ -5,8 +5,9 @@
 //! event sent over the API it fires, and its page shows the trigger's state and the firing with
 //! its action's outcome; the event feed shows the event (its JSON as text), filtered in the URL,
 //! and new events arrive live; the dashboard lists the pool and the firing. Also: a sequence's
-//! matched part and a metric's value on their pages, editing and deleting from the page, and the
-//! feed's pages as links with the filter in the address.
+//! matched part and a metric's value on their pages, editing and deleting from the page, a
+//! compound built from its parts in the form (a part's refusal beside that part's field), and
+//! the feed's pages as links with the filter in the address.
 
 use flowgate::testing::harness;
 use serde_json::{Value, json};
@@ -443,5 +444,73 @@ fn the_event_feed_pages_by_links_and_keeps_its_filters_in_the_url() {
     b.wait_for(
         "the first page",
         "return document.querySelectorAll('tr.event-row').length === 50",
+    );
+}
+
+#[test]
+fn a_compound_trigger_is_built_from_its_parts_in_the_form() {
+    let Some(b) = Browser::start() else { return };
+    let h = harness();
+    let ui = h.api_url().trim_end_matches("/api").to_owned();
+    b.open(&format!("{ui}/automations/create"));
+    b.wait_for(
+        "the form",
+        "return !!document.querySelector('[name=\"trigger.type\"]')",
+    );
+    choose(&b, "[name=\"trigger.type\"]", "Compound");
+    b.type_into("[name=\"trigger.require\"]", "all");
+    b.type_into("[name=\"trigger.within\"]", "60");
+    for (i, name) in ["a.one", "a.two"].iter().enumerate() {
+        b.click("[data-add=\"trigger.triggers\"]");
+        let part = format!("[data-field=\"trigger.triggers.{i}.expect\"]");
+        b.click(&format!("{part} .list-editor > button"));
+        b.type_into(&format!("{part} input"), name);
+    }
+    // A part's bad threshold: the refusal lands beside that part's field.
+    b.type_into("[name=\"trigger.triggers.1.threshold\"]", "0");
+    b.wait_for(
+        "the phrase",
+        "return document.getElementById('trigger-preview').textContent.includes('all of 2 triggers, any order within 1m')",
+    );
+    b.click("#step-actions");
+    b.click("[data-add=actions]");
+    b.click("#step-details");
+    b.type_into("[name=name]", "both parts");
+    b.click("#automation-save");
+    b.wait_for(
+        "the refusal beside the part",
+        "return (document.querySelector('[data-field=\"trigger.triggers.1.threshold\"] .field-error') || {}).textContent?.includes('between 1 and')",
+    );
+    assert_eq!(
+        b.js("return document.getElementById('step-trigger').classList.contains('has-error')"),
+        true
+    );
+    b.screenshot("automations-12-compound-refused");
+    b.type_into("[name=\"trigger.triggers.1.threshold\"]", "2");
+    b.click("#step-details");
+    b.click("#automation-save");
+    b.wait_for(
+        "the automation's page",
+        "return location.pathname.startsWith('/automations/automation/')",
+    );
+    let id = b.js("return location.pathname.split('/').pop()");
+    let saved = h.get(&format!("/automations/{}", id.as_str().unwrap()));
+    let t = &saved["trigger"];
+    assert_eq!(
+        (t["type"].clone(), t["require"].clone(), t["within"].clone()),
+        (json!("compound"), json!("all"), json!(60.0))
+    );
+    assert_eq!(t["triggers"][0]["expect"], json!(["a.one"]));
+    assert_eq!(
+        (
+            t["triggers"][1]["expect"].clone(),
+            t["triggers"][1]["threshold"].clone()
+        ),
+        (json!(["a.two"]), json!(2))
+    );
+    assert_eq!(saved["actions"], json!([{"type": "do-nothing"}]));
+    b.wait_for(
+        "both parts waiting",
+        "return document.querySelectorAll('#trigger-state .part.waiting').length === 2",
     );
 }
