@@ -99,8 +99,11 @@ pub fn plan_resume(
     }
 }
 
-/// The `Running` state a run resumes into from the pause `paused` (the state a resume was
-/// planned against), or why it cannot: another resume won, or the run paused again since.
+/// The state a run resumes into from the pause `paused` (the state a resume was planned
+/// against), or why it cannot: another resume won, or the run paused again since. A run that
+/// waited in its process resumes Running; a suspended one (`pause_reschedule`: its process
+/// exited) is Scheduled again, named `Resuming` and due now, for a worker or a serving program
+/// to run it again.
 pub fn resume_state(
     current: Option<&State>,
     paused: Uuid,
@@ -109,6 +112,14 @@ pub fn resume_state(
 ) -> Result<State, String> {
     match current {
         Some(s) if s.state_type == StateType::Paused && s.id == paused => {
+            if s.details.get("pause_reschedule") == Some(&Value::Bool(true)) {
+                let mut scheduled = State::new(new_id, StateType::Scheduled, now);
+                scheduled.name = "Resuming".to_owned();
+                scheduled
+                    .details
+                    .insert("scheduled_time".to_owned(), now.to_string().into());
+                return Ok(scheduled);
+            }
             Ok(State::new(new_id, StateType::Running, now))
         }
         Some(s) if s.state_type == StateType::Paused => Err(
@@ -232,6 +243,27 @@ mod tests {
         assert_eq!(k.description.as_deref(), Some("paused-1-description"));
         let without = plan_resume(Some(&paused(Some(keys()))), false).unwrap_err();
         assert!(matches!(without, ResumeRefusal::Rejected(ref r) if r.contains("run_input")));
+    }
+
+    #[test]
+    fn a_suspended_run_resumes_scheduled_for_a_worker_and_a_waiting_one_running() {
+        let mut suspended = paused(Some(keys()));
+        suspended
+            .details
+            .insert("pause_reschedule".into(), Value::Bool(true));
+        let now = Micros(5_000_000);
+        let next = resume_state(Some(&suspended), suspended.id, Uuid::from_u128(2), now).unwrap();
+        assert_eq!(
+            (next.state_type, next.name.as_str()),
+            (StateType::Scheduled, "Resuming")
+        );
+        assert_eq!(
+            next.detail_str("scheduled_time"),
+            Some(now.to_string().as_str())
+        );
+        let waiting = paused(None);
+        let next = resume_state(Some(&waiting), waiting.id, Uuid::from_u128(2), now).unwrap();
+        assert_eq!(next.state_type, StateType::Running);
     }
 
     #[test]

@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex, Weak};
 use uuid::Uuid;
 
 use crate::engine::Engine;
+use crate::flow::EarlierResults;
 use crate::future::Completion;
 use crate::runner::TaskRunner;
 
@@ -27,6 +28,8 @@ pub(crate) struct FlowRunScope {
     outstanding: Mutex<Vec<Arc<dyn Completion>>>,
     /// Tasks already warned about for running outside this run's context.
     warned: Mutex<HashSet<&'static str>>,
+    /// Results of task runs an earlier process completed for this run (when it was taken over).
+    pub earlier: EarlierResults,
 }
 
 impl FlowRunScope {
@@ -47,7 +50,14 @@ impl FlowRunScope {
             keys: Mutex::new(HashMap::new()),
             outstanding: Mutex::new(Vec::new()),
             warned: Mutex::new(HashSet::new()),
+            earlier: EarlierResults::default(),
         }
+    }
+
+    /// The scope of a run taken over from an earlier process, with that process's results.
+    pub fn with_earlier(mut self, earlier: EarlierResults) -> FlowRunScope {
+        self.earlier = earlier;
+        self
     }
 
     /// The next dynamic key for a call of the task `task_key` in this flow run.

@@ -73,7 +73,7 @@ pub fn run_remote<A, V, E>(
 ) -> Result<Value, String>
 where
     A: Attempts<Output = Result<V, E>>,
-    V: Serialize,
+    V: Serialize + DeserializeOwned,
     E: ErrorValue,
 {
     let flow_run = call.flow_run_id.unwrap_or_else(Uuid::nil);

@@ -197,6 +197,10 @@ pub enum FlowError<T = ()> {
     },
     /// The call could not start: a parameter cannot be recorded, or the task runner is invalid.
     Invalid(String),
+    /// The flow suspended itself (`suspend_flow_run`): the run waits, Suspended, to be resumed,
+    /// and this process has nothing more to do for it; a worker (or a serving program) runs
+    /// it again once resumed.
+    Suspended,
 }
 
 impl<T> FlowError<T> {
@@ -227,6 +231,7 @@ impl<T> FlowError<T> {
                 cause,
             },
             FlowError::Invalid(m) => FlowError::Invalid(m),
+            FlowError::Suspended => FlowError::Suspended,
         }
     }
 }
@@ -244,6 +249,9 @@ impl<T> fmt::Display for FlowError<T> {
                 "the flow finished, but its final state could not be recorded: {cause}"
             ),
             FlowError::Invalid(m) => write!(f, "the flow could not start: {m}"),
+            FlowError::Suspended => f.write_str(
+                "the flow run was suspended: it runs again when resumed, and this process is done with it",
+            ),
         }
     }
 }
@@ -262,6 +270,7 @@ impl<T> fmt::Debug for FlowError<T> {
                 .field("cause", cause)
                 .finish(),
             FlowError::Invalid(m) => f.debug_tuple("Invalid").field(m).finish(),
+            FlowError::Suspended => f.write_str("Suspended"),
         }
     }
 }

@@ -46,6 +46,11 @@
 //! - [`concurrency`] holds slots of a global concurrency limit while its guard lives,
 //!   [`rate_limit`] spaces calls out by a limit's decay; a task's tags take their tag limits'
 //!   slots while it runs.
+//! - `my_flow::deployment("name")` deploys a flow (work pool, schedules, defaults; its parameter
+//!   schema from the argument types); [`Deployments::main`] deploys, or runs the run a worker
+//!   started the program for; [`Deployments::serve`] runs the deployments' runs in the program;
+//!   [`run_deployment`] asks for a run and may wait for it; [`suspend_flow_run_for`] waits for
+//!   input with no process held.
 //! - `testing::harness()` isolates tests on a temporary database and answers typed queries.
 
 mod api;
@@ -91,7 +96,10 @@ pub use flowgate_wire::StateType;
 pub use future::{AsCompleted, Input, TaskFuture, TaskFutureAwait, as_completed, wait};
 pub use logging::{RunLogger, logger};
 pub use outcome::{ErrorValue, Fallible};
-pub use pause::{Pause, PauseError, RunInput, pause_flow_run, pause_flow_run_for};
+pub use pause::{
+    Pause, PauseError, RunInput, pause_flow_run, pause_flow_run_for, suspend_flow_run,
+    suspend_flow_run_for,
+};
 pub use records::{FlowRun, LogLine, Run, TaskRun};
 pub use run_deployment::{RunDeployment, RunDeploymentError, run_deployment};
 pub use runner::{

@@ -57,6 +57,17 @@ pub enum PauseError {
     /// `pause_flow_run` was called outside a flow.
     #[error("pause_flow_run must be called inside a flow")]
     NotInFlow,
+    /// `suspend_flow_run` was called in a task: only the flow's own body can end its process.
+    #[error(
+        "suspend_flow_run must be called in the flow's body, not in a task; return from the task and suspend after it"
+    )]
+    InTask,
+    /// `suspend_flow_run` was called in a run of no deployment: nothing would run it again
+    /// once resumed.
+    #[error(
+        "only a deployment's run can be suspended (nothing would run it again when resumed); deploy the flow, or use pause_flow_run, which waits in the process"
+    )]
+    NotDeployed,
     /// Nobody resumed the run before its timeout.
     #[error("nobody resumed the flow run within {0:?}")]
     TimedOut(Duration),
@@ -114,22 +125,96 @@ impl<T> Pause<T> {
     }
 }
 
+/// How a pause waits: in the process, or with the process gone.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Hold {
+    /// The flow waits in its process (`pause_flow_run`).
+    InProcess,
+    /// The run is Suspended and the process ends (`suspend_flow_run`).
+    Suspend,
+}
+
+/// How a pause ended for this process.
+enum Ended {
+    /// The run was resumed (now, or before this process took the run over).
+    Resumed,
+    /// The run is Suspended: the process has nothing more to do for it.
+    Suspended,
+}
+
+/// The panic payload that unwinds a suspended flow's body to its run's driver, which ends the
+/// call with [`crate::FlowError::Suspended`] instead of a final state.
+pub(crate) struct Suspension;
+
+/// Unwinds the flow's body: the run is Suspended.
+fn unwind_suspended() -> ! {
+    std::panic::resume_unwind(Box::new(Suspension))
+}
+
+/// Whether a caught panic is a suspension unwinding the body.
+pub(crate) fn is_suspension(payload: &(dyn std::any::Any + Send)) -> bool {
+    payload.is::<Suspension>()
+}
+
 /// Pauses the current flow run until someone resumes it (no input).
 pub fn pause_flow_run(timeout: Duration) -> Result<(), PauseError> {
-    let frame = context::current().ok_or(PauseError::NotInFlow)?;
+    hold_without_input(Hold::InProcess, timeout)
+}
+
+/// Suspends the current flow run until someone resumes it (no input), without holding a
+/// process: the run is Suspended, the flow's body ends here (tasks it submitted are waited
+/// for) and the call of the flow returns [`crate::FlowError::Suspended`] (`Deployments::main`
+/// exits 0; a plain top-level call exits the process). Once resumed, the run is Scheduled
+/// again and a worker (or a serving program) runs the flow again from the start: the tasks
+/// that completed before are not run again (their recorded results are used), and this call
+/// returns at once. Only a deployment's run can be suspended, from the flow's own body.
+pub fn suspend_flow_run(timeout: Duration) -> Result<(), PauseError> {
+    hold_without_input(Hold::Suspend, timeout)
+}
+
+fn hold_without_input(hold: Hold, timeout: Duration) -> Result<(), PauseError> {
+    let frame = held_frame(hold)?;
     let engine = frame.flow.engine.clone();
     let key = frame.flow.next_key("__flowgate_pause") + 1;
     let run = frame.flow.id;
-    logging::for_frame(&frame)
-        .info("Pausing flow, execution will continue when this flow run is resumed.");
-    engine.block_on(wait_for_resume(engine.clone(), run, key, timeout, None))?;
-    logging::for_frame(&frame).info("Resuming flow run execution!");
+    let log = logging::for_frame(&frame);
+    let waiting = wait_for_resume(engine.clone(), run, key, timeout, None, hold, log);
+    let ended = engine.block_on(waiting)?;
+    continue_or_unwind(&frame, ended);
     Ok(())
+}
+
+/// The frame a pause holds: a flow's; for a suspension, its own body's.
+fn held_frame(hold: Hold) -> Result<Frame, PauseError> {
+    let frame = context::current().ok_or(PauseError::NotInFlow)?;
+    if hold == Hold::Suspend && frame.task.is_some() {
+        return Err(PauseError::InTask);
+    }
+    Ok(frame)
+}
+
+/// After a pause: continue, or unwind the body of a suspended run.
+fn continue_or_unwind(frame: &Frame, ended: Ended) {
+    match ended {
+        Ended::Resumed => logging::for_frame(frame).info("Resuming flow run execution!"),
+        Ended::Suspended => unwind_suspended(),
+    }
 }
 
 /// Pauses the current flow run until someone resumes it with a valid `T`, and returns it.
 pub fn pause_flow_run_for<T: RunInput>(pause: Pause<T>) -> Result<T, PauseError> {
-    let frame = context::current().ok_or(PauseError::NotInFlow)?;
+    hold_for(Hold::InProcess, pause)
+}
+
+/// Suspends the current flow run until someone resumes it with a valid `T`, without holding a
+/// process (see [`suspend_flow_run`]): when the flow runs again after the resume, this call
+/// returns the input at once. A flow can wait days for a person at no cost.
+pub fn suspend_flow_run_for<T: RunInput>(pause: Pause<T>) -> Result<T, PauseError> {
+    hold_for(Hold::Suspend, pause)
+}
+
+fn hold_for<T: RunInput>(hold: Hold, pause: Pause<T>) -> Result<T, PauseError> {
+    let frame = held_frame(hold)?;
     let mut schema = serde_json::to_value(schemars::schema_for!(T)).unwrap_or(Value::Null);
     if let Some(initial) = pause
         .initial
@@ -145,7 +230,7 @@ pub fn pause_flow_run_for<T: RunInput>(pause: Pause<T>) -> Result<T, PauseError>
             (Some(r), None) => Some(format!("**Invalid input:** {r}")),
             (None, d) => d.clone(),
         };
-        let value = pause_once(&frame, &schema, description, pause.timeout)?;
+        let value = pause_once(&frame, &schema, description, pause.timeout, hold)?;
         let input: T =
             serde_json::from_value(value).map_err(|e| PauseError::BadInput(e.to_string()))?;
         match input.validate() {
@@ -179,29 +264,39 @@ fn pause_once(
     schema: &Value,
     description: Option<String>,
     timeout: Duration,
+    hold: Hold,
 ) -> Result<Value, PauseError> {
     let engine = frame.flow.engine.clone();
     let key = frame.flow.next_key("__flowgate_pause") + 1;
     let run = frame.flow.id;
     let keyset = keyset(key);
-    logging::for_frame(frame)
-        .info("Pausing flow, execution will continue when this flow run is resumed.");
     let (schema, keys) = (schema.clone(), keyset.clone());
     let waiting = engine.clone();
-    let value = engine.block_on(async move {
-        wait_for_resume(
+    let log = logging::for_frame(frame);
+    let ended = engine.block_on(async move {
+        let ended = wait_for_resume(
             waiting.clone(),
             run,
             key,
             timeout,
             Some((keys, schema, description)),
+            hold,
+            log,
         )
         .await?;
+        if let Ended::Suspended = ended {
+            return Ok(None);
+        }
         let path = format!("/flow_runs/{run}/input/{}", keyset.response);
-        Ok::<Value, PauseError>(waiting.api.get("the resume input", &path).await?)
+        Ok::<_, PauseError>(Some(waiting.api.get("the resume input", &path).await?))
     })?;
-    logging::for_frame(frame).info("Resuming flow run execution!");
-    Ok(value)
+    match ended {
+        Some(value) => {
+            continue_or_unwind(frame, Ended::Resumed);
+            Ok(value)
+        }
+        None => unwind_suspended(),
+    }
 }
 
 /// The input keys of the `n`-th pause of a run (Prefect's naming).
@@ -213,14 +308,38 @@ fn keyset(n: u64) -> RunInputKeyset {
     }
 }
 
-/// Pauses `run` and waits until it leaves Paused: `Ok` when Running again.
+/// Pauses `run` at its `key`-th pause and, in the process, waits until it leaves Paused: `Ok`
+/// when Running again. A suspension returns once the run is Suspended. A run that already
+/// passed this pause (it was resumed from it before this process took the run over: the key
+/// is among its `pause_keys`) does not pause again.
 async fn wait_for_resume(
     engine: std::sync::Arc<Engine>,
     run: Uuid,
     key: u64,
     timeout: Duration,
     input: Option<(RunInputKeyset, Value, Option<String>)>,
-) -> Result<(), PauseError> {
+    hold: Hold,
+    log: logging::RunLogger,
+) -> Result<Ended, PauseError> {
+    let current: FlowRun = engine
+        .api
+        .get("the run to pause", &format!("/flow_runs/{run}"))
+        .await?;
+    let passed = current.empirical_policy["pause_keys"]
+        .as_array()
+        .is_some_and(|keys| keys.iter().any(|k| k.as_str() == Some(&key.to_string())));
+    if passed {
+        return Ok(Ended::Resumed);
+    }
+    if hold == Hold::Suspend && current.deployment_id.is_none() {
+        return Err(PauseError::NotDeployed);
+    }
+    log.info(match hold {
+        Hold::InProcess => "Pausing flow, execution will continue when this flow run is resumed.",
+        Hold::Suspend => {
+            "Suspending flow run: this process ends, and the run runs again when it is resumed."
+        }
+    });
     let since = jiff::Timestamp::now();
     let deadline = since
         + jiff::SignedDuration::try_from(timeout).unwrap_or(jiff::SignedDuration::from_hours(1));
@@ -230,16 +349,21 @@ async fn wait_for_resume(
         "pause_timeout".to_owned(),
         json!(Micros::from_timestamp(deadline)),
     );
-    details.insert("pause_reschedule".to_owned(), json!(false));
+    details.insert("pause_reschedule".to_owned(), json!(hold == Hold::Suspend));
     if let Some((keys, _, _)) = &input {
         details.insert("run_input_keyset".to_owned(), json!(keys));
     }
     // Subscribe first, so a resume right after the pause is not missed; a subscription that
     // cannot be made in time only costs the push (the run is re-read every 5 s regardless).
-    let mut events = tokio::time::timeout(Duration::from_secs(5), subscribe(&engine, run, since))
-        .await
-        .ok()
-        .flatten();
+    let mut events = match hold {
+        Hold::InProcess => {
+            tokio::time::timeout(Duration::from_secs(5), subscribe(&engine, run, since))
+                .await
+                .ok()
+                .flatten()
+        }
+        Hold::Suspend => None,
+    };
     // The input's schema and description are stored before the run pauses, so whoever sees
     // the run paused can read what it waits for (and the server can refuse a resume whose
     // schema is missing).
@@ -266,7 +390,13 @@ async fn wait_for_resume(
         .set_flow_run_state(
             run,
             StateCreate {
-                name: Some("Paused".to_owned()),
+                name: Some(
+                    match hold {
+                        Hold::InProcess => "Paused",
+                        Hold::Suspend => "Suspended",
+                    }
+                    .to_owned(),
+                ),
                 state_details: Some(details),
                 ..StateCreate::new(StateType::Paused)
             },
@@ -277,6 +407,9 @@ async fn wait_for_resume(
         Answer::Rejected { reason, .. } | Answer::Aborted { reason, .. } => {
             return Err(PauseError::Ended(reason));
         }
+    }
+    if hold == Hold::Suspend {
+        return Ok(Ended::Suspended);
     }
     loop {
         // Wake on the next event for this run, or re-read the run at least every 5 s.
@@ -300,7 +433,7 @@ async fn wait_for_resume(
                     return Err(PauseError::TimedOut(timeout));
                 }
             }
-            Some(StateType::Running) => return Ok(()),
+            Some(StateType::Running) => return Ok(Ended::Resumed),
             Some(other) => {
                 let message = state
                     .state

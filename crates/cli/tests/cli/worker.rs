@@ -54,7 +54,7 @@ fn flow_program() -> String {
 
 impl Server {
     /// The run `id` as the API reads it.
-    fn read_run(&self, id: &str) -> Value {
+    pub(crate) fn read_run(&self, id: &str) -> Value {
         let (status, run) = self.api.get(&format!("/flow_runs/{id}"));
         assert_eq!(status, 200, "{run}");
         run
@@ -62,7 +62,12 @@ impl Server {
 
     /// Waits until `check` holds for the run, failing after a minute.
     #[track_caller]
-    fn wait_for_run(&self, id: &str, what: &str, check: impl Fn(&Value) -> bool) -> Value {
+    pub(crate) fn wait_for_run(
+        &self,
+        id: &str,
+        what: &str,
+        check: impl Fn(&Value) -> bool,
+    ) -> Value {
         let found = self.api.eventually(Duration::from_secs(60), |_| {
             let run = self.read_run(id);
             check(&run).then_some(run)
@@ -93,7 +98,7 @@ impl Server {
         self.ask_for_with(deployment, &[])
     }
 
-    fn ask_for_with(&self, deployment: &str, params: &[&str]) -> String {
+    pub(crate) fn ask_for_with(&self, deployment: &str, params: &[&str]) -> String {
         let mut args = vec!["deployment", "run", deployment, "--json"];
         for p in params {
             args.extend(["-p", p]);

@@ -102,7 +102,7 @@ impl Deployments {
     pub fn main(self) -> ExitCode {
         if let Some(ran) = self.run_worker_run() {
             return match ran {
-                Ok(()) => ExitCode::SUCCESS,
+                Ok(()) | Err(FlowError::Suspended) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("{e}");
                     ExitCode::FAILURE

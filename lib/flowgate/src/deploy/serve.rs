@@ -87,8 +87,11 @@ impl Deployments {
                 let (set, engine) = (self.clone(), engine.clone());
                 std::thread::spawn(move || {
                     let _slot = slot;
-                    if let Err(e) = set.run_handed_out(&engine, run.id) {
-                        tracing::warn!(target: "flowgate", "served run {}: {e}", run.name);
+                    match set.run_handed_out(&engine, run.id) {
+                        Ok(()) | Err(crate::FlowError::Suspended) => {}
+                        Err(e) => {
+                            tracing::warn!(target: "flowgate", "served run {}: {e}", run.name)
+                        }
                     }
                 });
             }

@@ -24,6 +24,7 @@ use crate::attempt::{Attempted, Begin, Finished, Machine, Step};
 use crate::context::{ActiveFlow, FlowRunScope, Frame};
 use crate::engine::Engine;
 use crate::error::{ApiError, FlowError};
+use crate::flow::EarlierResults;
 use crate::logging;
 use crate::outcome::{ErrorValue, result_reference, to_json};
 use crate::runner::TaskRunner;
@@ -138,7 +139,7 @@ fn worker_run_id() -> Option<Uuid> {
 async fn worker_run(
     engine: &Arc<Engine>,
     meta: &'static FlowMeta,
-) -> Result<Option<(Uuid, String)>, NotStarted> {
+) -> Result<Option<Opened>, NotStarted> {
     let Some(id) = worker_run_id() else {
         return Ok(None);
     };
@@ -164,9 +165,13 @@ async fn read_run(engine: &Engine, id: Uuid) -> Result<FlowRun, NotStarted> {
         .map_err(NotStarted::Failed)
 }
 
+/// A run this process reports into: its id, its name, and what earlier processes did for it.
+type Opened = (Uuid, String, EarlierResults);
+
 /// Takes over an existing run: a worker moves it to Running before starting the process; a run
-/// still Scheduled (served) or Pending is moved here.
-async fn adopt(engine: &Arc<Engine>, run: FlowRun) -> Result<(Uuid, String), NotStarted> {
+/// still Scheduled (served) or Pending is moved here. The results of the task runs earlier
+/// processes completed for it are read, so those tasks are not run again.
+async fn adopt(engine: &Arc<Engine>, run: FlowRun) -> Result<Opened, NotStarted> {
     if run.state_type == Some(StateType::Scheduled) {
         let answer = engine
             .api
@@ -185,7 +190,10 @@ async fn adopt(engine: &Arc<Engine>, run: FlowRun) -> Result<(Uuid, String), Not
         )
         .await?;
     }
-    Ok((run.id, run.name))
+    let earlier = EarlierResults::load(engine, run.id)
+        .await
+        .map_err(NotStarted::Failed)?;
+    Ok((run.id, run.name, earlier))
 }
 
 /// Why a run could not be (re)started.
@@ -241,7 +249,7 @@ impl FlowMachine {
             Some(_) => None,
         };
         // One hop to the engine's runtime for both requests.
-        let (id, name) = engine
+        let (id, name, earlier) = engine
             .run({
                 let engine = engine.clone();
                 async move {
@@ -257,11 +265,13 @@ impl FlowMachine {
                         .await
                         .map_err(NotStarted::Failed)?;
                     start_running(engine, id, "moving the run to Running").await?;
-                    Ok::<_, NotStarted>((id, name))
+                    Ok::<_, NotStarted>((id, name, EarlierResults::default()))
                 }
             })
             .await?;
-        let scope = Arc::new(FlowRunScope::new(engine, id, name, Some(meta.name), runner));
+        let scope = Arc::new(
+            FlowRunScope::new(engine, id, name, Some(meta.name), runner).with_earlier(earlier),
+        );
         let machine = FlowMachine {
             meta,
             _active: ActiveFlow::register(&scope),
@@ -375,6 +385,24 @@ impl FlowMachine {
     }
 }
 
+impl FlowMachine {
+    /// The body unwound from `suspend_flow_run`: the run stays Suspended (no final state); its
+    /// events and logs are flushed before the call returns, since the process may end next.
+    async fn suspended<V, E>(&self) -> Finished<V, E, FlowError<V>> {
+        self.log().info(
+            "Flow run suspended; it runs again from the start when resumed, using the results \
+             of the tasks completed so far",
+        );
+        let engine = self.scope.engine.clone();
+        let _ = self
+            .scope
+            .engine
+            .run(async move { engine.events.flush().await })
+            .await;
+        Finished::Error(FlowError::Suspended)
+    }
+}
+
 /// How long until the retry the server scheduled.
 fn retry_delay(state: &State) -> Duration {
     state
@@ -448,6 +476,11 @@ impl<V: Serialize, E: ErrorValue> Machine<Result<V, E>> for FlowMachine {
 
     async fn settle(&mut self, attempted: Attempted<Result<V, E>>) -> Step<Self::Done> {
         self.wait_outstanding().await;
+        if let Attempted::Panicked(p) = &attempted
+            && crate::pause::is_suspension(p.payload.as_ref())
+        {
+            return Step::Done(self.suspended().await);
+        }
         let (verdict, unserialisable) = verdict(&attempted);
         let last = self.attempts > self.meta.retries;
         match self.close(&verdict, last).await {

@@ -4,8 +4,10 @@
 //! plain call ([`plain`], panicking on anything but the body's own error) or
 //! `my_flow::run(...)` ([`into_result`], every failure a [`FlowError`]).
 
+mod earlier;
 mod machine;
 
+pub(crate) use earlier::EarlierResults;
 pub(crate) use machine::{WORKER_RUN_ENV, adopting};
 
 use serde::Serialize;
@@ -75,9 +77,18 @@ where
     }
 }
 
-/// What a plain call returns: the body's outcome; other failures panic, naming the flow.
+/// What a plain call returns: the body's outcome; other failures panic, naming the flow. A
+/// suspended flow ends its caller too: a subflow's suspension unwinds into its parent's body,
+/// and a top-level flow's ends the process (exit code 0: the run waits to be resumed).
 pub fn plain<V, E>(meta: &FlowMeta, finished: Finished<V, E, FlowError<V>>) -> Result<V, E> {
     match finished {
+        Finished::Error(FlowError::Suspended) if context::current().is_some() => {
+            std::panic::resume_unwind(Box::new(crate::pause::Suspension))
+        }
+        Finished::Error(FlowError::Suspended) => {
+            tracing::info!(target: "flowgate", "flow {}: suspended; this process ends", meta.name);
+            std::process::exit(0)
+        }
         Finished::Error(e) => panic!("flow {}: {e}", meta.name),
         other => other.into_plain(),
     }

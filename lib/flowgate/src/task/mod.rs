@@ -56,7 +56,7 @@ pub(crate) async fn execute<A, V, E>(
 ) -> (String, Finished<V, E, TaskError>)
 where
     A: Attempts<Output = Result<V, E>>,
-    V: Serialize,
+    V: Serialize + DeserializeOwned,
     E: ErrorValue,
 {
     let Some(frame) = frame else {
@@ -76,6 +76,9 @@ where
         };
         return (meta.name.to_owned(), finished);
     };
+    if let Some((name, value)) = earlier_result(meta, &frame, params) {
+        return (name, Finished::Value(value));
+    }
     let engine = frame.flow.engine.clone();
     let mut live = match LiveTaskRun::start(meta, id, frame, params) {
         Ok(live) => live,
@@ -94,6 +97,25 @@ where
         tracing::warn!(target: "flowgate", "task run {}: its tag slots were not given back ({e}); they free when its lease expires", live.name);
     }
     (live.name, finished)
+}
+
+/// In a flow run taken over from an earlier process (a suspended run resumed), the result that
+/// process recorded for this call (same task, same parameters), read back: the task is not run
+/// again, and the call takes its dynamic key as a run would. `None` runs the task.
+fn earlier_result<V: DeserializeOwned>(
+    meta: &'static TaskMeta,
+    frame: &Frame,
+    params: &Params,
+) -> Option<(String, V)> {
+    let parameters = params.to_json().ok()?;
+    let (name, value) = frame.flow.earlier.take(meta.key, &parameters)?;
+    let value = serde_json::from_value(value).ok()?;
+    frame.flow.next_key(meta.key);
+    crate::logging::for_frame(frame).info(format!(
+        "Task run '{name}' completed in an earlier process of this flow run; its result is \
+         used and the task is not run again"
+    ));
+    Some((name, value))
 }
 
 /// What a plain call returns: the body's outcome; other failures panic.
@@ -127,7 +149,7 @@ pub async fn call<A, V, E>(
 ) -> (String, Finished<V, E, TaskError>)
 where
     A: Attempts<Output = Result<V, E>>,
-    V: Serialize,
+    V: Serialize + DeserializeOwned,
     E: ErrorValue,
 {
     let frame = context::current();
