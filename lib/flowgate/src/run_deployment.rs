@@ -23,8 +23,10 @@ use serde::Serialize;
 use serde_json::Value;
 use uuid::Uuid;
 
+use crate::context;
 use crate::engine::Engine;
 use crate::error::ApiError;
+use crate::flow::{ParentLink, parent_task_run};
 use crate::records::FlowRun;
 
 /// Why a deployment's run could not be created or waited for.
@@ -111,32 +113,36 @@ impl RunDeployment {
 
     /// Creates the run and returns it (Scheduled), without waiting.
     pub fn create(self) -> Result<FlowRun, RunDeploymentError> {
-        let engine = Engine::current()?;
-        engine.block_on(self.create_with(engine.clone()))
+        let (engine, parent) = here()?;
+        engine.block_on(self.create_with(engine.clone(), parent))
     }
 
     /// [`RunDeployment::create`] for async code.
     pub async fn create_async(self) -> Result<FlowRun, RunDeploymentError> {
-        let engine = Engine::current()?;
-        engine.run(self.create_with(engine.clone())).await
+        let (engine, parent) = here()?;
+        engine.run(self.create_with(engine.clone(), parent)).await
     }
 
     /// Creates the run and waits until it ends (Completed, Failed, Cancelled, Crashed); a
     /// paused run is waited for too.
     pub fn wait(self) -> Result<FlowRun, RunDeploymentError> {
-        let engine = Engine::current()?;
-        engine.block_on(self.wait_with(engine.clone()))
+        let (engine, parent) = here()?;
+        engine.block_on(self.wait_with(engine.clone(), parent))
     }
 
     /// [`RunDeployment::wait`] for async code.
     pub async fn wait_async(self) -> Result<FlowRun, RunDeploymentError> {
-        let engine = Engine::current()?;
-        engine.run(self.wait_with(engine.clone())).await
+        let (engine, parent) = here()?;
+        engine.run(self.wait_with(engine.clone(), parent)).await
     }
 
-    async fn wait_with(self, engine: Arc<Engine>) -> Result<FlowRun, RunDeploymentError> {
+    async fn wait_with(
+        self,
+        engine: Arc<Engine>,
+        parent: Option<ParentLink>,
+    ) -> Result<FlowRun, RunDeploymentError> {
         let timeout = self.timeout;
-        let run = self.create_with(engine.clone()).await?;
+        let run = self.create_with(engine.clone(), parent).await?;
         let deadline = timeout.map(|t| tokio::time::Instant::now() + t);
         let mut delay = Duration::from_millis(100);
         loop {
@@ -161,7 +167,11 @@ impl RunDeployment {
         }
     }
 
-    async fn create_with(self, engine: Arc<Engine>) -> Result<FlowRun, RunDeploymentError> {
+    async fn create_with(
+        self,
+        engine: Arc<Engine>,
+        parent: Option<ParentLink>,
+    ) -> Result<FlowRun, RunDeploymentError> {
         let Some((flow, deployment)) = self.name.split_once('/') else {
             return Err(RunDeploymentError::Invalid(format!(
                 "deployment {:?}: name it as `flow/deployment` (e.g. `nightly-etl/nightly`)",
@@ -190,7 +200,12 @@ impl RunDeployment {
             flowgate_wire::segment(deployment)
         );
         let found: Deployment = engine.api.get("the deployment", &path).await?;
+        let parent_task_run_id = match parent {
+            Some(link) => Some(parent_task_run(&engine, link, &self.name).await?),
+            None => None,
+        };
         let body = DeploymentFlowRunCreate {
+            parent_task_run_id,
             parameters: Some(parameters),
             tags: (!self.tags.is_empty()).then_some(self.tags),
             name: self.run_name,
@@ -205,4 +220,17 @@ impl RunDeployment {
             .await?;
         Ok(FlowRun::named(run, flow))
     }
+}
+
+/// The engine to use and, inside a flow, the link that makes the deployment's run a child of
+/// the current flow run (a task run in it stands for the child and follows its state).
+fn here() -> Result<(Arc<Engine>, Option<ParentLink>), ApiError> {
+    Ok(match context::current() {
+        Some(f) => {
+            let key = f.flow.next_key("__flowgate_run_deployment");
+            let link = (f.flow.id, f.flow.name.clone(), key);
+            (f.flow.engine.clone(), Some(link))
+        }
+        None => (Engine::current()?, None),
+    })
 }

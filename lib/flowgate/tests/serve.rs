@@ -27,6 +27,14 @@ async fn add(a: i64, b: i64) -> Result<i64, String> {
     a.checked_add(b).ok_or_else(|| "overflow".to_owned())
 }
 
+#[flow]
+fn orchestrate() -> i64 {
+    let run = run_deployment("add/served", json!({"a": 3, "b": 4}))
+        .wait()
+        .expect("the deployment's run ends");
+    run.result::<i64>().unwrap_or_default()
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_served_program_runs_its_deployments_runs_as_those_runs() {
     let h = harness();
@@ -69,6 +77,23 @@ async fn a_served_program_runs_its_deployments_runs_as_those_runs() {
     let shouted = h.task_runs_of("shout");
     assert_eq!(shouted.len(), 1);
     assert_eq!(shouted[0].flow_run_id, Some(run.id));
+
+    // Asked for inside a flow, the deployment's run is a child of the flow's run.
+    let parent = orchestrate::run().unwrap();
+    assert_eq!(parent, 7);
+    let orchestrating = h.flow_runs_of("orchestrate").remove(0);
+    let child = h
+        .flow_runs_of("add")
+        .into_iter()
+        .find(|r| r.parent_task_run_id.is_some())
+        .expect("a child run");
+    let standing_for = h
+        .task_runs()
+        .into_iter()
+        .find(|t| Some(t.id) == child.parent_task_run_id)
+        .expect("its parent task run");
+    assert_eq!(standing_for.flow_run_id, Some(orchestrating.id));
+    assert_eq!(standing_for.state, StateType::Completed);
 
     // The server checks parameters against the schema made from the argument types.
     let refused = run_deployment("add/served", json!({"a": "two", "b": 3}))
@@ -138,4 +163,34 @@ fn run_deployment_creates_without_waiting_and_names_what_it_cannot_do() {
         .create()
         .unwrap();
     assert_eq!(once.id, twice.id);
+}
+
+#[flow]
+fn tick() -> u32 {
+    1
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_served_deployments_schedule_has_its_runs_run_by_the_program() {
+    let h = harness();
+    let serving = tokio::spawn(
+        Deployments::new()
+            .with(tick::deployment("every-second").interval(Duration::from_secs(1)))
+            .poll_interval(Duration::from_millis(100))
+            .serve_async(),
+    );
+    let mut completed = 0;
+    for _ in 0..600 {
+        completed = h
+            .flow_runs_of("tick")
+            .iter()
+            .filter(|r| r.state == StateType::Completed)
+            .count();
+        if completed >= 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(completed >= 2, "{:#?}", h.flow_runs_of("tick"));
+    serving.abort();
 }

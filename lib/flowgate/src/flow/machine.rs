@@ -51,7 +51,33 @@ enum Closed {
 type Verdict = Result<Option<Value>, String>;
 
 /// A subflow's link to its parent: the parent run, its name, and the call's dynamic key.
-type ParentLink = (Uuid, String, u64);
+pub(crate) type ParentLink = (Uuid, String, u64);
+
+/// Creates the task run that stands for a child run (a subflow's, or a deployment's run asked
+/// for inside a flow) in its parent flow run, named after `task_key`; the server has it follow
+/// the child's state. Its id is chosen here, so a resent request finds it.
+pub(crate) async fn parent_task_run(
+    engine: &Engine,
+    (parent_run, parent_name, key): ParentLink,
+    task_key: &str,
+) -> Result<Uuid, ApiError> {
+    let id = Uuid::now_v7();
+    let create = TaskRunCreate {
+        id: Some(id),
+        name: Some(format!("{task_key}-{key}")),
+        flow_run_id: Some(parent_run),
+        task_key: task_key.to_owned(),
+        dynamic_key: key.to_string(),
+        labels: Some(json!({"parent_flow_run": parent_name})),
+        state: Some(StateCreate::new(StateType::Pending)),
+        ..Default::default()
+    };
+    let _: TaskRun = engine
+        .api
+        .post("a child run's parent task run", "/task_runs/", &create)
+        .await?;
+    Ok(id)
+}
 
 /// Creates the run (and, for a subflow, its parent task run). Both requests are idempotent:
 /// the task run's id and the flow run's idempotency key are chosen here, so a request resent
@@ -64,24 +90,7 @@ async fn create_run(
 ) -> Result<(Uuid, String), ApiError> {
     let flow_id = engine.flow_id(meta.name).await?;
     let parent_task_run_id = match parent {
-        Some((parent_run, parent_name, key)) => {
-            let id = Uuid::now_v7();
-            let create = TaskRunCreate {
-                id: Some(id),
-                name: Some(format!("{}-{key}", meta.name)),
-                flow_run_id: Some(parent_run),
-                task_key: meta.name.to_owned(),
-                dynamic_key: key.to_string(),
-                labels: Some(json!({"parent_flow_run": parent_name})),
-                state: Some(StateCreate::new(StateType::Pending)),
-                ..Default::default()
-            };
-            let _: TaskRun = engine
-                .api
-                .post("a subflow's parent task run", "/task_runs/", &create)
-                .await?;
-            Some(id)
-        }
+        Some(link) => Some(parent_task_run(&engine, link, meta.name).await?),
         None => None,
     };
     let create = FlowRunCreate {

@@ -8,7 +8,7 @@ mod earlier;
 mod machine;
 
 pub(crate) use earlier::EarlierResults;
-pub(crate) use machine::{WORKER_RUN_ENV, adopting};
+pub(crate) use machine::{ParentLink, WORKER_RUN_ENV, adopting, parent_task_run};
 
 use serde::Serialize;
 
