@@ -50,7 +50,8 @@ impl Deployments {
 
     /// Applies the deployments and runs their runs in this process until the program ends:
     /// runs asked for (`run_deployment`, the CLI, the UI) and those their schedules create.
-    /// Returns only when applying them fails. Deployments given a work pool are served too.
+    /// Returns only when applying them fails. Only runs of deployments without a work pool are
+    /// handed to a serving program: a deployment given a pool is run by that pool's workers.
     pub fn serve(self) -> Result<(), DeployError> {
         let engine = Engine::current()?;
         crate::block::block_on(Arc::new(self).serve_with(engine))
