@@ -384,17 +384,20 @@ impl FlowMachine {
             Closed::Done if !final_for_sure => self.log().info(&finished),
             _ => return Ok(closed),
         }
+        self.flush().await;
+        Ok(closed)
+    }
+
+    /// Waits until the run's events and log lines sent so far are stored (best effort).
+    async fn flush(&self) {
         let engine = self.scope.engine.clone();
         let _ = self
             .scope
             .engine
             .run(async move { engine.events.flush().await })
             .await;
-        Ok(closed)
     }
-}
 
-impl FlowMachine {
     /// The body unwound from `suspend_flow_run`: the run stays Suspended (no final state); its
     /// events and logs are flushed before the call returns, since the process may end next.
     async fn suspended<V, E>(&self) -> Finished<V, E, FlowError<V>> {
@@ -402,12 +405,7 @@ impl FlowMachine {
             "Flow run suspended; it runs again from the start when resumed, using the results \
              of the tasks completed so far",
         );
-        let engine = self.scope.engine.clone();
-        let _ = self
-            .scope
-            .engine
-            .run(async move { engine.events.flush().await })
-            .await;
+        self.flush().await;
         Finished::Error(FlowError::Suspended)
     }
 }
