@@ -523,3 +523,46 @@ fn ray_task_runner_runs_are_all_recorded() {
         "{tasks:?}"
     );
 }
+
+on_each_backend!(
+    the_client_pages_through_events_by_next_page,
+    |db: TestDatabase| {
+        let Some(python) = common::prefect_python("real-client tests") else {
+            return;
+        };
+        let home = tempfile::tempdir().unwrap();
+        let server = ServerProcess::start(home.path(), &db.url);
+        let api = Api::new(&server.api);
+        let resource = "flowgate.test.paged";
+        let start = jiff::Timestamp::now() - jiff::SignedDuration::from_hours(1);
+        let events: Vec<Value> = (0..25)
+            .map(|i| {
+                json!({
+                    "id": uuid::Uuid::now_v7(),
+                    "occurred": (start + jiff::SignedDuration::from_secs(i)).to_string(),
+                    "event": format!("paged.{i}"),
+                    "resource": {"prefect.resource.id": resource},
+                })
+            })
+            .collect();
+        let (status, body) = api.post("/events/", &json!(events));
+        assert_eq!(status, 204, "{body}");
+        let out = common::prefect_program(&python, "events_paging", &server.api, home.path())
+            .args([resource, "10"])
+            .output()
+            .expect("python runs");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "events_paging.py failed:\n{stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let found: Value = serde_json::from_str(stdout.trim()).expect("one JSON line");
+        let newest_first: Vec<String> = (0..25).rev().map(|i| format!("paged.{i}")).collect();
+        for client in ["async", "sync"] {
+            assert_eq!(found[client]["total"], 25, "{found}");
+            assert_eq!(found[client]["pages"], 3, "{found}");
+            assert_eq!(found[client]["names"], json!(newest_first), "{found}");
+        }
+    }
+);

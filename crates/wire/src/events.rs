@@ -47,8 +47,16 @@ pub struct EventPage {
     pub events: Vec<Event>,
     /// How many events match in all.
     pub total: i64,
-    /// The next page's URL (pages are not linked yet: always null).
+    /// The next page's URL (`/api/events/filter/next?page-token=…`), null on the last page.
     pub next_page: Option<String>,
+}
+
+/// `GET /events/filter/next?page-token=…`: the query of a `next_page` link.
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq, Eq)]
+pub struct EventPageQuery {
+    /// The opaque token from the previous page's `next_page` (valid for an hour).
+    #[serde(rename = "page-token")]
+    pub page_token: String,
 }
 
 /// What kind of frame a websocket frame is (its `type`).

@@ -434,6 +434,9 @@ pub struct ResourceFilter {
     pub id: Option<Vec<String>>,
     /// Ids starting with any of these (at most 100).
     pub id_prefix: Option<Vec<String>>,
+    /// Only the latest event of each resource: `false` (what Prefect's client sends) is
+    /// accepted, `true` is not supported.
+    pub distinct: Option<bool>,
 }
 
 /// Resources an event relates to, or any resource it names.

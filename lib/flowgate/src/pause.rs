@@ -457,7 +457,7 @@ async fn subscribe(engine: &Engine, run: Uuid, since: jiff::Timestamp) -> Option
     let filter = EventFilter {
         resource: Some(ResourceFilter {
             id: Some(vec![format!("prefect.flow-run.{run}")]),
-            id_prefix: None,
+            ..ResourceFilter::default()
         }),
         occurred: Some(OccurredFilter {
             since: Some(Micros::from_timestamp(since)),

@@ -2,12 +2,14 @@
 //! in `events_in.rs`, `/events/out` in `events_out.rs`).
 
 use axum::Json;
-use axum::extract::State;
-use axum::http::StatusCode;
-use flowgate_wire::events::{Event as EventWire, EventPage};
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use flowgate_store::model::{EventFilter, EventPosition, Page};
+use flowgate_wire::events::{Event as EventWire, EventPage, EventPageQuery};
 use flowgate_wire::filters::EventFilterRequest;
 use tokio::sync::mpsc;
 
+use super::event_pages::{PageToken, next_page_url};
 use super::events_in::events_in;
 use super::events_out::events_out;
 use super::invalid;
@@ -28,7 +30,15 @@ pub fn routes() -> ApiRoutes {
         .post(
             "/events/filter",
             filter,
-            doc("List events matching a filter, with the total"),
+            doc("List events matching a filter, with the total and a link to the next page"),
+        )
+        .get(
+            "/events/filter/next",
+            filter_next,
+            doc("The next page of an event listing (follow `next_page`)").describe(
+                "Pages hold the first page's order and page size; events received after the \
+                 first page are not added to later ones. A token lasts an hour.",
+            ),
         )
         .websocket(
             "/events/in",
@@ -85,15 +95,88 @@ async fn create(
 
 async fn filter(
     State(app): State<AppState>,
+    headers: HeaderMap,
     FilterBody(req): FilterBody<EventFilterRequest>,
 ) -> ApiResult<Json<EventPage>> {
-    let f = invalid(filters::events("body.filter", req.filter))?;
+    let mut f = invalid(filters::events("body.filter", req.filter.clone()))?;
     let page = invalid(page(req.limit, req.offset))?;
+    let now = app.now();
+    f.received_until = Some(now);
     let total = app.store.count_events(&f).await?;
-    let events = app.store.filter_events(&f, page).await?;
-    Ok(Json(EventPage {
-        events: events.iter().map(event_out).collect(),
+    let first = Listing {
+        filter: req.filter,
+        limit: page.limit,
         total,
-        next_page: None,
-    }))
+        received_until: now,
+    };
+    first.page(&app, &headers, f, page.offset).await
+}
+
+/// Follows a `next_page` link.
+async fn filter_next(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<EventPageQuery>,
+) -> ApiResult<Json<EventPage>> {
+    let token = PageToken::decode(&q.page_token, app.now())?;
+    let mut f = invalid(filters::events("page-token.filter", token.filter.clone()))?;
+    let limit = invalid(page(Some(token.limit), None))?.limit;
+    f.received_until = Some(token.received_until);
+    f.after = Some(token.after());
+    let listing = Listing {
+        filter: token.filter,
+        limit,
+        total: token.total,
+        received_until: token.received_until,
+    };
+    listing.page(&app, &headers, f, 0).await
+}
+
+/// What stays the same from one page of a listing to the next.
+struct Listing {
+    filter: Option<flowgate_wire::filters::EventFilter>,
+    limit: u32,
+    total: i64,
+    received_until: flowgate_core::Micros,
+}
+
+impl Listing {
+    /// One page of `f` (already anchored and positioned), linked to the next when more follow.
+    async fn page(
+        self,
+        app: &AppState,
+        headers: &HeaderMap,
+        f: EventFilter,
+        offset: u32,
+    ) -> ApiResult<Json<EventPage>> {
+        // One row more than the page says whether another page follows.
+        let probe = Page {
+            limit: self.limit.saturating_add(1),
+            offset,
+        };
+        let mut events = app.store.filter_events(&f, probe).await?;
+        let more = events.len() > self.limit as usize;
+        events.truncate(self.limit as usize);
+        let next_page = match events.last() {
+            Some(last) if more => {
+                let EventPosition { occurred, id } = EventPosition::of(last);
+                let token = PageToken {
+                    filter: self.filter,
+                    limit: i64::from(self.limit),
+                    total: self.total,
+                    received_until: self.received_until,
+                    after_occurred: occurred,
+                    after_id: id,
+                    issued: app.now(),
+                };
+                Some(next_page_url(headers, &token))
+            }
+            _ => None,
+        };
+        Ok(Json(EventPage {
+            events: events.iter().map(event_out).collect(),
+            total: self.total,
+            next_page,
+        }))
+    }
 }

@@ -10,6 +10,7 @@ mod auth;
 mod automations;
 mod blocks;
 mod edge;
+mod events;
 mod graph;
 mod history;
 mod metrics;

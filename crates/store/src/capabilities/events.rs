@@ -27,8 +27,33 @@ pub struct EventFilter {
     pub ids: Option<Vec<Uuid>>,
     /// A related resource with one of these ids (matched as text in the related labels).
     pub related_resource_ids: Option<Vec<String>>,
+    /// Received (stored) at or before this instant: a paged listing's anchor, so events
+    /// arriving after its first page do not shift the pages after it.
+    pub received_until: Option<Micros>,
+    /// Only events after this position in the filter's order (a page's last event): keyset
+    /// paging, which neither skips nor repeats rows when earlier ones are added or pruned.
+    pub after: Option<EventPosition>,
     /// Newest first when true.
     pub newest_first: bool,
+}
+
+/// Where an event stands in a listing's order: its `occurred`, ties broken by id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EventPosition {
+    /// When the event occurred.
+    pub occurred: Micros,
+    /// Its id.
+    pub id: Uuid,
+}
+
+impl EventPosition {
+    /// The position of `event`.
+    pub fn of(event: &Event) -> EventPosition {
+        EventPosition {
+            occurred: event.occurred,
+            id: event.id,
+        }
+    }
 }
 
 impl EventFilter {
@@ -59,6 +84,19 @@ impl EventFilter {
             && any_prefix(&self.resource_id_prefixes, event.resource_id())
             && self.ids.as_ref().is_none_or(|ids| ids.contains(&event.id))
             && related_ok
+            && self.received_until.is_none_or(|r| event.received <= r)
+            && self.after.is_none_or(|p| {
+                // Uuid order is the byte order of their text, as SQLite compares it (a
+                // PostgreSQL collation may order text differently; only paging sets `after`,
+                // and pages are read in SQL).
+                let here = (event.occurred, event.id);
+                let there = (p.occurred, p.id);
+                if self.newest_first {
+                    here < there
+                } else {
+                    here > there
+                }
+            })
     }
 }
 

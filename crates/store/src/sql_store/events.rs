@@ -166,5 +166,25 @@ fn conditions<B: Backend>(f: &EventFilter) -> Conditions {
             s.push(")");
         });
     }
+    if let Some(until) = f.received_until {
+        c.add(|s| {
+            s.push("received <= ").arg(until);
+        });
+    }
+    if let Some(p) = f.after {
+        // Row-value comparison spelled out: both backends, and the (occurred) index applies.
+        let op = if f.newest_first { " < " } else { " > " };
+        c.add(|s| {
+            s.push("(occurred")
+                .push(op)
+                .arg(p.occurred)
+                .push(" OR (occurred = ")
+                .arg(p.occurred)
+                .push(" AND id")
+                .push(op)
+                .arg(p.id)
+                .push("))");
+        });
+    }
     c
 }
