@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Subcommand, ValueEnum};
-use flowgate_server::{ApiKeys, Retention, ServerConfig, parse_age};
+use flowgate_server::{ApiKeys, Retention, SecretKey, SecretKeySource, ServerConfig, parse_age};
 use tracing_subscriber::EnvFilter;
 
 /// Server commands.
@@ -85,6 +85,16 @@ pub struct StartArgs {
         env = "FLOWGATE_RETAIN_EVENTS"
     )]
     retain_events: String,
+    /// The key (32 bytes in base64: `head -c 32 /dev/urandom | base64`) that seals block
+    /// documents' secret values in the database. Replicas sharing a PostgreSQL database must
+    /// all be given the same one. Default: $FLOWGATE_HOME/secret.key, made on first start.
+    #[arg(
+        long,
+        value_name = "KEY",
+        env = "FLOWGATE_SECRET_KEY",
+        hide_env_values = true
+    )]
+    secret_key: Option<String>,
 }
 
 /// Runs a server command.
@@ -123,18 +133,27 @@ fn init_logging(args: &StartArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `$FLOWGATE_HOME`, created when missing.
+fn made_home() -> anyhow::Result<PathBuf> {
+    let home = flowgate_home()?;
+    std::fs::create_dir_all(&home)
+        .with_context(|| format!("could not create {}", home.display()))?;
+    Ok(home)
+}
+
 async fn start(args: StartArgs) -> anyhow::Result<()> {
     init_logging(&args)?;
     let database_url = match &args.database_url {
         Some(url) => url.clone(),
-        None => {
-            let home = flowgate_home()?;
-            std::fs::create_dir_all(&home)
-                .with_context(|| format!("could not create {}", home.display()))?;
-            format!("sqlite:{}", home.join("flowgate.db").display())
-        }
+        None => format!("sqlite:{}", made_home()?.join("flowgate.db").display()),
     };
     let mut config = ServerConfig::new(SocketAddr::new(args.host, args.port), database_url);
+    config.secret_key = match &args.secret_key {
+        Some(text) => SecretKeySource::Key(
+            SecretKey::parse(text).map_err(|e| anyhow::anyhow!("--secret-key: {e}"))?,
+        ),
+        None => SecretKeySource::File(made_home()?.join("secret.key")),
+    };
     config.api_keys = ApiKeys::parse(args.api_keys.iter().map(String::as_str))
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     config.insecure_no_auth = args.insecure_no_auth;

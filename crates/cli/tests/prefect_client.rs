@@ -416,35 +416,83 @@ on_each_backend!(
     }
 );
 
-on_each_backend!(secret_blocks_are_saved_and_loaded, |db: TestDatabase| {
-    let Some((server, api, stdout, _home)) = run_program("secret_flow", &db) else {
-        return;
-    };
-    assert!(
+on_each_backend!(
+    secret_blocks_are_saved_sealed_and_loaded,
+    |db: TestDatabase| {
+        let Some((server, api, stdout, home)) = run_program("secret_flow", &db) else {
+            return;
+        };
+        assert!(
         stdout.contains(
-            "result ('sk-1234567890', 'p4ss', 'https://hooks.slack.com/services/T0/B0/hook-s3cret')"
+            "result ('sk-fg-7f3a9c', 'p4ss', 'https://hooks.slack.com/services/T0/B0/hook-s3cret')"
         ),
         "{stdout}"
     );
-    assert!(stdout.contains("refused"), "{stdout}");
-    let path = "/block_types/slug/secret/block_documents/name/api-key";
-    let (status, shown) = api.get(path);
-    assert_eq!(status, 200, "{shown}");
-    assert_eq!(shown["data"], json!({"value": "********"}));
-    let (_, login) = api.get("/block_types/slug/secret/block_documents/name/db-login");
-    assert_eq!(login["data"], json!({"value": "********"}));
-    let (_, with) = api.get(&format!("{path}?include_secrets=true"));
-    assert_eq!(with["data"], json!({"value": "sk-1234567890"}));
-    let (_, schemas) = api.post("/block_schemas/filter", &json!({}));
-    assert_eq!(schemas.as_array().unwrap().len(), 2, "{schemas}");
-    let (_, hook) = api.get("/block_types/slug/slack-webhook/block_documents/name/alerts");
-    assert_eq!(hook["data"]["url"], "********");
-    assert_eq!(hook["block_schema"]["capabilities"], json!(["notify"]));
-    let log = server.log();
-    for secret in ["sk-1234567890", "p4ss", "hook-s3cret"] {
-        assert!(!log.contains(secret), "the server logged {secret}");
+        assert!(stdout.contains("refused"), "{stdout}");
+        let path = "/block_types/slug/secret/block_documents/name/api-key";
+        let (status, shown) = api.get(path);
+        assert_eq!(status, 200, "{shown}");
+        assert_eq!(shown["data"], json!({"value": "********"}));
+        let (_, login) = api.get("/block_types/slug/secret/block_documents/name/db-login");
+        assert_eq!(login["data"], json!({"value": "********"}));
+        let (_, with) = api.get(&format!("{path}?include_secrets=true"));
+        assert_eq!(with["data"], json!({"value": "sk-fg-7f3a9c"}));
+        let (_, schemas) = api.post("/block_schemas/filter", &json!({}));
+        assert_eq!(schemas.as_array().unwrap().len(), 2, "{schemas}");
+        let (_, hook) = api.get("/block_types/slug/slack-webhook/block_documents/name/alerts");
+        assert_eq!(hook["data"]["url"], "********");
+        assert_eq!(hook["block_schema"]["capabilities"], json!(["notify"]));
+        let log = server.log();
+        let secrets = ["sk-fg-7f3a9c", "sk-first", "p4ss", "hook-s3cret"];
+        for secret in secrets {
+            assert!(!log.contains(secret), "the server logged {secret}");
+        }
+        secrets_are_sealed_in_the_database(&db, &secrets);
+        let key_file = home.path().join("secret.key");
+        let mode = std::fs::metadata(&key_file)
+            .expect("a key file")
+            .permissions();
+        assert_eq!(
+            std::os::unix::fs::PermissionsExt::mode(&mode) & 0o777,
+            0o600
+        );
+
+        // After a restart (same home, same key) the client loads them again.
+        server.kill();
+        let again = ServerProcess::start(home.path(), &db.url);
+        let python = common::prefect_python("real-client tests").unwrap();
+        let out = common::prefect_program(&python, "secret_flow", &again.api, home.path())
+            .arg("load")
+            .output()
+            .expect("python runs");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            stdout.contains("loaded ('sk-fg-7f3a9c', {")
+                && stdout.contains("'password': 'p4ss'")
+                && stdout.contains("hook-s3cret')"),
+            "{stdout}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
-});
+);
+
+/// Neither the rows (read past Flowgate) nor, on SQLite, the database's files hold `secrets`.
+fn secrets_are_sealed_in_the_database(db: &TestDatabase, secrets: &[&str]) {
+    let rows = tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(db.raw("SELECT data FROM block_documents"));
+    assert_eq!(rows.len(), 3, "{rows:?}");
+    let mut stored = rows.join("\n").into_bytes();
+    if let Some(path) = db.url.strip_prefix("sqlite:") {
+        for file in [path.to_owned(), format!("{path}-wal")] {
+            stored.extend(std::fs::read(file).unwrap_or_default());
+        }
+    }
+    for secret in secrets {
+        let found = stored.windows(secret.len()).any(|w| w == secret.as_bytes());
+        assert!(!found, "the database holds {secret} in plain text");
+    }
+}
 
 /// `flowgate_server.testing` (python/flowgate_server) under pytest with the real client: the
 /// seed's `test_my_favorite_flow` with only the import changed, the session fixture, start to

@@ -183,14 +183,26 @@ pub fn secret_fields(fields: &Value) -> Vec<Vec<String>> {
 /// `data` with every non-null value at a secret path shown as [`OBFUSCATED`] (a whole
 /// object or list at the path included: nothing under a secret field is shown).
 pub fn obfuscate(mut data: Value, secret_fields: &[Vec<String>]) -> Value {
+    for_each_secret(&mut data, secret_fields, |v| {
+        *v = Value::String(OBFUSCATED.to_owned());
+    });
+    data
+}
+
+/// Calls `f` on every non-null value of `data` at a secret path: how the store seals secrets
+/// before writing a document and opens them after reading it.
+pub fn for_each_secret(
+    data: &mut Value,
+    secret_fields: &[Vec<String>],
+    mut f: impl FnMut(&mut Value),
+) {
     for path in secret_fields {
-        visit(&mut data, path, &mut |v| {
+        visit(data, path, &mut |v| {
             if !v.is_null() {
-                *v = Value::String(OBFUSCATED.to_owned());
+                f(v);
             }
         });
     }
-    data
 }
 
 /// `update` with every secret value that came back as [`OBFUSCATED`] replaced by the

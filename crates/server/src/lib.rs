@@ -22,6 +22,7 @@ mod retention;
 mod routes;
 mod run_input;
 mod scheduling;
+mod secret_key;
 mod services;
 mod ui;
 
@@ -39,6 +40,7 @@ pub use clock::Clock;
 pub use error::ApiError;
 pub use flowgate_core::retention::{Retention, parse_age};
 pub use metrics::{Counter, Gauge, Metrics};
+pub use secret_key::{SecretKey, SecretKeySource};
 pub use services::{ServiceHealth, Services, Shutdown};
 
 /// Where to listen, which database to use, and who may call.
@@ -54,16 +56,20 @@ pub struct ServerConfig {
     pub insecure_no_auth: bool,
     /// How long finished runs, logs and events are kept (the `retention` service).
     pub retention: Retention,
+    /// The key that seals block documents' secret values in the database.
+    pub secret_key: SecretKeySource,
 }
 
 impl ServerConfig {
     /// A server on `bind` over `database_url`, without authentication (so `bind` must be a
     /// loopback address unless [`ServerConfig::insecure_no_auth`] is set), with the default
-    /// retention.
+    /// retention, and its secret key beside a SQLite database ([`SecretKeySource::beside`]).
     pub fn new(bind: SocketAddr, database_url: impl Into<String>) -> ServerConfig {
+        let database_url = database_url.into();
         ServerConfig {
             bind,
-            database_url: database_url.into(),
+            secret_key: SecretKeySource::beside(&database_url),
+            database_url,
             api_keys: ApiKeys::default(),
             insecure_no_auth: false,
             retention: Retention::default(),
@@ -127,7 +133,8 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
 /// [`start`] on the given clock: tests pass a [`Clock::manual`] and move time themselves.
 pub async fn start_with_clock(config: ServerConfig, clock: Clock) -> anyhow::Result<RunningServer> {
     config.check_exposure()?;
-    let store = flowgate_store::open(&config.database_url)
+    let key = config.secret_key.load()?;
+    let store = flowgate_store::open(&config.database_url, &key)
         .await
         .with_context(|| {
             format!(

@@ -4,12 +4,14 @@
 //! the one implementation, on SQLite (the embedded default) or on PostgreSQL (for several server
 //! replicas), from one body of SQL with the differences between the two kept in one private
 //! trait. The database driver stays inside this
-//! crate: its errors become [`StoreError`]s. Only the server opens a store.
+//! crate: its errors become [`StoreError`]s. Only the server opens a store, with the [`SecretKey`] that seals block documents'
+//! secret values.
 
 mod backend;
 pub mod capabilities;
 pub mod model;
 mod schema;
+mod secrets;
 mod sql;
 mod sql_store;
 mod store;
@@ -29,5 +31,6 @@ pub use capabilities::task_queue::TaskQueueStore;
 pub use capabilities::task_runs::TaskRunStore;
 pub use capabilities::variables::VariableStore;
 pub use capabilities::work_pools::WorkPoolStore;
+pub use secrets::SecretKey;
 pub use sql_store::open;
 pub use store::{DynStore, Result, Store, StoreError};

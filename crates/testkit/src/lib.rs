@@ -21,6 +21,36 @@ pub struct TestDatabase {
     schema: Option<(String, String)>,
 }
 
+impl TestDatabase {
+    /// Runs `sql` on the database directly, past Flowgate's store, and returns the first
+    /// column of each row read as text (write `CAST(x AS TEXT)` for other types): for tests
+    /// that check what is really stored, or plant rows as an older version left them.
+    pub async fn raw(&self, sql: &str) -> Vec<String> {
+        use sqlx::Row;
+        let sql = sqlx::AssertSqlSafe(sql.to_owned());
+        let rows: Vec<Option<String>> = if self.backend == "sqlite" {
+            let mut conn = sqlx::SqliteConnection::connect(&self.url)
+                .await
+                .expect("SQLite opens");
+            let rows = sqlx::query(sql)
+                .fetch_all(&mut conn)
+                .await
+                .expect("raw SQL runs");
+            rows.iter().map(|r| r.try_get(0).ok()).collect()
+        } else {
+            let mut conn = sqlx::PgConnection::connect(&self.url)
+                .await
+                .expect("PostgreSQL connects");
+            let rows = sqlx::query(sql)
+                .fetch_all(&mut conn)
+                .await
+                .expect("raw SQL runs");
+            rows.iter().map(|r| r.try_get(0).ok()).collect()
+        };
+        rows.into_iter().flatten().collect()
+    }
+}
+
 impl Drop for TestDatabase {
     /// Drops a PostgreSQL test schema with everything in it, so test runs leave nothing behind.
     /// (A SQLite file goes with its temporary directory.)

@@ -104,6 +104,7 @@ impl ServerProcess {
             .env_remove("RUST_LOG")
             .env_remove("FLOWGATE_DATABASE_URL")
             .env_remove("FLOWGATE_API_KEYS")
+            .env_remove("FLOWGATE_SECRET_KEY")
             .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())

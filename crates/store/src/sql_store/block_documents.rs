@@ -1,6 +1,7 @@
 //! Block documents on SQL: the `block_documents` table, each document read back with its
 //! schema and type. The [`BlockStore`](crate::capabilities::blocks::BlockStore) methods in
-//! `blocks.rs` call these.
+//! `blocks.rs` call these. Secret values are sealed on the way in and opened on the way out
+//! (`crate::secrets`): the table never holds them in plain text.
 
 use flowgate_core::Micros;
 use flowgate_core::blocks::updated_data;
@@ -13,6 +14,7 @@ use crate::capabilities::blocks::{
     NewBlockDocument,
 };
 use crate::model::Page;
+use crate::secrets::Sealer;
 use crate::sql::{Conditions, Row, Sql};
 use crate::store::{Result, StoreError};
 
@@ -28,6 +30,8 @@ pub(super) async fn create<B: Backend>(
             schema.id, schema.block_type.slug, new.block_type_id
         )));
     }
+    let id = Uuid::now_v7();
+    let data = store.sealer.seal(id, new.data.clone(), &schema.fields)?;
     let mut tx = store.begin().await?;
     let mut insert = Sql::new(
         "INSERT INTO block_documents (id, created, updated, name, data, is_anonymous, \
@@ -35,11 +39,11 @@ pub(super) async fn create<B: Backend>(
     );
     insert
         .rows([vec![
-            Uuid::now_v7().into(),
+            id.into(),
             now.into(),
             now.into(),
             new.name.as_str().into(),
-            (&new.data).into(),
+            (&data).into(),
             new.is_anonymous.into(),
             new.block_schema_id.into(),
             new.block_type_id.into(),
@@ -52,7 +56,7 @@ pub(super) async fn create<B: Backend>(
             schema.block_type.slug, new.name
         )));
     };
-    let document = document(row, schema)?;
+    let document = document(store, row, schema)?;
     commit(tx).await?;
     Ok(document)
 }
@@ -123,6 +127,7 @@ pub(super) async fn update<B: Backend>(
         .first()
         .ok_or_else(|| not_found("block document", id))?
         .json("data")?;
+    let stored = store.sealer.open(id, stored, &current.schema.fields)?;
     let data = match &update.data {
         Some(given) => updated_data(
             &stored,
@@ -132,9 +137,10 @@ pub(super) async fn update<B: Backend>(
         ),
         None => stored,
     };
+    let sealed = store.sealer.seal(id, data.clone(), &schema.fields)?;
     let mut write = Sql::new("UPDATE block_documents SET data = ");
     write
-        .arg(&data)
+        .arg(&sealed)
         .push(", block_schema_id = ")
         .arg(schema.id)
         .push(", updated = ")
@@ -196,19 +202,57 @@ async fn documents<B: Backend>(store: &SqlStore<B>, sql: Sql) -> Result<Vec<Bloc
                 .find(|s| s.id == schema_id)
                 .cloned()
                 .ok_or_else(|| StoreError::Corrupt(format!("block schema {schema_id} is gone")))?;
-            document(row, schema)
+            document(store, row, schema)
         })
         .collect()
 }
 
-/// Reads a `block_documents` row of `schema`.
-fn document(row: &Row, schema: BlockSchema) -> Result<BlockDocument> {
+/// Seals the secret values still stored in plain text (saved before sealing existed), in the
+/// migration's transaction: after it the table holds no secret in the clear.
+pub(super) async fn seal_plain_secrets<B: Backend>(
+    store: &SqlStore<B>,
+    conn: &mut B::Connection,
+) -> Result<()> {
+    let select = Sql::new(
+        "SELECT d.id, d.data, s.fields FROM block_documents d \
+         JOIN block_schemas s ON s.id = d.block_schema_id",
+    );
+    let mut sealed = 0;
+    for row in B::fetch_all(conn, select).await? {
+        let (id, data, fields) = (row.uuid("id")?, row.json("data")?, row.json("fields")?);
+        if !Sealer::has_plain(&data, &fields) {
+            continue;
+        }
+        let mut write = Sql::new("UPDATE block_documents SET data = ");
+        write
+            .arg(&store.sealer.seal(id, data, &fields)?)
+            .push(" WHERE id = ")
+            .arg(id);
+        B::execute(conn, write).await?;
+        sealed += 1;
+    }
+    if sealed > 0 {
+        tracing::info!(
+            documents = sealed,
+            "sealed block documents' plain-text secrets"
+        );
+    }
+    Ok(())
+}
+
+/// Reads a `block_documents` row of `schema`, its secrets opened.
+fn document<B: Backend>(
+    store: &SqlStore<B>,
+    row: &Row,
+    schema: BlockSchema,
+) -> Result<BlockDocument> {
+    let id = row.uuid("id")?;
     Ok(BlockDocument {
-        id: row.uuid("id")?,
+        id,
         created: row.micros("created")?,
         updated: row.micros("updated")?,
         name: row.get("name")?,
-        data: row.json("data")?,
+        data: store.sealer.open(id, row.json("data")?, &schema.fields)?,
         is_anonymous: row.get::<i64>("is_anonymous")? != 0,
         schema,
     })

@@ -36,6 +36,7 @@ use uuid::Uuid;
 
 use crate::backend::{Backend, driver_error};
 use crate::schema::{MIGRATIONS, statements};
+use crate::secrets::{Sealer, SecretKey};
 use crate::sql::{Arg, Conditions, Row, Sql};
 use crate::store::{DynStore, Result, StoreError};
 
@@ -49,11 +50,14 @@ const IN_CHUNK: usize = 500;
 pub(crate) struct SqlStore<B: Backend> {
     read: Pool<B>,
     write: Pool<B>,
+    /// Seals block documents' secret values (`block_documents.rs`).
+    sealer: Sealer,
 }
 
 /// Opens (creating and migrating as needed) the store a URL names: `sqlite:PATH` or
-/// `postgres://…`.
-pub async fn open(url: &str) -> Result<DynStore> {
+/// `postgres://…`. `key` seals block documents' secret values; secrets stored in plain text
+/// (before sealing existed) are sealed with it now.
+pub async fn open(url: &str, key: &SecretKey) -> Result<DynStore> {
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         let pool = PgPoolOptions::new()
             .max_connections(16)
@@ -64,6 +68,7 @@ pub async fn open(url: &str) -> Result<DynStore> {
         let store = SqlStore::<Postgres> {
             read: pool.clone(),
             write: pool,
+            sealer: Sealer::new(key),
         };
         store.migrate().await?;
         Ok(Arc::new(store))
@@ -84,6 +89,7 @@ pub async fn open(url: &str) -> Result<DynStore> {
         let store = SqlStore::<Sqlite> {
             read: write.clone(),
             write,
+            sealer: Sealer::new(key),
         };
         store.migrate().await?;
         let read = SqlitePoolOptions::new()
@@ -130,6 +136,7 @@ impl<B: Backend> SqlStore<B> {
             tracing::info!(backend = B::KIND, version = i + 1, "applied migration");
         }
         inputs::backfill_pause_deadlines::<B>(&mut tx).await?;
+        block_documents::seal_plain_secrets(self, &mut tx).await?;
         commit(tx).await
     }
 

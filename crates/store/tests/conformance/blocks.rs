@@ -93,3 +93,99 @@ on_each_backend!(
         assert_eq!(types.len(), 1);
     }
 );
+
+on_each_backend!(
+    secret_values_are_sealed_at_rest_and_plain_ones_from_before_are_sealed_on_open,
+    async |db: TestDatabase| {
+        let key = SecretKey::generate().unwrap();
+        let store = open(&db.url, &key).await.unwrap();
+        let ty = store
+            .create_block_type(
+                &NewBlockType {
+                    name: "Secret".into(),
+                    slug: "secret".into(),
+                    about: BlockTypeAbout::default(),
+                },
+                now(),
+            )
+            .await
+            .unwrap();
+        let new_schema = NewBlockSchema {
+            checksum: "sha256:abc".into(),
+            fields: json!({"secret_fields": ["value"], "properties": {"value": {}}}),
+            version: "1".into(),
+            capabilities: vec![],
+            block_type_id: ty.id,
+        };
+        let (schema, _) = store.create_block_schema(&new_schema, now()).await.unwrap();
+        let doc = |name: &str, value: &str| NewBlockDocument {
+            name: name.into(),
+            data: json!({"value": value, "note": "visible"}),
+            is_anonymous: false,
+            block_schema_id: schema.id,
+            block_type_id: ty.id,
+        };
+        let made = store
+            .create_block_document(&doc("api-key", "hunter2"), now())
+            .await
+            .unwrap();
+        assert_eq!(made.data["value"], "hunter2");
+        let stored = || db.raw("SELECT data FROM block_documents");
+        let rows = stored().await;
+        assert_eq!(rows.len(), 1);
+        assert!(!rows[0].contains("hunter2"), "{rows:?}");
+        assert!(
+            rows[0].contains("visible"),
+            "only secrets are sealed: {rows:?}"
+        );
+        // An update (secret sent back obfuscated) keeps it sealed and readable.
+        let update = BlockDocumentUpdate {
+            block_schema_id: None,
+            data: Some(json!({"value": flowgate_core::blocks::OBFUSCATED})),
+            merge_existing_data: true,
+        };
+        let changed = store
+            .update_block_document(made.id, &update, now())
+            .await
+            .unwrap();
+        assert_eq!(changed.data["value"], "hunter2");
+        assert!(!stored().await[0].contains("hunter2"));
+
+        // A row as a version before sealing left it: read as it is, sealed on the next open.
+        let old = store
+            .create_block_document(&doc("old", "placeholder"), now())
+            .await
+            .unwrap();
+        db.raw(&format!(
+            "UPDATE block_documents SET data = '{{\"value\": \"plain-old\"}}' WHERE id = '{}'",
+            old.id
+        ))
+        .await;
+        let read = store.read_block_document(old.id).await.unwrap();
+        assert_eq!(read.data["value"], "plain-old");
+        drop(store);
+        let reopened = open(&db.url, &key).await.unwrap();
+        assert!(
+            stored().await.iter().all(|d| !d.contains("plain-old")),
+            "{:?}",
+            stored().await
+        );
+        let read = reopened.read_block_document(old.id).await.unwrap();
+        assert_eq!(read.data["value"], "plain-old");
+
+        // Another key does not open them, and says so without the secret.
+        let other = open(&db.url, &SecretKey::generate().unwrap())
+            .await
+            .unwrap();
+        match other.read_block_document(made.id).await {
+            Err(StoreError::Corrupt(m)) => {
+                assert!(
+                    m.contains(&made.id.to_string()) && m.contains("secret key"),
+                    "{m}"
+                );
+                assert!(!m.contains("hunter2"));
+            }
+            other => panic!("expected Corrupt, got {other:?}"),
+        }
+    }
+);

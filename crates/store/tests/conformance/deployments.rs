@@ -272,7 +272,7 @@ on_each_backend!(
     the_scheduler_creates_runs_ahead_once_even_from_two_replicas,
     async |db: TestDatabase| {
         let store = store(&db).await;
-        let replica = open(&db.url).await.unwrap();
+        let replica = super::store(&db).await;
         let flow = setup(&store).await;
         let (dep, _) = store
             .upsert_deployment(every_ten_minutes(flow), now())

@@ -21,13 +21,15 @@ mod work_pools;
 use flowgate_core::orchestration::Decision;
 use flowgate_core::{Event, Micros, State, StateType};
 use flowgate_store::model::*;
-use flowgate_store::{DynStore, StoreError, open};
+use flowgate_store::{DynStore, SecretKey, StoreError, open};
 use flowgate_testkit::{TestDatabase, on_each_backend};
 use serde_json::json;
 use uuid::Uuid;
 
 async fn store(db: &TestDatabase) -> DynStore {
-    open(&db.url).await.unwrap()
+    open(&db.url, &SecretKey::generate().unwrap())
+        .await
+        .unwrap()
 }
 
 fn now() -> Micros {
