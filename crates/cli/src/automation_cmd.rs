@@ -16,6 +16,7 @@ use uuid::Uuid;
 use crate::automation_report;
 use crate::client::Client;
 use crate::flow_run_cmd::short_time;
+use crate::out::{out, outln};
 use crate::table;
 
 /// Automation commands.
@@ -77,16 +78,16 @@ pub async fn run(client: Client, command: AutomationCommand) -> anyhow::Result<(
                 let mut out = serde_json::to_value(&automation)?;
                 out["trigger_state"] = serde_json::to_value(&report.trigger_state)?;
                 out["firings"] = serde_json::to_value(&report.firings)?;
-                println!("{}", serde_json::to_string_pretty(&out)?);
+                outln!("{}", serde_json::to_string_pretty(&out)?);
             } else {
-                print!("{}", automation_report::render(&automation, &report)?);
+                out!("{}", automation_report::render(&automation, &report)?);
             }
             Ok(())
         }
         AutomationCommand::Enable { automation } => {
             let automation = resolve(&client, &automation).await?;
             set_enabled(&client, automation.id, true).await?;
-            println!(
+            outln!(
                 "Enabled automation {:?}: its trigger is evaluated from now on.",
                 automation.name
             );
@@ -95,7 +96,7 @@ pub async fn run(client: Client, command: AutomationCommand) -> anyhow::Result<(
         AutomationCommand::Disable { automation } => {
             let automation = resolve(&client, &automation).await?;
             set_enabled(&client, automation.id, false).await?;
-            println!(
+            outln!(
                 "Disabled automation {:?}: it does not fire until enabled.",
                 automation.name
             );
@@ -106,9 +107,10 @@ pub async fn run(client: Client, command: AutomationCommand) -> anyhow::Result<(
             client
                 .delete(&format!("/automations/{}", automation.id))
                 .await?;
-            println!(
+            outln!(
                 "Deleted automation {:?} ({}).",
-                automation.name, automation.id
+                automation.name,
+                automation.id
             );
             Ok(())
         }
@@ -196,10 +198,10 @@ async fn create(client: &Client, path: &Path, as_json: bool) -> anyhow::Result<(
             (false, [one]) => serde_json::to_string_pretty(one)?,
             _ => serde_json::to_string_pretty(&created)?,
         };
-        println!("{out}");
+        outln!("{out}");
     } else {
         for a in &created {
-            println!("Created automation {:?} ({}).", a.name, a.id);
+            outln!("Created automation {:?} ({}).", a.name, a.id);
         }
     }
     Ok(())
@@ -212,7 +214,7 @@ async fn ls(client: &Client, as_json: bool) -> anyhow::Result<()> {
     };
     let automations: Vec<Automation> = client.post("/automations/filter", &body).await?;
     if as_json {
-        println!("{}", serde_json::to_string_pretty(&automations)?);
+        outln!("{}", serde_json::to_string_pretty(&automations)?);
         return Ok(());
     }
     if automations.is_empty() {
@@ -236,7 +238,7 @@ async fn ls(client: &Client, as_json: bool) -> anyhow::Result<()> {
             a.id.to_string(),
         ]);
     }
-    print!(
+    out!(
         "{}",
         table::render(
             &["NAME", "ENABLED", "TRIGGER", "ACTIONS", "LAST FIRED", "ID"],

@@ -10,6 +10,7 @@ use flowgate_wire::concurrency_limits::{
 use serde::de::DeserializeOwned;
 
 use crate::client::{Client, segment};
+use crate::out::{out, outln};
 use crate::table;
 
 /// Global-concurrency-limit commands.
@@ -103,11 +104,12 @@ pub async fn run(client: Client, command: GlobalLimitCommand) -> anyhow::Result<
             };
             let created: GlobalLimit = client.post("/v2/concurrency_limits/", &body).await?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&created)?);
+                outln!("{}", serde_json::to_string_pretty(&created)?);
             } else {
-                println!(
+                outln!(
                     "Created global concurrency limit {:?} ({}).",
-                    created.name, created.id
+                    created.name,
+                    created.id
                 );
             }
             Ok(())
@@ -153,7 +155,7 @@ pub async fn run(client: Client, command: GlobalLimitCommand) -> anyhow::Result<
             client
                 .delete(&format!("/v2/concurrency_limits/{}", segment(&name)))
                 .await?;
-            println!("Deleted global concurrency limit {name:?}.");
+            outln!("Deleted global concurrency limit {name:?}.");
             Ok(())
         }
     }
@@ -188,7 +190,7 @@ async fn ls(client: &Client, json: bool) -> anyhow::Result<()> {
             .filter(|l| !l.name.starts_with("tag:"))
             .collect();
     if json {
-        println!("{}", serde_json::to_string_pretty(&limits)?);
+        outln!("{}", serde_json::to_string_pretty(&limits)?);
         return Ok(());
     }
     if limits.is_empty() {
@@ -208,7 +210,7 @@ async fn ls(client: &Client, json: bool) -> anyhow::Result<()> {
             ]
         })
         .collect();
-    print!(
+    out!(
         "{}",
         table::render(
             &[
@@ -232,10 +234,10 @@ async fn inspect(client: &Client, name: &str, json: bool) -> anyhow::Result<()> 
     if json {
         let mut out = serde_json::to_value(&limit)?;
         out["holders"] = serde_json::to_value(&holders)?;
-        println!("{}", serde_json::to_string_pretty(&out)?);
+        outln!("{}", serde_json::to_string_pretty(&out)?);
         return Ok(());
     }
-    println!("{}", limit.name);
+    outln!("{}", limit.name);
     let fields = [
         ("ID", limit.id.to_string()),
         ("Active", if limit.active { "yes" } else { "no" }.to_owned()),
@@ -250,7 +252,7 @@ async fn inspect(client: &Client, name: &str, json: bool) -> anyhow::Result<()> 
         ("Waiting", holders.waiting.to_string()),
     ];
     for (k, v) in fields {
-        println!("  {k:<13} {v}");
+        outln!("  {k:<13} {v}");
     }
     if !holders.leases.is_empty() {
         let rows: Vec<Vec<String>> = holders
@@ -267,8 +269,8 @@ async fn inspect(client: &Client, name: &str, json: bool) -> anyhow::Result<()> 
                 ]
             })
             .collect();
-        println!();
-        print!(
+        outln!();
+        out!(
             "{}",
             table::render(&["LEASE", "SLOTS", "HOLDER", "EXPIRES"], &rows)
         );
@@ -285,6 +287,6 @@ async fn change(
     client
         .patch(&format!("/v2/concurrency_limits/{}", segment(name)), update)
         .await?;
-    println!("{done} global concurrency limit {name:?}.");
+    outln!("{done} global concurrency limit {name:?}.");
     Ok(())
 }

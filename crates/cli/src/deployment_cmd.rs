@@ -17,6 +17,7 @@ use uuid::Uuid;
 
 use crate::client::{Client, segment};
 use crate::flow_run_cmd::{is_terminal, short_time};
+use crate::out::{out, outln};
 use crate::table;
 use crate::work_pool_cmd::limit_cell;
 
@@ -97,7 +98,7 @@ pub async fn run(client: Client, command: DeploymentCommand) -> anyhow::Result<(
             client
                 .post_empty(&format!("/deployments/{}/pause_deployment", d.id), &())
                 .await?;
-            println!("Paused deployment {deployment}: no runs are scheduled or handed out.");
+            outln!("Paused deployment {deployment}: no runs are scheduled or handed out.");
             Ok(())
         }
         DeploymentCommand::Resume { deployment } => {
@@ -105,13 +106,13 @@ pub async fn run(client: Client, command: DeploymentCommand) -> anyhow::Result<(
             client
                 .post_empty(&format!("/deployments/{}/resume_deployment", d.id), &())
                 .await?;
-            println!("Resumed deployment {deployment}.");
+            outln!("Resumed deployment {deployment}.");
             Ok(())
         }
         DeploymentCommand::Delete { deployment } => {
             let d = resolve(&client, &deployment).await?;
             client.delete(&format!("/deployments/{}", d.id)).await?;
-            println!("Deleted deployment {deployment}.");
+            outln!("Deleted deployment {deployment}.");
             Ok(())
         }
     }
@@ -211,7 +212,7 @@ async fn ls(client: &Client, pool: Option<String>, as_json: bool) -> anyhow::Res
     };
     let found: Vec<Deployment> = client.post("/deployments/filter", &body).await?;
     if as_json {
-        println!("{}", serde_json::to_string_pretty(&found)?);
+        outln!("{}", serde_json::to_string_pretty(&found)?);
         return Ok(());
     }
     if found.is_empty() {
@@ -244,7 +245,7 @@ async fn ls(client: &Client, pool: Option<String>, as_json: bool) -> anyhow::Res
         })
         .collect();
     rows.sort();
-    print!(
+    out!(
         "{}",
         table::render(
             &["DEPLOYMENT", "POOL", "QUEUE", "STATUS", "ID", "SCHEDULES"],
@@ -256,12 +257,12 @@ async fn ls(client: &Client, pool: Option<String>, as_json: bool) -> anyhow::Res
 
 async fn inspect(client: &Client, d: &Deployment, as_json: bool) -> anyhow::Result<()> {
     if as_json {
-        println!("{}", serde_json::to_string_pretty(d)?);
+        outln!("{}", serde_json::to_string_pretty(d)?);
         return Ok(());
     }
     let flows = client.flow_names([d.flow_id]).await?;
     let flow = flows.get(&d.flow_id).cloned().unwrap_or_default();
-    println!("{flow}/{}", d.name);
+    outln!("{flow}/{}", d.name);
     let strategy = d
         .concurrency_options
         .as_ref()
@@ -286,11 +287,11 @@ async fn inspect(client: &Client, d: &Deployment, as_json: bool) -> anyhow::Resu
         ("Last polled", short_time(d.last_polled)),
     ];
     for (k, v) in fields {
-        println!("  {k:<12} {v}");
+        outln!("  {k:<12} {v}");
     }
     for s in &d.schedules {
         let active = if s.active { "" } else { " (inactive)" };
-        println!(
+        outln!(
             "  {:<12} {}{active}",
             "Schedule",
             describe_schedule(&s.schedule)
@@ -315,9 +316,9 @@ async fn run_deployment(
         .await
         .with_context(|| format!("deployment {:?} did not make a run", d.name))?;
     if as_json {
-        println!("{}", serde_json::to_string_pretty(&run)?);
+        outln!("{}", serde_json::to_string_pretty(&run)?);
     } else {
-        println!(
+        outln!(
             "Created flow run {:?} ({}) in queue {}.",
             run.name,
             run.id,
@@ -332,7 +333,7 @@ async fn run_deployment(
         let now: FlowRun = client.get(&format!("/flow_runs/{}", run.id)).await?;
         let name = now.state_name.clone().unwrap_or_default();
         if name != last && !as_json {
-            println!("{}  {name}", short_time(Some(now.updated)));
+            outln!("{}  {name}", short_time(Some(now.updated)));
             last = name;
         }
         if is_terminal(&now) {

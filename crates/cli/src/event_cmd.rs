@@ -19,6 +19,7 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use uuid::Uuid;
 
 use crate::client::Client;
+use crate::out::outln;
 
 /// Event commands.
 #[derive(Subcommand)]
@@ -136,9 +137,9 @@ async fn emit(
     };
     client.post_empty("/events/", &[&event]).await?;
     if as_json {
-        println!("{}", serde_json::to_string_pretty(&event)?);
+        outln!("{}", serde_json::to_string_pretty(&event)?);
     } else {
-        println!("Emitted event {:?} ({}).", event.event, event.id);
+        outln!("Emitted event {:?} ({}).", event.event, event.id);
     }
     Ok(())
 }
@@ -163,7 +164,7 @@ async fn ls(
     latest.reverse();
     let mut lines = Lines::new(&latest, as_json && follow);
     if as_json && !follow {
-        println!("{}", serde_json::to_string_pretty(&latest)?);
+        outln!("{}", serde_json::to_string_pretty(&latest)?);
         return Ok(());
     }
     if latest.is_empty() && !follow {
@@ -221,12 +222,12 @@ impl Lines {
 
     fn print(&mut self, e: &Event) -> anyhow::Result<()> {
         if self.json {
-            println!("{}", serde_json::to_string(e)?);
+            outln!("{}", serde_json::to_string(e)?);
             return Ok(());
         }
         if !self.header_printed {
             self.header_printed = true;
-            println!(
+            outln!(
                 "{:<23}  {:<ew$}  {:<rw$}  ID",
                 "OCCURRED",
                 "EVENT",
@@ -235,7 +236,7 @@ impl Lines {
                 rw = self.resource_width
             );
         }
-        println!(
+        outln!(
             "{:<23}  {:<ew$}  {:<rw$}  {}",
             e.occurred.to_timestamp().strftime("%Y-%m-%d %H:%M:%S%.3f"),
             e.event,

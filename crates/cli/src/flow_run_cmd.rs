@@ -21,6 +21,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use crate::client::Client;
+use crate::out::{out, outln};
 use crate::{paused_input, run_ref, table};
 
 /// Flow-run commands.
@@ -196,7 +197,7 @@ async fn ls(
     }
     let runs = merge_newest_first(pages, limit);
     if as_json {
-        println!("{}", serde_json::to_string_pretty(&runs)?);
+        outln!("{}", serde_json::to_string_pretty(&runs)?);
         return Ok(());
     }
     if runs.is_empty() {
@@ -217,7 +218,7 @@ async fn ls(
             ]
         })
         .collect();
-    print!(
+    out!(
         "{}",
         table::render(
             &["ID", "FLOW", "NAME", "STATE", "STARTED", "DURATION"],
@@ -247,12 +248,12 @@ async fn inspect(client: &Client, id: Uuid, as_json: bool) -> anyhow::Result<()>
             out["run_input"] =
                 serde_json::json!({"description": input.description, "schema": input.schema});
         }
-        println!("{}", serde_json::to_string_pretty(&out)?);
+        outln!("{}", serde_json::to_string_pretty(&out)?);
         return Ok(());
     }
     let flows = client.flow_names([run.flow_id]).await?;
     let flow = flows.get(&run.flow_id).cloned().unwrap_or_default();
-    println!("{flow} > {}", run.name);
+    outln!("{flow} > {}", run.name);
     let message = run.state.as_ref().and_then(|s| s.message.clone());
     let fields = [
         ("ID", run.id.to_string()),
@@ -270,18 +271,18 @@ async fn inspect(client: &Client, id: Uuid, as_json: bool) -> anyhow::Result<()>
         ("Tags", serde_json::to_string(&run.tags)?),
     ];
     for (k, v) in fields {
-        println!("  {k:<11} {v}");
+        outln!("  {k:<11} {v}");
     }
     match waiting {
         Some(input) => {
-            println!(
+            outln!(
                 "  Waiting for input; resume with: flowgate flow-run resume {} --input '{{…}}'",
                 run.name
             );
-            print!("{}", paused_input::render(&input));
+            out!("{}", paused_input::render(&input));
         }
         None if run.state_type == Some(StateType::Paused) => {
-            println!(
+            outln!(
                 "  Waiting to be resumed: flowgate flow-run resume {}",
                 run.name
             );
@@ -318,7 +319,7 @@ async fn resume(
         .post(&format!("/flow_runs/{id}/resume"), &body)
         .await?;
     if answer.status == SetStateStatus::Accept {
-        println!("Resumed flow run {id}.");
+        outln!("Resumed flow run {id}.");
         return Ok(());
     }
     let reason = answer.reason().unwrap_or("the server refused it");
@@ -350,11 +351,11 @@ async fn cancel(client: &Client, id: Uuid) -> anyhow::Result<()> {
         .await?;
     match answer.status {
         SetStateStatus::Accept if target == StateType::Cancelling => {
-            println!("Cancelling flow run {id}: its worker stops the process.");
+            outln!("Cancelling flow run {id}: its worker stops the process.");
             Ok(())
         }
         SetStateStatus::Accept => {
-            println!("Cancelled flow run {id}.");
+            outln!("Cancelled flow run {id}.");
             Ok(())
         }
         _ => anyhow::bail!(
@@ -422,10 +423,10 @@ async fn logs(client: &Client, id: Uuid, follow: bool, as_json: bool) -> anyhow:
             }
             new += 1;
             if as_json {
-                println!("{}", serde_json::to_string(l)?);
+                outln!("{}", serde_json::to_string(l)?);
             } else {
                 let at = l.timestamp.to_timestamp().strftime("%H:%M:%S%.3f");
-                println!(
+                outln!(
                     "{at} | {:<8} | {} - {}",
                     level_name(l.level),
                     l.name,

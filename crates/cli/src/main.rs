@@ -1,5 +1,8 @@
 //! `flowgate`: the server, and the command line for people and scripts.
 
+// Commands print through `out` (a closed pipe ends them quietly); `println!` would panic.
+#![warn(clippy::print_stdout)]
+
 mod automation_cmd;
 mod automation_report;
 mod client;
@@ -7,6 +10,7 @@ mod concurrency_limit_cmd;
 mod deployment_cmd;
 mod event_cmd;
 mod flow_run_cmd;
+mod out;
 mod paused_input;
 mod run_ref;
 mod server_cmd;

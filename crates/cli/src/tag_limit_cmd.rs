@@ -6,6 +6,7 @@ use flowgate_wire::concurrency_limits::{TagLimit, TagLimitCreate, TagReset};
 
 use crate::client::{Client, segment};
 use crate::concurrency_limit_cmd::every_limit;
+use crate::out::{out, outln};
 use crate::table;
 
 /// Tag-limit commands.
@@ -58,11 +59,13 @@ pub async fn run(client: Client, command: TagLimitCommand) -> anyhow::Result<()>
             };
             let limit: TagLimit = client.post("/concurrency_limits/", &body).await?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&limit)?);
+                outln!("{}", serde_json::to_string_pretty(&limit)?);
             } else {
-                println!(
+                outln!(
                     "Task runs tagged {:?} now run at most {} at once ({}).",
-                    limit.tag, limit.concurrency_limit, limit.id
+                    limit.tag,
+                    limit.concurrency_limit,
+                    limit.id
                 );
             }
             Ok(())
@@ -71,15 +74,15 @@ pub async fn run(client: Client, command: TagLimitCommand) -> anyhow::Result<()>
         TagLimitCommand::Inspect { tag, json } => {
             let limit: TagLimit = client.get(&tag_path(&tag)).await?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&limit)?);
+                outln!("{}", serde_json::to_string_pretty(&limit)?);
                 return Ok(());
             }
-            println!("{}", limit.tag);
-            println!("  {:<13} {}", "ID", limit.id);
-            println!("  {:<13} {}", "Limit", limit.concurrency_limit);
-            println!("  {:<13} {}", "Active slots", limit.active_slots.len());
+            outln!("{}", limit.tag);
+            outln!("  {:<13} {}", "ID", limit.id);
+            outln!("  {:<13} {}", "Limit", limit.concurrency_limit);
+            outln!("  {:<13} {}", "Active slots", limit.active_slots.len());
             for run in &limit.active_slots {
-                println!("    task run {run}");
+                outln!("    task run {run}");
             }
             Ok(())
         }
@@ -87,12 +90,12 @@ pub async fn run(client: Client, command: TagLimitCommand) -> anyhow::Result<()>
             client
                 .post_empty(&format!("{}/reset", tag_path(&tag)), &TagReset::default())
                 .await?;
-            println!("Released every slot of tag {tag:?}.");
+            outln!("Released every slot of tag {tag:?}.");
             Ok(())
         }
         TagLimitCommand::Delete { tag } => {
             client.delete(&tag_path(&tag)).await?;
-            println!("Deleted the concurrency limit of tag {tag:?}.");
+            outln!("Deleted the concurrency limit of tag {tag:?}.");
             Ok(())
         }
     }
@@ -105,7 +108,7 @@ fn tag_path(tag: &str) -> String {
 async fn ls(client: &Client, json: bool) -> anyhow::Result<()> {
     let limits: Vec<TagLimit> = every_limit(client, "/concurrency_limits/filter").await?;
     if json {
-        println!("{}", serde_json::to_string_pretty(&limits)?);
+        outln!("{}", serde_json::to_string_pretty(&limits)?);
         return Ok(());
     }
     if limits.is_empty() {
@@ -123,7 +126,7 @@ async fn ls(client: &Client, json: bool) -> anyhow::Result<()> {
             ]
         })
         .collect();
-    print!(
+    out!(
         "{}",
         table::render(&["TAG", "LIMIT", "ACTIVE SLOTS", "ID"], &rows)
     );

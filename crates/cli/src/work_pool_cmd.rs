@@ -9,6 +9,7 @@ use flowgate_wire::work_pools::{
 
 use crate::client::{Client, segment};
 use crate::flow_run_cmd::short_time;
+use crate::out::{out, outln};
 use crate::table;
 
 /// A concurrency limit given on the command line: a number, or `none` for no limit.
@@ -122,9 +123,9 @@ pub async fn run(client: Client, command: WorkPoolCommand) -> anyhow::Result<()>
             };
             let pool: WorkPool = client.post("/work_pools/", &body).await?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&pool)?);
+                outln!("{}", serde_json::to_string_pretty(&pool)?);
             } else {
-                println!("Created work pool {:?} ({}).", pool.name, pool.id);
+                outln!("Created work pool {:?} ({}).", pool.name, pool.id);
             }
             Ok(())
         }
@@ -144,24 +145,24 @@ pub async fn run(client: Client, command: WorkPoolCommand) -> anyhow::Result<()>
                 ..Default::default()
             };
             update(&client, &name, &body).await?;
-            println!("Updated work pool {name:?}.");
+            outln!("Updated work pool {name:?}.");
             Ok(())
         }
         WorkPoolCommand::Pause { name } => {
             set_paused(&client, &name, true).await?;
-            println!("Paused work pool {name:?}: it hands out no runs until resumed.");
+            outln!("Paused work pool {name:?}: it hands out no runs until resumed.");
             Ok(())
         }
         WorkPoolCommand::Resume { name } => {
             set_paused(&client, &name, false).await?;
-            println!("Resumed work pool {name:?}.");
+            outln!("Resumed work pool {name:?}.");
             Ok(())
         }
         WorkPoolCommand::Delete { name } => {
             client
                 .delete(&format!("/work_pools/{}", segment(&name)))
                 .await?;
-            println!("Deleted work pool {name:?}.");
+            outln!("Deleted work pool {name:?}.");
             Ok(())
         }
     }
@@ -189,7 +190,7 @@ async fn ls(client: &Client, as_json: bool) -> anyhow::Result<()> {
     let mut pools: Vec<WorkPool> = client.post("/work_pools/filter", &body).await?;
     pools.sort_by(|a, b| a.name.cmp(&b.name));
     if as_json {
-        println!("{}", serde_json::to_string_pretty(&pools)?);
+        outln!("{}", serde_json::to_string_pretty(&pools)?);
         return Ok(());
     }
     if pools.is_empty() {
@@ -209,7 +210,7 @@ async fn ls(client: &Client, as_json: bool) -> anyhow::Result<()> {
             ]
         })
         .collect();
-    print!(
+    out!(
         "{}",
         table::render(&["NAME", "TYPE", "STATUS", "LIMIT", "ACTIVE", "ID"], &rows)
     );
@@ -245,10 +246,10 @@ async fn inspect(client: &Client, name: &str, as_json: bool) -> anyhow::Result<(
         let mut out = serde_json::to_value(&pool)?;
         out["work_queues"] = serde_json::to_value(&queues)?;
         out["workers"] = serde_json::to_value(&workers)?;
-        println!("{}", serde_json::to_string_pretty(&out)?);
+        outln!("{}", serde_json::to_string_pretty(&out)?);
         return Ok(());
     }
-    println!("{}", pool.name);
+    outln!("{}", pool.name);
     let fields = [
         ("ID", pool.id.to_string()),
         ("Type", pool.pool_type.clone()),
@@ -258,14 +259,14 @@ async fn inspect(client: &Client, name: &str, as_json: bool) -> anyhow::Result<(
         ("Description", pool.description.clone().unwrap_or_default()),
     ];
     for (k, v) in fields {
-        println!("  {k:<12} {v}");
+        outln!("  {k:<12} {v}");
     }
-    println!();
+    outln!();
     let rows: Vec<Vec<String>> = queues.iter().map(queue_row).collect();
-    print!("{}", table::render(&QUEUE_HEADER, &rows));
-    println!();
+    out!("{}", table::render(&QUEUE_HEADER, &rows));
+    outln!();
     if workers.is_empty() {
-        println!("No workers; start one with `flowgate worker start --pool {name}`.");
+        outln!("No workers; start one with `flowgate worker start --pool {name}`.");
         return Ok(());
     }
     let rows: Vec<Vec<String>> = workers
@@ -278,7 +279,7 @@ async fn inspect(client: &Client, name: &str, as_json: bool) -> anyhow::Result<(
             ]
         })
         .collect();
-    print!(
+    out!(
         "{}",
         table::render(&["WORKER", "STATUS", "LAST HEARTBEAT"], &rows)
     );

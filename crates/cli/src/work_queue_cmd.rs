@@ -5,6 +5,7 @@ use clap::Subcommand;
 use flowgate_wire::work_pools::{WorkQueue, WorkQueueCreate, WorkQueueUpdate};
 
 use crate::client::{Client, segment};
+use crate::out::{out, outln};
 use crate::table;
 use crate::work_pool_cmd::{Limit, QUEUE_HEADER, limit_cell, queue_row, queues};
 
@@ -133,11 +134,12 @@ pub async fn run(client: Client, command: WorkQueueCommand) -> anyhow::Result<()
                 .post(&format!("/work_pools/{}/queues/", segment(&pool)), &body)
                 .await?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&queue)?);
+                outln!("{}", serde_json::to_string_pretty(&queue)?);
             } else {
-                println!(
+                outln!(
                     "Created work queue {:?} in pool {pool:?} at priority {}.",
-                    queue.name, queue.priority
+                    queue.name,
+                    queue.priority
                 );
             }
             Ok(())
@@ -145,20 +147,20 @@ pub async fn run(client: Client, command: WorkQueueCommand) -> anyhow::Result<()
         WorkQueueCommand::Ls { pool, json } => {
             let queues = queues(&client, &pool).await?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&queues)?);
+                outln!("{}", serde_json::to_string_pretty(&queues)?);
             } else {
                 let rows: Vec<Vec<String>> = queues.iter().map(queue_row).collect();
-                print!("{}", table::render(&QUEUE_HEADER, &rows));
+                out!("{}", table::render(&QUEUE_HEADER, &rows));
             }
             Ok(())
         }
         WorkQueueCommand::Inspect { name, pool, json } => {
             let q: WorkQueue = client.get(&path(&pool, &name)).await?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&q)?);
+                outln!("{}", serde_json::to_string_pretty(&q)?);
                 return Ok(());
             }
-            println!("{} > {}", q.work_pool_name, q.name);
+            outln!("{} > {}", q.work_pool_name, q.name);
             let fields = [
                 ("ID", q.id.to_string()),
                 ("Priority", q.priority.to_string()),
@@ -171,7 +173,7 @@ pub async fn run(client: Client, command: WorkQueueCommand) -> anyhow::Result<()
                 ("Description", q.description.clone()),
             ];
             for (k, v) in fields {
-                println!("  {k:<12} {v}");
+                outln!("  {k:<12} {v}");
             }
             Ok(())
         }
@@ -196,22 +198,22 @@ pub async fn run(client: Client, command: WorkQueueCommand) -> anyhow::Result<()
                 );
             }
             client.patch(&path(&pool, &name), &body).await?;
-            println!("Updated work queue {name:?} in pool {pool:?}.");
+            outln!("Updated work queue {name:?} in pool {pool:?}.");
             Ok(())
         }
         WorkQueueCommand::Pause { name, pool } => {
             set_paused(&client, &pool, &name, true).await?;
-            println!("Paused work queue {name:?} in pool {pool:?}.");
+            outln!("Paused work queue {name:?} in pool {pool:?}.");
             Ok(())
         }
         WorkQueueCommand::Resume { name, pool } => {
             set_paused(&client, &pool, &name, false).await?;
-            println!("Resumed work queue {name:?} in pool {pool:?}.");
+            outln!("Resumed work queue {name:?} in pool {pool:?}.");
             Ok(())
         }
         WorkQueueCommand::Delete { name, pool } => {
             client.delete(&path(&pool, &name)).await?;
-            println!("Deleted work queue {name:?} from pool {pool:?}.");
+            outln!("Deleted work queue {name:?} from pool {pool:?}.");
             Ok(())
         }
     }

@@ -29,6 +29,7 @@ use tokio::sync::{Notify, Semaphore, watch};
 use uuid::Uuid;
 
 use crate::client::{Client, Refused, is_transient, segment};
+use crate::out::outln_or_drop;
 use run::Stop;
 
 /// Seconds between heartbeats (the pool counts a worker online for three of them).
@@ -116,9 +117,12 @@ pub async fn run(client: Client, command: WorkerCommand) -> anyhow::Result<()> {
     } else {
         format!("queues {}", args.queues.join(", "))
     };
-    println!(
+    outln_or_drop!(
         "Worker {:?} takes runs from pool {:?} ({queues}), up to {} at once; API {}",
-        worker.name, worker.pool, args.limit, worker.api_url
+        worker.name,
+        worker.pool,
+        args.limit,
+        worker.api_url
     );
 
     let (stopping_tx, stopping) = watch::channel(0u8);
@@ -131,7 +135,7 @@ pub async fn run(client: Client, command: WorkerCommand) -> anyhow::Result<()> {
     let finished = Arc::new(Notify::new());
     take_runs(&worker, &args.queues, &slots, &finished, stopping.clone()).await;
 
-    println!(
+    outln_or_drop!(
         "Worker {:?} takes no more runs; waiting for the ones it holds",
         worker.name
     );
@@ -152,7 +156,7 @@ pub async fn run(client: Client, command: WorkerCommand) -> anyhow::Result<()> {
     for task in background {
         task.abort();
     }
-    println!("Worker {:?} stopped", worker.name);
+    outln_or_drop!("Worker {:?} stopped", worker.name);
     Ok(())
 }
 
@@ -194,7 +198,7 @@ async fn ensure_pool(worker: &Worker) -> anyhow::Result<()> {
     };
     match worker.client.post::<WorkPool>("/work_pools/", &body).await {
         Ok(_) => {
-            println!("Created work pool {:?}", worker.pool);
+            outln_or_drop!("Created work pool {:?}", worker.pool);
             Ok(())
         }
         // Another worker created it meanwhile.
@@ -276,7 +280,7 @@ async fn take_runs(
         let handed = match polled {
             Ok(handed) => {
                 if away.take().is_some() {
-                    println!("Reconnected to {}", worker.api_url);
+                    outln_or_drop!("Reconnected to {}", worker.api_url);
                 }
                 handed
             }

@@ -11,6 +11,7 @@ use tokio::sync::mpsc;
 use uuid::Uuid;
 
 use crate::client::{Client, is_transient};
+use crate::out::outln_or_drop;
 
 /// The logger name of lines a worker records from a run's process.
 const LOGGER: &str = "flowgate.worker.output";
@@ -51,7 +52,7 @@ impl Output {
         tokio::spawn(async move {
             let mut reader = BufReader::new(stream).lines();
             while let Ok(Some(line)) = reader.next_line().await {
-                println!("{label} | {line}");
+                outln_or_drop!("{label} | {line}");
                 let log = LogCreate {
                     name: LOGGER.to_owned(),
                     level: if stderr { WARNING } else { INFO },

@@ -23,6 +23,7 @@ use uuid::Uuid;
 use super::Worker;
 use super::output::Output;
 use crate::client::{Client, is_transient};
+use crate::out::outln_or_drop;
 
 /// How long a cancelled run's process has after SIGTERM before it is killed.
 const CANCEL_GRACE: Duration = Duration::from_secs(10);
@@ -59,7 +60,7 @@ async fn execute(
 ) -> anyhow::Result<()> {
     let client = &worker.client;
     if let Err(why) = propose(client, run.id, StateCreate::new(StateType::Pending)).await? {
-        println!("{label}: not started: {why}");
+        outln_or_drop!("{label}: not started: {why}");
         return Ok(());
     }
     let deployment = match run.deployment_id {
@@ -77,11 +78,11 @@ async fn execute(
         let why = "the run's deployment has no entrypoint and no `command` job variable; \
                    set one of them to the command that runs the flow";
         finish(client, run.id, failed(why)).await?;
-        println!("{label}: Failed: {why}");
+        outln_or_drop!("{label}: Failed: {why}");
         return Ok(());
     };
     if let Err(why) = propose(client, run.id, StateCreate::new(StateType::Running)).await? {
-        println!("{label}: not started: {why}");
+        outln_or_drop!("{label}: not started: {why}");
         return Ok(());
     }
     let mut command = job.command(worker, run);
@@ -90,12 +91,12 @@ async fn execute(
         Err(e) => {
             let why = format!("the worker could not start `{}`: {e}", job.command);
             finish(client, run.id, crashed(&why)).await?;
-            println!("{label}: Crashed: {why}");
+            outln_or_drop!("{label}: Crashed: {why}");
             return Ok(());
         }
     };
     let pid = child.id().unwrap_or_default();
-    println!("{label}: started process {pid}: {}", job.command);
+    outln_or_drop!("{label}: started process {pid}: {}", job.command);
     let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "localhost".into());
     let update = FlowRunUpdate {
         infrastructure_pid: Some(format!("{host}:{pid}")),
@@ -137,7 +138,7 @@ async fn execute(
                 }
                 asked = *stop.borrow();
                 if asked != Stop::No {
-                    println!("{label}: stopping process {pid} ({asked:?})");
+                    outln_or_drop!("{label}: stopping process {pid} ({asked:?})");
                     signal(group, Signal::TERM);
                     kill_at = Some(tokio::time::Instant::now() + CANCEL_GRACE);
                 }
@@ -152,7 +153,7 @@ async fn execute(
     signal(group, Signal::KILL);
     output.finish(readers).await;
     let end = ended(client, run.id, status, asked).await?;
-    println!(
+    outln_or_drop!(
         "{label}: {}",
         end.unwrap_or_else(|| format!("process exited ({status})"))
     );

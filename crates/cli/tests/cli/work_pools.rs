@@ -236,3 +236,23 @@ fn an_unreachable_server_is_reported_for_pool_commands() {
         flowgate(&args).fails_with(&["could not reach", NOWHERE]);
     }
 }
+
+on_each_backend!(
+    a_reader_that_goes_away_ends_a_listing_quietly,
+    |db: TestDatabase| {
+        let s = Server::start(&db);
+        s.post("/work_pools/", json!({"name": "one"}), 201);
+        // The pipe's reading end is closed before the command prints (`flowgate … | head -0`).
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_flowgate"))
+            .args(s.args(&["work-pool", "ls"]))
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("flowgate starts");
+        drop(child.stdout.take());
+        let out = child.wait_with_output().expect("flowgate ends");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{stderr}");
+        assert!(stderr.is_empty(), "nothing said about the closed pipe: {stderr}");
+    }
+);
