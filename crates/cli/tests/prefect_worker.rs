@@ -7,45 +7,14 @@
 mod common;
 
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use common::{Api, ServerProcess, prefect_python};
+use common::{Api, ServerProcess, Worker, prefect, prefect_python};
 use serde_json::{Value, json};
 
 fn programs() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/prefect_client")
-}
-
-/// A `prefect` command line against `server`, with the client's home in `home`.
-fn prefect(python: &str, server: &ServerProcess, home: &std::path::Path) -> Command {
-    let mut cmd = Command::new(python);
-    cmd.env("PREFECT_API_URL", &server.api)
-        .env("PREFECT_HOME", home.join("prefect"))
-        .env("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-        // Poll every second instead of ten, so the test takes seconds.
-        .env("PREFECT_WORKER_QUERY_SECONDS", "1")
-        .env("PREFECT_WORKER_PREFETCH_SECONDS", "1")
-        .env("PREFECT_RUNNER_POLL_FREQUENCY", "1");
-    cmd
-}
-
-/// Stops a worker or serving process (SIGTERM, then SIGKILL) when the test ends, however it ends.
-struct Worker(Child);
-
-impl Drop for Worker {
-    fn drop(&mut self) {
-        let _ = Command::new("kill").arg(self.0.id().to_string()).status();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.0.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 fn deployment_runs(api: &Api) -> Vec<Value> {

@@ -449,7 +449,7 @@ pub struct ResourceIdFilter {
 /// Event ids.
 #[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq, Eq, Default)]
 pub struct EventIdFilter {
-    /// Any of these ids.
+    /// Any of these ids (empty: any event, as the `prefect` client sends it).
     pub id: Option<Vec<Uuid>>,
 }
 

@@ -45,6 +45,37 @@ pub fn prefect_program(python: &str, name: &str, api: &str, home: &Path) -> Comm
     command
 }
 
+/// A `prefect` command line against `server`, with the client's home in `home`.
+pub fn prefect(python: &str, server: &ServerProcess, home: &Path) -> Command {
+    let mut cmd = Command::new(python);
+    cmd.env("PREFECT_API_URL", &server.api)
+        .env("PREFECT_HOME", home.join("prefect"))
+        .env("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+        // Poll every second instead of ten, so the test takes seconds.
+        .env("PREFECT_WORKER_QUERY_SECONDS", "1")
+        .env("PREFECT_WORKER_PREFETCH_SECONDS", "1")
+        .env("PREFECT_RUNNER_POLL_FREQUENCY", "1");
+    cmd
+}
+
+/// Stops a worker or serving process (SIGTERM, then SIGKILL) when the test ends, however it ends.
+pub struct Worker(pub Child);
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        let _ = Command::new("kill").arg(self.0.id().to_string()).status();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.0.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// A `flowgate server start` process on a free port with its own home.
 pub struct ServerProcess {
     child: Child,

@@ -1,12 +1,13 @@
 //! `/events/out`: a client subscribes with a filter frame and is sent the matching events,
-//! stored ones first (from `occurred.since`), then live ones, until it or the server closes.
+//! stored ones first (from `occurred.since` to `occurred.until`), then live ones (whatever
+//! `until` said), until it or the server closes.
 
 use std::collections::HashSet;
 
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade, close_code};
 use axum::extract::{Extension, State};
 use axum::response::Response;
-use flowgate_store::model::{EventFilter, Page};
+use flowgate_store::model::{EventFilter, Page, TimeRange};
 use flowgate_wire::events::{ErrorFrame, EventFrame, FrameType, SubscribeFrame};
 use serde_json::Value;
 use tokio::sync::broadcast::error::RecvError;
@@ -82,12 +83,22 @@ async fn subscribe_socket(mut socket: WebSocket, app: AppState, caller: Caller) 
             Err(e) => tracing::warn!(error = %e, "event backfill failed"),
         }
     }
+    // `occurred.until` bounds the backfill only: the `prefect` client sets it to the moment it
+    // built the filter, and its observers (a flow run's suspension, a worker's cancellations)
+    // wait for events that come later.
+    let live_filter = EventFilter {
+        occurred: TimeRange {
+            before: None,
+            ..filter.occurred
+        },
+        ..filter.clone()
+    };
     let mut shutdown = app.shutdown.clone();
     loop {
         tokio::select! {
             received = live.recv() => match received {
                 Ok(e) => {
-                    if sent.remove(&e.id) || !filter.matches(&e) {
+                    if sent.remove(&e.id) || !live_filter.matches(&e) {
                         continue;
                     }
                     if send_json(&mut socket, &event_frame(&e)).await.is_err() {
