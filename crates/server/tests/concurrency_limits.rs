@@ -487,3 +487,37 @@ on_each_backend!(tag_limits_answer_the_v1_api, async |db: TestDatabase| {
         .expect_error(404, &["no concurrency limit on tag"]);
     s.stop().await;
 });
+
+on_each_backend!(
+    holders_list_each_lease_with_its_holder_slots_and_expiry,
+    async |db: TestDatabase| {
+        let s = TestServer::start(db).await;
+        create(&s, json!({"name": "db", "limit": 3})).await;
+        let run = Uuid::new_v4();
+        let body = json!({"names": ["db"], "slots": 2, "mode": "concurrency", "lease_duration": 60,
+                      "holder": {"type": "task_run", "id": run}});
+        let granted = post(&s, &format!("{V2}/increment-with-lease"), body)
+            .await
+            .expect(200);
+        let holders = s.get(&format!("{V2}/db/holders")).await.expect(200);
+        let leases = holders["leases"].as_array().expect("a list of leases");
+        assert_eq!(leases.len(), 1, "{holders}");
+        let lease = &leases[0];
+        assert_eq!(lease["id"], granted["lease_id"]);
+        assert_eq!(lease["holder"], json!({"type": "task_run", "id": run}));
+        assert_eq!(lease["slots"], 2);
+        let at = |field: &str| -> jiff::Timestamp {
+            lease[field].as_str().expect(field).parse().expect(field)
+        };
+        let term = at("expires_at").duration_since(at("acquired_at"));
+        assert_eq!(term.as_secs(), 60, "{lease}");
+
+        release(&s, &granted["lease_id"]).await;
+        let holders = s.get(&format!("{V2}/db/holders")).await.expect(200);
+        assert_eq!(holders["leases"], json!([]), "the released lease is gone");
+        s.get(&format!("{V2}/nowhere/holders"))
+            .await
+            .expect_error(404, &["nowhere"]);
+        s.stop().await;
+    }
+);

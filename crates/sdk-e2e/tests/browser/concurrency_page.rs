@@ -1,6 +1,7 @@
-//! The Concurrency page: a limit held full by the SDK, a waiter blocked on it, and the page's
-//! Active switch turned off: the waiter goes through. Both tabs list their limits with their
-//! slots; screenshots in light and dark.
+//! The Concurrency page: a limit held full by a flow run's lease, a waiter blocked on it, the
+//! row opened to show the lease's holder (gone once released), and the page's Active switch
+//! turned off: the waiter goes through. Both tabs list their limits with their slots; a tag
+//! limit's row shows the task run holding it. Screenshots in light and dark.
 
 use std::sync::mpsc;
 use std::time::Duration;
@@ -28,9 +29,17 @@ fn the_active_switch_disables_a_limit_and_its_waiters_go_through() {
         "/concurrency_limits/",
         json!({"tag": "database", "concurrency_limit": 2}),
     );
-    let held = concurrency("warehouse", 1)
-        .acquire()
-        .expect("the free slot");
+    // The slot, held by a flow run (as Prefect's client holds one: a lease with a holder).
+    let flow = h.post("/flows/", json!({"name": "nightly"}));
+    let run = h.post(
+        "/flow_runs/",
+        json!({"flow_id": flow["id"], "name": "nightly-load"}),
+    );
+    let held = h.post(
+        "/v2/concurrency_limits/increment-with-lease",
+        json!({"names": ["warehouse"], "slots": 1, "mode": "concurrency", "lease_duration": 300,
+               "holder": {"type": "flow_run", "id": run["id"]}}),
+    );
 
     // A waiter, blocked until the limit has room or stops limiting.
     let (through, waited) = mpsc::channel();
@@ -60,6 +69,30 @@ fn the_active_switch_disables_a_limit_and_its_waiters_go_through() {
         )),
         json!(["warehouse", "1", "1", "0"])
     );
+    // Its row opens on who holds the slot: the flow run, linked, and when the lease expires.
+    b.click("tr[data-limit=\"warehouse\"] button[data-action=holders]");
+    let panel = "document.querySelector('[data-holders=\"warehouse\"]')";
+    b.wait_for(
+        "the lease's holder listed",
+        &format!("return {panel}?.querySelectorAll('li[data-lease]').length === 1"),
+    );
+    let lease = b.js(&format!(
+        "const li = {panel}.querySelector('li[data-lease]'); return [li.dataset.lease, li.querySelector('a').getAttribute('href'), li.textContent]"
+    ));
+    assert_eq!(lease[0], held["lease_id"]);
+    assert_eq!(
+        lease[1],
+        format!("/runs/flow-run/{}", run["id"].as_str().unwrap())
+    );
+    let text = lease[2].as_str().unwrap();
+    assert!(
+        text.starts_with("flow run nightly-load · 1 slot · expires in "),
+        "{text}"
+    );
+    b.wait_for(
+        "the waiter counted",
+        &format!("return {panel}.textContent.includes('1 request waiting')"),
+    );
     b.screenshot("concurrency-light");
     b.theme("dark");
     b.screenshot("concurrency-dark");
@@ -80,7 +113,14 @@ fn the_active_switch_disables_a_limit_and_its_waiters_go_through() {
         "the switch shown off",
         &format!("return {row}.querySelector('input[role=switch]').checked === false"),
     );
-    drop(held);
+    h.post(
+        "/v2/concurrency_limits/decrement-with-lease",
+        json!({"lease_id": held["lease_id"]}),
+    );
+    b.wait_for(
+        "the released lease gone from the holders",
+        &format!("return {panel}?.textContent === 'No one holds a slot.'"),
+    );
 
     // The Task Run tab lists tag limits, by tag.
     b.click("button[data-tab=\"task-run\"]");
@@ -92,5 +132,30 @@ fn the_active_switch_disables_a_limit_and_its_waiters_go_through() {
         b.js("return [...document.querySelector('tr[data-limit=\"database\"]').children].slice(0, 3).map(c => c.textContent)"),
         json!(["database", "2", "0"])
     );
+
+    // A task run takes the tag's slot: the open row lists it by name, linked to its page.
+    let task = h.post(
+        "/task_runs/",
+        json!({"flow_run_id": run["id"], "task_key": "load", "name": "load-orders"}),
+    );
+    let slot = json!({"names": ["database"], "task_run_id": task["id"]});
+    h.post("/concurrency_limits/increment", slot.clone());
+    b.click("tr[data-limit=\"database\"] button[data-action=holders]");
+    let panel = "document.querySelector('[data-holders=\"database\"]')";
+    b.wait_for(
+        "the task run holding the tag",
+        &format!("return {panel}?.querySelector('li[data-task-run] a')?.textContent === 'task run load-orders'"),
+    );
+    assert_eq!(
+        b.js(&format!(
+            "return {panel}.querySelector('li[data-task-run] a').getAttribute('href')"
+        )),
+        json!(format!("/runs/task-run/{}", task["id"].as_str().unwrap()))
+    );
     b.screenshot("concurrency-tags-light");
+    h.post("/concurrency_limits/decrement", slot);
+    b.wait_for(
+        "the task run gone once it gave the slot back",
+        &format!("return {panel}?.textContent === 'No task run holds a slot.'"),
+    );
 }

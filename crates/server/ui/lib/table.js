@@ -6,8 +6,12 @@ import { h, mount } from "./dom.js";
 import { count } from "./format.js";
 import { icon } from "./icons.js";
 
-/** A table with `columns`; `update(rows)` shows rows (or `empty` when there are none). */
-export function table({ columns, empty = "Nothing here yet.", rowAttrs = () => ({}) }) {
+/**
+ * A table with `columns`; `update(rows)` shows rows (or `empty` when there are none). A row for
+ * which `detail(row)` gives a node is followed by a full-width `tr.detail` row holding it (an
+ * expanded row's panel).
+ */
+export function table({ columns, empty = "Nothing here yet.", rowAttrs = () => ({}), detail = () => null }) {
   const body = h("tbody");
   const element = h(
     "div",
@@ -20,7 +24,11 @@ export function table({ columns, empty = "Nothing here yet.", rowAttrs = () => (
       mount(
         body,
         rows.length
-          ? rows.map((row) => h("tr", rowAttrs(row), columns.map((c) => h("td", { class: c.class }, c.cell(row)))))
+          ? rows.flatMap((row) => {
+              const tr = h("tr", rowAttrs(row), columns.map((c) => h("td", { class: c.class }, c.cell(row))));
+              const more = detail(row);
+              return more ? [tr, h("tr", { class: "detail" }, h("td", { colSpan: columns.length }, more))] : [tr];
+            })
           : h("tr", {}, h("td", { class: "empty", colSpan: columns.length }, empty)),
       );
     },

@@ -2,16 +2,20 @@
 // the limits by task-run tag (limits named "tag:<tag>"). Each row shows the limit, its slots
 // taken now (refreshed every 2 s), its slot decay and an Active switch that takes effect at
 // once (disabling a limit lets its waiters through); rows can be edited, reset (every slot
-// freed) and deleted, and new limits created. The tab is kept in the URL.
+// freed) and deleted, and new limits created. A limit's name opens a panel below its row with
+// who holds its slots, refreshed with the page: a tag limit's task runs, a global limit's leases
+// (holder, slots, time to expiry) and the requests waiting. The tab is kept in the URL.
 
-import { del, patch, post } from "../lib/api.js";
+import { del, get, patch, post } from "../lib/api.js";
 import { h, mount } from "../lib/dom.js";
-import { plural } from "../lib/format.js";
+import { ago, plural } from "../lib/format.js";
+import { icon } from "../lib/icons.js";
 import { card, pageHeader, switchControl } from "../lib/layout.js";
 import { reload } from "../lib/router.js";
 import { table } from "../lib/table.js";
 import { toast } from "../lib/toast.js";
 import { confirmThen, openFormDialog } from "../components/form-dialog.js";
+import { flowRunNames, taskRunNames } from "../components/names.js";
 
 const TABS = { global: "Global", "task-run": "Task Run" };
 const TAG = "tag:";
@@ -27,6 +31,32 @@ async function everyLimit(path, signal) {
 }
 
 const enc = encodeURIComponent;
+
+/** Where a lease holder's page is, by its `type` (deployments have no page by id). */
+const HOLDER_PAGES = { flow_run: "/runs/flow-run/", task_run: "/runs/task-run/" };
+
+/** A run holding slots: its name (or id) linked to its page, or the holder as text. */
+function holderLabel(holder, names) {
+  if (!holder) return h("span", { class: "muted" }, "a holder that gave no name");
+  const kind = holder.type.replace("_", " ");
+  const name = names.get(holder.id) || holder.id;
+  const page = HOLDER_PAGES[holder.type];
+  return page ? h("a", { href: `${page}${enc(holder.id)}`, title: `${kind} ${holder.id}` }, `${kind} ${name}`) : `${kind} ${name}`;
+}
+
+/** A global limit's holders (`/holders`): each lease with its holder, slots and expiry. */
+function leaseList(limit, info, names) {
+  const leases = info?.leases || [];
+  const items = leases.map((l) => h("li", { dataset: { lease: l.id } }, holderLabel(l.holder, names), ` · ${plural(l.slots, "slot")} · expires ${ago(l.expires_at)}`));
+  const none = limit.active_slots > 0 ? "No lease holds its slots: they were taken without one (or are draining), so no holder is known." : "No one holds a slot.";
+  return [items.length ? h("ul", { class: "holder-list" }, items) : h("p", { class: "muted" }, none), info?.waiting ? h("p", {}, `${plural(info.waiting, "request")} waiting for slots.`) : null];
+}
+
+/** A tag limit's holders: the task runs (by id) holding its slots. */
+function runList(ids, names) {
+  if (!ids.length) return h("p", { class: "muted" }, "No task run holds a slot.");
+  return h("ul", { class: "holder-list" }, ids.map((id) => h("li", { dataset: { taskRun: id } }, holderLabel({ type: "task_run", id }, names))));
+}
 
 /** The form fields of a limit of `kind` ("global" or "task-run"). */
 function limitSchema(kind) {
@@ -93,8 +123,11 @@ export default async function concurrencyPage(ctx) {
       h("button", { type: "button", role: "tab", dataset: { tab: k }, class: k === kind ? "active" : null, "aria-selected": String(k === kind), onclick: () => (ctx.setQuery({ tab: k === "global" ? "" : k }), reload()) }, label),
     ),
   );
-  // Task runs holding each tag's slots (the v1 API's view), by limit id.
+  // The limits whose holders are shown (by id) and what was last read about them: a tag's task
+  // runs (the v1 API's view) or a global limit's `/holders`, and the holder runs' names.
+  const open = new Set();
   let holders = new Map();
+  let names = new Map();
   const act = (promise, done) =>
     promise.then(() => (done && toast(done, "success"), refresh())).catch((e) => toast(e.message, "error"));
   const active = (l) =>
@@ -104,19 +137,21 @@ export default async function concurrencyPage(ctx) {
       title: l.active ? "Active: limits what runs" : "Inactive: limits nothing",
       onchange: (on) => act(patch(`/v2/concurrency_limits/${enc(l.id)}`, { active: on }), `${ops.label(l)} ${on ? "enabled" : "disabled"}`),
     });
-  const slots = (l) => {
-    const runs = holders.get(l.id) || [];
-    return h("span", { class: "slots" }, String(l.active_slots), runs.length ? h("span", { class: "holders" }, runs.map((id) => h("a", { href: `/runs/task-run/${enc(id)}`, title: `task run ${id}` }, "●"))) : null);
+  const toggle = (l) => {
+    const shown = open.has(l.id);
+    return h("button", { type: "button", class: "disclosure", dataset: { action: "holders" }, "aria-expanded": String(shown), title: shown ? "Hide who holds its slots" : "Show who holds its slots", onclick: () => (shown ? open.delete(l.id) : open.add(l.id), refresh()) }, icon("right"), ops.label(l));
   };
+  const panel = (l) =>
+    open.has(l.id) ? h("div", { class: "holders-panel", dataset: { holders: ops.label(l) } }, kind === "global" ? leaseList(l, holders.get(l.id), names) : runList(holders.get(l.id) || [], names)) : null;
   const buttons = (l) =>
     h("span", { class: "row-actions" },
       h("button", { type: "button", class: "secondary small", dataset: { action: "edit" }, onclick: () => openLimitForm({ kind, existing: ops.form(l), signal: ctx.signal, save: (v) => ops.edit(l, v).then(refresh) }) }, "Edit"),
       h("button", { type: "button", class: "secondary small", dataset: { action: "reset" }, onclick: () => confirmThen({ title: "Reset limit", text: `Free every slot of ${ops.label(l)}? Its holders keep running, unlimited.`, button: "Reset", signal: ctx.signal, action: () => act(ops.reset(l), `${ops.label(l)} reset`) }) }, "Reset"),
       h("button", { type: "button", class: "secondary small", dataset: { action: "delete" }, onclick: () => confirmThen({ title: "Delete limit", text: `Delete ${ops.label(l)}? What it limits runs unlimited.`, button: "Delete", signal: ctx.signal, action: () => act(ops.remove(l), `${ops.label(l)} deleted`) }) }, "Delete"));
   const columns = [
-    { label: kind === "global" ? "Name" : "Tag", cell: ops.label },
+    { label: kind === "global" ? "Name" : "Tag", cell: toggle },
     { label: "Limit", class: "num", cell: (l) => String(l.limit) },
-    { label: "Active Slots", class: "num", cell: slots },
+    { label: "Active Slots", class: "num", cell: (l) => String(l.active_slots) },
     ...(kind === "global" ? [{ label: "Slot Decay per Second", class: "num", cell: (l) => String(l.slot_decay_per_second) }] : []),
     { label: "Active", cell: active },
     { label: "", class: "num", cell: buttons },
@@ -125,6 +160,7 @@ export default async function concurrencyPage(ctx) {
     columns,
     empty: kind === "global" ? "No global concurrency limits. Create one, or with `flowgate global-concurrency-limit create NAME --limit N`." : "No task-run limits. Create one for a tag, or with `flowgate concurrency-limit create TAG N`.",
     rowAttrs: (l) => ({ dataset: { limit: ops.label(l) } }),
+    detail: panel,
   });
   const create = h("button", { id: "limit-create", type: "button", class: "primary", onclick: () => openLimitForm({ kind, signal: ctx.signal, save: (v) => ops.create(v).then(refresh) }) }, "Create limit");
   mount(ctx.view, pageHeader({ title: "Concurrency", facts: [total], actions: [tabs, create] }), card({ class: "flush", id: "limits" }, limits.element));
@@ -132,9 +168,16 @@ export default async function concurrencyPage(ctx) {
   async function refresh() {
     const all = await everyLimit("/v2/concurrency_limits/filter", ctx.signal);
     const rows = all.filter((l) => l.name.startsWith(TAG) === (kind === "task-run"));
+    const shown = rows.filter((l) => open.has(l.id));
     if (kind === "task-run") {
       const tags = await everyLimit("/concurrency_limits/filter", ctx.signal);
       holders = new Map(tags.map((t) => [t.id, t.active_slots]));
+      names = await taskRunNames(shown.flatMap((l) => holders.get(l.id) || []), ctx.signal);
+    } else {
+      holders = new Map(await Promise.all(shown.map(async (l) => [l.id, await get(`/v2/concurrency_limits/${enc(l.id)}/holders`, ctx)])));
+      const held = (type) => [...holders.values()].flatMap((i) => i.leases).filter((l) => l.holder?.type === type).map((l) => l.holder.id);
+      const [flows, tasks] = await Promise.all([flowRunNames(held("flow_run"), ctx.signal), taskRunNames(held("task_run"), ctx.signal)]);
+      names = new Map([...flows, ...tasks]);
     }
     limits.update(rows);
     total.textContent = plural(rows.length, kind === "global" ? "global limit" : "tag limit");
