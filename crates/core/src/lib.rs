@@ -10,6 +10,7 @@ pub mod blocks;
 pub mod concurrency;
 pub mod deployment;
 pub mod event;
+pub mod event_counts;
 pub mod hand_out;
 pub mod history;
 pub mod late_runs;

@@ -23,7 +23,9 @@ pub use crate::capabilities::deployments::{
     Deployment, DeploymentFilter, DeploymentSchedule, DeploymentUpdate, LatePass, NewDeployment,
     NewDeploymentSchedule, SchedulerPass,
 };
-pub use crate::capabilities::events::{EventFilter, EventPosition, IngestOutcome};
+pub use crate::capabilities::events::{
+    EventFilter, EventGroup, EventGroupKey, EventGrouping, EventPosition, IngestOutcome,
+};
 pub use crate::capabilities::flow_runs::{
     FlowRun, FlowRunFilter, FlowRunSort, FlowRunUpdate, NewFlowRun, QueuePlace, SetStateOutcome,
 };

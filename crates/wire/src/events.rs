@@ -182,3 +182,61 @@ impl LogFrame {
         }
     }
 }
+
+/// What `/events/count-by/{countable}` counts by (its path segment).
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Copy, Debug, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Countable {
+    /// Calendar days (UTC).
+    Day,
+    /// Buckets of `time_interval` `time_unit`s.
+    Time,
+    /// Event names.
+    Event,
+    /// The resources events are about.
+    Resource,
+}
+
+/// The unit of a time bucket.
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Copy, Debug, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum TimeUnit {
+    /// Seconds.
+    Second,
+    /// Minutes.
+    Minute,
+    /// Hours.
+    Hour,
+    /// Days.
+    Day,
+    /// Weeks (from Monday).
+    Week,
+}
+
+/// `POST /events/count-by/{countable}`.
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq, Default)]
+pub struct EventCountRequest {
+    /// Which events (`occurred` bounds the time buckets: until now and since a day before
+    /// `until` when absent).
+    pub filter: Option<EventFilter>,
+    /// For `time`: the bucket's unit (`day` when absent).
+    pub time_unit: Option<TimeUnit>,
+    /// For `time`: how many units a bucket spans (1 when absent, at least 0.01; at most 1,000
+    /// buckets in all).
+    pub time_interval: Option<f64>,
+}
+
+/// One group of `/events/count-by/{countable}` (Prefect's `EventCount`).
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq, Eq)]
+pub struct EventCount {
+    /// What the events have in common: a bucket's start, an event name or a resource id.
+    pub value: String,
+    /// How to show it (a resource's name when one of its events names it).
+    pub label: String,
+    /// How many events.
+    pub count: i64,
+    /// A bucket's start, or when the group's earliest event occurred.
+    pub start_time: Micros,
+    /// A bucket's end, or when the group's latest event occurred.
+    pub end_time: Micros,
+}

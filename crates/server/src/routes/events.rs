@@ -40,6 +40,15 @@ pub fn routes() -> ApiRoutes {
                  first page are not added to later ones. A token lasts an hour.",
             ),
         )
+        .post(
+            "/events/count-by/{countable}",
+            super::event_counts::count_by,
+            doc("Count events by day, time bucket, event name or resource").describe(
+                "`countable` is `day`, `time` (buckets of `time_interval` `time_unit`s over \
+                 `filter.occurred`, empty ones included, at most 1,000), `event` or `resource` \
+                 (the largest groups first, at most 1,000).",
+            ),
+        )
         .websocket(
             "/events/in",
             events_in,

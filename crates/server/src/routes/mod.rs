@@ -6,6 +6,7 @@ mod automations;
 mod blocks;
 mod concurrency_limits;
 pub(crate) mod deployments;
+mod event_counts;
 mod event_pages;
 mod events;
 pub(crate) mod events_in;

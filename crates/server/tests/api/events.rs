@@ -202,3 +202,126 @@ on_each_backend!(
         s.stop().await;
     }
 );
+
+/// An event named `name` about `resource` (named `label`) at `occurred`.
+fn event_at(name: &str, resource: &str, label: &str, occurred: &str) -> Value {
+    let mut e = plain_event(name, resource);
+    e["occurred"] = json!(occurred);
+    e["resource"]["prefect.resource.name"] = json!(label);
+    e
+}
+
+on_each_backend!(
+    events_are_counted_by_time_bucket_name_and_resource,
+    async |db: TestDatabase| {
+        let s = TestServer::start(db).await;
+        let batch = json!([
+            event_at("counted.a", "thing.one", "One", "2026-11-20T10:10:00Z"),
+            event_at("counted.a", "thing.two", "Two", "2026-11-20T10:20:00Z"),
+            event_at("counted.b", "thing.one", "One", "2026-11-20T12:05:00Z"),
+            event_at("counted.a", "thing.one", "One", "2026-11-21T09:00:00Z"),
+        ]);
+        s.post_json("/events/", &batch).await.expect(204);
+        let window = |since: &str, until: &str| json!({"occurred": {"since": since, "until": until}, "event": {"prefix": ["counted."]}});
+        let counts = |reply: Value| -> Vec<(String, i64)> {
+            reply
+                .as_array()
+                .expect("a list")
+                .iter()
+                .map(|c| {
+                    (
+                        c["value"].as_str().unwrap().to_owned(),
+                        c["count"].as_i64().unwrap(),
+                    )
+                })
+                .collect()
+        };
+
+        let hours = json!({
+            "filter": window("2026-11-20T10:00:00Z", "2026-11-20T12:59:59Z"),
+            "time_unit": "hour", "time_interval": 1.0,
+        });
+        let reply = s
+            .post_json("/events/count-by/time", &hours)
+            .await
+            .expect(200);
+        assert_eq!(
+            counts(reply.clone()),
+            [
+                ("2026-11-20T10:00:00.000000Z".to_owned(), 2),
+                ("2026-11-20T11:00:00.000000Z".to_owned(), 0),
+                ("2026-11-20T12:00:00.000000Z".to_owned(), 1),
+            ]
+        );
+        assert_eq!(reply[1]["label"], reply[1]["value"]);
+        assert_eq!(reply[1]["start_time"], "2026-11-20T11:00:00.000000Z");
+        assert_eq!(reply[1]["end_time"], "2026-11-20T12:00:00.000000Z");
+
+        let days = json!({"filter": window("2026-11-20T06:00:00Z", "2026-11-21T23:00:00Z")});
+        assert_eq!(
+            counts(s.post_json("/events/count-by/day", &days).await.expect(200)),
+            [
+                ("2026-11-20T00:00:00.000000Z".to_owned(), 3),
+                ("2026-11-21T00:00:00.000000Z".to_owned(), 1),
+            ]
+        );
+
+        let by_name = s
+            .post_json("/events/count-by/event", &days)
+            .await
+            .expect(200);
+        assert_eq!(
+            counts(by_name.clone()),
+            [("counted.a".to_owned(), 3), ("counted.b".to_owned(), 1)]
+        );
+        assert_eq!(by_name[0]["start_time"], "2026-11-20T10:10:00.000000Z");
+        assert_eq!(by_name[0]["end_time"], "2026-11-21T09:00:00.000000Z");
+
+        let by_resource = s
+            .post_json("/events/count-by/resource", &days)
+            .await
+            .expect(200);
+        assert_eq!(
+            counts(by_resource.clone()),
+            [("thing.one".to_owned(), 3), ("thing.two".to_owned(), 1)]
+        );
+        assert_eq!(by_resource[0]["label"], "One");
+        s.stop().await;
+    }
+);
+
+on_each_backend!(
+    a_count_that_would_make_too_many_buckets_is_refused,
+    async |db: TestDatabase| {
+        let s = TestServer::start(db).await;
+        let day =
+            json!({"occurred": {"since": "2026-11-20T00:00:00Z", "until": "2026-11-21T00:00:00Z"}});
+        s.post_json(
+            "/events/count-by/time",
+            &json!({"filter": day, "time_unit": "second", "time_interval": 1}),
+        )
+        .await
+        .expect_error(422, &["1000", "time_interval"]);
+        s.post_json(
+            "/events/count-by/time",
+            &json!({"filter": day, "time_unit": "hour", "time_interval": 0}),
+        )
+        .await
+        .expect_error(422, &["time_interval"]);
+        s.post_json(
+            "/events/count-by/time",
+            &json!({"filter": day, "time_unit": "fortnight"}),
+        )
+        .await
+        .expect_error(422, &["time_unit"]);
+        s.post_json("/events/count-by/weekday", &json!({"filter": day}))
+            .await
+            .expect_error(422, &["countable", "day, time, event, resource"]);
+        let backwards =
+            json!({"occurred": {"since": "2026-11-21T00:00:00Z", "until": "2026-11-20T00:00:00Z"}});
+        s.post_json("/events/count-by/day", &json!({"filter": backwards}))
+            .await
+            .expect_error(422, &["filter.occurred"]);
+        s.stop().await;
+    }
+);

@@ -2,6 +2,7 @@
 //! with the task runs they fold into and the log lines that travel beside them.
 
 use async_trait::async_trait;
+use flowgate_core::event_counts::TimeBuckets;
 use flowgate_core::{Event, Micros};
 use serde_json::Value;
 use uuid::Uuid;
@@ -100,6 +101,46 @@ impl EventFilter {
     }
 }
 
+/// How [`EventStore::count_events_by`] groups events.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EventGrouping {
+    /// By time bucket (the filter's window should lie within the buckets').
+    Buckets(TimeBuckets),
+    /// By event name, the largest groups first, at most this many.
+    Name(u32),
+    /// By the resource they are about, the largest groups first, at most this many.
+    Resource(u32),
+}
+
+/// What a group of events is grouped by.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EventGroupKey {
+    /// A time bucket's index (0 is the first).
+    Bucket(i64),
+    /// An event name.
+    Name(String),
+    /// A resource: its id, and its `prefect.resource.name` if one of its events names it.
+    Resource {
+        /// Its `prefect.resource.id`.
+        id: String,
+        /// Its `prefect.resource.name`, if one of its events names it.
+        name: Option<String>,
+    },
+}
+
+/// Events counted in one group.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EventGroup {
+    /// What they have in common.
+    pub key: EventGroupKey,
+    /// How many.
+    pub count: i64,
+    /// When the earliest occurred.
+    pub first: Micros,
+    /// When the latest occurred.
+    pub last: Micros,
+}
+
 /// What an event batch did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct IngestOutcome {
@@ -131,4 +172,11 @@ pub trait EventStore: Send + Sync {
     async fn filter_events(&self, filter: &EventFilter, page: Page) -> Result<Vec<Event>>;
     /// How many events match `filter`.
     async fn count_events(&self, filter: &EventFilter) -> Result<i64>;
+    /// Events matching `filter` counted per group (one `GROUP BY`); buckets without events are
+    /// not returned.
+    async fn count_events_by(
+        &self,
+        filter: &EventFilter,
+        by: EventGrouping,
+    ) -> Result<Vec<EventGroup>>;
 }

@@ -11,7 +11,9 @@ use uuid::Uuid;
 
 use super::{SqlStore, commit, filters, insert_rows, logs, task_runs};
 use crate::backend::Backend;
-use crate::capabilities::events::{EventFilter, EventStore, IngestOutcome};
+use crate::capabilities::events::{
+    EventFilter, EventGroup, EventGroupKey, EventGrouping, EventStore, IngestOutcome,
+};
 use crate::capabilities::logs::LogEntry;
 use crate::model::Page;
 use crate::sql::{Arg, Conditions, Row, Sql};
@@ -79,6 +81,64 @@ impl<B: Backend> EventStore for SqlStore<B> {
 
     async fn count_events(&self, filter: &EventFilter) -> Result<i64> {
         self.count("events", conditions::<B>(filter)).await
+    }
+
+    async fn count_events_by(
+        &self,
+        filter: &EventFilter,
+        by: EventGrouping,
+    ) -> Result<Vec<EventGroup>> {
+        let mut sql = Sql::new("SELECT ");
+        let limit = match by {
+            EventGrouping::Buckets(b) => {
+                sql.push("(occurred - ")
+                    .arg(b.start)
+                    .push(") / ")
+                    .arg(b.width)
+                    .push(" AS bucket");
+                None
+            }
+            EventGrouping::Name(limit) => {
+                sql.push("event AS value");
+                Some(limit)
+            }
+            // Any one of the resource's descriptions: they name it the same way.
+            EventGrouping::Resource(limit) => {
+                sql.push("resource_id AS value, MAX(resource) AS resource");
+                Some(limit)
+            }
+        };
+        sql.push(", COUNT(*) AS n, MIN(occurred) AS first, MAX(occurred) AS last FROM events");
+        conditions::<B>(filter).append_to(&mut sql);
+        sql.push(" GROUP BY 1");
+        if let Some(limit) = limit {
+            sql.push(" ORDER BY n DESC, value LIMIT ")
+                .arg(i64::from(limit));
+        }
+        self.query(sql)
+            .await?
+            .iter()
+            .map(|row| {
+                let key = match by {
+                    EventGrouping::Buckets(_) => EventGroupKey::Bucket(row.get("bucket")?),
+                    EventGrouping::Name(_) => EventGroupKey::Name(row.get("value")?),
+                    EventGrouping::Resource(_) => EventGroupKey::Resource {
+                        id: row.get("value")?,
+                        name: row
+                            .json("resource")?
+                            .get("prefect.resource.name")
+                            .and_then(Value::as_str)
+                            .map(str::to_owned),
+                    },
+                };
+                Ok(EventGroup {
+                    key,
+                    count: row.get("n")?,
+                    first: row.micros("first")?,
+                    last: row.micros("last")?,
+                })
+            })
+            .collect()
     }
 }
 
