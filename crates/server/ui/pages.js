@@ -9,6 +9,7 @@ export const PAGES = [
   { path: "/runs/task-run/:id", module: "task-run" },
   { path: "/flows", module: "flows", nav: "Flows", icon: "flows" },
   { path: "/deployments", module: "deployments", nav: "Deployments", icon: "deployments" },
+  { path: "/deployments/deployment/:id", module: "deployment" },
   { path: "/work-pools", module: "work-pools", nav: "Work Pools", icon: "pools" },
   { path: "/work-pools/:name", module: "work-pool" },
   { path: "/automations", module: "automations", nav: "Automations", icon: "automations" },

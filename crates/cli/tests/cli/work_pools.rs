@@ -253,6 +253,9 @@ on_each_backend!(
         let out = child.wait_with_output().expect("flowgate ends");
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(0), "{stderr}");
-        assert!(stderr.is_empty(), "nothing said about the closed pipe: {stderr}");
+        assert!(
+            stderr.is_empty(),
+            "nothing said about the closed pipe: {stderr}"
+        );
     }
 );

@@ -3,7 +3,8 @@
 //! (the shared JSON-Schema form) shows the server's refusal beside the field, cancels without
 //! saving, and saves (priorities shift); the deployments page's Run form, generated from the
 //! deployment's parameter schema and prefilled with its defaults, shows a bad parameter beside
-//! its field and then creates the run.
+//! its field and then creates the run, whose page links its deployment, pool and queue; the
+//! deployment's page lists its recent runs (a Late one standing out) and opens the same form.
 
 use flowgate::testing::harness;
 use serde_json::json;
@@ -155,5 +156,44 @@ fn a_person_manages_queues_and_runs_a_deployment() {
     assert_eq!(run["parameters"], json!({"n": 5, "who": "bo"}));
     assert_eq!(run["deployment_id"], deployment["id"]);
     assert_eq!(run["work_queue_name"], "high");
+    // The run shows where it came from and waits, as links.
+    b.wait_for(
+        "the run's deployment, pool and queue",
+        "return document.querySelector('#run-deployment-link')?.textContent === 'nightly' \
+         && document.querySelector('#run-pool-link')?.textContent === 'etl' \
+         && document.querySelector('#run-queue-link')?.textContent === 'high'",
+    );
     b.screenshot("pools-5-run-created");
+
+    // The deployment's page: its schedules, parameters, recent runs (a Late one standing out)
+    // and its Run button.
+    h.post(
+        &format!(
+            "/deployments/{}/create_flow_run",
+            deployment["id"].as_str().unwrap()
+        ),
+        json!({"name": "late-one", "state": {"type": "SCHEDULED", "name": "Late"}}),
+    );
+    b.click("#run-deployment-link");
+    b.wait_for(
+        "the deployment page with both runs",
+        "return document.querySelectorAll('#recent-runs tr[data-run]').length === 2",
+    );
+    assert_eq!(
+        b.js("return document.querySelector('#recent-runs tr[data-run=\"late-one\"] .badge.late')?.textContent"),
+        "Late",
+        "a Late run stands out"
+    );
+    let params = b.js("return document.querySelector('#deployment-params').textContent");
+    assert!(
+        params.as_str().unwrap().contains("\"who\": \"ann\""),
+        "{params}"
+    );
+    b.screenshot("pools-6-deployment");
+    b.click("#run-deployment");
+    b.wait_for(
+        "the run form from the deployment page",
+        "return document.querySelector('#run-fields [name=n]')?.value === '3'",
+    );
+    b.click("#run-cancel");
 }

@@ -19,9 +19,14 @@ export function stateColor(type) {
   return `var(--state-${String(type || "scheduled").toLowerCase()})`;
 }
 
-/** A run's state as a coloured badge: its name (e.g. "AwaitingRetry"), coloured by its type. */
+/**
+ * A run's state as a coloured badge: its name (e.g. "AwaitingRetry"), coloured by its type. A
+ * Late run (Scheduled, past its time with no worker taking it) is drawn to stand out.
+ */
 export function stateBadge(run) {
   const type = run.state_type || (run.state && run.state.type) || "";
   const name = run.state_name || (run.state && run.state.name) || stateLabel(type) || "—";
-  return h("span", { class: ["badge", STATES.includes(type) ? type : null], title: stateLabel(type) }, name);
+  const late = type === "SCHEDULED" && name === "Late";
+  const title = late ? "Late: past its scheduled time, not yet taken by a worker" : stateLabel(type);
+  return h("span", { class: ["badge", STATES.includes(type) ? type : null, late ? "late" : null], title }, name);
 }

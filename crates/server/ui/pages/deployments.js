@@ -9,18 +9,10 @@ import { card, pageHeader } from "../lib/layout.js";
 import { navigate } from "../lib/router.js";
 import { table } from "../lib/table.js";
 import { toast } from "../lib/toast.js";
+import { deploymentHref, describeSchedule } from "../components/deployment.js";
 import { poolHref, statusBadge } from "../components/pools.js";
 import { openRunDeployment } from "../components/run-deployment.js";
 import { stateBadge } from "../components/state.js";
-
-/** A schedule in a few words: "cron 0 9 * * * (Europe/Berlin)", "every 3600 s". */
-function describeSchedule(s) {
-  const zone = s.timezone || "UTC";
-  if (s.cron) return `cron ${s.cron} (${zone})`;
-  if (s.interval) return `every ${s.interval} s`;
-  if (s.rrule) return `rrule ${s.rrule}`;
-  return "—";
-}
 
 /** The deployments with their flows' names and each one's latest run. */
 async function load(signal) {
@@ -43,7 +35,7 @@ export default async function deploymentsPage(ctx) {
     empty: "No deployments yet. Deploy a flow (flow.deploy() or flow.serve()) and it appears here.",
     rowAttrs: (r) => ({ dataset: { deployment: `${r.flow}/${r.d.name}` } }),
     columns: [
-      { label: "Deployment", cell: (r) => h("span", {}, h("a", { href: `/runs?flow=${encodeURIComponent(r.flow)}` }, r.flow), " / ", h("strong", {}, r.d.name)) },
+      { label: "Deployment", cell: (r) => h("span", {}, h("a", { href: `/runs?flow=${encodeURIComponent(r.flow)}` }, r.flow), " / ", h("a", { href: deploymentHref(r.d.id) }, h("strong", {}, r.d.name))) },
       { label: "Pool", cell: (r) => (r.d.work_pool_name ? h("a", { href: poolHref(r.d.work_pool_name) }, r.d.work_pool_name) : h("span", { class: "muted" }, "served")) },
       { label: "Queue", cell: (r) => r.d.work_queue_name || "—" },
       { label: "Status", cell: (r) => statusBadge(r.d.paused ? "PAUSED" : r.d.status) },

@@ -1,5 +1,6 @@
-// One flow run: its state and facts, Resume and Cancel, the timeline of its task runs and
-// subflow runs (click a bar for that task run's details and logs), the task runs as a paged
+// One flow run: its state and facts (with its deployment, pool and queue as links), Resume and
+// Cancel, the timeline of its task runs and subflow runs (click a bar for that task run's
+// details and logs), the task runs as a paged
 // table with their true count, parameters, who resumed it with what, the artifacts it reported
 // (rendered: components/artifact.js), and its logs. While the run is going, everything refreshes
 // every two seconds.
@@ -12,7 +13,9 @@ import { reload } from "../lib/router.js";
 import { pagedTable, table } from "../lib/table.js";
 import { toast } from "../lib/toast.js";
 import { artifactCard } from "../components/artifact.js";
+import { deploymentHref } from "../components/deployment.js";
 import { logView } from "../components/logs.js";
+import { poolHref } from "../components/pools.js";
 import { openResume } from "../components/resume.js";
 import { loadRunGraph } from "../components/run-graph.js";
 import { TERMINAL, stateBadge } from "../components/state.js";
@@ -61,12 +64,18 @@ export default async function flowRunPage(ctx) {
   let finished = false;
   async function load() {
     const run = await get(path, ctx);
-    const [flow, graph, taskTotal] = await Promise.all([get(`/flows/${encodeURIComponent(run.flow_id)}`, ctx), loadRunGraph(id, ctx.signal), tasks.refresh()]);
+    const [flow, graph, taskTotal, deployment] = await Promise.all([
+      get(`/flows/${encodeURIComponent(run.flow_id)}`, ctx),
+      loadRunGraph(id, ctx.signal),
+      tasks.refresh(),
+      // A deleted deployment leaves its runs: they show its id only.
+      run.deployment_id ? get(`/deployments/${encodeURIComponent(run.deployment_id)}`, ctx).catch(() => null) : null,
+    ]);
     for (const n of graph.nodes) taskNames.set(n.id, n.label);
     // After the graph: its nodes name the log lines' task runs.
     await logs.refresh();
     ctx.title(`${flow.name} / ${run.name}`);
-    mount(head, header(run, flow, taskTotal));
+    mount(head, header(run, flow, taskTotal), placement(run, deployment));
     params.textContent = JSON.stringify(run.parameters || {}, null, 2);
     finished = TERMINAL.has(run.state_type);
     gantt.update(graph.nodes, { now: Date.now(), live: !finished, origin: run.start_time ? new Date(run.start_time).getTime() : undefined, total: graph.total });
@@ -110,6 +119,22 @@ export default async function flowRunPage(ctx) {
       }),
       run.state && run.state.message ? h("p", { class: "state-message" }, run.state.message) : null,
     ];
+  }
+
+  /** Where the run came from and waits: its deployment, work pool and queue, as links. */
+  function placement(run, deployment) {
+    if (!run.deployment_id && !run.work_pool_name) return null;
+    const parts = [];
+    if (run.deployment_id) {
+      const name = deployment ? deployment.name : run.deployment_id;
+      parts.push(h("span", {}, "Deployment ", h("a", { id: "run-deployment-link", href: deploymentHref(run.deployment_id) }, name)));
+    }
+    if (run.work_pool_name) parts.push(h("span", {}, "Work pool ", h("a", { id: "run-pool-link", href: poolHref(run.work_pool_name) }, run.work_pool_name)));
+    if (run.work_queue_name) {
+      const queue = run.work_pool_name ? h("a", { id: "run-queue-link", href: `${poolHref(run.work_pool_name)}#queues` }, run.work_queue_name) : run.work_queue_name;
+      parts.push(h("span", {}, "Queue ", queue));
+    }
+    return h("p", { class: "run-placement" }, parts);
   }
 
   /** The clicked bar's run: its facts and (for a task run) its logs, below the timeline. */
