@@ -426,6 +426,25 @@ fn the_event_feed_pages_by_links_and_keeps_its_filters_in_the_url() {
         b.js("return document.getElementById('event-prefix').value"),
         "page."
     );
+    // Above the feed, the window's events per hour: the 55 in the newest bars, none elsewhere.
+    b.wait_for(
+        "the chart's bars",
+        "return document.querySelectorAll('#event-chart .bucket').length >= 24",
+    );
+    assert_eq!(
+        b.js("return [...document.querySelectorAll('#event-chart .bucket')].reduce((n, g) => n + Number(g.dataset.count), 0)"),
+        55
+    );
+    assert_eq!(
+        b.js("return [...document.querySelectorAll('#event-chart .bucket')].slice(0, -2).every((g) => g.dataset.count === '0')"),
+        true
+    );
+    // Drawn as tall as its count (no stylesheet rule sizes the bar instead).
+    assert_eq!(
+        b.js("const bars = [...document.querySelectorAll('#event-chart .events-bar')]; const busy = bars.find((r) => r.parentNode.dataset.count !== '0'); return busy.getBoundingClientRect().height > 30 && bars[0].getBoundingClientRect().height === 0"),
+        true
+    );
+    b.screenshot("events-chart");
 
     // Older: the last five, newest first; the link kept the filter.
     b.click("#events-older");
@@ -438,7 +457,7 @@ fn the_event_feed_pages_by_links_and_keeps_its_filters_in_the_url() {
         b.js("return location.search")
             .as_str()
             .unwrap()
-            .contains("offset=50")
+            .contains("page=")
     );
     b.click("#events-newer");
     b.wait_for(

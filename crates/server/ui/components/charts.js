@@ -1,5 +1,5 @@
-// Run charts drawn here in SVG: activity as bars stacked by state, duration by start time as a
-// scatter, and a flow's recent runs as a sparkline. Colours come from the stylesheet's state
+// Charts drawn here in SVG: run activity as bars stacked by state, events counted per time
+// bucket, duration by start time as a scatter, and a flow's recent runs as a sparkline. Colours come from the stylesheet's state
 // colours, so both themes apply; hovering shows the numbers.
 
 import { h, mount, s } from "../lib/dom.js";
@@ -78,6 +78,34 @@ export function activityChart({ height = 180, onBucket = () => {} } = {}) {
         },
         s("rect", { class: "hit", x: bx, width: bw, y: PAD.top, height: height - PAD.top - PAD.bottom }),
         segments,
+      );
+    });
+    return [yAxis(ticks, y, width, count), bars, xTimeAxis(start, end, x, height)];
+  });
+}
+
+/**
+ * Counts per time bucket (`/events/count-by/time`): `update({start, end, buckets: [{start, end,
+ * count}]})` draws one bar per bucket; hovering shows its count and `noun`.
+ */
+export function countChart({ height = 120, noun = "events" } = {}) {
+  return chart("counts", height, ({ start, end, buckets }, width) => {
+    const x = linear(start, end, PAD.left, width - PAD.right);
+    const ticks = niceTicks(Math.max(1, ...buckets.map((b) => b.count)), 2);
+    const y = linear(0, ticks[ticks.length - 1], height - PAD.bottom, PAD.top);
+    const bars = buckets.map((b) => {
+      const bx = x(b.start) + 1;
+      const bw = Math.max(1, x(b.end) - x(b.start) - 2);
+      return s(
+        "g",
+        {
+          class: "bucket",
+          dataset: { count: b.count, start: new Date(b.start).toISOString() },
+          onpointermove: (e) => showTip(e, `${when(b.start)} – ${new Date(b.end).toLocaleTimeString()}`, [[noun, count(b.count)]]),
+          onpointerleave: hideTip,
+        },
+        s("rect", { class: "hit", x: bx, width: bw, y: PAD.top, height: height - PAD.top - PAD.bottom }),
+        s("rect", { class: "events-bar", x: bx, width: bw, y: y(b.count), height: Math.max(0, y(0) - y(b.count)) }),
       );
     });
     return [yAxis(ticks, y, width, count), bars, xTimeAxis(start, end, x, height)];

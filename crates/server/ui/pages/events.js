@@ -1,19 +1,29 @@
 // The event feed: every stored event, newest first, filtered by name prefix, resource id (or
-// its prefix) and time window, the filters kept in the URL. Pages are links ("Older" fixes the
-// newest time shown so new events do not shift the pages). On the first page new events arrive
-// live over /api/events/out. Clicking an event shows its JSON, as text.
+// its prefix) and time window, the filters kept in the URL, under a bar chart of the window's
+// events per time bucket (/api/events/count-by/time). Pages are links following the API's
+// next_page (its token in the URL: the server holds the pages still while new events arrive).
+// On the first page new events arrive live over /api/events/out. Clicking an event shows its
+// JSON, as text.
 
 import { apiKey } from "../lib/auth.js";
-import { post } from "../lib/api.js";
+import { get, post } from "../lib/api.js";
 import { h, mount } from "../lib/dom.js";
 import { clock, count, when } from "../lib/format.js";
 import { card, pageHeader, switchControl } from "../lib/layout.js";
 import { reload } from "../lib/router.js";
 import { table } from "../lib/table.js";
+import { countChart } from "../components/charts.js";
 import { resourceLabel, showEvent } from "../components/event.js";
 
 /** The windows offered, in milliseconds. */
 const WINDOWS = { "15m": 900e3, "1h": 3600e3, "24h": 86400e3, "7d": 7 * 86400e3 };
+/** Each window's chart buckets (about 30 bars), as count-by/time's unit and interval. */
+const BUCKETS = {
+  "15m": { time_unit: "second", time_interval: 30 },
+  "1h": { time_unit: "minute", time_interval: 2 },
+  "24h": { time_unit: "hour", time_interval: 1 },
+  "7d": { time_unit: "hour", time_interval: 6 },
+};
 const PAGE = 50;
 
 /** The filter the URL's query describes (`until` given: the newest time a page shows). */
@@ -86,10 +96,11 @@ export default async function eventsPage(ctx) {
     resource: ctx.query.get("resource") || "",
     window: WINDOWS[ctx.query.get("window")] ? ctx.query.get("window") : "24h",
     until: ctx.query.get("until") || "",
-    offset: Math.max(0, Number(ctx.query.get("offset")) || 0),
+    page: ctx.query.get("page") || "",
+    from: Math.max(0, Number(ctx.query.get("from")) || 0),
     live: ctx.query.get("live") === "0" ? "0" : "",
   };
-  const firstPage = !q.until && q.offset === 0;
+  const firstPage = !q.page;
   const following = firstPage && q.live !== "0";
   const total = h("span", { id: "event-count" });
   const status = h("span", { class: "live-status", id: "live-status" });
@@ -113,7 +124,7 @@ export default async function eventsPage(ctx) {
   };
   const prefix = h("input", { type: "search", id: "event-prefix", placeholder: "Event name starts with…", value: q.prefix, "aria-label": "Event name prefix" });
   const resource = h("input", { type: "search", id: "event-resource", placeholder: "Resource id or prefix…", value: q.resource, "aria-label": "Resource id" });
-  const apply = () => go({ prefix: prefix.value.trim(), resource: resource.value.trim(), until: "", offset: 0 });
+  const apply = () => go({ prefix: prefix.value.trim(), resource: resource.value.trim(), until: "", page: "", from: 0 });
   for (const input of [prefix, resource]) {
     input.addEventListener("keydown", (e) => e.key === "Enter" && apply());
     input.addEventListener("search", apply);
@@ -121,41 +132,49 @@ export default async function eventsPage(ctx) {
   const windows = h(
     "div",
     { class: "segmented", role: "group", "aria-label": "Window" },
-    Object.keys(WINDOWS).map((k) => h("button", { type: "button", class: k === q.window ? "active" : null, "aria-pressed": String(k === q.window), dataset: { window: k }, onclick: () => go({ window: k, until: "", offset: 0 }) }, k)),
+    Object.keys(WINDOWS).map((k) => h("button", { type: "button", class: k === q.window ? "active" : null, "aria-pressed": String(k === q.window), dataset: { window: k }, onclick: () => go({ window: k, until: "", page: "", from: 0 }) }, k)),
   );
   const live = firstPage
     ? h("span", { class: "switch-label" }, switchControl({ checked: following, label: "Follow live", title: "Show new events as they arrive", onchange: (on) => go({ live: on ? "" : "0" }) }), "Live", status)
     : null;
   const pager = h("div", { class: "pager", id: "event-pager" });
+  const chart = countChart();
 
   mount(
     ctx.view,
     pageHeader({ title: "Event Feed", facts: [total, "Newest first; click an event for its JSON."], actions: [windows] }),
+    card({ id: "event-chart" }, chart.element),
     card({ class: "flush", id: "events" }, h("div", { class: "toolbar" }, prefix, resource, h("button", { type: "button", class: "secondary", id: "event-apply", onclick: apply }, "Filter"), h("span", { class: "spacer" }), live), events.element, pager),
   );
 
-  // The newest time this page and the pages after it show: fixed once the reader pages.
+  // The newest time the chart shows: fixed once the reader pages, like the pages themselves.
   const anchor = q.until || new Date().toISOString();
-  const page = await post("/events/filter", { filter: filterOf(q, q.until || null), limit: PAGE, offset: q.offset }, ctx);
+  const counted = post("/events/count-by/time", { filter: filterOf(q, anchor), ...BUCKETS[q.window] }, ctx);
+  const page = q.page
+    ? await get(`/events/filter/next?page-token=${encodeURIComponent(q.page)}`, ctx)
+    : await post("/events/filter", { filter: filterOf(q, null), limit: PAGE }, ctx);
   rows = page.events;
   for (const e of rows) shown.add(e.id);
   events.update(rows);
   let matching = page.total;
+  const nextToken = page.next_page ? new URL(page.next_page).searchParams.get("page-token") : null;
   const showTotals = () => {
     total.textContent = `${count(matching)} events in the last ${q.window}`;
-    const first = matching === 0 ? 0 : q.offset + 1;
+    const first = matching === 0 ? 0 : q.from + 1;
     mount(
       pager,
-      h("span", { class: "pager-status" }, matching === 0 ? "None" : `${count(first)}–${count(q.offset + rows.length)} of ${count(matching)}`),
+      h("span", { class: "pager-status" }, matching === 0 ? "None" : `${count(first)}–${count(q.from + rows.length)} of ${count(matching)}`),
       h(
         "div",
         { class: "pager-buttons" },
-        q.offset > 0 ? h("a", { class: "button secondary small", id: "events-newer", href: address({ ...q, offset: q.offset - PAGE, until: q.offset - PAGE > 0 ? q.until : "" }) }, "Newer") : null,
-        q.offset + PAGE < page.total ? h("a", { class: "button secondary small", id: "events-older", href: address({ ...q, until: anchor, offset: q.offset + PAGE }) }, "Older") : null,
+        q.page ? h("a", { class: "button secondary small", id: "events-newer", href: address({ ...q, page: "", from: 0, until: "" }) }, "Newest") : null,
+        nextToken ? h("a", { class: "button secondary small", id: "events-older", href: address({ ...q, until: anchor, page: nextToken, from: q.from + rows.length }) }, "Older") : null,
       ),
     );
   };
   showTotals();
+  const buckets = (await counted).map((b) => ({ start: Date.parse(b.start_time), end: Date.parse(b.end_time), count: b.count }));
+  if (buckets.length) chart.update({ start: buckets[0].start, end: buckets[buckets.length - 1].end, buckets });
 
   /** The live feed's state ("connecting", "live", "reconnecting") on the status element. */
   function showStatus(state) {
