@@ -79,6 +79,11 @@ async fn checked(
     app: &AppState,
     mut body: wire::AutomationCreate,
 ) -> ApiResult<(AutomationSpec, Vec<String>)> {
+    if body.name.trim().is_empty() {
+        return Err(ApiError::Invalid(
+            "name: an automation needs a name (this one is empty or blank); give it one".into(),
+        ));
+    }
     assign_ids(&mut body.trigger);
     trigger(&body.trigger).map_err(|e| ApiError::Invalid(explain(&e)))?;
     let lists = [

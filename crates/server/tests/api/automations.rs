@@ -1,7 +1,7 @@
 //! `/automations/…` as `prefect` speaks it (the bodies are the client's, from
 //! `f_automations.py`): create with server-assigned trigger ids, read, list, count, replace,
-//! enable and disable, delete, related-to and owned-by; bad triggers and actions refused with
-//! the field named.
+//! enable and disable, delete, related-to and owned-by; bad triggers and actions, and a blank
+//! name, refused with the field named.
 
 use super::*;
 
@@ -219,9 +219,34 @@ on_each_backend!(
             .expect_error(422, &["trigger.metric.threshold", "0.7"]);
         let mut fine = metric;
         fine["metric"]["threshold"] = json!(0.7);
-        s.post_json("/automations/", &automation("low-success", fine, json!([])))
+        let made = s
+            .post_json(
+                "/automations/",
+                &automation("low-success", fine.clone(), json!([])),
+            )
             .await
             .expect(201);
+        // A name is required, on creation and on replacement; the stored one is kept.
+        for blank in ["", "   "] {
+            let nameless = automation(blank, fine.clone(), json!([]));
+            s.post_json("/automations/", &nameless)
+                .await
+                .expect_error(422, &["name", "needs a name"]);
+            send(
+                &s,
+                Method::PUT,
+                &format!("/automations/{}", id(&made)),
+                &nameless,
+            )
+            .await
+            .expect_error(422, &["name", "needs a name"]);
+        }
+        let kept = s
+            .get(&format!("/automations/{}", id(&made)))
+            .await
+            .expect(200);
+        assert_eq!(kept["name"], "low-success");
+        assert_eq!(s.count("/automations/count", json!({})).await, 1);
         s.stop().await;
     }
 );
