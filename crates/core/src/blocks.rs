@@ -11,6 +11,30 @@ use sha2::{Digest, Sha256};
 /// What a secret value is shown as (Prefect's obfuscation: the same for every value).
 pub const OBFUSCATED: &str = "********";
 
+/// The block types Prefect's server registers as its own (the system blocks and the
+/// notification blocks automations use): protected, so never deleted or changed by clients.
+pub const SYSTEM_BLOCK_TYPES: &[&str] = &[
+    "secret",
+    "json",
+    "string",
+    "date-time",
+    "webhook",
+    "custom-webhook",
+    "slack-webhook",
+    "microsoft-teams-webhook",
+    "pager-duty-webhook",
+    "twilio-sms",
+    "opsgenie-webhook",
+    "mattermost-webhook",
+    "discord-webhook",
+    "sendgrid-email",
+];
+
+/// Whether the block type `slug` is one of Prefect's own ([`SYSTEM_BLOCK_TYPES`]).
+pub fn is_system_block_type(slug: &str) -> bool {
+    SYSTEM_BLOCK_TYPES.contains(&slug)
+}
+
 /// Refuses a block type slug or document name Prefect refuses: empty, or with anything but
 /// lowercase letters, digits and dashes (both appear in URLs). `what` names it.
 pub fn check_slug(what: &str, value: &str) -> Result<(), String> {

@@ -28,6 +28,10 @@ pub enum ApiError {
     /// (401, with `WWW-Authenticate: Bearer`).
     #[error("{0}")]
     Unauthorized(String),
+    /// The operation is not allowed on this record, whoever asks (403: a protected block
+    /// type).
+    #[error("{0}")]
+    Forbidden(String),
     /// The addressed record or route does not exist (404).
     #[error("{0}")]
     NotFound(String),
@@ -67,6 +71,7 @@ impl ApiError {
     fn for_status(status: StatusCode, detail: String) -> ApiError {
         match status {
             StatusCode::UNAUTHORIZED => ApiError::Unauthorized(detail),
+            StatusCode::FORBIDDEN => ApiError::Forbidden(detail),
             StatusCode::NOT_FOUND => ApiError::NotFound(detail),
             StatusCode::CONFLICT => ApiError::Conflict(detail),
             StatusCode::PAYLOAD_TOO_LARGE => ApiError::TooLarge(detail),
@@ -83,6 +88,7 @@ impl ApiError {
         match self {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
@@ -130,6 +136,7 @@ impl IntoResponse for ApiError {
             }
             ApiError::BadRequest(m)
             | ApiError::Unauthorized(m)
+            | ApiError::Forbidden(m)
             | ApiError::NotFound(m)
             | ApiError::Conflict(m)
             | ApiError::TooLarge(m)

@@ -273,10 +273,19 @@ impl Api {
 
     /// `GET path` returning (status, body).
     pub fn get(&self, path: &str) -> (u16, Value) {
+        self.send(reqwest::Method::GET, path)
+    }
+
+    /// `DELETE path` returning (status, body; `Null` for a 204).
+    pub fn delete(&self, path: &str) -> (u16, Value) {
+        self.send(reqwest::Method::DELETE, path)
+    }
+
+    fn send(&self, method: reqwest::Method, path: &str) -> (u16, Value) {
         self.rt.block_on(async {
             let r = self
                 .http
-                .get(format!("{}{path}", self.base))
+                .request(method, format!("{}{path}", self.base))
                 .send()
                 .await
                 .expect("request is sent");

@@ -5,10 +5,10 @@
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use flowgate_core::blocks::{check_slug, schema_checksum};
+use flowgate_core::blocks::{check_slug, is_system_block_type, schema_checksum};
 use flowgate_store::model::{
-    BlockDocumentFilter, BlockDocumentUpdate, BlockTypeAbout, BlockTypeKey, NewBlockDocument,
-    NewBlockSchema, NewBlockType,
+    BlockDocumentFilter, BlockDocumentUpdate, BlockType, BlockTypeAbout, BlockTypeKey,
+    NewBlockDocument, NewBlockSchema, NewBlockType,
 };
 use flowgate_wire::blocks as wire;
 use serde_json::Value;
@@ -36,6 +36,18 @@ pub fn routes() -> ApiRoutes {
             "/block_types/{id}",
             update_type,
             doc("Change a block type's texts").status(204, "changed"),
+        )
+        .delete(
+            "/block_types/{id}",
+            delete_type,
+            doc("Delete a block type with its schemas and documents")
+                .status(204, "deleted")
+                .describe("Prefect's own block types (secret, json, …) are protected: 403."),
+        )
+        .get(
+            "/block_capabilities/",
+            capabilities,
+            doc("List the capabilities block schemas have"),
         )
         .get(
             "/block_types/slug/{slug}",
@@ -71,6 +83,13 @@ pub fn routes() -> ApiRoutes {
             "/block_schemas/{id}",
             read_schema,
             doc("Read a block schema"),
+        )
+        .delete(
+            "/block_schemas/{id}",
+            delete_schema,
+            doc("Delete a block schema with its documents")
+                .status(204, "deleted")
+                .describe("A schema of a protected block type: 403."),
         )
         .get(
             "/block_schemas/checksum/{checksum}",
@@ -176,6 +195,29 @@ async fn update_type(
     Ok(StatusCode::NO_CONTENT)
 }
 
+async fn delete_type(State(app): State<AppState>, Path(id): Path<String>) -> ApiResult<StatusCode> {
+    let id = parse_id(&id, "block type")?;
+    let stored = app.store.read_block_type(&BlockTypeKey::Id(id)).await?;
+    if protected(&stored) {
+        // Prefect's client recognises exactly this text (and then says the type is protected).
+        return Err(ApiError::Forbidden(
+            "protected block types cannot be deleted.".into(),
+        ));
+    }
+    app.store.delete_block_type(id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Whether a block type is Prefect's own: marked so when created, or (created before Flowgate
+/// marked them) by its slug.
+fn protected(t: &BlockType) -> bool {
+    t.is_protected || is_system_block_type(&t.slug)
+}
+
+async fn capabilities(State(app): State<AppState>) -> ApiResult<Json<Vec<String>>> {
+    Ok(Json(app.store.block_capabilities().await?))
+}
+
 async fn filter_types(
     State(app): State<AppState>,
     FilterBody(req): FilterBody<wire::BlockTypeFilterRequest>,
@@ -232,6 +274,23 @@ async fn read_schema_by_checksum(
         .read_block_schema_by_checksum(&checksum, q.version.as_deref())
         .await?;
     Ok(Json(block_schema_out(schema)))
+}
+
+async fn delete_schema(
+    State(app): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    let id = parse_id(&id, "block schema")?;
+    let schema = app.store.read_block_schema(id).await?;
+    if protected(&schema.block_type) {
+        return Err(ApiError::Forbidden(format!(
+            "block schema {id} is a schema of the protected block type {:?}; it cannot be \
+             deleted",
+            schema.block_type.slug
+        )));
+    }
+    app.store.delete_block_schema(id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 async fn filter_schemas(
@@ -329,7 +388,12 @@ fn document_filter(req: &wire::BlockDocumentFilterRequest) -> ApiResult<BlockDoc
         ids: d.id.and_then(|i| i.any_),
         names: name.any_,
         name_like: name.like_,
-        is_anonymous: d.is_anonymous.and_then(|b| b.eq_),
+        // Prefect's default: anonymous documents (made for a run, not saved by name) are
+        // listed only when the filter asks about them (`is_anonymous: {eq_: null}` for all).
+        is_anonymous: match d.is_anonymous {
+            Some(given) => given.eq_,
+            None => Some(false),
+        },
         block_type_ids: d.block_type_id.and_then(|i| i.any_),
         block_type_slugs: req
             .block_types

@@ -203,6 +203,13 @@ pub trait BlockStore: Send + Sync {
         block_type_ids: Option<&[Uuid]>,
         page: Page,
     ) -> Result<Vec<BlockSchema>>;
+    /// Deletes a block type with its schemas and documents (whether it may be deleted is the
+    /// caller's decision: [`BlockType::is_protected`]).
+    async fn delete_block_type(&self, id: Uuid) -> Result<()>;
+    /// Deletes a block schema with its documents.
+    async fn delete_block_schema(&self, id: Uuid) -> Result<()>;
+    /// Every capability some block schema has, sorted (`/block_capabilities`).
+    async fn block_capabilities(&self) -> Result<Vec<String>>;
     /// Creates a block document; a name its type already has is a
     /// [`crate::StoreError::Conflict`], a schema of another type
     /// [`crate::StoreError::Invalid`].

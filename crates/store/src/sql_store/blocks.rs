@@ -3,6 +3,7 @@
 
 use async_trait::async_trait;
 use flowgate_core::Micros;
+use flowgate_core::blocks::is_system_block_type;
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -51,7 +52,7 @@ impl<B: Backend> BlockStore for SqlStore<B> {
                 a.documentation_url.clone().into(),
                 a.description.clone().into(),
                 a.code_example.clone().into(),
-                false.into(),
+                is_system_block_type(&new.slug).into(),
             ]])
             .push(" RETURNING *");
         let created = block_type(&B::fetch_all(&mut tx, insert).await?[0])?;
@@ -214,6 +215,35 @@ impl<B: Backend> BlockStore for SqlStore<B> {
         sql.push(" ORDER BY created DESC, id DESC");
         filters::page(&mut sql, page);
         self.schemas(sql).await
+    }
+
+    async fn delete_block_type(&self, id: Uuid) -> Result<()> {
+        let mut tx = self.begin().await?;
+        if B::execute(&mut tx, by_id("DELETE FROM block_types", id)).await? == 0 {
+            return Err(not_found("block type", id));
+        }
+        commit(tx).await
+    }
+
+    async fn delete_block_schema(&self, id: Uuid) -> Result<()> {
+        let mut tx = self.begin().await?;
+        if B::execute(&mut tx, by_id("DELETE FROM block_schemas", id)).await? == 0 {
+            return Err(not_found("block schema", id));
+        }
+        commit(tx).await
+    }
+
+    async fn block_capabilities(&self) -> Result<Vec<String>> {
+        let rows = self
+            .query(Sql::new("SELECT DISTINCT capabilities FROM block_schemas"))
+            .await?;
+        let mut all = Vec::new();
+        for row in rows {
+            all.extend(row.string_list("capabilities")?);
+        }
+        all.sort_unstable();
+        all.dedup();
+        Ok(all)
     }
 
     async fn create_block_document(

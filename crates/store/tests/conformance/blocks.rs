@@ -189,3 +189,65 @@ on_each_backend!(
         }
     }
 );
+
+on_each_backend!(
+    deleting_a_block_type_or_schema_takes_its_documents_and_capabilities_are_listed,
+    async |db: TestDatabase| {
+        let store = store(&db).await;
+        let mut made = Vec::new();
+        for (slug, capability) in [("secret", "notify"), ("warehouse", "read")] {
+            let ty = store
+                .create_block_type(
+                    &NewBlockType {
+                        name: slug.into(),
+                        slug: slug.into(),
+                        about: BlockTypeAbout::default(),
+                    },
+                    now(),
+                )
+                .await
+                .unwrap();
+            let schema = NewBlockSchema {
+                checksum: format!("sha256:{slug}"),
+                fields: json!({"properties": {}}),
+                version: "1".into(),
+                capabilities: vec![capability.into(), "notify".into()],
+                block_type_id: ty.id,
+            };
+            let (schema, _) = store.create_block_schema(&schema, now()).await.unwrap();
+            let doc = NewBlockDocument {
+                name: "one".into(),
+                data: json!({}),
+                is_anonymous: false,
+                block_schema_id: schema.id,
+                block_type_id: ty.id,
+            };
+            let doc = store.create_block_document(&doc, now()).await.unwrap();
+            made.push((ty, schema, doc));
+        }
+        assert!(
+            made[0].0.is_protected,
+            "Prefect's own block types are protected"
+        );
+        assert!(!made[1].0.is_protected);
+        assert_eq!(
+            store.block_capabilities().await.unwrap(),
+            ["notify", "read"]
+        );
+        store.delete_block_schema(made[0].1.id).await.unwrap();
+        assert!(matches!(
+            store.read_block_document(made[0].2.id).await,
+            Err(StoreError::NotFound { .. })
+        ));
+        store.delete_block_type(made[1].0.id).await.unwrap();
+        assert!(matches!(
+            store.read_block_document(made[1].2.id).await,
+            Err(StoreError::NotFound { .. })
+        ));
+        assert!(matches!(
+            store.delete_block_type(made[1].0.id).await,
+            Err(StoreError::NotFound { .. })
+        ));
+        assert!(store.block_capabilities().await.unwrap().is_empty());
+    }
+);
