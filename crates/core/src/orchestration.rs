@@ -115,6 +115,18 @@ pub fn decide_flow_run(
             reason: format!("Scheduled for {at}; wait {delay_seconds:.1} s before starting."),
         };
     }
+    // Nothing runs a Scheduled run yet, so no process would finish a cancellation: asked to
+    // cancel (Prefect's CLI always proposes Cancelling), it is Cancelled at once.
+    if from == StateType::Scheduled && to == StateType::Cancelling {
+        let mut state = State::new(new_id, StateType::Cancelled, now);
+        state.message = proposed.message.clone();
+        state.details = proposed.details.clone();
+        return Decision::Substitute {
+            state,
+            reason: "The run had not started: no process to stop, so it is cancelled at once."
+                .to_owned(),
+        };
+    }
     if from == StateType::Cancelling && to == StateType::Running {
         return Decision::Abort {
             reason: "This run is being cancelled and cannot start running.".to_owned(),
@@ -207,6 +219,24 @@ impl RunClock {
 #[cfg(test)]
 mod cancellation_tests {
     use super::*;
+
+    #[test]
+    fn a_scheduled_run_asked_to_cancel_is_cancelled_at_once() {
+        let scheduled = State::new(Uuid::from_u128(1), StateType::Scheduled, Micros(1));
+        let run = FlowRunSnapshot {
+            current: Some(&scheduled),
+            run_count: 0,
+            retries: 0,
+            retry_delay_seconds: 0.0,
+        };
+        let cancelling = State::new(Uuid::from_u128(2), StateType::Cancelling, Micros(2));
+        match decide_flow_run(run, &cancelling, false, Micros(2), Uuid::from_u128(3)) {
+            Decision::Substitute { state, .. } => {
+                assert_eq!(state.state_type, StateType::Cancelled);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
 
     #[test]
     fn a_started_run_a_process_holds_is_asked_to_stop_and_others_end_at_once() {
