@@ -6,6 +6,8 @@
 use std::collections::BTreeMap;
 
 use serde_json::Value;
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
 
 /// Largest accepted `data`, as the bytes of its compact JSON text (a Flowgate limit: Prefect
 /// has none, but an artifact is for reading on a page, and a run's page loads all of them).
@@ -14,6 +16,17 @@ pub const MAX_DATA_BYTES: usize = 1024 * 1024;
 /// Longest metadata value kept whole, in characters; longer ones are cut and end in `...`
 /// (as Prefect does).
 pub const MAX_METADATA_VALUE_CHARS: usize = 500;
+
+/// The id of the collection of artifacts under `key` (Prefect's `/artifacts/latest/…` rows):
+/// its own, apart from the latest version's (`latest_id`), and the same for as long as the
+/// key exists, so a UI can keep it while new versions arrive. Derived from the key (a version
+/// 8 uuid from its SHA-256), so no table has to keep it.
+pub fn collection_id(key: &str) -> Uuid {
+    let digest = Sha256::digest(format!("flowgate artifact collection\0{key}"));
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&digest[..16]);
+    uuid::Builder::from_custom_bytes(bytes).into_uuid()
+}
 
 /// Refuses a key Prefect refuses: anything but lowercase letters, digits and dashes (a key
 /// appears in URLs: `/artifacts/{key}/latest`), or empty.
@@ -68,6 +81,14 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+
+    #[test]
+    fn a_collection_id_is_the_keys_own() {
+        let id = collection_id("daily-report");
+        assert_eq!(id, collection_id("daily-report"));
+        assert_ne!(id, collection_id("daily-reports"));
+        assert_eq!(id.get_version_num(), 8);
+    }
 
     #[test]
     fn keys_are_lowercase_with_dashes_only() {

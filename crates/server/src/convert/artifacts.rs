@@ -1,7 +1,7 @@
 //! Artifacts between the wire and the store: keys, data and metadata checked and trimmed with
 //! the core's rules on the way in; a key's latest rendered as Prefect's collection.
 
-use flowgate_core::artifacts::{check_data, check_key, trim_metadata};
+use flowgate_core::artifacts::{check_data, check_key, collection_id, trim_metadata};
 use flowgate_store::model::{Artifact, ArtifactUpdate, NewArtifact};
 use flowgate_wire::artifacts as wire;
 
@@ -60,11 +60,12 @@ pub fn artifact_out(a: Artifact) -> wire::Artifact {
 /// A key's latest artifact as Prefect's collection of that key (`None` for an unkeyed one,
 /// which no collection holds).
 pub fn collection_out(a: Artifact) -> Option<wire::ArtifactCollection> {
+    let key = a.key?;
     Some(wire::ArtifactCollection {
-        id: a.id,
+        id: collection_id(&key),
         created: a.created,
         updated: a.updated,
-        key: a.key?,
+        key,
         latest_id: a.id,
         artifact_type: a.artifact_type,
         description: a.description,

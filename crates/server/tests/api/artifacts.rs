@@ -54,6 +54,8 @@ on_each_backend!(
             ),
             (&json!("daily-report"), &v2["id"], &json!("**v2**"))
         );
+        let collection_id = collections[0]["id"].clone();
+        assert_ne!(collection_id, v2["id"], "a collection has an id of its own");
         assert_eq!(s.count("/artifacts/latest/count", json!({})).await, 1);
         assert_eq!(s.count("/artifacts/count", json!({})).await, 3);
         let of_run = json!({"artifacts": {"flow_run_id": {"any_": [run]}}, "sort": "CREATED_DESC"});
@@ -76,6 +78,15 @@ on_each_backend!(
         assert_eq!(
             s.get("/artifacts/daily-report/latest").await.expect(200)["id"],
             v1["id"]
+        );
+        let after = s
+            .post_json("/artifacts/latest/filter", &json!({}))
+            .await
+            .expect(200);
+        assert_eq!(
+            (&after[0]["id"], &after[0]["latest_id"]),
+            (&collection_id, &v1["id"]),
+            "the collection keeps its id while its latest version changes"
         );
         s.delete(&format!("/artifacts/{}", id(&v2)))
             .await
