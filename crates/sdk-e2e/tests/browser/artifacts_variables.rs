@@ -117,8 +117,8 @@ fn variables_are_created_edited_and_deleted_from_the_page() {
     );
     b.open(&format!("{ui}/variables"));
     b.wait_for(
-        "the variable",
-        "return document.querySelectorAll('tr[data-variable]').length === 1",
+        "the variable with its tag",
+        "return document.querySelectorAll('tr[data-variable]').length === 1 && document.querySelector('tr[data-variable=\"existing\"] .tag')?.textContent === 't'",
     );
 
     b.click("#new-variable");
@@ -128,6 +128,8 @@ fn variables_are_created_edited_and_deleted_from_the_page() {
     );
     b.type_into("#variable-dialog [name=name]", "Bad Name");
     b.type_into("#variable-dialog [name=value]", "{\"limit\": 3}");
+    b.click("#variable-dialog [data-field=tags] .list-editor > button");
+    b.type_into("#variable-dialog [name=tags]", "nightly");
     b.click("#variable-save");
     b.wait_for(
         "the server's refusal in the dialog",
@@ -139,9 +141,14 @@ fn variables_are_created_edited_and_deleted_from_the_page() {
         "the new row",
         "return !!document.querySelector('tr[data-variable=\"batch-size\"]')",
     );
+    let made = h.get("/variables/name/batch-size");
     assert_eq!(
-        h.get("/variables/name/batch-size")["value"],
-        json!({"limit": 3})
+        (&made["value"], &made["tags"]),
+        (&json!({"limit": 3}), &json!(["nightly"]))
+    );
+    b.wait_for(
+        "the new row's tag",
+        "return document.querySelector('tr[data-variable=\"batch-size\"] .tag')?.textContent === 'nightly'",
     );
     b.screenshot("variables-page");
 
@@ -150,15 +157,29 @@ fn variables_are_created_edited_and_deleted_from_the_page() {
         "the edit form",
         "return document.querySelector('#variable-dialog [name=name]')?.value === 'batch-size'",
     );
+    b.wait_for(
+        "the tag in the edit form",
+        "return document.querySelector('#variable-dialog [name=tags]')?.value === 'nightly'",
+    );
     b.type_into("#variable-dialog [name=value]", "\"big\"");
+    b.click("#variable-dialog [data-field=tags] .list-editor > button");
+    b.type_into(
+        "#variable-dialog [data-field=tags] .list-row:last-child input",
+        "eu",
+    );
     b.click("#variable-save");
     b.wait_for(
         "the changed value",
         "return document.querySelector('tr[data-variable=\"batch-size\"] code')?.textContent === '\"big\"'",
     );
+    let changed = h.get("/variables/name/batch-size");
     assert_eq!(
-        h.get("/variables/name/batch-size")["value"],
-        Value::from("big")
+        (&changed["value"], &changed["tags"]),
+        (&Value::from("big"), &json!(["nightly", "eu"]))
+    );
+    b.wait_for(
+        "both tags in the row",
+        "return [...document.querySelectorAll('tr[data-variable=\"batch-size\"] .tag')].map((t) => t.textContent).join() === 'nightly,eu'",
     );
 
     b.click("tr[data-variable=\"existing\"] button[data-action=delete]");
