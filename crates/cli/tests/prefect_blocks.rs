@@ -51,6 +51,10 @@ fn prefect_block_commands_list_delete_and_protect() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(stdout.contains("loaded pw-setup"), "{stdout}");
+    assert!(
+        stdout.contains("nested db.internal ana pw-setup"),
+        "{stdout}"
+    );
     let run = |args: &[&str]| prefect(&python, &server, home.path(), args);
 
     let (ok, listed) = run(&["block", "ls"]);
@@ -73,8 +77,25 @@ fn prefect_block_commands_list_delete_and_protect() {
     );
     assert_eq!(
         all.as_array().unwrap().len(),
-        4,
+        5,
         "asked for, anonymous ones too: {all}"
+    );
+
+    let (status, nested) = api.get("/block_types/slug/warehouse/block_documents/name/main");
+    assert_eq!(status, 200, "{nested}");
+    assert_eq!(
+        nested["data"],
+        serde_json::json!({"host": "db.internal", "login": {"user": "ana", "password": "********"}}),
+        "the login's data in its place, its secret obfuscated"
+    );
+    let login = &nested["block_document_references"]["login"]["block_document"];
+    assert_eq!(
+        (&login["name"], &login["block_type"]["slug"]),
+        (
+            &serde_json::json!("warehouse"),
+            &serde_json::json!("warehouselogin")
+        ),
+        "{nested}"
     );
 
     let (ok, types) = run(&["block", "type", "ls"]);
@@ -103,7 +124,7 @@ fn prefect_block_commands_list_delete_and_protect() {
         "{types}"
     );
     assert!(
-        !run(&["block", "ls"]).1.contains("warehouse"),
+        !run(&["block", "ls"]).1.contains("warehouselogin/warehouse"),
         "its documents went with it"
     );
 

@@ -14,9 +14,10 @@ use flowgate_wire::blocks as wire;
 use serde_json::Value;
 use uuid::Uuid;
 
+use super::block_references::{document_out, documents_out};
 use super::{created_status, invalid, parse_id};
 use crate::app::AppState;
-use crate::convert::blocks::{about_after, block_document_out, block_schema_out, block_type_out};
+use crate::convert::blocks::{about_after, block_schema_out, block_type_out};
 use crate::convert::filters::page;
 use crate::convert::plain_texts;
 use crate::error::{ApiError, ApiResult, Body};
@@ -333,7 +334,8 @@ async fn create_document(
         block_type_id: body.block_type_id,
     };
     let made = app.store.create_block_document(&new, app.now()).await?;
-    Ok((StatusCode::CREATED, Json(block_document_out(made, false))))
+    let shown = document_out(&app.store, made, false).await?;
+    Ok((StatusCode::CREATED, Json(shown)))
 }
 
 async fn read_document(
@@ -343,7 +345,9 @@ async fn read_document(
 ) -> ApiResult<Json<wire::BlockDocument>> {
     let id = parse_id(&id, "block document")?;
     let found = app.store.read_block_document(id).await?;
-    Ok(Json(block_document_out(found, q.include_secrets)))
+    Ok(Json(
+        document_out(&app.store, found, q.include_secrets).await?,
+    ))
 }
 
 async fn document_by_name(
@@ -352,7 +356,9 @@ async fn document_by_name(
     Query(q): Query<wire::SecretsQuery>,
 ) -> ApiResult<Json<wire::BlockDocument>> {
     let found = app.store.read_block_document_by_name(&slug, &name).await?;
-    Ok(Json(block_document_out(found, q.include_secrets)))
+    Ok(Json(
+        document_out(&app.store, found, q.include_secrets).await?,
+    ))
 }
 
 async fn documents_of_type(
@@ -369,10 +375,9 @@ async fn documents_of_type(
         .store
         .filter_block_documents(&f, invalid(page(None, None))?)
         .await?;
-    let shown = found
-        .into_iter()
-        .map(|d| block_document_out(d, q.include_secrets));
-    Ok(Json(shown.collect()))
+    Ok(Json(
+        documents_out(&app.store, found, q.include_secrets).await?,
+    ))
 }
 
 /// The store's filter for a `/block_documents/filter` or `/count` body.
@@ -411,12 +416,7 @@ async fn filter_documents(
     let page = invalid(page(req.limit, req.offset))?;
     let found = app.store.filter_block_documents(&f, page).await?;
     let secrets = req.include_secrets.unwrap_or(false);
-    Ok(Json(
-        found
-            .into_iter()
-            .map(|d| block_document_out(d, secrets))
-            .collect(),
-    ))
+    Ok(Json(documents_out(&app.store, found, secrets).await?))
 }
 
 async fn count_documents(

@@ -3,6 +3,7 @@
 mod admin;
 mod artifacts;
 mod automations;
+mod block_references;
 mod blocks;
 mod concurrency_limits;
 pub(crate) mod deployments;
