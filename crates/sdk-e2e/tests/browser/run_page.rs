@@ -140,7 +140,8 @@ fn ten_thousand_ticks() -> usize {
 
 /// A run of 10,000 task runs: its page says so (true counts, not a capped list's length),
 /// draws only the timeline rows in view, and pans. Prints when the page stood complete, as the
-/// Performance API measured it from the navigation (BENCHMARKS.md).
+/// Performance API measured it from the navigation, and what each step of a pan cost
+/// (BENCHMARKS.md).
 #[test]
 fn a_run_of_10000_task_runs_shows_its_true_count_and_draws_only_what_is_in_view() {
     let Some(b) = Browser::start() else { return };
@@ -192,4 +193,108 @@ fn a_run_of_10000_task_runs_shows_its_true_count_and_draws_only_what_is_in_view(
         "{drawn} bars in the document: only the rows in view are drawn"
     );
     b.screenshot("run-page-10000-light");
+
+    // Zoomed in, a drag across and down the timeline, one pointer move per frame.
+    b.js(&PAN.replace("PAN_STEPS", &PAN_STEPS.to_string()));
+    b.wait_for("the pan", "return window.panned != null");
+    let pan = b.js("return window.panned");
+    assert_eq!(pan["errors"], json!([]), "the pan raised no error");
+    let figures = |key: &str| {
+        let mut ms: Vec<f64> = pan[key]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_f64().unwrap())
+            .collect();
+        ms.sort_by(f64::total_cmp);
+        let at = |q: f64| ms[((ms.len() - 1) as f64 * q).round() as usize];
+        (at(0.5), at(0.95), at(1.0))
+    };
+    let (median, p95, max) = figures("work");
+    let (script, _, _) = figures("script");
+    let (latency, _, _) = figures("latency");
+    println!(
+        "{}",
+        json!({"timeline_pan_10000_task_runs": {"steps": PAN_STEPS, "median_ms": median,
+            "p95_ms": p95, "max_ms": max, "long_tasks": pan["long_tasks"],
+            "script_median_ms": script, "to_next_frame_median_ms": latency}})
+    );
+    let drawn: Vec<u64> = pan["drawn"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_u64().unwrap())
+        .collect();
+    assert!(
+        drawn.len() == PAN_STEPS && drawn.iter().all(|n| (1..500).contains(n)),
+        "{drawn:?} bars in the document while panning: only the rows in view"
+    );
+    let (before, after) = (
+        pan["before"].as_array().unwrap(),
+        pan["after"].as_array().unwrap(),
+    );
+    assert!(
+        !before.is_empty() && !after.is_empty() && before.iter().all(|id| !after.contains(id)),
+        "the drag brought other rows into view: {before:?} then {after:?}"
+    );
 }
+
+const PAN_STEPS: usize = 60;
+
+/// Zooms the timeline in (`+` six times), then drags it left and up by 12 px a step for
+/// `PAN_STEPS` steps: a pointer move, then the frame the timeline redraws in. Per step, `work` is
+/// the main thread's time on it: handling the event, then from that frame's start until its
+/// rendering (style, layout, paint) is done; `script` is the JavaScript part of that (the
+/// handler and the redraw); `latency` runs from the event until the frame is rendered, the wait
+/// for the frame included. Also the long tasks (over 50 ms) meanwhile, the bars in the document
+/// after each step, the rows in view before and after, and any error raised. Leaves them in
+/// `window.panned`.
+const PAN: &str = r#"
+const scroller = document.querySelector('#timeline .tl-scroll');
+const rows = scroller.querySelector('svg.tl-rows');
+const frame = () => new Promise((done) => requestAnimationFrame(done));
+const rendered = () => new Promise((done) => { const c = new MessageChannel(); c.port1.onmessage = done; c.port2.postMessage(0); });
+const inView = () => [...rows.querySelectorAll('rect.bar')].map((r) => r.dataset.id);
+const errors = [];
+addEventListener('error', (e) => errors.push(String(e.message)));
+const longTasks = [];
+new PerformanceObserver((list) => longTasks.push(...list.getEntries().map((e) => e.duration))).observe({ type: 'longtask' });
+window.panned = null;
+(async () => {
+  for (let i = 0; i < 6; i++) scroller.dispatchEvent(new KeyboardEvent('keydown', { key: '+', bubbles: true, cancelable: true }));
+  await frame();
+  await rendered();
+  const box = rows.getBoundingClientRect();
+  let x = box.left + box.width / 2;
+  let y = box.top + 100;
+  const pointer = (type) => rows.dispatchEvent(new PointerEvent(type, { pointerId: 1, pointerType: 'mouse', isPrimary: true, button: 0, buttons: 1, clientX: x, clientY: y, bubbles: true }));
+  const before = inView();
+  const script = [];
+  const work = [];
+  const latency = [];
+  const drawn = [];
+  pointer('pointerdown');
+  for (let i = 0; i < PAN_STEPS; i++) {
+    x -= 12;
+    y -= 12;
+    const began = frame().then(() => performance.now());
+    const t = performance.now();
+    pointer('pointermove');
+    const handled = performance.now();
+    await frame();
+    const redrawn = performance.now();
+    await rendered();
+    const end = performance.now();
+    const start = await began;
+    script.push(handled - t + redrawn - start);
+    work.push(handled - t + end - start);
+    latency.push(end - t);
+    drawn.push(rows.querySelectorAll('rect.bar').length);
+  }
+  pointer('pointerup');
+  const after = inView();
+  await frame();
+  await rendered();
+  window.panned = { script, work, latency, drawn, before, after, long_tasks: longTasks.length, errors };
+})().catch((e) => { window.panned = { errors: [String(e)] }; });
+"#;
