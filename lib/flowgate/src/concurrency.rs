@@ -554,15 +554,13 @@ impl Drop for ConcurrencyGuard {
 }
 
 /// Takes one slot of each of a task run's tag limits (`tag:<tag>`, those that exist), waiting
-/// as long as it takes; the guard holds them under a lease held by the task run.
+/// as long as it takes; the guard holds them under a lease held by the task run. Called only for
+/// a task with tags: one without any has no slots to take and skips the round trip.
 pub(crate) async fn take_tag_slots(
     engine: Arc<Engine>,
     task_run: Uuid,
     tags: &'static [&'static str],
 ) -> Result<ConcurrencyGuard, ApiError> {
-    if tags.is_empty() {
-        return Ok(ConcurrencyGuard { held: None });
-    }
     let mut request = Request::new(
         tags.iter().map(|t| format!("tag:{t}")).collect(),
         1,

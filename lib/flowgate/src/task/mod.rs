@@ -84,17 +84,24 @@ where
         Ok(live) => live,
         Err(e) => return (meta.name.to_owned(), Finished::Error(e)),
     };
-    // The run holds its tags' slots from before its first attempt to after its last; the
-    // guard gives them back on any other way out (a panic unwinding through here).
-    let taking = concurrency::take_tag_slots(engine.clone(), id, meta.tags);
-    let slots = match attempts.wait_for(engine.handle(), taking).await {
-        Ok(slots) => slots,
-        Err(error) => return (live.name.clone(), Finished::Error(live.crash(error))),
+    // A run with tags holds their slots from before its first attempt to after its last; the
+    // guard gives them back on any other way out (a panic unwinding through here). A run without
+    // tags skips both trips to the engine's runtime: they doubled a sequential task call's cost.
+    let slots = if meta.tags.is_empty() {
+        None
+    } else {
+        let taking = concurrency::take_tag_slots(engine.clone(), id, meta.tags);
+        match attempts.wait_for(engine.handle(), taking).await {
+            Ok(slots) => Some(slots),
+            Err(error) => return (live.name.clone(), Finished::Error(live.crash(error))),
+        }
     };
     let finished = drive(&mut live, &mut attempts).await;
-    let giving_back = concurrency::give_back_tag_slots(slots);
-    if let Err(e) = attempts.wait_for(engine.handle(), giving_back).await {
-        tracing::warn!(target: "flowgate", "task run {}: its tag slots were not given back ({e}); they free when its lease expires", live.name);
+    if let Some(slots) = slots {
+        let giving_back = concurrency::give_back_tag_slots(slots);
+        if let Err(e) = attempts.wait_for(engine.handle(), giving_back).await {
+            tracing::warn!(target: "flowgate", "task run {}: its tag slots were not given back ({e}); they free when its lease expires", live.name);
+        }
     }
     (live.name, finished)
 }
