@@ -24,17 +24,26 @@ fn run_program(
     let python = common::prefect_python("real-client tests")?;
     let home = tempfile::tempdir().unwrap();
     let server = ServerProcess::start(home.path(), &db.url);
-    let out = common::prefect_program(&python, program, &server.api, home.path())
-        .output()
-        .expect("python runs");
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        out.status.success(),
-        "{program}.py failed:\nstdout:\n{stdout}\nstderr:\n{}",
-        String::from_utf8_lossy(&out.stderr)
+    let stdout = succeeded(
+        &mut common::prefect_program(&python, program, &server.api, home.path()),
+        &format!("{program}.py"),
     );
     let api = Api::new(&server.api);
     Some((server, api, stdout, home))
+}
+
+/// Runs a program to its end, asserting it succeeded (its stdout and stderr in the message when
+/// not, under the name `what`); returns its stdout.
+#[track_caller]
+fn succeeded(command: &mut std::process::Command, what: &str) -> String {
+    let out = command.output().expect("python runs");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{what} failed:\nstdout:\n{stdout}\nstderr:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
 }
 
 fn runs_of(api: &Api, flow: &str) -> Vec<Value> {
@@ -342,17 +351,10 @@ on_each_backend!(
 
 /// Runs `automations_flow.py <mode>` against `api`; returns its stdout.
 fn automations_program(python: &str, mode: &str, api: &str, home: &std::path::Path) -> String {
-    let out = common::prefect_program(python, "automations_flow", api, home)
-        .arg(mode)
-        .output()
-        .expect("python runs");
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        out.status.success(),
-        "automations_flow.py {mode} failed:\nstdout:\n{stdout}\nstderr:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    stdout
+    succeeded(
+        common::prefect_program(python, "automations_flow", api, home).arg(mode),
+        &format!("automations_flow.py {mode}"),
+    )
 }
 
 on_each_backend!(
@@ -507,23 +509,18 @@ fn the_pytest_harness_starts_a_server_in_milliseconds() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let scratch = tempfile::tempdir().unwrap();
     let times = scratch.path().join("times.txt");
-    let out = std::process::Command::new(&python)
-        .args(["-m", "pytest", "-q", "-s", "-p", "no:cacheprovider"])
-        .arg(root.join("tests/pytest_harness"))
-        .current_dir(scratch.path())
-        .env("PYTHONPATH", root.join("python"))
-        .env("FLOWGATE_BIN", env!("CARGO_BIN_EXE_flowgate"))
-        .env("FLOWGATE_HARNESS_TIMES", &times)
-        .env("PREFECT_HOME", scratch.path().join("prefect"))
-        .env("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-        .env_remove("PREFECT_API_URL")
-        .output()
-        .expect("pytest runs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "pytest failed:\nstdout:\n{stdout}\nstderr:\n{}",
-        String::from_utf8_lossy(&out.stderr)
+    let stdout = succeeded(
+        std::process::Command::new(&python)
+            .args(["-m", "pytest", "-q", "-s", "-p", "no:cacheprovider"])
+            .arg(root.join("tests/pytest_harness"))
+            .current_dir(scratch.path())
+            .env("PYTHONPATH", root.join("python"))
+            .env("FLOWGATE_BIN", env!("CARGO_BIN_EXE_flowgate"))
+            .env("FLOWGATE_HARNESS_TIMES", &times)
+            .env("PREFECT_HOME", scratch.path().join("prefect"))
+            .env("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+            .env_remove("PREFECT_API_URL"),
+        "pytest",
     );
     assert!(stdout.contains("5 passed"), "{stdout}");
     let measured = std::fs::read_to_string(&times).expect("the harness wrote its times");
@@ -595,15 +592,10 @@ on_each_backend!(
             .collect();
         let (status, body) = api.post("/events/", &json!(events));
         assert_eq!(status, 204, "{body}");
-        let out = common::prefect_program(&python, "events_paging", &server.api, home.path())
-            .args([resource, "10"])
-            .output()
-            .expect("python runs");
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        assert!(
-            out.status.success(),
-            "events_paging.py failed:\n{stdout}\n{}",
-            String::from_utf8_lossy(&out.stderr)
+        let stdout = succeeded(
+            common::prefect_program(&python, "events_paging", &server.api, home.path())
+                .args([resource, "10"]),
+            "events_paging.py",
         );
         let found: Value = serde_json::from_str(stdout.trim()).expect("one JSON line");
         let newest_first: Vec<String> = (0..25).rev().map(|i| format!("paged.{i}")).collect();
