@@ -175,6 +175,18 @@ pub fn record_pause_key(policy: &mut Value, key: &str) {
     }
 }
 
+/// The pause keys a run's policy lists (`pause_keys`: the pauses it already made).
+pub fn pause_keys(policy: &Value) -> Vec<String> {
+    policy["pause_keys"]
+        .as_array()
+        .map(|keys| {
+            keys.iter()
+                .filter_map(|k| k.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// Sets the run policy's `resuming` flag, which tells Prefect's client a Running run is
 /// continuing after a pause rather than starting.
 pub fn mark_resuming(policy: &mut Value) {

@@ -159,11 +159,15 @@ impl<B: Backend> FlowRunStore for SqlStore<B> {
     ) -> Result<(SetStateOutcome, Vec<Event>)> {
         let mut tx = self.begin().await?;
         let (mut run, flow_name) = lock_run::<B>(&mut tx, id).await?;
+        let pause_keys = pause::pause_keys(&run.empirical_policy);
         let snapshot = FlowRunSnapshot {
             current: run.state.as_ref(),
             run_count: run.clock.run_count,
             retries: run.retries(),
             retry_delay_seconds: run.retry_delay_seconds(),
+            deployment: run.deployment_id.is_some(),
+            subflow: run.parent_task_run_id.is_some(),
+            pause_keys: &pause_keys,
         };
         let decision = decide_flow_run(snapshot, &proposed, force, now, Uuid::now_v7());
         let committed = match &decision {

@@ -2,13 +2,15 @@
 //! whether the transition is accepted, replaced, rejected, delayed or aborted, and keep the
 //! run's timing fields in step. Mirrors the outcomes of Prefect's core flow policy.
 
+mod pauses;
+
 use uuid::Uuid;
 
 use crate::state::{State, StateType};
 use crate::time::Micros;
 
 /// What the rules need to know about a flow run when a new state is proposed.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, Default)]
 pub struct FlowRunSnapshot<'a> {
     /// The run's current state, if it has one.
     pub current: Option<&'a State>,
@@ -18,6 +20,12 @@ pub struct FlowRunSnapshot<'a> {
     pub retries: i64,
     /// Seconds to wait before a retry (`empirical_policy.retry_delay`).
     pub retry_delay_seconds: f64,
+    /// Whether the run belongs to a deployment (a worker can run it again after a suspension).
+    pub deployment: bool,
+    /// Whether the run is a subflow's (it has a parent task run).
+    pub subflow: bool,
+    /// The pauses the run already made (`empirical_policy.pause_keys`).
+    pub pause_keys: &'a [String],
 }
 
 /// The rules' answer to a proposed state. Maps one-to-one onto the API's
@@ -103,6 +111,11 @@ pub fn decide_flow_run(
                 from.as_str()
             ),
         };
+    }
+    if let Some(decision) = pauses::entering(run, current, proposed)
+        .or_else(|| pauses::leaving(run, current, proposed, now, new_id))
+    {
+        return decision;
     }
     if from == StateType::Scheduled
         && to == StateType::Pending
@@ -228,6 +241,7 @@ mod cancellation_tests {
             run_count: 0,
             retries: 0,
             retry_delay_seconds: 0.0,
+            ..Default::default()
         };
         let cancelling = State::new(Uuid::from_u128(2), StateType::Cancelling, Micros(2));
         match decide_flow_run(run, &cancelling, false, Micros(2), Uuid::from_u128(3)) {
@@ -275,6 +289,7 @@ mod tests {
             run_count: 1,
             retries: 0,
             retry_delay_seconds: 0.0,
+            ..Default::default()
         }
     }
 
@@ -355,6 +370,7 @@ mod tests {
                     run_count: 0,
                     retries: 0,
                     retry_delay_seconds: 0.0,
+                    ..Default::default()
                 },
                 &submitting,
                 false,
@@ -394,6 +410,7 @@ mod tests {
             run_count: 1,
             retries: 2,
             retry_delay_seconds: 3.0,
+            ..Default::default()
         };
         let failed = state(StateType::Failed, 2);
         match decide_flow_run(run, &failed, false, Micros(2), Uuid::from_u128(9)) {
@@ -423,7 +440,7 @@ mod tests {
         #[test]
         fn terminal_states_are_sticky(from in any_state_type(), to in any_state_type(), retries in 0i64..3) {
             let current = state(from, 1);
-            let run = FlowRunSnapshot { current: Some(&current), run_count: 1, retries, retry_delay_seconds: 0.0 };
+            let run = FlowRunSnapshot { current: Some(&current), run_count: 1, retries, retry_delay_seconds: 0.0, ..Default::default() };
             let proposed = state(to, 2);
             let d = decide_flow_run(run, &proposed, false, Micros(2), Uuid::nil());
             if from.is_terminal() {
