@@ -133,6 +133,40 @@ impl HealthPolicy {
     }
 }
 
+/// The pool Prefect puts work queues made without a pool in, and where its pool-less read of
+/// a queue by name (`/work_queues/name/{name}`) looks.
+pub const DEFAULT_AGENT_POOL: &str = "default-agent-pool";
+
+/// Which of the queues named alike a pool-less read by name answers with, given their pools'
+/// names (in the order read) and whether [`DEFAULT_AGENT_POOL`] exists: as Prefect's server,
+/// the default pool's queue when that pool exists (none if it has no such queue), else the
+/// first. `Err` says what is missing.
+pub fn pool_less_by_name(
+    name: &str,
+    pools: &[&str],
+    default_exists: bool,
+) -> Result<usize, String> {
+    if default_exists {
+        return pools
+            .iter()
+            .position(|p| *p == DEFAULT_AGENT_POOL)
+            .ok_or_else(|| {
+                format!(
+                    "work queue {name:?} not found in the default work pool \
+                     {DEFAULT_AGENT_POOL:?}, where a read without a pool looks; name its pool \
+                     (`/work_pools/{{pool}}/queues/{name}`, `--pool` in the CLI)"
+                )
+            });
+    }
+    if pools.is_empty() {
+        return Err(format!(
+            "work queue {name:?} not found: no work pool has a queue of that name (and there \
+             is no default work pool {DEFAULT_AGENT_POOL:?})"
+        ));
+    }
+    Ok(0)
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::HashMap;
@@ -328,5 +362,16 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn a_pool_less_read_by_name_looks_in_the_default_pool_when_it_exists_else_takes_the_first() {
+        let both = ["etl", DEFAULT_AGENT_POOL];
+        assert_eq!(pool_less_by_name("default", &both, true), Ok(1));
+        let missing = pool_less_by_name("default", &["etl", "ml"], true).unwrap_err();
+        assert!(missing.contains("\"default-agent-pool\""), "{missing}");
+        assert_eq!(pool_less_by_name("default", &["etl", "ml"], false), Ok(0));
+        let none = pool_less_by_name("gone", &[], false).unwrap_err();
+        assert!(none.contains("\"gone\" not found"), "{none}");
     }
 }

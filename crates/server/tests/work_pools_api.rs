@@ -413,3 +413,47 @@ on_each_backend!(
         s.stop().await;
     }
 );
+
+on_each_backend!(
+    a_queue_read_by_name_without_a_pool_is_the_default_pools_as_in_prefect,
+    async |db: TestDatabase| {
+        let s = TestServer::start(db).await;
+        for pool in ["etl", "ml"] {
+            s.post_json("/work_pools/", &json!({"name": pool, "type": "process"}))
+                .await
+                .expect(201);
+        }
+        // Without Prefect's default pool, the first pool's (by name) queue answers.
+        let first = s.get("/work_queues/name/default").await.expect(200);
+        assert_eq!(first["work_pool_name"], "etl", "{first}");
+        let none = s.get("/work_queues/name/nowhere").await.expect(404);
+        assert!(
+            none["detail"]
+                .as_str()
+                .unwrap()
+                .contains("\"nowhere\" not found"),
+            "{none}"
+        );
+
+        // Once `default-agent-pool` exists, only its queues are read by name alone.
+        s.post_json(
+            "/work_pools/",
+            &json!({"name": "default-agent-pool", "type": "process"}),
+        )
+        .await
+        .expect(201);
+        let queue = s.get("/work_queues/name/default").await.expect(200);
+        assert_eq!(queue["work_pool_name"], "default-agent-pool", "{queue}");
+        let body = json!({"name": "gpu", "priority": 2});
+        s.post_json("/work_pools/ml/queues", &body)
+            .await
+            .expect(201);
+        let missing = s.get("/work_queues/name/gpu").await.expect(404);
+        let detail = missing["detail"].as_str().unwrap();
+        assert!(
+            detail.contains("\"gpu\" not found in the default work pool \"default-agent-pool\""),
+            "{detail}"
+        );
+        s.stop().await;
+    }
+);

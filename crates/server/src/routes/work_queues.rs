@@ -7,7 +7,8 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use flowgate_core::StateType;
-use flowgate_core::work_queue::HealthPolicy;
+use flowgate_core::work_queue::{DEFAULT_AGENT_POOL, HealthPolicy, pool_less_by_name};
+use flowgate_store::StoreError;
 use flowgate_store::model::{FlowRunFilter, FlowRunSort, Page, TimeRange, WorkQueueFilter};
 use flowgate_wire::flow_runs::FlowRun;
 use flowgate_wire::work_pools as wire;
@@ -35,7 +36,7 @@ pub fn routes() -> ApiRoutes {
         .get(
             "/work_queues/name/{name}",
             read_by_name,
-            doc("Read the queue of this name (409 when several pools have one)"),
+            doc("Read the queue of this name in the default work pool `default-agent-pool`, as Prefect does (when that pool does not exist, the first pool's by name)"),
         )
         .get("/work_queues/{id}", read, doc("Read a queue by id"))
         .patch(
@@ -73,6 +74,9 @@ async fn filter(
     Ok(Json(queues.into_iter().map(work_queue_out).collect()))
 }
 
+/// Prefect's pool-less read by name: the queue of the default work pool
+/// (`default-agent-pool`) when that pool exists, else the first pool's (by name) that has one
+/// (`core::work_queue::pool_less_by_name`).
 async fn read_by_name(
     State(app): State<AppState>,
     Path(name): Path<String>,
@@ -85,17 +89,19 @@ async fn read_by_name(
         .store
         .filter_work_queues(None, &filter, Page::default(), app.now())
         .await?;
-    match found.len() {
-        0 => Err(ApiError::NotFound(format!("work queue {name:?} not found"))),
-        1 => Ok(Json(work_queue_out(found.remove(0)))),
-        _ => {
-            let pools: Vec<_> = found.iter().map(|q| q.work_pool_name.as_str()).collect();
-            Err(ApiError::Conflict(format!(
-                "work pools {} each have a queue named {name:?}; name the pool \
-                 (`/work_pools/{{pool}}/queues/{name}`, `--pool` in the CLI)",
-                pools.join(", ")
-            )))
-        }
+    let default_exists = match app
+        .store
+        .read_work_pool(DEFAULT_AGENT_POOL, app.now())
+        .await
+    {
+        Ok(_) => true,
+        Err(StoreError::NotFound { .. }) => false,
+        Err(e) => return Err(e.into()),
+    };
+    let pools: Vec<_> = found.iter().map(|q| q.work_pool_name.as_str()).collect();
+    match pool_less_by_name(&name, &pools, default_exists) {
+        Ok(at) => Ok(Json(work_queue_out(found.swap_remove(at)))),
+        Err(missing) => Err(ApiError::NotFound(missing)),
     }
 }
 
