@@ -1,5 +1,5 @@
-//! `flowgate flow-run ls | inspect | logs | resume | cancel`; a run is named by its id or its
-//! name.
+//! `flowgate flow-run ls | inspect | logs | resume | suspend | cancel`; a run is named by its
+//! id or its name.
 
 use std::collections::HashSet;
 use std::time::Duration;
@@ -61,6 +61,15 @@ pub enum FlowRunCommand {
         #[arg(long)]
         input_file: Option<std::path::PathBuf>,
     },
+    /// Suspend a running flow run of a deployment: it stops at its next task call and its
+    /// process ends; `flow-run resume` has a worker run it again, reusing its completed tasks.
+    Suspend {
+        /// The flow run's id or name.
+        run: String,
+        /// Fail the run if nobody resumes it within this many seconds (no limit by default).
+        #[arg(long)]
+        timeout: Option<u64>,
+    },
     /// Cancel a flow run.
     Cancel {
         /// The flow run's id or name.
@@ -107,6 +116,9 @@ pub async fn run(client: Client, command: FlowRunCommand) -> anyhow::Result<()> 
         } => {
             let id = run_ref::resolve(&client, &run).await?;
             resume(&client, id, input, input_file).await
+        }
+        FlowRunCommand::Suspend { run, timeout } => {
+            suspend(&client, run_ref::resolve(&client, &run).await?, timeout).await
         }
         FlowRunCommand::Cancel { run } => {
             cancel(&client, run_ref::resolve(&client, &run).await?).await
@@ -329,6 +341,45 @@ async fn resume(
         message.push_str(failure);
     }
     anyhow::bail!(message)
+}
+
+/// Suspends a run from outside, as Prefect's `suspend_flow_run(flow_run_id=…)` does: `Paused`
+/// named `Suspended`, rescheduled on resume, under a pause key of its own. The server refuses a
+/// run that is not Running or not a deployment's (`core::orchestration`); the flow learns of it
+/// from its state events and stops at its next task call.
+async fn suspend(client: &Client, id: Uuid, timeout: Option<u64>) -> anyhow::Result<()> {
+    let mut details = serde_json::Map::new();
+    details.insert("pause_key".into(), Uuid::new_v4().to_string().into());
+    details.insert("pause_reschedule".into(), true.into());
+    if let Some(seconds) = timeout {
+        let now = Micros::from_timestamp(jiff::Timestamp::now());
+        let until = now.plus_seconds(seconds as f64);
+        details.insert("pause_timeout".into(), until.to_string().into());
+    }
+    let body = SetState {
+        state: StateCreate {
+            name: Some("Suspended".to_owned()),
+            message: Some("Suspended from the flowgate CLI".to_owned()),
+            state_details: Some(details),
+            ..StateCreate::new(StateType::Paused)
+        },
+        force: false,
+    };
+    let answer: OrchestrationResult = client
+        .post(&format!("/flow_runs/{id}/set_state"), &body)
+        .await?;
+    if answer.status == SetStateStatus::Accept {
+        outln!(
+            "Suspended flow run {id}: it stops at its next task call and its process ends. \
+             Resume it with `flowgate flow-run resume {id}`."
+        );
+        return Ok(());
+    }
+    anyhow::bail!(
+        "flow run {id} was not suspended: {} (only a running flow run of a deployment can be \
+         suspended)",
+        answer.reason().unwrap_or("the server refused it")
+    )
 }
 
 /// Cancels a run: a run a worker or serving process holds is moved to Cancelling (its holder

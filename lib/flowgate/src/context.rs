@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex, Weak};
 use uuid::Uuid;
 
 use crate::engine::Engine;
-use crate::flow::EarlierResults;
+use crate::flow::{EarlierResults, StopSignal};
 use crate::future::Completion;
 use crate::runner::TaskRunner;
 
@@ -30,6 +30,9 @@ pub(crate) struct FlowRunScope {
     warned: Mutex<HashSet<&'static str>>,
     /// Results of task runs an earlier process completed for this run (when it was taken over).
     pub earlier: EarlierResults,
+    /// Raised when the run (or, for a subflow, its top-level run) is suspended or cancelled
+    /// from outside; task calls read it.
+    pub stop: Arc<StopSignal>,
 }
 
 impl FlowRunScope {
@@ -51,7 +54,14 @@ impl FlowRunScope {
             outstanding: Mutex::new(Vec::new()),
             warned: Mutex::new(HashSet::new()),
             earlier: EarlierResults::default(),
+            stop: Arc::new(StopSignal::new(id)),
         }
+    }
+
+    /// The scope of a subflow, which stops when its parent's run is asked to stop.
+    pub fn with_stop(mut self, stop: Arc<StopSignal>) -> FlowRunScope {
+        self.stop = stop;
+        self
     }
 
     /// The scope of a run taken over from an earlier process, with that process's results.

@@ -140,6 +140,17 @@ pub enum TaskError {
         /// What the server (or the transport) said.
         error: ApiError,
     },
+    /// The task did not run: its flow run was suspended or cancelled from outside (the API,
+    /// `flowgate flow-run suspend` / `cancel`, the UI), and the flow stops at this call. The
+    /// flow's call then ends [`FlowError::Suspended`] or [`FlowError::Cancelled`] whatever the
+    /// body makes of this error.
+    #[error("task {task} did not run: {why}")]
+    Stopped {
+        /// The task's name.
+        task: String,
+        /// What happened to the flow run.
+        why: String,
+    },
 }
 
 impl TaskError {
@@ -348,6 +359,7 @@ impl serde::Serialize for TaskError {
             TaskError::Serialization { .. } => "serialization",
             TaskError::Upstream { .. } => "upstream",
             TaskError::Infrastructure { .. } => "infrastructure",
+            TaskError::Stopped { .. } => "stopped",
         };
         let mut s = serializer.serialize_struct("TaskError", 2)?;
         s.serialize_field("kind", kind)?;

@@ -451,7 +451,7 @@ async fn wait_for_resume(
 }
 
 /// Subscribes to the run's state events (best effort: without it, the pause re-reads the run).
-async fn subscribe(engine: &Engine, run: Uuid, since: jiff::Timestamp) -> Option<Ws> {
+pub(crate) async fn subscribe(engine: &Engine, run: Uuid, since: jiff::Timestamp) -> Option<Ws> {
     let url = format!("{}/events/out", engine.api_url().replacen("http", "ws", 1));
     let mut ws = crate::sinks::connect(&url).await.ok()?;
     let filter = EventFilter {

@@ -25,6 +25,7 @@ use crate::context::{ActiveFlow, FlowRunScope, Frame};
 use crate::engine::Engine;
 use crate::error::{ApiError, FlowError};
 use crate::flow::EarlierResults;
+use crate::flow::stop::{self, Stop, Watch};
 use crate::logging;
 use crate::outcome::{ErrorValue, result_reference, to_json};
 use crate::runner::TaskRunner;
@@ -35,6 +36,7 @@ pub(crate) struct FlowMachine {
     scope: Arc<FlowRunScope>,
     attempts: u32,
     _active: ActiveFlow,
+    _watch: Option<Watch>,
 }
 
 /// What the server decided about an attempt's final state.
@@ -174,8 +176,10 @@ async fn read_run(engine: &Engine, id: Uuid) -> Result<FlowRun, NotStarted> {
         .map_err(NotStarted::Failed)
 }
 
-/// A run this process reports into: its id, its name, and what earlier processes did for it.
-type Opened = (Uuid, String, EarlierResults);
+/// A run this process reports into: its id, its name, what earlier processes did for it, and
+/// for a run taken over, the time of the Running state it started from (it is watched for
+/// stops asked from then on).
+type Opened = (Uuid, String, EarlierResults, Option<Micros>);
 
 /// Takes over an existing run: a worker moves it to Running before starting the process; a run
 /// still Scheduled (served) or Pending is moved here. The results of the task runs earlier
@@ -191,18 +195,21 @@ async fn adopt(engine: &Arc<Engine>, run: FlowRun) -> Result<Opened, NotStarted>
             .accepted("moving the handed-out run to Pending")
             .map_err(NotStarted::Failed)?;
     }
-    if run.state_type != Some(StateType::Running) {
-        start_running(
-            engine.clone(),
-            run.id,
-            "moving the handed-out run to Running",
-        )
-        .await?;
-    }
+    let running_since = match &run.state {
+        Some(state) if state.state_type == StateType::Running => state.timestamp,
+        _ => {
+            start_running(
+                engine.clone(),
+                run.id,
+                "moving the handed-out run to Running",
+            )
+            .await?
+        }
+    };
     let earlier = EarlierResults::load(engine, run.id)
         .await
         .map_err(NotStarted::Failed)?;
-    Ok((run.id, run.name, earlier))
+    Ok((run.id, run.name, earlier, Some(running_since)))
 }
 
 /// Why a run could not be (re)started.
@@ -223,8 +230,8 @@ impl<V> From<NotStarted> for FlowError<V> {
 }
 
 /// Proposes Running: before the first attempt, and before each retry. Runs on the engine's
-/// runtime (called inside [`Engine::run`]).
-async fn start_running(engine: Arc<Engine>, id: Uuid, what: &str) -> Result<(), NotStarted> {
+/// runtime (called inside [`Engine::run`]). Returns when the run entered Running.
+async fn start_running(engine: Arc<Engine>, id: Uuid, what: &str) -> Result<Micros, NotStarted> {
     let answer = engine
         .api
         .set_flow_run_state(id, StateCreate::new(StateType::Running))
@@ -233,7 +240,11 @@ async fn start_running(engine: Arc<Engine>, id: Uuid, what: &str) -> Result<(), 
     if answer.cancelled() {
         return Err(NotStarted::Cancelled(cancel_reason(answer.state())));
     }
-    answer.accepted(what).map(drop).map_err(NotStarted::Failed)
+    let state = answer.accepted(what).map_err(NotStarted::Failed)?;
+    Ok(state.map_or_else(
+        || Micros::from_timestamp(jiff::Timestamp::now()),
+        |s| s.timestamp,
+    ))
 }
 
 fn cancel_reason(state: Option<&State>) -> String {
@@ -258,7 +269,7 @@ impl FlowMachine {
             Some(_) => None,
         };
         // One hop to the engine's runtime for both requests.
-        let (id, name, earlier) = engine
+        let (id, name, earlier, running_since) = engine
             .run({
                 let engine = engine.clone();
                 async move {
@@ -274,18 +285,25 @@ impl FlowMachine {
                         .await
                         .map_err(NotStarted::Failed)?;
                     start_running(engine, id, "moving the run to Running").await?;
-                    Ok::<_, NotStarted>((id, name, EarlierResults::default()))
+                    Ok::<_, NotStarted>((id, name, EarlierResults::default(), None))
                 }
             })
             .await?;
-        let scope = Arc::new(
-            FlowRunScope::new(engine, id, name, Some(meta.name), runner).with_earlier(earlier),
-        );
+        let mut scope = FlowRunScope::new(engine.clone(), id, name, Some(meta.name), runner)
+            .with_earlier(earlier);
+        if let Some(parent) = parent {
+            scope = scope.with_stop(parent.flow.stop.clone());
+        }
+        let scope = Arc::new(scope);
+        // A run taken over (a deployment's, from a worker or serving) can be suspended or
+        // cancelled from outside: it is watched, and stops at its next task call.
+        let watch = running_since.map(|since| stop::watch(&engine, scope.stop.clone(), since));
         let machine = FlowMachine {
             meta,
             _active: ActiveFlow::register(&scope),
             scope,
             attempts: 0,
+            _watch: watch,
         };
         machine.log().info(format!(
             "Beginning flow run '{}' for flow '{}'",
@@ -398,6 +416,48 @@ impl FlowMachine {
             .await;
     }
 
+    /// A task call found the run suspended or cancelled from outside, so the body did not run
+    /// to its end. A suspended run keeps its state (the process has nothing more to do; a
+    /// subflow of it is ended Cancelled, and its parent runs it again when resumed); a
+    /// cancelled one is ended Cancelled, as a worker would (a refusal means someone ended it
+    /// first).
+    async fn stopped<V, E>(&self, stop: Stop) -> Finished<V, E, FlowError<V>> {
+        let own = self.scope.stop.run == self.scope.id;
+        let message = match &stop {
+            Stop::Suspended if own => return self.suspended().await,
+            Stop::Suspended => {
+                "Its parent flow run was suspended; it runs again when the parent is resumed"
+                    .to_owned()
+            }
+            Stop::Cancelled(reason) => reason.clone(),
+        };
+        self.log().info(format!(
+            "Flow run stopped at a task call: {message}; finished in state Cancelled"
+        ));
+        let state = StateCreate {
+            message: Some(message.clone()),
+            ..StateCreate::new(StateType::Cancelled)
+        };
+        let (engine, id) = (self.scope.engine.clone(), self.scope.id);
+        let answer = self
+            .scope
+            .engine
+            .run(async move {
+                if let Err(e) = engine.events.flush().await {
+                    tracing::warn!(target: "flowgate", "flow run {id}: {e}");
+                }
+                engine.api.set_flow_run_state(id, state).await
+            })
+            .await;
+        if let Err(e) = answer {
+            tracing::warn!(target: "flowgate", "flow run '{}' could not be recorded as cancelled: {e}", self.scope.name);
+        }
+        match stop {
+            Stop::Suspended => Finished::Error(FlowError::Suspended),
+            Stop::Cancelled(_) => Finished::Error(FlowError::Cancelled(message)),
+        }
+    }
+
     /// The body unwound from `suspend_flow_run`: the run stays Suspended (no final state); its
     /// events and logs are flushed before the call returns, since the process may end next.
     async fn suspended<V, E>(&self) -> Finished<V, E, FlowError<V>> {
@@ -483,6 +543,9 @@ impl<V: Serialize, E: ErrorValue> Machine<Result<V, E>> for FlowMachine {
 
     async fn settle(&mut self, attempted: Attempted<Result<V, E>>) -> Step<Self::Done> {
         self.wait_outstanding().await;
+        if let Some(stop) = self.scope.stop.obeyed() {
+            return Step::Done(self.stopped(stop).await);
+        }
         if let Attempted::Panicked(p) = &attempted
             && crate::pause::is_suspension(p.payload.as_ref())
         {
@@ -514,6 +577,7 @@ impl<V: Serialize, E: ErrorValue> Machine<Result<V, E>> for FlowMachine {
             .engine
             .run(start_running(engine, id, "rerunning the flow"))
             .await
+            .map(drop)
             .map_err(|e| Finished::Error(e.into()))
     }
 }

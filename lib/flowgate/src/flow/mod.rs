@@ -6,9 +6,11 @@
 
 mod earlier;
 mod machine;
+mod stop;
 
 pub(crate) use earlier::EarlierResults;
 pub(crate) use machine::{ParentLink, WORKER_RUN_ENV, adopting, parent_task_run};
+pub(crate) use stop::{Stop, StopSignal};
 
 use serde::Serialize;
 
@@ -64,6 +66,14 @@ where
         }
     };
     let parent = context::current();
+    // A subflow called after its parent's run was suspended or cancelled is not started: the
+    // parent stops at this call as at a task call.
+    if let Some(stop) = parent.as_ref().and_then(|p| p.flow.stop.check()) {
+        return Finished::Error(match stop {
+            Stop::Suspended => FlowError::Suspended,
+            Stop::Cancelled(reason) => FlowError::Cancelled(reason),
+        });
+    }
     let engine = match parent.as_ref().map(|f| f.flow.engine.clone()) {
         Some(engine) => engine,
         None => match Engine::current() {

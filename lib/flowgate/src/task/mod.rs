@@ -24,6 +24,7 @@ use crate::attempt::{Attempted, Attempts, Begin, Finished, drive};
 use crate::concurrency;
 use crate::context::{self, Frame};
 use crate::error::{TaskError, UserError};
+use crate::flow::Stop;
 use crate::future::{Input, Slot, TaskFuture};
 use crate::outcome::ErrorValue;
 use crate::runner::AsyncJob;
@@ -76,6 +77,19 @@ where
         };
         return (meta.name.to_owned(), finished);
     };
+    // The run was suspended or cancelled from outside: the flow stops here (one atomic load
+    // while nobody asks; nothing is sent).
+    if let Some(stop) = frame.flow.stop.check() {
+        let why = match stop {
+            Stop::Suspended => "its flow run was suspended".to_owned(),
+            Stop::Cancelled(reason) => format!("its flow run was cancelled ({reason})"),
+        };
+        let task = meta.name.to_owned();
+        return (
+            task.clone(),
+            Finished::Error(TaskError::Stopped { task, why }),
+        );
+    }
     if let Some((name, value)) = earlier_result(meta, &frame, params) {
         return (name, Finished::Value(value));
     }
