@@ -104,14 +104,17 @@ impl Sealer {
         Ok(data)
     }
 
-    /// Whether `data` has a secret value still stored in plain text.
-    pub(crate) fn has_plain(data: &Value, fields: &Value) -> bool {
-        let mut plain = false;
+    /// Whether `data`'s secret values include any stored in plain text (saved before sealing
+    /// existed), and any sealed.
+    pub(crate) fn plain_and_sealed(data: &Value, fields: &Value) -> (bool, bool) {
+        let (mut plain, mut sealed) = (false, false);
         let mut data = data.clone();
         for_each_secret(&mut data, &secret_fields(fields), |v| {
-            plain |= !is_sealed(v)
+            let is = is_sealed(v);
+            plain |= !is;
+            sealed |= is;
         });
-        plain
+        (plain, sealed)
     }
 
     fn seal_value(&self, id: Uuid, value: &Value) -> Result<String> {
@@ -175,8 +178,8 @@ mod tests {
             "{text}"
         );
         assert_eq!(sealed["url"], "x");
-        assert!(!Sealer::has_plain(&sealed, &schema()));
-        assert!(Sealer::has_plain(&data, &schema()));
+        assert_eq!(Sealer::plain_and_sealed(&sealed, &schema()), (false, true));
+        assert_eq!(Sealer::plain_and_sealed(&data, &schema()), (true, false));
         let again = sealer.seal(id, sealed.clone(), &schema()).unwrap();
         assert_eq!(again, sealed, "sealing twice seals once");
         assert_eq!(sealer.open(id, sealed, &schema()).unwrap(), data);

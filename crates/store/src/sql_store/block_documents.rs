@@ -208,7 +208,9 @@ async fn documents<B: Backend>(store: &SqlStore<B>, sql: Sql) -> Result<Vec<Bloc
 }
 
 /// Seals the secret values still stored in plain text (saved before sealing existed), in the
-/// migration's transaction: after it the table holds no secret in the clear.
+/// migration's transaction: after it the table holds no secret in the clear. Opens the first
+/// sealed document on the way, so a server started with the wrong secret key fails at startup
+/// with an error saying which key to use, instead of answering every read of a secret with one.
 pub(super) async fn seal_plain_secrets<B: Backend>(
     store: &SqlStore<B>,
     conn: &mut B::Connection,
@@ -217,10 +219,15 @@ pub(super) async fn seal_plain_secrets<B: Backend>(
         "SELECT d.id, d.data, s.fields FROM block_documents d \
          JOIN block_schemas s ON s.id = d.block_schema_id",
     );
-    let mut sealed = 0;
+    let (mut sealed, mut key_checked) = (0, false);
     for row in B::fetch_all(conn, select).await? {
         let (id, data, fields) = (row.uuid("id")?, row.json("data")?, row.json("fields")?);
-        if !Sealer::has_plain(&data, &fields) {
+        let (plain, has_sealed) = Sealer::plain_and_sealed(&data, &fields);
+        if !plain {
+            if !key_checked && has_sealed {
+                store.sealer.open(id, data, &fields)?;
+                key_checked = true;
+            }
             continue;
         }
         let mut write = Sql::new("UPDATE block_documents SET data = ");

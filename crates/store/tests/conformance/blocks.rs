@@ -173,20 +173,26 @@ on_each_backend!(
         let read = reopened.read_block_document(old.id).await.unwrap();
         assert_eq!(read.data["value"], "plain-old");
 
-        // Another key does not open them, and says so without the secret.
-        let other = open(&db.url, &SecretKey::generate().unwrap())
-            .await
-            .unwrap();
-        match other.read_block_document(made.id).await {
+        // Another key does not open them: the store refuses to open, saying which key to use
+        // and without the secret.
+        drop(reopened);
+        match open(&db.url, &SecretKey::generate().unwrap()).await {
             Err(StoreError::Corrupt(m)) => {
                 assert!(
-                    m.contains(&made.id.to_string()) && m.contains("secret key"),
+                    m.contains("secret key") && m.contains("FLOWGATE_SECRET_KEY"),
                     "{m}"
                 );
-                assert!(!m.contains("hunter2"));
+                assert!(!m.contains("hunter2") && !m.contains("plain-old"));
             }
-            other => panic!("expected Corrupt, got {other:?}"),
+            Err(other) => panic!("expected Corrupt, got {other:?}"),
+            Ok(_) => panic!("a store opened with the wrong secret key"),
         }
+        // The right key still opens it: nothing was changed by the refused start.
+        let again = open(&db.url, &key).await.unwrap();
+        assert_eq!(
+            again.read_block_document(made.id).await.unwrap().data["value"],
+            "hunter2"
+        );
     }
 );
 
