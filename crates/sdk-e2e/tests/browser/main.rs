@@ -5,6 +5,7 @@
 //! Needs `chromium` and `chromedriver` (Debian packages; `scripts/test` installs them). Without
 //! them the tests are skipped loudly, unless `FLOWGATE_REQUIRE_BROWSER=1`.
 
+mod api_key_dialog;
 mod artifacts_variables;
 mod automations;
 mod concurrency_page;

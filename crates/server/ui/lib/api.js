@@ -40,6 +40,10 @@ export function del(path, { signal } = {}) {
   return call("DELETE", path, undefined, signal);
 }
 
+/** Why the key dialog asks: the server's own 401 details are written for API clients. */
+const REQUIRED = "Enter one of the API keys this server was started with to continue.";
+const REFUSED = "That key is not valid for this server. Check it and enter it again.";
+
 async function call(method, path, body, signal) {
   const init = { method, signal, headers: { accept: "application/json" } };
   if (body !== undefined) {
@@ -49,9 +53,9 @@ async function call(method, path, body, signal) {
   let res = await send(path, init);
   // Refused for want of a (valid) key: ask for one, then try once more with it.
   while (res.status === 401) {
+    const refused = apiKey() !== null;
     forgetKey();
-    const reason = detail(await res.clone().json().catch(() => null)) || "Enter an API key to continue.";
-    if (!(await askForKey(reason))) break;
+    if (!(await askForKey(refused ? REFUSED : REQUIRED))) break;
     res = await send(path, init);
   }
   const text = await res.text();
