@@ -11,12 +11,18 @@
 //! the decay makes room (it is woken at exactly that instant), or until its hold ends; only
 //! waiters whose limits were freed are tried again, never the whole line.
 //!
+//! A release and the grants it makes possible share one transaction: the engine remembers the
+//! limits of the leases it granted, so a batch that releases a lease also tries the waiters on
+//! its limits, after the release (a lease granted by another replica, or before a restart, is
+//! not known here: its waiters get their turn in the batch right after).
+//!
 //! A waiter whose client went away (its HTTP request was dropped) leaves the line; if slots
 //! were granted to it at that very moment, they are given back at once.
 
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
+use flowgate_core::Micros;
 use flowgate_core::concurrency::Mode;
 use flowgate_core::concurrency::WaitQueue;
 use flowgate_core::concurrency::acquire::Blocked;
@@ -24,6 +30,7 @@ use flowgate_core::concurrency::book::{SlotOp, SlotOutcome};
 use flowgate_store::{DynStore, StoreError};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
+use uuid::Uuid;
 
 use crate::clock::Clock;
 use crate::metrics::{Counter, Metrics};
@@ -38,6 +45,9 @@ const RECHECK: Duration = Duration::from_secs(1);
 
 /// After a failed batch, waiters are tried again this much later.
 const AFTER_FAILURE: Duration = Duration::from_millis(250);
+
+/// Fewest remembered leases at which those that expired are forgotten.
+const FORGET_AT: usize = 1024;
 
 /// What an acquisition came to.
 #[derive(Debug)]
@@ -106,6 +116,8 @@ impl SlotEngine {
             next_id: 0,
             due: HashSet::new(),
             orphans: Vec::new(),
+            granted_leases: HashMap::new(),
+            forget_at: FORGET_AT,
         };
         (SlotEngine { jobs }, writer.run(rx, shutdown))
     }
@@ -202,6 +214,11 @@ struct Writer {
     orphans: Vec<SlotOp>,
     /// Slots handed to requesters that received them.
     granted: Counter,
+    /// The limits of the leases this engine granted and when each expires: a release of one
+    /// tries their waiters in the same batch. Leases that expire are forgotten now and then.
+    granted_leases: HashMap<Uuid, (Vec<String>, Micros)>,
+    /// Remembered leases at which the expired ones are next forgotten.
+    forget_at: usize,
 }
 
 impl Writer {
@@ -269,7 +286,12 @@ impl Writer {
     ) {
         let at = Instant::now();
         self.expire(at);
+        let orphans = std::mem::take(&mut self.orphans);
         let mut trying: HashSet<String> = std::mem::take(&mut self.due);
+        // Waiters on limits this batch frees are tried after the frees, in the same batch.
+        for op in orphans.iter().chain(ops.iter().map(|(op, _)| op)) {
+            trying.extend(self.frees(op).iter().cloned());
+        }
         for p in &arrivals {
             trying.extend(names_of(&p.op).iter().cloned());
         }
@@ -283,7 +305,6 @@ impl Writer {
             .map(|(id, _)| id)
             .collect();
 
-        let orphans = std::mem::take(&mut self.orphans);
         let mut batch: Vec<SlotOp> = orphans.clone();
         batch.extend(ops.iter().map(|(op, _)| op.clone()));
         batch.extend(
@@ -316,9 +337,16 @@ impl Writer {
                 return;
             }
         };
-        self.due.extend(freed);
+        // Every waiter on a limit in `trying` was tried after this batch's frees: only the
+        // other freed limits still owe their waiters a turn.
+        self.due
+            .extend(freed.into_iter().filter(|n| !trying.contains(n)));
+        for op in &orphans {
+            self.remember(op, None);
+        }
         let mut outcomes = outcomes.into_iter().skip(orphans.len());
-        for ((_, reply), outcome) in ops.into_iter().zip(outcomes.by_ref()) {
+        for ((op, reply), outcome) in ops.into_iter().zip(outcomes.by_ref()) {
+            self.remember(&op, Some(&outcome));
             let _ = reply.send(Ok(outcome));
         }
         for (id, outcome) in queued.iter().zip(outcomes.by_ref()) {
@@ -370,8 +398,53 @@ impl Writer {
         );
     }
 
+    /// The limits whose slots `op` gives back, as far as this engine knows.
+    fn frees<'a>(&'a self, op: &'a SlotOp) -> &'a [String] {
+        match op {
+            SlotOp::Release { lease } => self
+                .granted_leases
+                .get(lease)
+                .map_or(&[], |(names, _)| names.as_slice()),
+            SlotOp::Decrement { names, .. } | SlotOp::ReleaseHeldBy { names, .. } => names,
+            SlotOp::Acquire { .. } | SlotOp::Renew { .. } | SlotOp::Deny { .. } => &[],
+        }
+    }
+
+    /// Keeps the remembered leases up to date after `op` came to `outcome`.
+    fn remember(&mut self, op: &SlotOp, outcome: Option<&SlotOutcome>) {
+        match (op, outcome) {
+            (SlotOp::Release { lease }, _) => {
+                self.granted_leases.remove(lease);
+            }
+            (SlotOp::Renew { lease, .. }, Some(SlotOutcome::Renewed { expires_at })) => {
+                if let Some(known) = self.granted_leases.get_mut(lease) {
+                    known.1 = *expires_at;
+                }
+            }
+            (SlotOp::Renew { lease, .. }, Some(SlotOutcome::LeaseGone)) => {
+                self.granted_leases.remove(lease);
+            }
+            (
+                SlotOp::Acquire { names, .. },
+                Some(SlotOutcome::Granted {
+                    lease: Some(lease), ..
+                }),
+            ) => {
+                if self.granted_leases.len() >= self.forget_at {
+                    let now = self.clock.now();
+                    self.granted_leases.retain(|_, (_, expires)| *expires > now);
+                    self.forget_at = FORGET_AT.max(2 * self.granted_leases.len());
+                }
+                self.granted_leases
+                    .insert(lease.id, (names.clone(), lease.expires_at));
+            }
+            _ => {}
+        }
+    }
+
     /// Sends a decision; a grant nobody is left to receive is given back.
     fn answer(&mut self, p: Pending, outcome: SlotOutcome) {
+        self.remember(&p.op, Some(&outcome));
         let mode = match &p.op {
             SlotOp::Acquire { mode, .. } => *mode,
             _ => Mode::Concurrency,
