@@ -30,6 +30,10 @@ pub(crate) trait Backend: Database + Sized {
     /// Suffix that locks selected rows for the rest of the transaction ("" where the
     /// transaction already holds the database's write lock).
     const FOR_UPDATE: &'static str;
+    /// Whether a write transaction holds the whole database from its first statement (SQLite's
+    /// `BEGIN IMMEDIATE`): rows it reads cannot change before it commits, so nothing read
+    /// before a row lock needs reading again after it.
+    const SINGLE_WRITER: bool;
 
     /// The statement text as this backend wants it.
     fn statement(sql: &Sql) -> String;
@@ -81,6 +85,7 @@ impl Backend for Sqlite {
     const POSITION_FN: &'static str = "instr";
     const FOR_UPDATE: &'static str = "";
     const SKIP_LOCKED: &'static str = "";
+    const SINGLE_WRITER: bool = true;
 
     /// Anonymous `?` placeholders: sqlx resolves named ones (`$n`) through
     /// `sqlite3_bind_parameter_name`, which walks a list per argument, so a wide multi-row
@@ -100,6 +105,7 @@ impl Backend for Postgres {
     const POSITION_FN: &'static str = "strpos";
     const FOR_UPDATE: &'static str = " FOR UPDATE";
     const SKIP_LOCKED: &'static str = " FOR UPDATE SKIP LOCKED";
+    const SINGLE_WRITER: bool = false;
 
     fn statement(sql: &Sql) -> String {
         sql.text.clone()

@@ -55,10 +55,19 @@ pub(super) async fn apply_ops<B: Backend>(
             }
         }
     }
-    // The limits of the leases named, read before locking only to know what to lock; the
-    // leases themselves are read again once their limits are locked.
+    // The limits of the leases named, read before locking to know what to lock. On
+    // PostgreSQL only their ids: the leases themselves are read again once their limits are
+    // locked. SQLite's transaction is the only writer from its start, so the leases read now
+    // are the ones it changes.
+    let refers = !lease_ids.is_empty() || !holders.is_empty();
+    let mut leases: BTreeMap<Uuid, Lease> = BTreeMap::new();
     let mut limit_ids: BTreeSet<Uuid> = BTreeSet::new();
-    if !lease_ids.is_empty() || !holders.is_empty() {
+    if refers && B::SINGLE_WRITER {
+        for l in read_referenced::<B>(conn, &lease_ids, &holders).await? {
+            limit_ids.extend(l.limits.iter().copied());
+            leases.insert(l.id, l);
+        }
+    } else if refers {
         let mut peek = Sql::new(
             "SELECT DISTINCT ll.limit_id FROM concurrency_lease_limits ll \
              JOIN concurrency_leases l ON l.id = ll.lease_id WHERE ",
@@ -76,11 +85,8 @@ pub(super) async fn apply_ops<B: Backend>(
         .map(|l| l.slots.id)
         .collect();
 
-    let mut leases: BTreeMap<Uuid, Lease> = BTreeMap::new();
-    if !lease_ids.is_empty() || !holders.is_empty() {
-        let mut by_ref = select_leases("WHERE ");
-        referenced(&mut by_ref, &lease_ids, &holders);
-        for l in read_leases::<B>(conn, by_ref).await? {
+    if refers && !B::SINGLE_WRITER {
+        for l in read_referenced::<B>(conn, &lease_ids, &holders).await? {
             leases.insert(l.id, l);
         }
     }
@@ -348,6 +354,17 @@ async fn expired_on<B: Backend>(
         .push(" AND xl.limit_id IN (")
         .arg_list(limits.iter().copied())
         .push("))");
+    read_leases::<B>(conn, sql).await
+}
+
+/// The leases an op batch names, by id or by holder.
+async fn read_referenced<B: Backend>(
+    conn: &mut B::Connection,
+    leases: &BTreeSet<Uuid>,
+    holders: &BTreeSet<Uuid>,
+) -> Result<Vec<Lease>> {
+    let mut sql = select_leases("WHERE ");
+    referenced(&mut sql, leases, holders);
     read_leases::<B>(conn, sql).await
 }
 
