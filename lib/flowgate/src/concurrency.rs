@@ -36,7 +36,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use flowgate_wire::concurrency_limits::{
-    LeaseGranted, LeaseHolder, LeaseRelease, LeaseRenewal, MinimalLimit, SlotRequest,
+    LeaseGranted, LeaseHolder, LeaseRelease, MinimalLimit, SlotRequest,
 };
 use uuid::Uuid;
 
@@ -44,6 +44,10 @@ use crate::context;
 use crate::engine::Engine;
 use crate::error::ApiError;
 use crate::logging;
+
+mod renewals;
+
+pub(crate) use renewals::Renewals;
 
 /// How long one request may wait at the server for slots (below the HTTP client's timeout);
 /// a longer wait asks again.
@@ -439,30 +443,6 @@ async fn release(engine: &Engine, lease: Uuid) -> Result<(), ApiError> {
         .await
 }
 
-/// Renews `lease` every third of `duration` until aborted; stops when the lease is gone.
-async fn renew(engine: Arc<Engine>, lease: Uuid, duration: Duration) {
-    let path = format!("/v2/concurrency_limits/leases/{lease}/renew");
-    let body = LeaseRenewal {
-        lease_duration: duration.as_secs_f64(),
-    };
-    loop {
-        tokio::time::sleep(duration / 3).await;
-        match engine
-            .api
-            .post::<()>("renewing a concurrency lease", &path, &body)
-            .await
-        {
-            Ok(()) => {}
-            Err(ApiError::Refused { status: 404, .. }) => {
-                tracing::warn!(target: "flowgate", "concurrency lease {lease} expired before it could be renewed; its slots are no longer held");
-                return;
-            }
-            // Unreachable for now: the next renewal may still come in time.
-            Err(e) => tracing::warn!(target: "flowgate", "renewing concurrency lease {lease}: {e}"),
-        }
-    }
-}
-
 /// Held slots: given back when dropped (blocking a plain thread until the server confirms;
 /// from async code, in the background), or by [`ConcurrencyGuard::release`] /
 /// [`ConcurrencyGuard::release_async`], which report failures. The lease is renewed while the
@@ -475,7 +455,6 @@ pub struct ConcurrencyGuard {
 struct Held {
     engine: Arc<Engine>,
     lease: Uuid,
-    renewal: tokio::task::AbortHandle,
 }
 
 impl ConcurrencyGuard {
@@ -486,13 +465,9 @@ impl ConcurrencyGuard {
             lease_duration,
         } = acquired;
         ConcurrencyGuard {
-            held: lease.map(|lease| Held {
-                renewal: engine
-                    .handle()
-                    .spawn(renew(engine.clone(), lease, lease_duration))
-                    .abort_handle(),
-                engine,
-                lease,
+            held: lease.map(|lease| {
+                engine.renewals.keep(&engine, lease, lease_duration);
+                Held { engine, lease }
             }),
         }
     }
@@ -509,7 +484,7 @@ impl ConcurrencyGuard {
         async move {
             match held {
                 Some(held) => {
-                    held.renewal.abort();
+                    held.engine.renewals.forget(held.lease);
                     release(&held.engine, held.lease).await
                 }
                 None => Ok(()),

@@ -12,6 +12,7 @@ use std::time::Duration;
 use uuid::Uuid;
 
 use crate::api::Api;
+use crate::concurrency::Renewals;
 use crate::error::ApiError;
 use crate::sinks::EventSink;
 
@@ -20,6 +21,8 @@ pub(crate) struct Engine {
     runtime: Option<tokio::runtime::Runtime>,
     pub api: Api,
     pub events: EventSink,
+    /// The leases of live concurrency guards, renewed by one task.
+    pub renewals: Renewals,
     flows: Mutex<HashMap<String, Uuid>>,
     #[cfg(feature = "embedded")]
     server: Mutex<Option<flowgate_server::RunningServer>>,
@@ -129,6 +132,7 @@ impl Engine {
             runtime: Some(runtime),
             api,
             events,
+            renewals: Renewals::default(),
             flows: Mutex::new(HashMap::new()),
             #[cfg(feature = "embedded")]
             server: Mutex::new(None),

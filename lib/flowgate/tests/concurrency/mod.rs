@@ -211,14 +211,36 @@ fn rate_limited_calls_are_spaced_by_the_decay() {
 fn a_held_lease_is_renewed_while_its_guard_lives() {
     let h = harness();
     create_limit(&h, "renewed", 1, 0.0);
-    let guard = concurrency("renewed", 1)
+    assert_renewed(&h, "renewed");
+}
+
+#[test]
+fn a_short_lease_is_renewed_in_time_behind_a_long_one() {
+    let h = harness();
+    create_limit(&h, "long", 1, 0.0);
+    create_limit(&h, "short", 1, 0.0);
+    // One task renews every guard's lease: the 3 s lease must not wait for the 60 s one's turn.
+    let long = concurrency("long", 1)
+        .lease_duration(Duration::from_secs(60))
+        .acquire()
+        .expect("a slot");
+    assert_renewed(&h, "short");
+    let long_lease = leases(&h, "long");
+    assert_eq!(long_lease.len(), 1, "{long_lease:?}");
+    drop(long);
+    assert!(leases(&h, "long").is_empty());
+}
+
+/// Holds a slot of `name` under a 3 s lease until the lease's deadline moves, then gives it back.
+fn assert_renewed(h: &Harness, name: &str) {
+    let guard = concurrency(name, 1)
         .lease_duration(Duration::from_secs(3))
         .acquire()
         .expect("a slot");
-    let first = leases(&h, "renewed")[0]["expires_at"].clone();
+    let first = leases(h, name)[0]["expires_at"].clone();
     let deadline = Instant::now() + Duration::from_secs(30);
     let renewed = loop {
-        let now = leases(&h, "renewed");
+        let now = leases(h, name);
         assert_eq!(now.len(), 1, "the lease lapsed: {now:?}");
         assert_eq!(now[0]["id"], json!(guard.lease_id().expect("a lease")));
         if now[0]["expires_at"] != first {
@@ -229,7 +251,7 @@ fn a_held_lease_is_renewed_while_its_guard_lives() {
     };
     assert!(renewed.as_str() > first.as_str(), "{renewed} after {first}");
     drop(guard);
-    assert!(leases(&h, "renewed").is_empty());
+    assert!(leases(h, name).is_empty());
 }
 
 static SERIAL: Occupancy = Occupancy {
