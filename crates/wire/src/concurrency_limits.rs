@@ -131,7 +131,7 @@ pub struct SlotRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub create_if_missing: Option<bool>,
     /// Flowgate extension: how long the server may hold the request waiting for slots before
-    /// answering 423 (default 1 s, at most 60 s). The wait ends the moment slots are granted.
+    /// answering 423 (default 20 s, at most 60 s). The wait ends the moment slots are granted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub wait_seconds: Option<f64>,
 }

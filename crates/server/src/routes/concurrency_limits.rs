@@ -27,15 +27,19 @@ use crate::extract::FilterBody;
 use crate::openapi::{ApiRoutes, doc};
 
 /// How long a request may wait at the server for slots when it does not say (Prefect's client
-/// never does): a slot freed within it is granted at once, and a client that asked for no
-/// retries waits no longer than this.
-pub const DEFAULT_WAIT: Duration = Duration::from_secs(1);
+/// never does): a slot freed within it is granted at once. Long, so that a holder's release is
+/// not slept through: a 423 makes Prefect's client sleep the `Retry-After` (an estimate) before
+/// asking again, while a held request is granted the moment the slot frees. It stays well
+/// under the Prefect client's 60 s read timeout (`PREFECT_API_REQUEST_TIMEOUT`; a shorter one
+/// only makes the client ask again). A client that asked for no retries (`max_retries=0`) waits
+/// up to this long before its 423; one with `timeout_seconds` gives up at its own deadline.
+pub const DEFAULT_WAIT: Duration = Duration::from_secs(20);
 
 /// Longest wait a request may ask for (`wait_seconds`, Flowgate's extension).
 pub const MAX_WAIT: Duration = Duration::from_secs(60);
 
 /// Why a request for slots may be answered 423.
-const LOCKED: &str = "the slots are taken: ask again after `Retry-After` seconds (a request first waits at the server up to `wait_seconds`, 1 s by default, and is granted the moment a slot frees)";
+const LOCKED: &str = "the slots are taken: ask again after `Retry-After` seconds (a request first waits at the server up to `wait_seconds`, 20 s by default, and is granted the moment a slot frees)";
 
 pub fn routes() -> ApiRoutes {
     ApiRoutes::new("Concurrency limits")
