@@ -80,15 +80,7 @@ where
     // The run was suspended or cancelled from outside: the flow stops here (one atomic load
     // while nobody asks; nothing is sent).
     if let Some(stop) = frame.flow.stop.check() {
-        let why = match stop {
-            Stop::Suspended => "its flow run was suspended".to_owned(),
-            Stop::Cancelled(reason) => format!("its flow run was cancelled ({reason})"),
-        };
-        let task = meta.name.to_owned();
-        return (
-            task.clone(),
-            Finished::Error(TaskError::Stopped { task, why }),
-        );
+        return (meta.name.to_owned(), Finished::Error(stopped(meta, stop)));
     }
     if let Some((name, value)) = earlier_result(meta, &frame, params) {
         return (name, Finished::Value(value));
@@ -118,6 +110,30 @@ where
         }
     }
     (live.name, finished)
+}
+
+/// Why a call of `meta` did not run: its flow run was asked to `stop`.
+fn stopped(meta: &'static TaskMeta, stop: Stop) -> TaskError {
+    let why = match stop {
+        Stop::Suspended => "its flow run was suspended".to_owned(),
+        Stop::Cancelled(reason) => format!("its flow run was cancelled ({reason})"),
+    };
+    TaskError::Stopped {
+        task: meta.name.to_owned(),
+        why,
+    }
+}
+
+/// A call for task workers is not queued once its flow run was asked to stop (a call run
+/// here finds out in [`execute`]).
+fn refuse_remote<V>(meta: &'static TaskMeta, frame: &Frame, slot: &Slot<V>) -> bool {
+    match frame.flow.stop.check() {
+        Some(stop) => {
+            slot.complete(Err(stopped(meta, stop)));
+            true
+        }
+        None => false,
+    }
 }
 
 /// In a flow run taken over from an earlier process (a suspended run resumed), the result that
@@ -206,6 +222,9 @@ where
 {
     let (slot, future, frame, id) = new_submission();
     if let Some(frame) = frame.as_ref().filter(|f| f.flow.runner.is_distributed()) {
+        if refuse_remote(meta, frame, &slot) {
+            return future;
+        }
         let params = async move {
             tokio::task::spawn_blocking(move || prepare().map(|(params, _)| params))
                 .await
@@ -258,6 +277,9 @@ where
         return future;
     };
     if frame.flow.runner.is_distributed() {
+        if refuse_remote(meta, &frame, &slot) {
+            return future;
+        }
         let params = async move { prepare.await.map(|(params, _)| params) };
         crate::distributed::submit_remote(meta, frame.clone(), id, slot, params);
         return future;
