@@ -284,18 +284,18 @@ impl Schedule {
 
     /// Runs at or after `start` and before `end`, at most `max`, in order.
     pub fn occurrences(&self, start: Micros, end: Micros, max: usize) -> Vec<Micros> {
-        let mut out = Vec::new();
+        self.runs_between(start, end).take(max).collect()
+    }
+
+    /// Runs at or after `start` and before `end`, in order, each computed only when asked for
+    /// (a cron step costs microseconds, so a caller that stops early saves them).
+    pub fn runs_between(&self, start: Micros, end: Micros) -> impl Iterator<Item = Micros> + '_ {
         let mut cursor = Micros(start.0 - 1);
-        while out.len() < max {
-            match self.next_after(cursor) {
-                Some(at) if at < end => {
-                    out.push(at);
-                    cursor = at;
-                }
-                _ => break,
-            }
-        }
-        out
+        std::iter::from_fn(move || {
+            let at = self.next_after(cursor).filter(|at| *at < end)?;
+            cursor = at;
+            Some(at)
+        })
     }
 }
 

@@ -104,8 +104,8 @@ pub fn plan_runs(
     let mut wanted: BTreeMap<Micros, &ScheduleEntry<'_>> = BTreeMap::new();
     for entry in deployment.schedules.iter().filter(|e| e.active) {
         let max = entry.max_scheduled_runs.unwrap_or(horizon.max_runs);
-        let times = entry.schedule.occurrences(now, max_end, max);
-        for (i, at) in times.into_iter().enumerate() {
+        let times = entry.schedule.runs_between(now, max_end).take(max);
+        for (i, at) in times.enumerate() {
             if i >= horizon.min_runs && at > min_end {
                 break;
             }
@@ -139,19 +139,18 @@ pub fn replan_at(deployment: &DeploymentSchedules<'_>, now: Micros, horizon: &Ho
         return at;
     }
     let max_end = now.plus_seconds(horizon.max_ahead_seconds);
+    let covered = now.plus_seconds(horizon.min_ahead_seconds);
     for entry in deployment.schedules.iter().filter(|e| e.active) {
         let max = entry.max_scheduled_runs.unwrap_or(horizon.max_runs);
-        let times = entry
-            .schedule
-            .occurrences(now, max_end, max.saturating_add(1));
-        if let Some(first) = times.first() {
+        let mut times = entry.schedule.runs_between(now, max_end).peekable();
+        if let Some(first) = times.peek() {
             at = at.min(Micros(first.0 + 1));
         }
-        let covered = now.plus_seconds(horizon.min_ahead_seconds);
+        // Only as far as the first run beyond the planned window: not all `max` of them.
         let beyond = times
-            .iter()
+            .take(max)
             .enumerate()
-            .find(|(i, t)| *i >= horizon.min_runs && **t > covered && *i < max);
+            .find(|(i, t)| *i >= horizon.min_runs && *t > covered);
         if let Some((_, next)) = beyond {
             at = at.min(next.plus_seconds(-horizon.min_ahead_seconds));
         }
