@@ -9,6 +9,11 @@ use crate::Micros;
 /// One line of `POST /logs/` (a list of them), or of a [`LogFrame`](crate::events::LogFrame).
 #[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq)]
 pub struct LogCreate {
+    /// The line's id, chosen by the client (a uuid7) so that a line sent again (after a
+    /// reconnect that lost the acknowledgement) is stored once; the server picks one when
+    /// absent, as for the `prefect` client (a Flowgate extension).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<Uuid>,
     /// The logger's name, e.g. `prefect.flow_runs`.
     pub name: String,
     /// Python-style level: 10 debug, 20 info, 30 warning, 40 error, 50 critical.

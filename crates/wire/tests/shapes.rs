@@ -117,6 +117,7 @@ fn frames_round_trip_with_their_payload_text_intact() {
     let event: EventWire = frame.event;
     assert_eq!(event.payload.unwrap().get(), r#"{"b": 1,  "a": [2]}"#);
     let log = LogFrame::new(LogCreate {
+        id: None,
         name: "prefect.flow_runs".into(),
         level: 20,
         message: "hi".into(),

@@ -10,6 +10,7 @@ use std::sync::OnceLock;
 use flowgate_wire::Micros;
 use flowgate_wire::events::LogFrame;
 use flowgate_wire::logs::LogCreate;
+use uuid::Uuid;
 
 use crate::context::{self, Frame};
 
@@ -82,6 +83,8 @@ fn emit(frame: &Frame, level: i64, message: &str, echo: bool) {
         ),
     };
     let line = LogFrame::new(LogCreate {
+        // Its own id: a line resent after a reconnect is stored once.
+        id: Some(Uuid::now_v7()),
         name: logger.to_owned(),
         level,
         message: message.to_owned(),

@@ -54,6 +54,8 @@ impl Output {
             while let Ok(Some(line)) = reader.next_line().await {
                 outln_or_drop!("{label} | {line}");
                 let log = LogCreate {
+                    // Its own id: a batch posted again after a lost answer is stored once.
+                    id: Some(Uuid::now_v7()),
                     name: LOGGER.to_owned(),
                     level: if stderr { WARNING } else { INFO },
                     message: line,

@@ -12,7 +12,7 @@ pub fn log_in(l: LogCreate, now: Micros) -> Result<LogEntry, String> {
         ("log line message", Some(l.message.as_str())),
     ])?;
     Ok(LogEntry {
-        id: Uuid::now_v7(),
+        id: l.id.unwrap_or_else(Uuid::now_v7),
         created: now,
         name: l.name,
         level: l.level,

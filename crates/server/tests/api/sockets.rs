@@ -284,6 +284,37 @@ on_each_backend!(
 );
 
 on_each_backend!(
+    a_log_line_sent_again_with_its_id_is_stored_once,
+    async |db: TestDatabase| {
+        // A client whose connection died before the pong resends what was not acknowledged,
+        // over a new connection: lines carrying their own id are stored once.
+        let server = TestServer::start(db).await;
+        let flow_id = server.create_flow("resent-logs").await;
+        let run_id = id(&server.create_flow_run(&flow_id, "r").await);
+        let line_id = uuid::Uuid::now_v7();
+        let line = json!({"type": "log", "log": {"id": line_id, "name": "prefect.flow_runs",
+            "level": 20, "message": "sent twice", "timestamp": stamp(jiff::Timestamp::now()),
+            "flow_run_id": run_id}});
+        for _ in 0..2 {
+            let mut ws = server.ws_connect_authenticated("/events/in").await;
+            send_json(&mut ws, &line).await;
+            assert!(sync(&mut ws).await.is_empty());
+        }
+        let logs = server
+            .post_json(
+                "/logs/filter",
+                &json!({"logs": {"flow_run_id": {"any_": [run_id]}}}),
+            )
+            .await
+            .expect(200);
+        let logs = logs.as_array().unwrap();
+        assert_eq!(logs.len(), 1, "stored once: {logs:?}");
+        assert_eq!(logs[0]["id"], json!(line_id), "under the client's id");
+        server.stop().await;
+    }
+);
+
+on_each_backend!(
     stop_does_not_wait_for_a_socket_that_never_authenticates,
     async |db: TestDatabase| {
         let server = TestServer::start(db).await;

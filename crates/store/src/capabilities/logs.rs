@@ -11,7 +11,8 @@ use crate::store::Result;
 /// One log line from a flow or task run.
 #[derive(Clone, Debug, PartialEq)]
 pub struct LogEntry {
-    /// Server-assigned uuid7.
+    /// The client's uuid7 when it sent one (a line stored twice is kept once), else the
+    /// server's.
     pub id: Uuid,
     /// When the server stored it.
     pub created: Micros,
