@@ -1,0 +1,122 @@
+//! The real `prefect` client under kills: `tests/prefect_client/kill_soak.py` runs small flows
+//! (three tasks and three log lines each) one after another while the server is killed and
+//! restarted on the same port, and writes down how each flow call ended.
+
+use std::path::PathBuf;
+use std::process::Child;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::common::{self, Api};
+use crate::sdk_load::{completed_task_runs, logs_containing};
+
+/// The running Python program.
+pub struct PrefectLoad {
+    child: Child,
+    out: PathBuf,
+    stop: PathBuf,
+}
+
+/// What the program's flows came to.
+#[derive(Debug, Default)]
+pub struct PrefectTally {
+    /// Flow calls that returned Completed, each checked on the server.
+    pub completed: usize,
+    /// Flow calls that returned another final state, each checked on the server.
+    pub other: usize,
+    /// Flow calls the client gave up on (the server was away longer than its retries).
+    pub gave_up: usize,
+}
+
+impl PrefectLoad {
+    /// Starts the program against `api_url` with its files in `home`; `None` when no Python
+    /// with prefect is configured (see `common::prefect_python`).
+    pub fn start(api_url: &str, home: &std::path::Path) -> Option<PrefectLoad> {
+        let python = common::prefect_python("the kill soak's prefect client")?;
+        let (out, stop) = (home.join("prefect-flows.jsonl"), home.join("prefect-stop"));
+        let child = common::prefect_program(&python, "kill_soak", api_url, home)
+            .args([&out, &stop])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::fs::File::create(home.join("prefect-stderr.txt")).unwrap())
+            .spawn()
+            .expect("python starts");
+        Some(PrefectLoad { child, out, stop })
+    }
+
+    /// The flow calls finished so far (however they ended).
+    pub fn finished(&self) -> usize {
+        std::fs::read_to_string(&self.out).map_or(0, |t| t.lines().count())
+    }
+
+    /// Asks the program to stop after its current flow, waits for it to exit, and checks every
+    /// flow it ran: a call that returned Completed has its value, and on the server the run is
+    /// Completed with its three task runs Completed and its three log lines; a call that
+    /// returned another state finds the run in that state.
+    pub fn stop_and_check(mut self, api: &Api) -> PrefectTally {
+        std::fs::write(&self.stop, "").unwrap();
+        let deadline = Instant::now() + Duration::from_secs(180);
+        let status = loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                break status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the prefect program did not stop"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        };
+        let stderr = self.out.with_file_name("prefect-stderr.txt");
+        let stderr = std::fs::read_to_string(stderr).unwrap_or_default();
+        assert!(status.success(), "kill_soak.py failed:\n{stderr}");
+        let mut tally = PrefectTally::default();
+        let text = std::fs::read_to_string(&self.out).unwrap_or_default();
+        for line in text.lines() {
+            let flow: Value = serde_json::from_str(line).unwrap();
+            let Some(run) = flow["run"].as_str() else {
+                tally.gave_up += 1;
+                continue;
+            };
+            let (status, stored) = api.get(&format!("/flow_runs/{run}"));
+            assert_eq!(status, 200, "flow run {run} the client ran is stored");
+            let state = flow["state"].as_str().unwrap();
+            assert_eq!(
+                stored["state_type"], state,
+                "the client saw run {run} end {state}; the server has {stored:#}\n{stderr}"
+            );
+            if state != "COMPLETED" {
+                tally.other += 1;
+                continue;
+            }
+            assert_eq!(flow["value"], flow["expected"], "{flow}");
+            // The client sends task runs and logs in the background; they may still be landing.
+            let tasks = api.eventually(Duration::from_secs(20), |api| {
+                let n = completed_task_runs(api, run);
+                (n == 3).then_some(n)
+            });
+            assert_eq!(tasks, Some(3), "run {run}'s three task runs are Completed");
+            let logs = api.eventually(Duration::from_secs(20), |api| {
+                let n = logs_containing(api, run, "soak step");
+                (n == 3).then_some(n)
+            });
+            assert_eq!(logs, Some(3), "run {run}'s three log lines are stored");
+            tally.completed += 1;
+        }
+        let (_, count) = api.post(
+            "/flow_runs/count",
+            &json!({"flows": {"name": {"any_": ["soak-flow"]}}}),
+        );
+        assert!(
+            count.as_u64().unwrap() as usize >= tally.completed + tally.other,
+            "{count}"
+        );
+        tally
+    }
+}
+
+impl Drop for PrefectLoad {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
