@@ -1,9 +1,11 @@
-//! The HTTP calls the SDK makes, in the shared wire types (`flowgate-wire`), with bounded retries
-//! on transport errors. Retrying is safe: runs are created with an idempotency key (flow runs)
+//! The HTTP calls the SDK makes, in the shared wire types (`flowgate-wire`), retrying transport
+//! errors as long as [`Patience`] says (about a second for a server never reached, a minute for
+//! one that answered before and is restarting). Retrying is safe: runs are created with an idempotency key (flow runs)
 //! or a client-chosen id (task runs), and every proposed state carries a transition id the
 //! server recognises when it sees it twice.
 
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use flowgate_wire::ErrorBody;
 use flowgate_wire::StateType;
@@ -17,15 +19,14 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use crate::error::ApiError;
-
-/// Transport attempts before a call is reported unreachable.
-const ATTEMPTS: u32 = 4;
+use crate::patience::Patience;
 
 /// An async client for the Flowgate API.
 #[derive(Clone)]
 pub(crate) struct Api {
     base: String,
     http: reqwest::Client,
+    patience: Arc<Patience>,
 }
 
 /// The server's answer to a proposed flow-run state, after `WAIT`s were waited out.
@@ -100,8 +101,8 @@ fn auth_headers() -> reqwest::header::HeaderMap {
 }
 
 impl Api {
-    /// A client for `base` (e.g. `http://127.0.0.1:4200/api`).
-    pub fn new(base: &str) -> Api {
+    /// A client for `base` (e.g. `http://127.0.0.1:4200/api`), retrying as `patience` says.
+    pub fn new(base: &str, patience: Arc<Patience>) -> Api {
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(30))
             .pool_max_idle_per_host(16)
@@ -111,6 +112,7 @@ impl Api {
         Api {
             base: base.trim_end_matches('/').to_owned(),
             http,
+            patience,
         }
     }
 
@@ -153,11 +155,12 @@ impl Api {
         what: &str,
         request: impl Fn() -> reqwest::RequestBuilder,
     ) -> Result<T, ApiError> {
-        let mut delay = Duration::from_millis(100);
+        let started = Instant::now();
         let mut attempt = 1;
         loop {
             match request().send().await {
                 Ok(resp) => {
+                    self.patience.reached();
                     let status = resp.status();
                     let body = resp.bytes().await.unwrap_or_default();
                     if status.is_success() {
@@ -177,17 +180,18 @@ impl Api {
                         detail,
                     });
                 }
-                Err(_) if attempt < ATTEMPTS => {
-                    tokio::time::sleep(delay).await;
-                    delay *= 3;
-                    attempt += 1;
-                }
-                Err(e) => {
-                    return Err(ApiError::Unreachable {
-                        url: self.base.clone(),
-                        cause: root_cause(&e),
-                    });
-                }
+                Err(e) => match self.patience.retry_after(attempt, started.elapsed()) {
+                    Some(wait) => {
+                        tokio::time::sleep(wait).await;
+                        attempt += 1;
+                    }
+                    None => {
+                        return Err(ApiError::Unreachable {
+                            url: self.base.clone(),
+                            cause: root_cause(&e),
+                        });
+                    }
+                },
             }
         }
     }

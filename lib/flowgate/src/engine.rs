@@ -14,6 +14,7 @@ use uuid::Uuid;
 use crate::api::Api;
 use crate::concurrency::Renewals;
 use crate::error::ApiError;
+use crate::patience::Patience;
 use crate::sinks::EventSink;
 
 /// A connection to one Flowgate server.
@@ -23,6 +24,8 @@ pub(crate) struct Engine {
     pub events: EventSink,
     /// The leases of live concurrency guards, renewed by one task.
     pub renewals: Renewals,
+    /// Whether the server was reached, shared by `api` and `events`.
+    patience: Arc<Patience>,
     flows: Mutex<HashMap<String, Uuid>>,
     #[cfg(feature = "embedded")]
     server: Mutex<Option<flowgate_server::RunningServer>>,
@@ -126,13 +129,15 @@ fn new_runtime() -> tokio::runtime::Runtime {
 
 impl Engine {
     fn with_runtime(runtime: tokio::runtime::Runtime, api_url: &str) -> Engine {
-        let api = Api::new(api_url);
-        let events = EventSink::start(runtime.handle(), api_url);
+        let patience = Arc::new(Patience::default());
+        let api = Api::new(api_url, patience.clone());
+        let events = EventSink::start(runtime.handle(), api_url, patience.clone());
         Engine {
             runtime: Some(runtime),
             api,
             events,
             renewals: Renewals::default(),
+            patience,
             flows: Mutex::new(HashMap::new()),
             #[cfg(feature = "embedded")]
             server: Mutex::new(None),
@@ -284,6 +289,7 @@ impl Engine {
     /// Stops the embedded server, if this engine has one (see `Harness::stop_server`).
     #[cfg(feature = "embedded")]
     pub fn stop_embedded(&self) {
+        self.patience.stopped();
         if let Some(server) = self.server.lock().expect("not poisoned").take() {
             let _ = self.block_on(server.stop());
         }

@@ -69,6 +69,7 @@ mod future;
 mod logging;
 mod outcome;
 mod panic;
+mod patience;
 mod pause;
 mod records;
 mod run_deployment;

@@ -366,10 +366,17 @@ impl FlowMachine {
             .scope
             .engine
             .run(async move {
-                // Every task run and log line reaches the server before the run is finished.
-                if let Err(e) = engine.events.flush().await {
-                    tracing::warn!(target: "flowgate", "flow run {id}: {e}");
-                }
+                // Every task run and log line reaches the server before the run is finished:
+                // events that could not be delivered leave the run unfinished, and the caller
+                // gets the error (with the value, if any), never a finished run missing them.
+                engine
+                    .events
+                    .flush()
+                    .await
+                    .map_err(|cause| ApiError::Unreachable {
+                        url: engine.api_url().to_owned(),
+                        cause,
+                    })?;
                 engine.api.set_flow_run_state(id, state).await
             })
             .await?;
