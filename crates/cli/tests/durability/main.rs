@@ -2,7 +2,9 @@
 //! in the soak: `FLOWGATE_SOAK_KILLS=20`) and restarted on the same port and database, while
 //! clients work against it, on each backend. Under the kills run four plain HTTP writers
 //! (`writers`), the real `prefect` client's flows (`prefect_load`), Rust SDK flows
-//! (`sdk_load`), SDK flows paused for input (`paused`) and task-queue workers (`leases`).
+//! (`sdk_load`), SDK flows paused for input (`paused`) and task-queue workers (`leases`). The
+//! server stays down 0, 1.25 or 2.5 s in turn: a quick restart, and ones longer than the quick
+//! retries clients make before they treat the server as restarting.
 //! Afterwards every acknowledged state, event and log is stored, every flow whose program saw it
 //! end has that end on the server, paused runs still wait for their input and can be resumed,
 //! and live leases were never handed out while lapsed ones were.
@@ -87,6 +89,7 @@ on_each_backend!(
             leases.round(&api, round);
             progress = wait_for_progress(&writers, &sdk, prefect.as_ref(), progress);
             server.kill();
+            std::thread::sleep(Duration::from_millis(1250 * (round as u64 % 3)));
             server = ServerProcess::start_on(home.path(), &db.url, port);
             // A fresh client: the old one's pooled connections died with the server.
             api = Api::new(&url);

@@ -25,8 +25,10 @@ pub struct PrefectTally {
     pub completed: usize,
     /// Flow calls that returned another final state, each checked on the server.
     pub other: usize,
-    /// Flow calls the client gave up on (the server was away longer than its retries).
-    pub gave_up: usize,
+    /// Flow calls the client gave up on, with its error: the `prefect` client retries a
+    /// refused connection only once it has connected, and a flow that starts while the server
+    /// is down starts with a new client.
+    pub gave_up: Vec<String>,
 }
 
 impl PrefectLoad {
@@ -74,7 +76,9 @@ impl PrefectLoad {
         for line in text.lines() {
             let flow: Value = serde_json::from_str(line).unwrap();
             let Some(run) = flow["run"].as_str() else {
-                tally.gave_up += 1;
+                tally
+                    .gave_up
+                    .push(flow["error"].as_str().unwrap_or_default().to_owned());
                 continue;
             };
             let (status, stored) = api.get(&format!("/flow_runs/{run}"));
