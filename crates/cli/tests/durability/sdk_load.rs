@@ -112,11 +112,8 @@ impl SdkLoad {
                     "SDK flow {n} returned, so its run is Completed: {stored:#}"
                 );
                 assert_eq!(completed_task_runs(api, &run), 3, "run {run}'s task runs");
-                assert_eq!(
-                    logs_containing(api, &run, "sdk soak step"),
-                    3,
-                    "run {run}'s log lines"
-                );
+                let logs = logs_containing(api, &run, "sdk soak step");
+                assert_eq!(logs.len(), 3, "run {run}'s log lines, each once: {logs:?}");
                 tally.completed += 1;
             }
         }
@@ -135,8 +132,8 @@ pub fn completed_task_runs(api: &Api, run: &str) -> usize {
     tasks.as_array().unwrap().len()
 }
 
-/// How many of the flow run's log lines contain `text`.
-pub fn logs_containing(api: &Api, run: &str, text: &str) -> usize {
+/// The flow run's log lines containing `text`.
+pub fn logs_containing(api: &Api, run: &str, text: &str) -> Vec<String> {
     let (status, logs) = api.post(
         "/logs/filter",
         &json!({"logs": {"flow_run_id": {"any_": [run]}}, "limit": 200}),
@@ -145,6 +142,8 @@ pub fn logs_containing(api: &Api, run: &str, text: &str) -> usize {
     logs.as_array()
         .unwrap()
         .iter()
-        .filter(|l| l["message"].as_str().is_some_and(|m| m.contains(text)))
-        .count()
+        .filter_map(|l| l["message"].as_str())
+        .filter(|m| m.contains(text))
+        .map(str::to_owned)
+        .collect()
 }
