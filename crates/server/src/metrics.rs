@@ -3,9 +3,10 @@
 //! Kept in memory, per server process (each replica reports its own): API requests by route
 //! template, method and status with latency histograms ([`track`], a middleware on the API's
 //! matched routes), and named counters and gauges any part of the server registers once and
-//! keeps a handle to ([`Metrics::counter`], [`Metrics::gauge`]): that is how a capability adds
-//! its own (`flowgate_flow_runs_handed_out_total`, `flowgate_concurrency_slots_granted_total`;
-//! automations fired belong there too). Read at scrape time: the ingest queue's depth, each
+//! keeps a handle to ([`Metrics::counter`], [`Metrics::gauge`], [`Metrics::histogram`]): that
+//! is how a capability adds its own (`flowgate_flow_runs_handed_out_total`,
+//! `flowgate_concurrency_slots_granted_total`, `flowgate_retention_batch_seconds`; automations
+//! fired belong there too). Read at scrape time: the ingest queue's depth, each
 //! service's health, and the paused runs (one indexed count in the database), so a scrape
 //! costs the same with 100 runs stored or 100,000.
 
@@ -25,7 +26,7 @@ use flowgate_store::model::FlowRunFilter;
 use crate::app::AppState;
 use crate::error::ApiResult;
 
-/// Upper bounds (seconds) of the request-latency histogram's buckets.
+/// Upper bounds (seconds) of every histogram's buckets.
 const BUCKETS: [f64; 12] = [
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0,
 ];
@@ -42,6 +43,13 @@ struct Registry {
     routes: RwLock<HashMap<String, Arc<RouteStats>>>,
     /// Named counters and gauges: their kind and help by name, their values by name and labels.
     families: Mutex<BTreeMap<&'static str, Family>>,
+    /// Named histograms: their help by name, their distributions by name and labels.
+    histograms: Mutex<BTreeMap<&'static str, HistogramFamily>>,
+}
+
+struct HistogramFamily {
+    help: &'static str,
+    series: BTreeMap<String, Arc<Mutex<Distribution>>>,
 }
 
 struct Family {
@@ -56,9 +64,59 @@ type RouteStats = Mutex<BTreeMap<&'static str, Timings>>;
 #[derive(Default)]
 struct Timings {
     statuses: BTreeMap<u16, u64>,
+    latency: Distribution,
+}
+
+/// Durations counted into [`BUCKETS`] (each bucket counts those at or under its bound).
+#[derive(Default)]
+struct Distribution {
     buckets: [u64; BUCKETS.len()],
     count: u64,
     seconds: f64,
+}
+
+impl Distribution {
+    fn observe(&mut self, took: Duration) {
+        let seconds = took.as_secs_f64();
+        self.count += 1;
+        self.seconds += seconds;
+        for (bucket, le) in self.buckets.iter_mut().zip(BUCKETS) {
+            if seconds <= le {
+                *bucket += 1;
+            }
+        }
+    }
+
+    /// The series of histogram `name` with `labels` (a label list, possibly empty).
+    fn render(&self, out: &mut String, name: &str, labels: &str) {
+        let sep = if labels.is_empty() { "" } else { "," };
+        for (le, n) in BUCKETS.iter().zip(self.buckets) {
+            let _ = writeln!(out, "{name}_bucket{{{labels}{sep}le=\"{le}\"}} {n}");
+        }
+        let braced = if labels.is_empty() {
+            String::new()
+        } else {
+            format!("{{{labels}}}")
+        };
+        let _ = writeln!(
+            out,
+            "{name}_bucket{{{labels}{sep}le=\"+Inf\"}} {0}\n{name}_sum{braced} {1}\n\
+             {name}_count{braced} {0}",
+            self.count, self.seconds
+        );
+    }
+}
+
+/// A distribution of durations (how long each retention batch took); clone it where it is
+/// measured.
+#[derive(Clone)]
+pub struct Histogram(Arc<Mutex<Distribution>>);
+
+impl Histogram {
+    /// Counts one duration.
+    pub fn observe(&self, took: Duration) {
+        self.0.lock().expect("metrics lock").observe(took);
+    }
 }
 
 /// A count that only grows; clone it where it is counted.
@@ -112,6 +170,22 @@ impl Metrics {
         Gauge(self.series(name, "gauge", help, labels))
     }
 
+    /// The histogram `name` with `labels`, as [`Metrics::counter`]; its buckets are the request
+    /// latencies' (1 ms to 10 s).
+    pub fn histogram(
+        &self,
+        name: &'static str,
+        help: &'static str,
+        labels: &[(&str, &str)],
+    ) -> Histogram {
+        let mut families = self.inner.histograms.lock().expect("metrics lock");
+        let family = families.entry(name).or_insert_with(|| HistogramFamily {
+            help,
+            series: BTreeMap::new(),
+        });
+        Histogram(family.series.entry(label_text(labels)).or_default().clone())
+    }
+
     fn series(
         &self,
         name: &'static str,
@@ -148,17 +222,10 @@ impl Metrics {
                 .or_default()
                 .clone(),
         };
-        let seconds = took.as_secs_f64();
         let mut by_method = stats.lock().expect("metrics lock");
         let t = by_method.entry(method_name(method)).or_default();
         *t.statuses.entry(status).or_default() += 1;
-        t.count += 1;
-        t.seconds += seconds;
-        for (bucket, le) in t.buckets.iter_mut().zip(BUCKETS) {
-            if seconds <= le {
-                *bucket += 1;
-            }
-        }
+        t.latency.observe(took);
     }
 
     /// Writes every request measurement and named series in the text format.
@@ -185,19 +252,10 @@ impl Metrics {
                         "flowgate_http_requests_total{{route=\"{route}\",method=\"{method}\",status=\"{status}\"}} {n}"
                     );
                 }
-                let labels = format!("route=\"{route}\",method=\"{method}\"");
-                for (le, n) in BUCKETS.iter().zip(t.buckets) {
-                    let _ = writeln!(
-                        histograms,
-                        "flowgate_http_request_duration_seconds_bucket{{{labels},le=\"{le}\"}} {n}"
-                    );
-                }
-                let _ = writeln!(
-                    histograms,
-                    "flowgate_http_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {0}\n\
-                     flowgate_http_request_duration_seconds_sum{{{labels}}} {1}\n\
-                     flowgate_http_request_duration_seconds_count{{{labels}}} {0}",
-                    t.count, t.seconds
+                t.latency.render(
+                    &mut histograms,
+                    "flowgate_http_request_duration_seconds",
+                    &format!("route=\"{route}\",method=\"{method}\""),
                 );
             }
         }
@@ -218,6 +276,17 @@ impl Metrics {
                 } else {
                     let _ = writeln!(out, "{name}{{{labels}}} {value}");
                 }
+            }
+        }
+        drop(families);
+        let histograms = self.inner.histograms.lock().expect("metrics lock");
+        for (name, family) in histograms.iter() {
+            family_head(out, name, "histogram", family.help);
+            for (labels, distribution) in &family.series {
+                distribution
+                    .lock()
+                    .expect("metrics lock")
+                    .render(out, name, labels);
             }
         }
     }
@@ -383,5 +452,32 @@ mod tests {
             out.contains("flowgate_sockets{path=\"/a\\\"b\"} 1\n"),
             "{out}"
         );
+    }
+
+    #[test]
+    fn named_histograms_count_into_cumulative_buckets_with_and_without_labels() {
+        let m = Metrics::default();
+        let logs = m.histogram("flowgate_batch_seconds", "Batches", &[("kind", "logs")]);
+        logs.observe(Duration::from_millis(3));
+        logs.observe(Duration::from_millis(20));
+        m.histogram("flowgate_batch_seconds", "Batches", &[("kind", "logs")])
+            .observe(Duration::from_secs(60));
+        m.histogram("flowgate_other_seconds", "Other", &[])
+            .observe(Duration::from_micros(10));
+        let mut out = String::new();
+        m.render(&mut out);
+        for line in [
+            "# TYPE flowgate_batch_seconds histogram\n",
+            "flowgate_batch_seconds_bucket{kind=\"logs\",le=\"0.0025\"} 0\n",
+            "flowgate_batch_seconds_bucket{kind=\"logs\",le=\"0.005\"} 1\n",
+            "flowgate_batch_seconds_bucket{kind=\"logs\",le=\"0.025\"} 2\n",
+            "flowgate_batch_seconds_bucket{kind=\"logs\",le=\"10\"} 2\n",
+            "flowgate_batch_seconds_bucket{kind=\"logs\",le=\"+Inf\"} 3\n",
+            "flowgate_batch_seconds_count{kind=\"logs\"} 3\n",
+            "flowgate_other_seconds_bucket{le=\"0.001\"} 1\n",
+            "flowgate_other_seconds_count 1\n",
+        ] {
+            assert!(out.contains(line), "no {line} in:\n{out}");
+        }
     }
 }

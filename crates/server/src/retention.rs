@@ -51,11 +51,20 @@ pub async fn pass(
             "Records removed by the retention service, by kind (a flow run counts once)",
             &[("kind", kind.as_str())],
         );
-        let mut total = 0;
+        let batches = app.metrics.histogram(
+            "flowgate_retention_batch_seconds",
+            "How long each retention batch took, waiting for the writer included (its \
+             transaction holds the writer at most that long), by kind",
+            &[("kind", kind.as_str())],
+        );
+        let (mut total, mut batch_count, mut slowest) = (0, 0, Duration::ZERO);
         while !shutdown.is_requested() {
             let started = Instant::now();
             let n = app.store.prune(kind, before, *batch).await?;
             let took = started.elapsed();
+            batches.observe(took);
+            batch_count += 1;
+            slowest = slowest.max(took);
             total += n;
             counter.add(n as u64);
             let full = n == *batch;
@@ -66,7 +75,13 @@ pub async fn pass(
             tokio::time::sleep(BREATHE).await;
         }
         if total > 0 {
-            tracing::info!(kind = kind.as_str(), records = total, "pruned aged records");
+            tracing::info!(
+                kind = kind.as_str(),
+                records = total,
+                batches = batch_count,
+                slowest_batch_ms = slowest.as_secs_f64() * 1e3,
+                "pruned aged records"
+            );
         }
         pruned.push((kind, total));
     }

@@ -46,6 +46,14 @@ on_each_backend!(
             metrics.contains("flowgate_retention_pruned_total{kind=\"events\"} 1"),
             "{metrics}"
         );
+        // Each batch's duration is measured (passes after the one that pruned found nothing).
+        let batches = metrics
+            .lines()
+            .find_map(|l| {
+                l.strip_prefix("flowgate_retention_batch_seconds_count{kind=\"events\"} ")
+            })
+            .and_then(|n| n.parse::<u64>().ok());
+        assert!(batches.is_some_and(|n| n >= 1), "{metrics}");
         s.stop().await;
     }
 );
