@@ -13,6 +13,10 @@ use crate::store::Result;
 
 /// Terminal state types, as stored.
 const FINAL: &str = "('COMPLETED', 'FAILED', 'CANCELLED', 'CRASHED')";
+/// The state type as an expression no index serves (`|| ''`), so that the planner walks the
+/// time index in order and stops at the batch's `LIMIT`: through the state-type index SQLite
+/// read and sorted every finished run on each batch (0.1–1 s per batch at 100,000 runs).
+const STATE_TYPE: &str = "state_type || ''";
 
 #[async_trait]
 impl<B: Backend> RetentionStore for SqlStore<B> {
@@ -21,12 +25,12 @@ impl<B: Backend> RetentionStore for SqlStore<B> {
         let (table, aged, time) = match kind {
             Prunable::FlowRuns => (
                 "flow_runs",
-                format!("state_type IN {FINAL} AND state_timestamp < "),
+                format!("{STATE_TYPE} IN {FINAL} AND state_timestamp < "),
                 "state_timestamp",
             ),
             Prunable::TaskRuns => (
                 "task_runs",
-                format!("flow_run_id IS NULL AND state_type IN {FINAL} AND state_timestamp < "),
+                format!("flow_run_id IS NULL AND {STATE_TYPE} IN {FINAL} AND state_timestamp < "),
                 "state_timestamp",
             ),
             Prunable::Logs => ("logs", "timestamp < ".to_owned(), "timestamp"),
