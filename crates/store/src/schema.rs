@@ -440,6 +440,12 @@ UPDATE flow_runs SET work_pool_name = (SELECT p.name FROM work_pools p
     WHERE p.id = flow_runs.work_pool_id) WHERE work_pool_id IS NOT NULL;
 CREATE INDEX flow_runs_work_queue ON flow_runs(work_queue_id)
 "#,
+    // 15: the late-run pass (every 5 s) walks the waiting runs due before the late threshold,
+    // oldest first, instead of reading every queued run, those still to come included. Partial
+    // (runs holding no slot), so the queries counting slot holders never pick it.
+    r#"
+CREATE INDEX queued_flow_runs_overdue ON queued_flow_runs(scheduled_time) WHERE holds_slot = 0
+"#,
 ];
 
 /// Splits a migration into statements (none of ours contains a `;` inside a literal).

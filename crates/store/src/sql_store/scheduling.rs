@@ -141,14 +141,12 @@ async fn queue_pool<B: Backend>(conn: &mut B::Connection, queue: Uuid) -> Result
         .uuid("work_pool_id")
 }
 
-/// Marks up to `batch` overdue Scheduled runs Late, or skips them as their deployment's
-/// late-run policy says.
-pub(super) async fn mark_late_runs<B: Backend>(
-    store: &SqlStore<B>,
-    now: Micros,
-    batch: usize,
-) -> Result<LatePass> {
-    let mut tx = store.begin().await?;
+/// The first `batch` queued runs, oldest first, that are overdue at `now` and not yet Late (nor
+/// held by a slot or a live claim). The partial index `queued_flow_runs_overdue` (the
+/// `scheduled_time` of runs holding no slot) gives them in order from the oldest up to the late
+/// threshold, so the pass never reads the runs still to come (the scheduler keeps up to 100 a
+/// deployment queued).
+fn overdue_runs<B: Backend>(now: Micros, batch: usize) -> Sql {
     let cut = now.plus_seconds(-LATE_AFTER_SECONDS);
     let mut sql = Sql::new(
         "SELECT e.flow_run_id, e.deployment_id, e.scheduled_time, e.auto_scheduled FROM queued_flow_runs e \
@@ -162,8 +160,19 @@ pub(super) async fn mark_late_runs<B: Backend>(
         .push(") ORDER BY e.scheduled_time LIMIT ")
         .arg(i64::try_from(batch).unwrap_or(i64::MAX))
         .push(B::SKIP_LOCKED);
+    sql
+}
+
+/// Marks up to `batch` overdue Scheduled runs Late, or skips them as their deployment's
+/// late-run policy says.
+pub(super) async fn mark_late_runs<B: Backend>(
+    store: &SqlStore<B>,
+    now: Micros,
+    batch: usize,
+) -> Result<LatePass> {
+    let mut tx = store.begin().await?;
     let mut overdue = Vec::new();
-    for row in B::fetch_all(&mut tx, sql).await? {
+    for row in B::fetch_all(&mut tx, overdue_runs::<B>(now, batch)).await? {
         overdue.push(OverdueRun {
             run_id: row.uuid("flow_run_id")?,
             deployment_id: row.opt_uuid("deployment_id")?,
@@ -233,4 +242,41 @@ pub(super) async fn mark_late_runs<B: Backend>(
     }
     commit(tx).await?;
     Ok(pass)
+}
+
+#[cfg(test)]
+mod tests {
+    use sqlx::Connection;
+    use sqlx::sqlite::{Sqlite, SqliteConnection};
+
+    use super::*;
+    use crate::sql::append_fragment;
+
+    /// The late-run pass's query plan on SQLite: a range of the time index, in its order.
+    #[tokio::test]
+    async fn the_late_pass_reads_only_overdue_runs_through_the_time_index() {
+        let db = flowgate_testkit::sqlite();
+        let key = crate::SecretKey::generate().unwrap();
+        crate::open(&db.url, &key).await.unwrap();
+        let mut conn = SqliteConnection::connect(&db.url).await.unwrap();
+        let mut sql = Sql::new("EXPLAIN QUERY PLAN ");
+        append_fragment(&mut sql, overdue_runs::<Sqlite>(Micros(1_000_000_000), 100));
+        let plan: Vec<String> = Sqlite::fetch_all(&mut conn, sql)
+            .await
+            .unwrap()
+            .iter()
+            .map(|row| row.get::<String>("detail").unwrap())
+            .collect();
+        assert!(
+            plan.iter()
+                .any(|d| d == "SEARCH e USING INDEX queued_flow_runs_overdue (scheduled_time<?)"),
+            "{plan:#?}"
+        );
+        assert!(
+            !plan
+                .iter()
+                .any(|d| d.starts_with("SCAN") || d.contains("TEMP B-TREE")),
+            "no table scan, no sort: {plan:#?}"
+        );
+    }
 }
