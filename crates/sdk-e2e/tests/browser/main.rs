@@ -12,6 +12,7 @@ mod concurrency_page;
 mod hostile;
 mod overview;
 mod resume_form;
+mod run_actions;
 mod run_page;
 mod webdriver;
 mod work_pools;

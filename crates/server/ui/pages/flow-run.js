@@ -1,9 +1,9 @@
-// One flow run: its state and facts (with its deployment, pool and queue as links), Resume and
-// Cancel, the timeline of its task runs and subflow runs (click a bar for that task run's
-// details and logs), the task runs as a paged
-// table with their true count, parameters, who resumed it with what, the artifacts it reported
-// (rendered: components/artifact.js), and its logs. While the run is going, everything refreshes
-// every two seconds.
+// One flow run: its state and facts (with its deployment, pool and queue as links), Resume,
+// Suspend (a running run of a deployment: components/suspend.js) and Cancel, the timeline of
+// its task runs and subflow runs (click a bar for that task run's details and logs), the task
+// runs as a paged table with their true count, parameters, who resumed it with what, the
+// artifacts it reported (rendered: components/artifact.js), and its logs. While the run is
+// going, everything refreshes every two seconds.
 
 import { get, post } from "../lib/api.js";
 import { h, mount } from "../lib/dom.js";
@@ -18,7 +18,8 @@ import { logView } from "../components/logs.js";
 import { poolHref } from "../components/pools.js";
 import { openResume } from "../components/resume.js";
 import { loadRunGraph } from "../components/run-graph.js";
-import { TERMINAL, stateBadge } from "../components/state.js";
+import { TERMINAL, stateBadge, stateLabel } from "../components/state.js";
+import { canSuspend, openSuspend } from "../components/suspend.js";
 import { timeline } from "../components/timeline.js";
 
 export default async function flowRunPage(ctx) {
@@ -99,8 +100,10 @@ export default async function flowRunPage(ctx) {
       }
     };
     const cancel = async () => {
+      const type = cancellationState(run);
       try {
-        await post(`${path}/set_state`, { state: { type: "CANCELLED", name: "Cancelled", message: "Cancelled from the UI" } }, ctx);
+        const answer = await post(`${path}/set_state`, { state: { type, name: stateLabel(type), message: "Cancelled from the UI" } }, ctx);
+        if (!answer || answer.status !== "ACCEPT") throw new Error((answer && answer.details && answer.details.reason) || "the server did not accept it.");
         reload();
       } catch (e) {
         toast(`Could not cancel: ${e.message}`, "error");
@@ -114,6 +117,7 @@ export default async function flowRunPage(ctx) {
         facts: [when(run.start_time), duration(run.estimated_run_time), `${count(taskTotal)} task runs`, `${Object.keys(run.parameters || {}).length} parameters`],
         actions: [
           paused ? h("button", { id: "resume", type: "button", class: "primary", onclick: resume }, "Resume") : null,
+          canSuspend(run) ? h("button", { id: "suspend", type: "button", class: "secondary", onclick: () => openSuspend(run, { signal: ctx.signal, onSuspended: load }) }, "Suspend") : null,
           active ? h("button", { id: "cancel", type: "button", class: "secondary", onclick: cancel }, "Cancel") : null,
         ],
       }),
@@ -185,4 +189,14 @@ export default async function flowRunPage(ctx) {
 
   await load();
   ctx.every(2000, () => (finished ? logs.refresh() : load()));
+}
+
+/**
+ * What cancelling `run` proposes, as the CLI's (core `orchestration::cancellation_state`): a
+ * started run a worker or serving process holds is asked to stop (`CANCELLING`: its holder
+ * stops the process, runs the `on_cancellation` hooks and ends it), any other is `CANCELLED`.
+ */
+function cancellationState(run) {
+  const held = Boolean(run.deployment_id || run.infrastructure_pid);
+  return held && ["PENDING", "RUNNING", "CANCELLING"].includes(run.state_type) ? "CANCELLING" : "CANCELLED";
 }
