@@ -34,6 +34,10 @@ pub(crate) trait Backend: Database + Sized {
     /// `BEGIN IMMEDIATE`): rows it reads cannot change before it commits, so nothing read
     /// before a row lock needs reading again after it.
     const SINGLE_WRITER: bool;
+    /// Whether one call may carry several `;`-separated statements with arguments, run in order
+    /// (SQLite: one round trip to the connection's thread instead of one per statement;
+    /// PostgreSQL's extended protocol takes one statement per call).
+    const BATCHES_STATEMENTS: bool;
 
     /// The statement text as this backend wants it.
     fn statement(sql: &Sql) -> String;
@@ -86,6 +90,7 @@ impl Backend for Sqlite {
     const FOR_UPDATE: &'static str = "";
     const SKIP_LOCKED: &'static str = "";
     const SINGLE_WRITER: bool = true;
+    const BATCHES_STATEMENTS: bool = true;
 
     /// Anonymous `?` placeholders: sqlx resolves named ones (`$n`) through
     /// `sqlite3_bind_parameter_name`, which walks a list per argument, so a wide multi-row
@@ -106,6 +111,7 @@ impl Backend for Postgres {
     const FOR_UPDATE: &'static str = " FOR UPDATE";
     const SKIP_LOCKED: &'static str = " FOR UPDATE SKIP LOCKED";
     const SINGLE_WRITER: bool = false;
+    const BATCHES_STATEMENTS: bool = false;
 
     fn statement(sql: &Sql) -> String {
         sql.text.clone()

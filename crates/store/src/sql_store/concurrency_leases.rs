@@ -14,9 +14,10 @@ use flowgate_core::concurrency::{Holder, HolderKind, Lease};
 use uuid::Uuid;
 
 use super::concurrency_limits::limit_row;
-use super::insert_rows;
+use super::statements::Statements;
+use super::{IN_CHUNK, INSERT_CHUNK};
 use crate::backend::Backend;
-use crate::sql::{Row, Sql};
+use crate::sql::{Arg, Row, Sql};
 use crate::store::{Result, StoreError};
 
 /// The terminal state types, as stored: a run in one of them holds nothing any more.
@@ -26,6 +27,68 @@ const FINAL_STATES: &str = "'COMPLETED', 'FAILED', 'CANCELLED', 'CRASHED'";
 const LEASE_COLUMNS: &str = "l.id, l.slots, l.holder_type, l.holder_id, l.acquired_at, \
      l.expires_at, ll.limit_id";
 
+/// What a batch of slot operations names: the limits and leases it must read.
+#[derive(Default)]
+struct Named {
+    /// Limits named by acquisitions, decrements, denials and holder releases.
+    names: BTreeSet<String>,
+    /// Leases released or renewed.
+    leases: BTreeSet<Uuid>,
+    /// Holders whose leases are released.
+    holders: BTreeSet<Uuid>,
+    /// Limits decremented: a decrement must know how many slots leases hold.
+    decremented: BTreeSet<String>,
+}
+
+impl Named {
+    fn of(ops: &[SlotOp]) -> Named {
+        let mut named = Named::default();
+        for op in ops {
+            match op {
+                SlotOp::Acquire { names: n, .. } | SlotOp::Deny { names: n, .. } => {
+                    named.names.extend(n.iter().cloned());
+                }
+                SlotOp::Decrement { names: n, .. } => {
+                    named.names.extend(n.iter().cloned());
+                    named.decremented.extend(n.iter().cloned());
+                }
+                SlotOp::ReleaseHeldBy { holder, names: n } => {
+                    named.names.extend(n.iter().cloned());
+                    named.holders.insert(*holder);
+                }
+                SlotOp::Release { lease } | SlotOp::Renew { lease, .. } => {
+                    named.leases.insert(*lease);
+                }
+            }
+        }
+        named
+    }
+
+    fn refers_to_leases(&self) -> bool {
+        !self.leases.is_empty() || !self.holders.is_empty()
+    }
+
+    /// Whether `lease`, read because it is named, expired on locked limits or holds a
+    /// decremented limit, belongs in the batch's book.
+    fn keeps(
+        &self,
+        lease: &Lease,
+        locked: &BTreeSet<Uuid>,
+        decremented: &[Uuid],
+        now: Micros,
+    ) -> bool {
+        self.leases.contains(&lease.id)
+            || lease.holder.is_some_and(|h| self.holders.contains(&h.id))
+            || lease.limits.iter().any(|id| decremented.contains(id))
+            // Expired leases on the locked limits are freed now, so a dead holder never
+            // blocks a waiter however late the reaper runs (those also holding an unlocked
+            // limit wait for it).
+            || (lease.is_expired(now)
+                && !lease.limits.is_empty()
+                && lease.limits.iter().all(|id| locked.contains(id)))
+    }
+}
+
 /// Runs `ops` on the limits and leases they touch, writes the changes, and returns each op's
 /// outcome with the limits that got slots back.
 pub(super) async fn apply_ops<B: Backend>(
@@ -33,85 +96,148 @@ pub(super) async fn apply_ops<B: Backend>(
     ops: &[SlotOp],
     now: Micros,
 ) -> Result<(Vec<SlotOutcome>, Vec<String>)> {
-    let mut names = BTreeSet::new();
-    let mut lease_ids = BTreeSet::new();
-    let mut holders = BTreeSet::new();
-    let mut decremented = BTreeSet::new();
-    for op in ops {
-        match op {
-            SlotOp::Acquire { names: n, .. } | SlotOp::Deny { names: n, .. } => {
-                names.extend(n.iter().cloned());
-            }
-            SlotOp::Decrement { names: n, .. } => {
-                names.extend(n.iter().cloned());
-                decremented.extend(n.iter().cloned());
-            }
-            SlotOp::ReleaseHeldBy { holder, names: n } => {
-                names.extend(n.iter().cloned());
-                holders.insert(*holder);
-            }
-            SlotOp::Release { lease } | SlotOp::Renew { lease, .. } => {
-                lease_ids.insert(*lease);
-            }
-        }
+    let named = Named::of(ops);
+    let (limits, leases) = if B::SINGLE_WRITER && B::BATCHES_STATEMENTS {
+        read_at_once::<B>(conn, &named, now).await?
+    } else {
+        read_locking::<B>(conn, &named, now).await?
+    };
+    let mut book = Book::new(limits, leases);
+    book.reap_expired(now);
+    let outcomes = ops.iter().map(|op| book.apply(op, now)).collect();
+    let changes = book.changes();
+    change_statements(&changes).execute::<B>(conn).await?;
+    Ok((outcomes, changes.freed))
+}
+
+/// The limits and leases of a batch in one call, where the transaction is the database's only
+/// writer from its start (nothing read can change before it commits) and one call carries two
+/// statements: the limits named or held by the leases named, then the leases named, the
+/// expired leases on those limits and the leases on decremented limits.
+async fn read_at_once<B: Backend>(
+    conn: &mut B::Connection,
+    named: &Named,
+    now: Micros,
+) -> Result<(Vec<LimitState>, Vec<Lease>)> {
+    let mut limits = Sql::new("SELECT 'limit' AS row_of, * FROM concurrency_limits WHERE ");
+    limits_named(&mut limits, named);
+    limits.push(" ORDER BY id");
+    let mut leases = select_leases("WHERE ");
+    let mut any = false;
+    if named.refers_to_leases() {
+        referenced(&mut leases, &named.leases, &named.holders);
+        any = true;
     }
-    // The limits of the leases named, read before locking to know what to lock. On
-    // PostgreSQL only their ids: the leases themselves are read again once their limits are
-    // locked. SQLite's transaction is the only writer from its start, so the leases read now
-    // are the ones it changes.
-    let refers = !lease_ids.is_empty() || !holders.is_empty();
-    let mut leases: BTreeMap<Uuid, Lease> = BTreeMap::new();
+    leases
+        .push(if any { " OR " } else { "" })
+        .push(
+            "l.id IN (SELECT x.id FROM concurrency_leases x JOIN concurrency_lease_limits xl \
+             ON xl.lease_id = x.id WHERE x.expires_at <= ",
+        )
+        .arg(now)
+        .push(" AND xl.limit_id IN (SELECT id FROM concurrency_limits WHERE ");
+    limits_named(&mut leases, named);
+    leases.push("))");
+    if !named.decremented.is_empty() {
+        leases
+            .push(
+                " OR l.id IN (SELECT lease_id FROM concurrency_lease_limits WHERE limit_id IN \
+                 (SELECT id FROM concurrency_limits WHERE name IN (",
+            )
+            .arg_list(named.decremented.iter().map(String::as_str))
+            .push(")))");
+    }
+    let mut both = Statements::default();
+    both.push(limits);
+    both.push(leases);
+    let (limit_rows, lease_rows): (Vec<Row>, Vec<Row>) = both
+        .fetch_all::<B>(conn)
+        .await?
+        .into_iter()
+        .partition(|r| r.get::<String>("row_of").is_ok_and(|k| k == "limit"));
+    let limits = limit_rows
+        .iter()
+        .map(|r| limit_row(r).map(|l| l.state()))
+        .collect::<Result<Vec<_>>>()?;
+    let (locked, decremented) = locked_and_decremented(&limits, named);
+    let leases = leases_of_rows(&lease_rows)?
+        .into_iter()
+        .filter(|l| named.keeps(l, &locked, &decremented, now))
+        .collect();
+    Ok((limits, leases))
+}
+
+/// `name IN (…) OR id IN (limits of the leases named)` for a batch.
+fn limits_named(sql: &mut Sql, named: &Named) {
+    let mut any = false;
+    if !named.names.is_empty() {
+        sql.push("name IN (")
+            .arg_list(named.names.iter().map(String::as_str))
+            .push(")");
+        any = true;
+    }
+    if named.refers_to_leases() {
+        sql.push(if any { " OR " } else { "" }).push(
+            "id IN (SELECT ll.limit_id FROM concurrency_lease_limits ll \
+             JOIN concurrency_leases l ON l.id = ll.lease_id WHERE ",
+        );
+        referenced(sql, &named.leases, &named.holders);
+        sql.push(")");
+        any = true;
+    }
+    if !any {
+        sql.push("0 = 1");
+    }
+}
+
+/// The ids of the limits read (locked), and of those the batch decrements.
+fn locked_and_decremented(limits: &[LimitState], named: &Named) -> (BTreeSet<Uuid>, Vec<Uuid>) {
+    let locked = limits.iter().map(|l| l.slots.id).collect();
+    let decremented = limits
+        .iter()
+        .filter(|l| named.decremented.contains(&l.slots.name))
+        .map(|l| l.slots.id)
+        .collect();
+    (locked, decremented)
+}
+
+/// The limits and leases of a batch where other transactions may write meanwhile: the limits
+/// are row-locked in id order before their leases are read.
+async fn read_locking<B: Backend>(
+    conn: &mut B::Connection,
+    named: &Named,
+    now: Micros,
+) -> Result<(Vec<LimitState>, Vec<Lease>)> {
+    // The limits of the leases named, only their ids: the leases themselves are read again
+    // once their limits are locked.
     let mut limit_ids: BTreeSet<Uuid> = BTreeSet::new();
-    if refers && B::SINGLE_WRITER {
-        for l in read_referenced::<B>(conn, &lease_ids, &holders).await? {
-            limit_ids.extend(l.limits.iter().copied());
-            leases.insert(l.id, l);
-        }
-    } else if refers {
+    if named.refers_to_leases() {
         let mut peek = Sql::new(
             "SELECT DISTINCT ll.limit_id FROM concurrency_lease_limits ll \
              JOIN concurrency_leases l ON l.id = ll.lease_id WHERE ",
         );
-        referenced(&mut peek, &lease_ids, &holders);
+        referenced(&mut peek, &named.leases, &named.holders);
         for row in B::fetch_all(conn, peek).await? {
             limit_ids.insert(row.uuid("limit_id")?);
         }
     }
-    let limits = lock_limits::<B>(conn, &names, &limit_ids).await?;
-    let locked: BTreeSet<Uuid> = limits.iter().map(|l| l.slots.id).collect();
-    let decremented_ids: Vec<Uuid> = limits
-        .iter()
-        .filter(|l| decremented.contains(&l.slots.name))
-        .map(|l| l.slots.id)
-        .collect();
-
-    if refers && !B::SINGLE_WRITER {
-        for l in read_referenced::<B>(conn, &lease_ids, &holders).await? {
+    let limits = lock_limits::<B>(conn, &named.names, &limit_ids).await?;
+    let (locked, decremented) = locked_and_decremented(&limits, named);
+    let mut leases: BTreeMap<Uuid, Lease> = BTreeMap::new();
+    if named.refers_to_leases() {
+        for l in read_referenced::<B>(conn, &named.leases, &named.holders).await? {
             leases.insert(l.id, l);
         }
     }
-    if !locked.is_empty() {
-        // Expired leases on these limits are freed now, so a dead holder never blocks a waiter
-        // however late the reaper runs (those also holding an unlocked limit wait for it).
-        for l in expired_on::<B>(conn, &locked, now).await? {
-            if l.limits.iter().all(|id| locked.contains(id)) {
-                leases.insert(l.id, l);
-            }
-        }
-    }
-    if !decremented_ids.is_empty() {
-        // A decrement must know how many slots leases hold.
-        for l in leases_on::<B>(conn, &decremented_ids).await? {
+    for l in expired_on::<B>(conn, &locked, now).await? {
+        if named.keeps(&l, &locked, &decremented, now) {
             leases.insert(l.id, l);
         }
     }
-
-    let mut book = Book::new(limits, leases.into_values().collect());
-    book.reap_expired(now);
-    let outcomes = ops.iter().map(|op| book.apply(op, now)).collect();
-    let changes = book.changes();
-    write_changes::<B>(conn, &changes).await?;
-    Ok((outcomes, changes.freed))
+    for l in leases_on::<B>(conn, &decremented).await? {
+        leases.insert(l.id, l);
+    }
+    Ok((limits, leases.into_values().collect()))
 }
 
 /// Frees up to `batch` leases that expired or whose holder run finished, on limits no other
@@ -178,7 +304,7 @@ pub(super) async fn reap<B: Backend>(
     let mut book = Book::new(limits, dead);
     book.reap_expired(now);
     let changes = book.changes();
-    write_changes::<B>(conn, &changes).await?;
+    change_statements(&changes).execute::<B>(conn).await?;
     Ok(changes.freed)
 }
 
@@ -202,29 +328,32 @@ pub(super) async fn insert_leases<B: Backend>(
     conn: &mut B::Connection,
     leases: &[Lease],
 ) -> Result<()> {
-    if leases.is_empty() {
-        return Ok(());
+    let mut inserts = Statements::default();
+    inserts.extend(lease_inserts(leases));
+    inserts.execute::<B>(conn).await
+}
+
+/// The statements storing new leases and the limits they hold, in chunks of
+/// [`INSERT_CHUNK`] rows.
+fn lease_inserts(leases: &[Lease]) -> Vec<Sql> {
+    let mut sqls = Vec::new();
+    for chunk in leases.chunks(INSERT_CHUNK) {
+        let mut sql = Sql::new(
+            "INSERT INTO concurrency_leases (id, slots, holder_type, holder_id, acquired_at, expires_at) VALUES ",
+        );
+        sql.rows(chunk.iter().map(|l| {
+            vec![
+                l.id.into(),
+                i64::from(l.slots).into(),
+                l.holder.map(|h| h.kind.as_str().to_owned()).into(),
+                l.holder.map(|h| h.id).into(),
+                l.acquired_at.into(),
+                l.expires_at.into(),
+            ]
+        }));
+        sqls.push(sql);
     }
-    insert_rows::<B>(
-        conn,
-        "INSERT INTO concurrency_leases (id, slots, holder_type, holder_id, acquired_at, expires_at) VALUES ",
-        "",
-        leases
-            .iter()
-            .map(|l| {
-                vec![
-                    l.id.into(),
-                    i64::from(l.slots).into(),
-                    l.holder.map(|h| h.kind.as_str().to_owned()).into(),
-                    l.holder.map(|h| h.id).into(),
-                    l.acquired_at.into(),
-                    l.expires_at.into(),
-                ]
-            })
-            .collect(),
-    )
-    .await?;
-    let holds: Vec<_> = leases
+    let holds: Vec<Vec<Arg>> = leases
         .iter()
         .flat_map(|l| {
             l.limits
@@ -232,16 +361,12 @@ pub(super) async fn insert_leases<B: Backend>(
                 .map(|limit| vec![l.id.into(), (*limit).into()])
         })
         .collect();
-    if !holds.is_empty() {
-        insert_rows::<B>(
-            conn,
-            "INSERT INTO concurrency_lease_limits (lease_id, limit_id) VALUES ",
-            "",
-            holds,
-        )
-        .await?;
+    for chunk in holds.chunks(INSERT_CHUNK) {
+        let mut sql = Sql::new("INSERT INTO concurrency_lease_limits (lease_id, limit_id) VALUES ");
+        sql.rows(chunk.iter().cloned());
+        sqls.push(sql);
     }
-    Ok(())
+    sqls
 }
 
 /// Removes every lease's hold on `limit` (its slots are being reset or the limit deleted);
@@ -275,36 +400,42 @@ pub(super) async fn write_limits<B: Backend>(
     conn: &mut B::Connection,
     limits: &[LimitState],
 ) -> Result<()> {
-    for l in limits {
-        let mut sql = Sql::new("UPDATE concurrency_limits SET held_slots = ");
-        sql.arg(i64::from(l.slots.ledger.held))
-            .push(", drained_at_ns = ")
-            .arg(l.slots.ledger.drained_at_ns)
-            .push(", denied_slots = ")
-            .arg(i64::try_from(l.denied_slots).unwrap_or(i64::MAX))
-            .push(", avg_slot_occupancy_seconds = ")
-            .arg(l.average_occupancy_seconds)
-            .push(" WHERE id = ")
-            .arg(l.slots.id);
-        B::execute(conn, sql).await?;
-    }
-    Ok(())
+    let mut updates = Statements::default();
+    updates.extend(limits.iter().map(limit_update));
+    updates.execute::<B>(conn).await
 }
 
-async fn write_changes<B: Backend>(conn: &mut B::Connection, changes: &Changes) -> Result<()> {
-    write_limits::<B>(conn, &changes.limits).await?;
-    insert_leases::<B>(conn, &changes.inserted).await?;
-    for chunk in changes.deleted.chunks(500) {
+/// The statement writing a limit's slot counters.
+fn limit_update(l: &LimitState) -> Sql {
+    let mut sql = Sql::new("UPDATE concurrency_limits SET held_slots = ");
+    sql.arg(i64::from(l.slots.ledger.held))
+        .push(", drained_at_ns = ")
+        .arg(l.slots.ledger.drained_at_ns)
+        .push(", denied_slots = ")
+        .arg(i64::try_from(l.denied_slots).unwrap_or(i64::MAX))
+        .push(", avg_slot_occupancy_seconds = ")
+        .arg(l.average_occupancy_seconds)
+        .push(" WHERE id = ")
+        .arg(l.slots.id);
+    sql
+}
+
+/// The statements writing a batch's changes: counters, new leases, released ones, renewals.
+fn change_statements(changes: &Changes) -> Statements {
+    let mut all = Statements::default();
+    all.extend(changes.limits.iter().map(limit_update));
+    all.extend(lease_inserts(&changes.inserted));
+    for chunk in changes.deleted.chunks(IN_CHUNK) {
         let mut delete = Sql::new("DELETE FROM concurrency_leases WHERE id IN (");
         delete.arg_list(chunk.iter().copied()).push(")");
-        B::execute(conn, delete).await?;
+        all.push(delete);
     }
     for (id, expires_at) in &changes.renewed {
         let mut renew = Sql::new("UPDATE concurrency_leases SET expires_at = ");
         renew.arg(*expires_at).push(" WHERE id = ").arg(*id);
-        B::execute(conn, renew).await?;
+        all.push(renew);
     }
-    Ok(())
+    all
 }
 
 /// Row-locks the limits named in `names` or with ids in `ids`, in id order (so that two
@@ -397,12 +528,17 @@ fn select_leases(tail: &str) -> Sql {
 
 /// Reads leases from rows of [`LEASE_COLUMNS`], one row per (lease, limit).
 async fn read_leases<B: Backend>(conn: &mut B::Connection, sql: Sql) -> Result<Vec<Lease>> {
+    leases_of_rows(&B::fetch_all(conn, sql).await?)
+}
+
+/// Leases from rows of [`LEASE_COLUMNS`], one row per (lease, limit).
+fn leases_of_rows(rows: &[Row]) -> Result<Vec<Lease>> {
     let mut leases: BTreeMap<Uuid, Lease> = BTreeMap::new();
-    for row in B::fetch_all(conn, sql).await? {
+    for row in rows {
         let id = row.uuid("id")?;
         let lease = match leases.entry(id) {
             std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
-            std::collections::btree_map::Entry::Vacant(e) => e.insert(lease_row(&row)?),
+            std::collections::btree_map::Entry::Vacant(e) => e.insert(lease_row(row)?),
         };
         if let Some(limit) = row.opt_uuid("limit_id")? {
             lease.limits.push(limit);

@@ -20,6 +20,7 @@ mod queued_runs;
 mod retention;
 mod rows;
 mod scheduling;
+mod statements;
 mod task_queue;
 mod task_runs;
 mod variables;
