@@ -107,7 +107,7 @@ impl Distribution {
     }
 }
 
-/// A distribution of durations (how long each retention batch took); clone it where it is
+/// A distribution of durations (how long each retention batch held the writer); clone it where it is
 /// measured.
 #[derive(Clone)]
 pub struct Histogram(Arc<Mutex<Distribution>>);

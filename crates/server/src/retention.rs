@@ -1,10 +1,11 @@
 //! The `retention` service: every minute (on the server's clock) it removes what has aged out
 //! under the configured [`Retention`], kind by kind, in small batches with a pause between them,
-//! so writers are never held up for long. The batch size adapts to keep each batch's
-//! transaction near [`TARGET`]. Several replicas may run it at once: the store gives each batch
+//! so writers are never held up for long. The batch size adapts to keep the time each batch's
+//! transaction holds the writer near [`TARGET`] (waiting for the writer, which busy writers
+//! make long, says nothing about a batch's size and does not shrink it). Several replicas may run it at once: the store gives each batch
 //! rows no other replica holds.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use flowgate_core::retention::{Prunable, Retention};
 use flowgate_store::StoreError;
@@ -53,22 +54,20 @@ pub async fn pass(
         );
         let batches = app.metrics.histogram(
             "flowgate_retention_batch_seconds",
-            "How long each retention batch took, waiting for the writer included (its \
-             transaction holds the writer at most that long), by kind",
+            "How long each retention batch's transaction held the writer (from its start to \
+             its commit; waiting for the writer not included), by kind",
             &[("kind", kind.as_str())],
         );
         let (mut total, mut batch_count, mut slowest) = (0, 0, Duration::ZERO);
         while !shutdown.is_requested() {
-            let started = Instant::now();
-            let n = app.store.prune(kind, before, *batch).await?;
-            let took = started.elapsed();
-            batches.observe(took);
+            let done = app.store.prune(kind, before, *batch).await?;
+            batches.observe(done.held);
             batch_count += 1;
-            slowest = slowest.max(took);
-            total += n;
-            counter.add(n as u64);
-            let full = n == *batch;
-            *batch = next_batch(*batch, took);
+            slowest = slowest.max(done.held);
+            total += done.records;
+            counter.add(done.records as u64);
+            let full = done.records == *batch;
+            *batch = next_batch(*batch, done.held);
             if !full {
                 break;
             }
@@ -79,7 +78,7 @@ pub async fn pass(
                 kind = kind.as_str(),
                 records = total,
                 batches = batch_count,
-                slowest_batch_ms = slowest.as_secs_f64() * 1e3,
+                slowest_batch_held_ms = slowest.as_secs_f64() * 1e3,
                 "pruned aged records"
             );
         }
@@ -88,12 +87,12 @@ pub async fn pass(
     Ok(pruned)
 }
 
-/// The next batch size after one of `size` took `took`: halved when it held the writer more
-/// than twice [`TARGET`], doubled when it took under half of it.
-fn next_batch(size: usize, took: Duration) -> usize {
-    let next = if took > TARGET * 2 {
+/// The next batch size after one of `size` held the writer `held`: halved when more than twice
+/// [`TARGET`], doubled when under half of it.
+fn next_batch(size: usize, held: Duration) -> usize {
+    let next = if held > TARGET * 2 {
         size / 2
-    } else if took < TARGET / 2 {
+    } else if held < TARGET / 2 {
         size * 2
     } else {
         size

@@ -26,7 +26,7 @@ pub use capabilities::flow_runs::FlowRunStore;
 pub use capabilities::flows::FlowStore;
 pub use capabilities::inputs::InputStore;
 pub use capabilities::logs::LogStore;
-pub use capabilities::retention::RetentionStore;
+pub use capabilities::retention::{Pruned, RetentionStore};
 pub use capabilities::task_queue::TaskQueueStore;
 pub use capabilities::task_runs::TaskRunStore;
 pub use capabilities::variables::VariableStore;

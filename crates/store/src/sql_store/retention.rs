@@ -1,13 +1,16 @@
 //! [`RetentionStore`] on SQL: each batch selects the oldest aged ids through an index on their
 //! time (skipping rows another replica holds) and deletes them with what belongs to them.
 
+use std::time::Instant;
+
 use async_trait::async_trait;
 use flowgate_core::Micros;
 use flowgate_core::retention::Prunable;
 
+use super::statements::Statements;
 use super::{SqlStore, commit};
 use crate::backend::Backend;
-use crate::capabilities::retention::RetentionStore;
+use crate::capabilities::retention::{Pruned, RetentionStore};
 use crate::sql::{Arg, Sql};
 use crate::store::Result;
 
@@ -20,7 +23,7 @@ const STATE_TYPE: &str = "state_type || ''";
 
 #[async_trait]
 impl<B: Backend> RetentionStore for SqlStore<B> {
-    async fn prune(&self, kind: Prunable, before: Micros, limit: usize) -> Result<usize> {
+    async fn prune(&self, kind: Prunable, before: Micros, limit: usize) -> Result<Pruned> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let (table, aged, time) = match kind {
             Prunable::FlowRuns => (
@@ -37,6 +40,7 @@ impl<B: Backend> RetentionStore for SqlStore<B> {
             Prunable::Events => ("events", "occurred < ".to_owned(), "occurred"),
         };
         let mut tx = self.begin().await?;
+        let held_from = Instant::now();
         let mut select = Sql::new(&format!("SELECT id FROM {table} WHERE {aged}"));
         select
             .arg(before)
@@ -49,7 +53,10 @@ impl<B: Backend> RetentionStore for SqlStore<B> {
             .map(|row| row.get("id"))
             .collect::<Result<_>>()?;
         if ids.is_empty() {
-            return Ok(0);
+            return Ok(Pruned {
+                records: 0,
+                held: held_from.elapsed(),
+            });
         }
         // What belongs to the records goes first: a flow run's task runs and logs (its states,
         // inputs and place in a queue follow by cascade), a lone task run's logs.
@@ -67,15 +74,19 @@ impl<B: Backend> RetentionStore for SqlStore<B> {
                 .push(")");
             sql
         };
-        for statement in belongings {
-            B::execute(&mut tx, delete(statement)).await?;
-        }
+        // One call on SQLite: every statement is a round trip to the writer's thread.
+        let mut deletes = Statements::default();
+        deletes.extend(belongings.iter().map(|statement| delete(statement)));
+        deletes.execute::<B>(&mut tx).await?;
         let gone = B::execute(
             &mut tx,
             delete(&format!("DELETE FROM {table} WHERE id IN (")),
         )
         .await?;
         commit(tx).await?;
-        Ok(usize::try_from(gone).unwrap_or(usize::MAX))
+        Ok(Pruned {
+            records: usize::try_from(gone).unwrap_or(usize::MAX),
+            held: held_from.elapsed(),
+        })
     }
 }

@@ -45,7 +45,7 @@ async fn runs_left(store: &DynStore) -> i64 {
 async fn prune_all(store: &DynStore, kind: Prunable, before: Micros, batch: usize) -> Vec<usize> {
     let mut batches = Vec::new();
     loop {
-        let n = store.prune(kind, before, batch).await.unwrap();
+        let n = store.prune(kind, before, batch).await.unwrap().records;
         batches.push(n);
         if n < batch {
             return batches;
@@ -144,7 +144,14 @@ on_each_backend!(
             .unwrap();
         assert_eq!(after, 7, "{left:?}");
         assert!(left.iter().all(|e| e.occurred >= cutoff), "{left:?}");
-        assert_eq!(store.prune(Prunable::Events, cutoff, 5).await.unwrap(), 0);
+        assert_eq!(
+            store
+                .prune(Prunable::Events, cutoff, 5)
+                .await
+                .unwrap()
+                .records,
+            0
+        );
     }
 );
 
@@ -160,8 +167,18 @@ on_each_backend!(
         let (a, b) = (store.clone(), store.clone());
         let cutoff = now();
         let (x, y) = tokio::join!(
-            async move { a.prune(Prunable::FlowRuns, cutoff, 4).await.unwrap() },
-            async move { b.prune(Prunable::FlowRuns, cutoff, 4).await.unwrap() },
+            async move {
+                a.prune(Prunable::FlowRuns, cutoff, 4)
+                    .await
+                    .unwrap()
+                    .records
+            },
+            async move {
+                b.prune(Prunable::FlowRuns, cutoff, 4)
+                    .await
+                    .unwrap()
+                    .records
+            },
         );
         assert_eq!(
             x + y,
