@@ -10,8 +10,8 @@ URL (read with psql: the size of the tables retention prunes, and of the whole d
 Each writer cycle is one flow run as a client would make it: created Pending, set Running, 3
 task runs created Running and set Completed, 20 log lines (flow's and tasks'), 3 events, then
 set Completed (1 in 20 Failed); every 4th cycle also a task run outside any flow run. At the
-default 10 cycles/s that is ~115 requests/s and ~330 rows/s (runs, states, task runs, logs and
-the events the client and the server emit); SOAK_RUNS_PER_S changes the rate."""
+default 10 cycles/s that is ~115 requests/s and ~400 rows/s (runs, states, task runs, logs and
+the events the client and the server emit: ~12 a run); SOAK_RUNS_PER_S changes the rate."""
 import datetime, http.client, json, os, re, sqlite3, subprocess, sys, threading, time, uuid
 import urllib.parse, urllib.request
 
