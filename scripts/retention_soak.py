@@ -5,7 +5,10 @@ counters. Prints the samples as a table, then one JSON line with the verdict.
 
 argv: API URL, /metrics URL, MINUTES, RETAIN seconds, and the database: a SQLite file (read
 through a separate read-only connection: its size, page and freelist counts) or a postgres://
-URL (read with psql: the size of the tables retention prunes, and of the whole database).
+URL (read with psql: the size of the tables retention prunes, and of the whole database). On
+PostgreSQL the freed space is reused only after a vacuum: with the server's `autovacuum` off
+(as on some test machines) the soak runs a plain VACUUM of those tables every minute in its
+place (autovacuum's default naptime), and says so.
 
 Each writer cycle is one flow run as a client would make it: created Pending, set Running, 3
 task runs created Running and set Completed, 20 log lines (flow's and tasks'), 3 events, then
@@ -146,10 +149,22 @@ def psql(sql):
                           text=True).stdout.split("|")
 
 
+TABLES = ["flow_runs", "flow_run_states", "task_runs", "logs", "events"]
+AUTOVACUUM = psql("SHOW autovacuum")[0].strip() if postgres else None
+vacuums = []  # seconds each stand-in VACUUM took
+
+
+def vacuumer():
+    while not stop.wait(60):
+        t = time.perf_counter()
+        subprocess.run(["psql", database, "-qc", f"VACUUM {', '.join(TABLES)}"], check=True)
+        vacuums.append(time.perf_counter() - t)
+
+
 def database_sample():
     """The database's size (bytes) and what else can be read without disturbing the server."""
     if postgres:
-        tables = "'flow_runs', 'flow_run_states', 'task_runs', 'logs', 'events'"
+        tables = ", ".join(f"'{t}'" for t in TABLES)
         size, whole, logs = psql(
             f"SELECT (SELECT sum(pg_total_relation_size(t)) FROM unnest(array[{tables}]) t),"
             " pg_database_size(current_database()), (SELECT count(*) FROM logs)")
@@ -203,6 +218,8 @@ print(f"{'min':>6} {head} {'runs':>7} {'tasks':>7} {'logs':>8} {'events':>8} {'p
       flush=True)
 t0 = time.time()
 threads = [threading.Thread(target=writer, args=(w, t0)) for w in range(WRITERS)]
+if AUTOVACUUM == "off":
+    threads.append(threading.Thread(target=vacuumer))
 for t in threads:
     t.start()
 samples = []
@@ -246,6 +263,10 @@ if len(after) >= 2:
 else:
     out["flat"] = None
     out["flat_means"] = f"too short: the plateau is at {PLATEAU_S / 60:.1f} min; run longer"
+if postgres:
+    out["autovacuum"] = AUTOVACUUM if AUTOVACUUM != "off" else (
+        f"off: the soak ran VACUUM on the pruned tables every minute instead ({len(vacuums)} "
+        f"times, {max(vacuums, default=0):.1f} s at most)")
 out["alive_at_end"] = {k: samples[-1][k] for k in ("flow_runs", "task_runs", "logs", "events")}
 out["pruned"] = samples[-1]["pruned"]
 out["retention_batches"], out["retention_batches_over_10ms"] = samples[-1]["batches"], samples[-1]["batches_over_10ms"]
