@@ -15,9 +15,9 @@ use uuid::Uuid;
 
 use super::concurrency_limits::limit_row;
 use super::statements::Statements;
-use super::{IN_CHUNK, INSERT_CHUNK};
+use super::{IN_CHUNK, insert_statements};
 use crate::backend::Backend;
-use crate::sql::{Arg, Row, Sql};
+use crate::sql::{Row, Sql};
 use crate::store::{Result, StoreError};
 
 /// The terminal state types, as stored: a run in one of them holds nothing any more.
@@ -333,15 +333,11 @@ pub(super) async fn insert_leases<B: Backend>(
     inserts.execute::<B>(conn).await
 }
 
-/// The statements storing new leases and the limits they hold, in chunks of
-/// [`INSERT_CHUNK`] rows.
+/// The statements storing new leases and the limits they hold.
 fn lease_inserts(leases: &[Lease]) -> Vec<Sql> {
-    let mut sqls = Vec::new();
-    for chunk in leases.chunks(INSERT_CHUNK) {
-        let mut sql = Sql::new(
-            "INSERT INTO concurrency_leases (id, slots, holder_type, holder_id, acquired_at, expires_at) VALUES ",
-        );
-        sql.rows(chunk.iter().map(|l| {
+    let rows = leases
+        .iter()
+        .map(|l| {
             vec![
                 l.id.into(),
                 i64::from(l.slots).into(),
@@ -350,10 +346,9 @@ fn lease_inserts(leases: &[Lease]) -> Vec<Sql> {
                 l.acquired_at.into(),
                 l.expires_at.into(),
             ]
-        }));
-        sqls.push(sql);
-    }
-    let holds: Vec<Vec<Arg>> = leases
+        })
+        .collect();
+    let holds = leases
         .iter()
         .flat_map(|l| {
             l.limits
@@ -361,11 +356,16 @@ fn lease_inserts(leases: &[Lease]) -> Vec<Sql> {
                 .map(|limit| vec![l.id.into(), (*limit).into()])
         })
         .collect();
-    for chunk in holds.chunks(INSERT_CHUNK) {
-        let mut sql = Sql::new("INSERT INTO concurrency_lease_limits (lease_id, limit_id) VALUES ");
-        sql.rows(chunk.iter().cloned());
-        sqls.push(sql);
-    }
+    let mut sqls = insert_statements(
+        "INSERT INTO concurrency_leases (id, slots, holder_type, holder_id, acquired_at, expires_at) VALUES ",
+        "",
+        rows,
+    );
+    sqls.extend(insert_statements(
+        "INSERT INTO concurrency_lease_limits (lease_id, limit_id) VALUES ",
+        "",
+        holds,
+    ));
     sqls
 }
 

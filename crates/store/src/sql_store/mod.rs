@@ -201,14 +201,23 @@ async fn insert_rows<B: Backend>(
     tail: &str,
     rows: Vec<Vec<Arg>>,
 ) -> Result<Vec<Row>> {
-    let mut rows = rows.into_iter().peekable();
     let mut returned = Vec::new();
-    while rows.peek().is_some() {
-        let mut sql = Sql::new(head);
-        sql.rows(rows.by_ref().take(INSERT_CHUNK)).push(tail);
+    for sql in insert_statements(head, tail, rows) {
         returned.extend(B::fetch_all(conn, sql).await?);
     }
     Ok(returned)
+}
+
+/// The multi-row statements inserting `rows`, [`INSERT_CHUNK`] rows each (none for no rows).
+fn insert_statements(head: &str, tail: &str, rows: Vec<Vec<Arg>>) -> Vec<Sql> {
+    let mut rows = rows.into_iter().peekable();
+    let mut statements = Vec::new();
+    while rows.peek().is_some() {
+        let mut sql = Sql::new(head);
+        sql.rows(rows.by_ref().take(INSERT_CHUNK)).push(tail);
+        statements.push(sql);
+    }
+    statements
 }
 
 /// Reads the rows a `select` returns whose id is in `ids`, in chunks of [`IN_CHUNK`].
