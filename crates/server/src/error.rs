@@ -122,8 +122,11 @@ impl From<IngestError> for ApiError {
     }
 }
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
+impl ApiError {
+    /// What the client is told: the status, the `detail` (a 500's is [`INTERNAL_DETAIL`], its
+    /// text logged) and, for a 423, when to ask again. HTTP answers and the slot channel's
+    /// failures both say this.
+    pub fn answer(self) -> (StatusCode, String, Option<std::time::Duration>) {
         let status = self.status();
         let retry_after = match &self {
             ApiError::Locked(_, after) => Some(*after),
@@ -145,6 +148,13 @@ impl IntoResponse for ApiError {
             | ApiError::Locked(m, _)
             | ApiError::Unavailable(m) => m,
         };
+        (status, detail, retry_after)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, detail, retry_after) = self.answer();
         let mut response = (status, Json(ErrorBody { detail })).into_response();
         if let Some(after) = retry_after
             && let Ok(seconds) = format!("{:.3}", after.as_secs_f64()).parse()

@@ -2,7 +2,7 @@
 //! frame, as plain serde types the server, the CLI and the Rust SDK share, so the compiler checks
 //! each route's three ends. Field names and defaults follow what Prefect 3's client
 //! (`prefect==3.9.1`, API 0.8.4) sends and reads; Flowgate's own extensions (the task queue, log
-//! frames, `resumed_by`) are marked where they are defined.
+//! frames, `resumed_by`, the slot channel) are marked where they are defined.
 //!
 //! These are wire shapes, not domain types: the server converts them to and from
 //! `flowgate-core` and `flowgate-store` values at its edge. The crate depends on serde and
@@ -25,6 +25,7 @@ pub mod flow_runs;
 pub mod flows;
 pub mod inputs;
 pub mod logs;
+pub mod slot_channel;
 pub mod states;
 pub mod task_queue;
 pub mod task_runs;

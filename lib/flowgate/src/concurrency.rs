@@ -7,6 +7,11 @@
 //! slots, the lease the guard renews while it lives ([`Concurrency::lease_duration`]): a
 //! process that dies holding slots frees them when its lease runs out.
 //!
+//! Every acquisition, release and renewal of one engine travels over one websocket, the slot
+//! channel (`channel.rs`), several to a frame when they queue up; while it cannot be opened,
+//! each goes as an HTTP request instead. `take.rs` makes the requests, `guard.rs` holds the
+//! slots, `renewals.rs` keeps their leases alive.
+//!
 //! ```no_run
 //! use std::time::Duration;
 //! use flowgate::{ConcurrencyError, concurrency, rate_limit};
@@ -29,32 +34,22 @@
 //! named `tag:db`, which `flowgate concurrency-limit create db 2` makes) for as long as its
 //! run lasts, released however the run ends.
 
-use std::collections::HashSet;
 use std::future::{Future, IntoFuture};
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use flowgate_wire::concurrency_limits::{
-    LeaseGranted, LeaseHolder, LeaseRelease, MinimalLimit, SlotRequest,
-};
-use uuid::Uuid;
-
-use crate::context;
-use crate::engine::Engine;
 use crate::error::ApiError;
-use crate::logging;
 
+mod channel;
+mod guard;
 mod renewals;
+mod take;
 
+pub(crate) use channel::SlotChannel;
+pub use guard::ConcurrencyGuard;
+pub(crate) use guard::{give_back_tag_slots, take_tag_slots};
 pub(crate) use renewals::Renewals;
-
-/// How long one request may wait at the server for slots (below the HTTP client's timeout);
-/// a longer wait asks again.
-const SERVER_WAIT: Duration = Duration::from_secs(20);
-
-/// The lease held slots live under unless renewed, by default.
-const DEFAULT_LEASE: Duration = Duration::from_secs(60);
+use take::{Mode, Request};
 
 /// Why slots were not taken (or not given back).
 #[derive(Debug, thiserror::Error)]
@@ -119,55 +114,6 @@ impl<S: Into<String> + Clone> LimitNames for &[S] {
     fn into_names(self) -> Vec<String> {
         self.iter().cloned().map(Into::into).collect()
     }
-}
-
-/// Whether slots are held until released or drained by the limit's decay.
-#[derive(Clone, Copy, PartialEq)]
-enum Mode {
-    Concurrency,
-    RateLimit,
-}
-
-/// A request for slots, as the builders collect it.
-#[derive(Clone)]
-struct Request {
-    names: Vec<String>,
-    occupy: u32,
-    mode: Mode,
-    max_wait: Option<Duration>,
-    strict: bool,
-    lease: Duration,
-    holder: Option<LeaseHolder>,
-}
-
-impl Request {
-    fn new(names: Vec<String>, occupy: u32, mode: Mode) -> Request {
-        Request {
-            names,
-            occupy,
-            mode,
-            max_wait: None,
-            strict: false,
-            lease: DEFAULT_LEASE,
-            holder: holder_here(),
-        }
-    }
-}
-
-/// The run the calling code belongs to, as a lease holder: the reaper frees a lease whose
-/// holder run has finished.
-fn holder_here() -> Option<LeaseHolder> {
-    let frame = context::current()?;
-    Some(match frame.task {
-        Some(task) => LeaseHolder {
-            kind: "task_run".to_owned(),
-            id: task.id,
-        },
-        None => LeaseHolder {
-            kind: "flow_run".to_owned(),
-            id: frame.flow.id,
-        },
-    })
 }
 
 /// Slots of one or more limits, held while the [`ConcurrencyGuard`] lives. See [`concurrency`].
@@ -260,310 +206,4 @@ impl IntoFuture for RateLimit {
         let waiting = self.0.waiting();
         Box::pin(async move { waiting.await.map(drop) })
     }
-}
-
-/// Slots taken by the calling code, with what holding them needs.
-struct Acquired {
-    engine: Arc<Engine>,
-    lease: Option<Uuid>,
-    lease_duration: Duration,
-}
-
-impl Request {
-    /// Takes the slots on the engine of the calling code, blocking this thread.
-    fn blocking(self) -> Result<Acquired, ConcurrencyError> {
-        let engine = engine_here()?;
-        let names = self.names.clone();
-        let lease_duration = self.lease;
-        let taken = engine.block_on(take(engine.clone(), self))?;
-        warn_missing(&names, &taken.limits);
-        Ok(Acquired {
-            engine,
-            lease: taken.lease,
-            lease_duration,
-        })
-    }
-
-    /// Takes the slots on the engine of the calling code, from any executor.
-    fn waiting(self) -> impl Future<Output = Result<Acquired, ConcurrencyError>> + Send {
-        let engine = engine_here();
-        async move {
-            let engine = engine?;
-            let names = self.names.clone();
-            let lease_duration = self.lease;
-            let taken = engine.run(take(engine.clone(), self)).await?;
-            warn_missing(&names, &taken.limits);
-            Ok(Acquired {
-                engine,
-                lease: taken.lease,
-                lease_duration,
-            })
-        }
-    }
-}
-
-/// The engine the calling code reports to: its flow run's, or the thread's.
-fn engine_here() -> Result<Arc<Engine>, ApiError> {
-    match context::current() {
-        Some(frame) => Ok(frame.flow.engine.clone()),
-        None => Engine::current(),
-    }
-}
-
-/// What an acquisition got: the limits that exist (and were charged, when active) and the
-/// lease holding the slots (held mode, when any limit exists).
-struct Taken {
-    limits: Vec<MinimalLimit>,
-    lease: Option<Uuid>,
-}
-
-/// The one acquisition, for both modes and both ways of waiting: asks the server, which holds
-/// the request until the slots are free (up to [`SERVER_WAIT`] at a time), until granted, the
-/// maximum wait has passed, or the request is refused.
-async fn take(engine: Arc<Engine>, request: Request) -> Result<Taken, ConcurrencyError> {
-    if request.names.is_empty() || request.occupy == 0 {
-        return Err(ConcurrencyError::Refused(format!(
-            "a request for slots names at least one limit and occupies at least 1 slot, got {:?} and {}",
-            request.names, request.occupy
-        )));
-    }
-    let started = Instant::now();
-    let mut body = SlotRequest {
-        names: request.names.clone(),
-        slots: i64::from(request.occupy),
-        mode: match request.mode {
-            Mode::Concurrency => "concurrency",
-            Mode::RateLimit => "rate_limit",
-        }
-        .to_owned(),
-        lease_duration: request.lease.as_secs_f64(),
-        holder: request.holder.clone(),
-        create_if_missing: None,
-        wait_seconds: None,
-    };
-    let taken = loop {
-        let remaining = request
-            .max_wait
-            .map(|max| max.saturating_sub(started.elapsed()));
-        let wait = remaining.map_or(SERVER_WAIT, |r| r.min(SERVER_WAIT));
-        body.wait_seconds = Some(wait.as_secs_f64());
-        let answer = match request.mode {
-            Mode::Concurrency => engine
-                .api
-                .post::<LeaseGranted>(
-                    "a request for concurrency slots",
-                    "/v2/concurrency_limits/increment-with-lease",
-                    &body,
-                )
-                .await
-                .map(|granted| Taken {
-                    lease: (!granted.limits.is_empty()).then_some(granted.lease_id),
-                    limits: granted.limits,
-                }),
-            Mode::RateLimit => engine
-                .api
-                .post::<Vec<MinimalLimit>>(
-                    "a request for rate-limit slots",
-                    "/v2/concurrency_limits/increment",
-                    &body,
-                )
-                .await
-                .map(|limits| Taken {
-                    limits,
-                    lease: None,
-                }),
-        };
-        match answer {
-            Ok(taken) => break taken,
-            // The server held the request as long as it was asked to.
-            Err(ApiError::Refused { status: 423, .. }) if remaining.is_some_and(|r| r <= wait) => {
-                return Err(ConcurrencyError::TimedOut {
-                    names: request.names,
-                    waited: request.max_wait.unwrap_or_default(),
-                });
-            }
-            Err(ApiError::Refused { status: 423, .. }) => continue,
-            Err(ApiError::Refused {
-                status: 422,
-                detail,
-                ..
-            }) => return Err(ConcurrencyError::Refused(detail)),
-            Err(e) => return Err(e.into()),
-        }
-    };
-    if request.strict
-        && let Some(name) = missing(&request.names, &taken.limits).next()
-    {
-        // Rate-limit slots drain by themselves; held ones go back before the error.
-        if let Some(lease) = taken.lease {
-            release(&engine, lease).await?;
-        }
-        return Err(ConcurrencyError::NoSuchLimit {
-            name: name.to_owned(),
-        });
-    }
-    Ok(taken)
-}
-
-/// The names among `names` that no limit in `limits` answers to.
-fn missing<'a>(names: &'a [String], limits: &'a [MinimalLimit]) -> impl Iterator<Item = &'a str> {
-    names
-        .iter()
-        .filter(|n| !limits.iter().any(|l| &l.name == *n))
-        .map(String::as_str)
-}
-
-/// Warns, once per name and process, in the current run's logs (or on the console), that a
-/// limit does not exist and so limits nothing.
-fn warn_missing(names: &[String], limits: &[MinimalLimit]) {
-    static WARNED: Mutex<Option<HashSet<String>>> = Mutex::new(None);
-    for name in missing(names, limits) {
-        let first = WARNED
-            .lock()
-            .expect("not poisoned")
-            .get_or_insert_with(HashSet::new)
-            .insert(name.to_owned());
-        if first {
-            logging::logger().warning(format!(
-                "concurrency limit {name:?} does not exist, so it limits nothing; create it with `flowgate global-concurrency-limit create {name} --limit N`, or use strict() to make this an error"
-            ));
-        }
-    }
-}
-
-/// Gives back a lease's slots (a lease already gone is not an error).
-async fn release(engine: &Engine, lease: Uuid) -> Result<(), ApiError> {
-    engine
-        .api
-        .post::<()>(
-            "giving back concurrency slots",
-            "/v2/concurrency_limits/decrement-with-lease",
-            &LeaseRelease { lease_id: lease },
-        )
-        .await
-}
-
-/// Held slots: given back when dropped (blocking a plain thread until the server confirms;
-/// from async code, in the background), or by [`ConcurrencyGuard::release`] /
-/// [`ConcurrencyGuard::release_async`], which report failures. The lease is renewed while the
-/// guard lives.
-#[must_use = "the slots are given back as soon as the guard drops"]
-pub struct ConcurrencyGuard {
-    held: Option<Held>,
-}
-
-struct Held {
-    engine: Arc<Engine>,
-    lease: Uuid,
-}
-
-impl ConcurrencyGuard {
-    fn new(acquired: Acquired) -> ConcurrencyGuard {
-        let Acquired {
-            engine,
-            lease,
-            lease_duration,
-        } = acquired;
-        ConcurrencyGuard {
-            held: lease.map(|lease| {
-                engine.renewals.keep(&engine, lease, lease_duration);
-                Held { engine, lease }
-            }),
-        }
-    }
-
-    /// The lease holding the slots (none when no named limit exists).
-    pub fn lease_id(&self) -> Option<Uuid> {
-        self.held.as_ref().map(|h| h.lease)
-    }
-
-    /// The slots given back by a future to run on the engine's runtime (the guard's work is
-    /// done when it is created).
-    fn give_back(&mut self) -> impl Future<Output = Result<(), ApiError>> + Send + use<> {
-        let held = self.held.take();
-        async move {
-            match held {
-                Some(held) => {
-                    held.engine.renewals.forget(held.lease);
-                    release(&held.engine, held.lease).await
-                }
-                None => Ok(()),
-            }
-        }
-    }
-
-    /// Gives the slots back, blocking until the server confirms.
-    pub fn release(mut self) -> Result<(), ConcurrencyError> {
-        match self.held.as_ref().map(|h| h.engine.clone()) {
-            Some(engine) => Ok(engine.block_on(self.give_back())?),
-            None => Ok(()),
-        }
-    }
-
-    /// Gives the slots back, waiting asynchronously until the server confirms.
-    pub async fn release_async(mut self) -> Result<(), ConcurrencyError> {
-        match self.held.as_ref().map(|h| h.engine.clone()) {
-            Some(engine) => Ok(engine.run(self.give_back()).await?),
-            None => Ok(()),
-        }
-    }
-}
-
-impl Drop for ConcurrencyGuard {
-    fn drop(&mut self) {
-        let Some((engine, lease)) = self.held.as_ref().map(|h| (h.engine.clone(), h.lease)) else {
-            return;
-        };
-        let give_back = self.give_back();
-        let reported = async move {
-            if let Err(e) = give_back.await {
-                tracing::warn!(target: "flowgate", "concurrency slots of lease {lease} were not given back ({e}); they free when the lease expires");
-            }
-        };
-        if tokio::runtime::Handle::try_current().is_ok() {
-            engine.spawn(reported);
-        } else {
-            engine.block_on(reported);
-        }
-    }
-}
-
-/// Takes one slot of each of a task run's tag limits (`tag:<tag>`, those that exist), waiting
-/// as long as it takes; the guard holds them under a lease held by the task run. Called only for
-/// a task with tags: one without any has no slots to take and skips the round trip.
-pub(crate) async fn take_tag_slots(
-    engine: Arc<Engine>,
-    task_run: Uuid,
-    tags: &'static [&'static str],
-) -> Result<ConcurrencyGuard, ApiError> {
-    let mut request = Request::new(
-        tags.iter().map(|t| format!("tag:{t}")).collect(),
-        1,
-        Mode::Concurrency,
-    );
-    request.holder = Some(LeaseHolder {
-        kind: "task_run".to_owned(),
-        id: task_run,
-    });
-    let lease_duration = request.lease;
-    match take(engine.clone(), request).await {
-        Ok(taken) => Ok(ConcurrencyGuard::new(Acquired {
-            engine,
-            lease: taken.lease,
-            lease_duration,
-        })),
-        Err(ConcurrencyError::Api(e)) => Err(e),
-        Err(other) => Err(ApiError::Refused {
-            what: "a request for the task's tag slots".to_owned(),
-            status: 422,
-            detail: other.to_string(),
-        }),
-    }
-}
-
-/// Gives back a task run's tag slots (a future for the engine's runtime).
-pub(crate) fn give_back_tag_slots(
-    mut guard: ConcurrencyGuard,
-) -> impl Future<Output = Result<(), ApiError>> + Send + 'static {
-    guard.give_back()
 }

@@ -12,7 +12,7 @@ use std::time::Duration;
 use uuid::Uuid;
 
 use crate::api::Api;
-use crate::concurrency::Renewals;
+use crate::concurrency::{Renewals, SlotChannel};
 use crate::error::ApiError;
 use crate::patience::Patience;
 use crate::sinks::EventSink;
@@ -24,6 +24,8 @@ pub(crate) struct Engine {
     pub events: EventSink,
     /// The leases of live concurrency guards, renewed by one task.
     pub renewals: Renewals,
+    /// The websocket carrying concurrency slot requests.
+    pub slots: SlotChannel,
     /// Whether the server was reached, shared by `api` and `events`.
     patience: Arc<Patience>,
     flows: Mutex<HashMap<String, Uuid>>,
@@ -132,11 +134,13 @@ impl Engine {
         let patience = Arc::new(Patience::default());
         let api = Api::new(api_url, patience.clone());
         let events = EventSink::start(runtime.handle(), api_url, patience.clone());
+        let slots = SlotChannel::start(runtime.handle(), api_url);
         Engine {
             runtime: Some(runtime),
             api,
             events,
             renewals: Renewals::default(),
+            slots,
             patience,
             flows: Mutex::new(HashMap::new()),
             #[cfg(feature = "embedded")]

@@ -153,6 +153,12 @@ fn operation(
     if route.websocket {
         success(101, "switching to the websocket protocol", None);
     }
+    if let Some((send, receive)) = doc.frames {
+        out["x-websocket-frames"] = json!({
+            "send": send(generator),
+            "receive": receive(generator),
+        });
+    }
     let mut errors: BTreeSet<u16> = op.errors;
     errors.insert(401);
     for (status, meaning) in &doc.errors {

@@ -45,6 +45,7 @@ pub struct Doc {
     statuses: Vec<(u16, &'static str)>,
     custom: Vec<CustomResponse>,
     errors: Vec<(u16, &'static str)>,
+    frames: Option<(SchemaFn, SchemaFn)>,
 }
 
 /// An answer a handler builds itself (it returns a `Response`).
@@ -64,6 +65,7 @@ pub fn doc(summary: &'static str) -> Doc {
         statuses: Vec::new(),
         custom: Vec::new(),
         errors: Vec::new(),
+        frames: None,
     }
 }
 
@@ -89,6 +91,13 @@ impl Doc {
             schema: Some(schema_of::<T>),
             meaning,
         });
+        self
+    }
+
+    /// A websocket's frames: what the client sends (`S`) and what the server sends (`R`),
+    /// documented as `x-websocket-frames` with their schemas.
+    pub fn frames<S: JsonSchema, R: JsonSchema>(mut self) -> Doc {
+        self.frames = Some((schema_of::<S>, schema_of::<R>));
         self
     }
 

@@ -1,7 +1,8 @@
 //! `/v2/concurrency_limits`: global concurrency limits and rate limits (create, read by id or
 //! name, update, delete, list), slot traffic (increment, increment-with-lease, lease renewal,
 //! decrement, decrement-with-lease) and, as a Flowgate extension, who holds a limit's slots
-//! and how many requests wait.
+//! and how many requests wait. The slot channel (`slot_channel.rs`) takes, renews and gives
+//! back slots through the same functions.
 
 use std::time::Duration;
 
@@ -228,18 +229,7 @@ async fn increment_with_lease(
     Body(body): Body<SlotRequest>,
 ) -> ApiResult<Json<LeaseGranted>> {
     let request = read_request(&body)?;
-    let duration = LeaseDuration::seconds(body.lease_duration).map_err(refused)?;
-    let holder = body
-        .holder
-        .as_ref()
-        .map(holder)
-        .transpose()
-        .map_err(ApiError::Invalid)?;
-    let terms = LeaseTerms {
-        id: Uuid::now_v7(),
-        duration,
-        holder,
-    };
+    let terms = lease_terms(&body)?;
     let (limits, lease) =
         acquire(&app, request.op(Some(terms)), request.slots, request.wait).await?;
     Ok(Json(LeaseGranted {
@@ -248,15 +238,54 @@ async fn increment_with_lease(
     }))
 }
 
+/// A new lease on the terms a request for slots asks for.
+fn lease_terms(body: &SlotRequest) -> ApiResult<LeaseTerms> {
+    let duration = LeaseDuration::seconds(body.lease_duration).map_err(refused)?;
+    let holder = body
+        .holder
+        .as_ref()
+        .map(holder)
+        .transpose()
+        .map_err(ApiError::Invalid)?;
+    Ok(LeaseTerms {
+        id: Uuid::now_v7(),
+        duration,
+        holder,
+    })
+}
+
+/// Takes slots as the slot channel asks: in `concurrency` mode under a new lease (as
+/// `/increment-with-lease`), in `rate_limit` mode without (as `/increment`). Answers the
+/// limits named that exist and, in `concurrency` mode, the lease's id.
+pub(super) async fn take_slots(
+    app: &AppState,
+    body: &SlotRequest,
+) -> ApiResult<(Vec<MinimalLimit>, Option<Uuid>)> {
+    let request = read_request(body)?;
+    let terms = match request.mode {
+        Mode::Concurrency => Some(lease_terms(body)?),
+        Mode::RateLimit => None,
+    };
+    let (limits, lease) = acquire(app, request.op(terms), request.slots, request.wait).await?;
+    let lease_id = terms.map(|t| lease.map_or(t.id, |l| l.id));
+    Ok((limits.into_iter().map(minimal).collect(), lease_id))
+}
+
 async fn renew(
     State(app): State<AppState>,
     Path(id): Path<String>,
     Body(body): Body<LeaseRenewal>,
 ) -> ApiResult<StatusCode> {
     let lease = parse_id(&id, "lease")?;
-    let duration = LeaseDuration::seconds(body.lease_duration).map_err(refused)?;
+    renew_lease(&app, lease, body.lease_duration).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Pushes `lease`'s deadline `seconds` from now; a lease gone is a 404.
+pub(super) async fn renew_lease(app: &AppState, lease: Uuid, seconds: f64) -> ApiResult<()> {
+    let duration = LeaseDuration::seconds(seconds).map_err(refused)?;
     match app.slots.run(SlotOp::Renew { lease, duration }).await? {
-        SlotOutcome::Renewed { .. } => Ok(StatusCode::NO_CONTENT),
+        SlotOutcome::Renewed { .. } => Ok(()),
         _ => Err(ApiError::NotFound(format!(
             "lease {lease} not found: it expired without being renewed, or was released, and its slots are free; acquire the slots again"
         ))),
@@ -267,13 +296,15 @@ async fn decrement_with_lease(
     State(app): State<AppState>,
     Body(body): Body<LeaseRelease>,
 ) -> ApiResult<StatusCode> {
-    // Releasing is idempotent: a lease already gone has nothing left to give back.
-    app.slots
-        .run(SlotOp::Release {
-            lease: body.lease_id,
-        })
-        .await?;
+    release_lease(&app, body.lease_id).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Gives back `lease`'s slots. Releasing is idempotent: a lease already gone has nothing left
+/// to give back.
+pub(super) async fn release_lease(app: &AppState, lease: Uuid) -> ApiResult<()> {
+    app.slots.run(SlotOp::Release { lease }).await?;
+    Ok(())
 }
 
 async fn decrement(

@@ -16,6 +16,7 @@ mod flow_run_input;
 mod flow_runs;
 mod flows;
 mod logs;
+mod slot_channel;
 mod sockets;
 mod tag_limits;
 mod task_queue;
@@ -49,6 +50,7 @@ pub fn api_routes() -> ApiRoutes {
         .merge(task_queue::routes())
         .merge(logs::routes())
         .merge(concurrency_limits::routes())
+        .merge(slot_channel::routes())
         .merge(tag_limits::routes())
         .merge(events::routes())
         .merge(work_pools::routes())

@@ -16,6 +16,7 @@ mod history;
 mod metrics;
 mod pauses;
 mod retention;
+mod slot_channel;
 mod sockets;
 mod variables;
 

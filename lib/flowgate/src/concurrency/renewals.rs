@@ -8,10 +8,12 @@ use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use flowgate_wire::concurrency_limits::LeaseRenewal;
+use flowgate_wire::slot_channel::SlotCall;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 use uuid::Uuid;
 
+use super::channel;
 use crate::engine::Engine;
 use crate::error::ApiError;
 
@@ -101,17 +103,26 @@ async fn renew_due(shared: Arc<Shared>, engine: Weak<Engine>) {
     }
 }
 
-/// One renewal; a lease the server no longer has is forgotten.
+/// One renewal (over the slot channel, else over HTTP); a lease the server no longer has is
+/// forgotten.
 async fn renew(engine: Arc<Engine>, shared: Arc<Shared>, lease: Uuid, duration: Duration) {
-    let path = format!("/v2/concurrency_limits/leases/{lease}/renew");
-    let body = LeaseRenewal {
+    const WHAT: &str = "renewing a concurrency lease";
+    let call = SlotCall::Renew {
+        id: 0,
+        lease_id: lease,
         lease_duration: duration.as_secs_f64(),
     };
-    match engine
-        .api
-        .post::<()>("renewing a concurrency lease", &path, &body)
-        .await
-    {
+    let renewed = match engine.slots.call(call).await {
+        Some(answer) => channel::done(answer, WHAT),
+        None => {
+            let path = format!("/v2/concurrency_limits/leases/{lease}/renew");
+            let body = LeaseRenewal {
+                lease_duration: duration.as_secs_f64(),
+            };
+            engine.api.post::<()>(WHAT, &path, &body).await
+        }
+    };
+    match renewed {
         Ok(()) => {}
         Err(ApiError::Refused { status: 404, .. }) => {
             // Unless its guard gave it back meanwhile, the lease died unrenewed.

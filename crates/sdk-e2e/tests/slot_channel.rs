@@ -1,0 +1,209 @@
+//! The SDK's slot channel against a real server on SQLite and PostgreSQL: many threads
+//! hammering a limit over the one websocket never exceed it and lose or double-grant no slot
+//! (and make no HTTP request for slots), and a server restarted mid-use is waited for over
+//! HTTP, the channel reopens, and no slot stays taken.
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use flowgate::concurrency;
+use flowgate::testing::{Harness, connect};
+use flowgate_testkit::{TestDatabase, on_each_backend};
+use serde_json::{Value, json};
+
+const CHANNEL_ROUTE: &str = "/api/v2/concurrency_limits/leases/connect";
+
+/// A server on its own runtime, restartable on the same address and database.
+struct Server {
+    runtime: tokio::runtime::Runtime,
+    running: Option<flowgate_server::RunningServer>,
+    addr: SocketAddr,
+    db: TestDatabase,
+}
+
+impl Server {
+    fn start(db: TestDatabase) -> Server {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("a runtime");
+        let mut server = Server {
+            runtime,
+            running: None,
+            addr: ([127, 0, 0, 1], 0).into(),
+            db,
+        };
+        server.restart();
+        server
+    }
+
+    /// Starts the server (again) on its address.
+    fn restart(&mut self) {
+        let config = flowgate_server::ServerConfig::new(self.addr, self.db.url.clone());
+        let running = self
+            .runtime
+            .block_on(flowgate_server::start(config))
+            .expect("the server starts");
+        self.addr = running.addr();
+        self.running = Some(running);
+    }
+
+    fn stop(&mut self) {
+        if let Some(running) = self.running.take() {
+            self.runtime
+                .block_on(running.stop())
+                .expect("the server stops");
+        }
+    }
+
+    fn api_url(&self) -> String {
+        format!("http://{}/api", self.addr)
+    }
+
+    fn metrics(&self) -> String {
+        let url = format!("http://{}/metrics", self.addr);
+        self.runtime.block_on(async move {
+            reqwest::get(url)
+                .await
+                .expect("metrics answered")
+                .text()
+                .await
+                .expect("metrics text")
+        })
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn limit(h: &Harness, name: &str) -> Value {
+    h.get(&format!("/v2/concurrency_limits/{name}"))
+}
+
+/// Holders between acquisition and release, and the most seen at once.
+#[derive(Default)]
+struct Occupancy {
+    inside: AtomicU32,
+    most: AtomicU32,
+}
+
+impl Occupancy {
+    fn hold(&self) {
+        let now = self.inside.fetch_add(1, Ordering::SeqCst) + 1;
+        self.most.fetch_max(now, Ordering::SeqCst);
+        self.inside.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+on_each_backend!(
+    many_threads_hammering_a_limit_over_the_slot_channel_never_exceed_it,
+    |db: TestDatabase| {
+        let server = Server::start(db);
+        let h = connect(&server.api_url());
+        h.post(
+            "/v2/concurrency_limits/",
+            json!({"name": "hammered", "limit": 3}),
+        );
+        let (threads, rounds) = (12, 50);
+        let occupancy = Occupancy::default();
+        let granted = Mutex::new(HashSet::new());
+        std::thread::scope(|s| {
+            for t in 0..threads {
+                let (h, occupancy, granted) = (&h, &occupancy, &granted);
+                s.spawn(move || {
+                    let _served = h.enter();
+                    for round in 0..rounds {
+                        let guard = concurrency("hammered", 1).acquire().expect("a slot");
+                        occupancy.hold();
+                        let lease = guard.lease_id().expect("a lease");
+                        assert!(granted.lock().unwrap().insert(lease), "{lease} twice");
+                        if (t + round) % 2 == 0 {
+                            guard.release().expect("given back");
+                        } else {
+                            drop(guard);
+                        }
+                    }
+                });
+            }
+        });
+        assert!(
+            occupancy.most.load(Ordering::SeqCst) <= 3,
+            "the limit was exceeded"
+        );
+        assert_eq!(granted.lock().unwrap().len(), threads * rounds);
+        assert_eq!(limit(&h, "hammered")["active_slots"], 0, "a slot was lost");
+        let metrics = server.metrics();
+        assert!(
+            !metrics.contains("increment-with-lease") && !metrics.contains("decrement-with-lease"),
+            "slots went over HTTP, not the channel:\n{metrics}"
+        );
+    }
+);
+
+on_each_backend!(
+    a_server_restarted_mid_use_is_waited_for_and_no_slot_stays_taken,
+    |db: TestDatabase| {
+        let mut server = Server::start(db);
+        let h = connect(&server.api_url());
+        h.post(
+            "/v2/concurrency_limits/",
+            json!({"name": "restarted", "limit": 2}),
+        );
+        let occupancy = Occupancy::default();
+        let (stop, taken) = (AtomicBool::new(false), AtomicU64::new(0));
+        std::thread::scope(|s| {
+            for _ in 0..6 {
+                let (h, occupancy, stop, taken) = (&h, &occupancy, &stop, &taken);
+                s.spawn(move || {
+                    let _served = h.enter();
+                    while !stop.load(Ordering::SeqCst) {
+                        // A short lease: a grant lost with the connection frees soon.
+                        let guard = concurrency("restarted", 1)
+                            .lease_duration(Duration::from_secs(2))
+                            .acquire()
+                            .expect("a slot, across the restart");
+                        occupancy.hold();
+                        drop(guard);
+                        taken.fetch_add(1, Ordering::SeqCst);
+                    }
+                });
+            }
+            std::thread::sleep(Duration::from_millis(300));
+            server.stop();
+            std::thread::sleep(Duration::from_millis(300));
+            server.restart();
+            let after = taken.load(Ordering::SeqCst);
+            let deadline = Instant::now() + Duration::from_secs(20);
+            let reopened = format!("flowgate_websocket_connections{{route=\"{CHANNEL_ROUTE}\"}} 1");
+            while !server.metrics().contains(&reopened) {
+                assert!(Instant::now() < deadline, "the slot channel never reopened");
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            while taken.load(Ordering::SeqCst) < after + 100 {
+                assert!(Instant::now() < deadline, "no progress after the restart");
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            stop.store(true, Ordering::SeqCst);
+        });
+        assert!(
+            occupancy.most.load(Ordering::SeqCst) <= 2,
+            "the limit was exceeded"
+        );
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while limit(&h, "restarted")["active_slots"] != 0 {
+            assert!(
+                Instant::now() < deadline,
+                "a slot stayed taken: {}",
+                limit(&h, "restarted")
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+);
