@@ -122,7 +122,7 @@ async fn read_at_once<B: Backend>(
     let mut limits = Sql::new("SELECT 'limit' AS row_of, * FROM concurrency_limits WHERE ");
     limits_named(&mut limits, named);
     limits.push(" ORDER BY id");
-    let mut leases = select_leases("WHERE ");
+    let mut leases = select_marked_leases("'lease' AS row_of, ", "WHERE ");
     let mut any = false;
     if named.refers_to_leases() {
         referenced(&mut leases, &named.leases, &named.holders);
@@ -154,7 +154,7 @@ async fn read_at_once<B: Backend>(
         .fetch_all::<B>(conn)
         .await?
         .into_iter()
-        .partition(|r| r.get::<String>("row_of").is_ok_and(|k| k == "limit"));
+        .partition(|r| r.get::<String>("row_of").is_ok_and(|of| of == "limit"));
     let limits = limit_rows
         .iter()
         .map(|r| limit_row(r).map(|l| l.state()))
@@ -520,8 +520,14 @@ fn referenced(sql: &mut Sql, leases: &BTreeSet<Uuid>, holders: &BTreeSet<Uuid>) 
 
 /// `SELECT` of leases joined with their limits, then `tail` (a `WHERE` on `l`).
 fn select_leases(tail: &str) -> Sql {
+    select_marked_leases("", tail)
+}
+
+/// [`select_leases`] with `marker` (columns and a comma) before the lease's columns: a batch's
+/// read tells its lease rows from its limit rows by it.
+fn select_marked_leases(marker: &str, tail: &str) -> Sql {
     Sql::new(&format!(
-        "SELECT {LEASE_COLUMNS} FROM concurrency_leases l \
+        "SELECT {marker}{LEASE_COLUMNS} FROM concurrency_leases l \
          LEFT JOIN concurrency_lease_limits ll ON ll.lease_id = l.id {tail}"
     ))
 }
