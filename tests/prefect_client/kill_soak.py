@@ -1,8 +1,8 @@
 """Runs small flows (three tasks, three log lines each) one after another until the file named
 by the second argument exists, while the kill soak (crates/cli/tests/durability) kills and
 restarts the server under it. Appends one JSON line per flow call to the file named by the first
-argument: {"run": id, "state": type, "value": n} when the call returned a state, else
-{"error": text} (the client gave up on the server). The client's own retries (PREFECT_CLIENT_*
+argument: {"run": id, "state": type, "value": n, "ended": unix seconds} when the call returned
+a state, else {"error": text} (the client gave up on the server). The client's own retries (PREFECT_CLIENT_*
 settings) are what carries a flow across a restart; the program adds none."""
 import json
 import os
@@ -39,6 +39,7 @@ def main():
                 "state": state.type.value,
                 "value": state.result() if state.is_completed() else None,
                 "expected": sum((i + k) ** 2 for k in range(3)),
+                "ended": time.time(),
             }
         except Exception as e:  # the client gave up: the run's end is not known
             line = {"error": f"{type(e).__name__}: {e}"}

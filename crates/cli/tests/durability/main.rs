@@ -63,6 +63,14 @@ fn wait_for_progress(
     }
 }
 
+/// The wall clock in seconds since the Unix epoch, as Python's `time.time()` reads it.
+fn unix_seconds() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64()
+}
+
 on_each_backend!(
     a_server_killed_again_and_again_keeps_every_acknowledged_write,
     |db: TestDatabase| {
@@ -81,6 +89,7 @@ on_each_backend!(
         let mut leases = leases::Leases::default();
         let mut paused = Vec::new();
         let mut progress = (0, 0, 0);
+        let mut kill_times = Vec::new();
         for round in 0..kills() {
             // One pause before the first kill, one among the kills.
             if round == 0 || round == kills() / 2 {
@@ -89,6 +98,7 @@ on_each_backend!(
             leases.round(&api, round);
             progress = wait_for_progress(&writers, &sdk, prefect.as_ref(), progress);
             server.kill();
+            kill_times.push(unix_seconds());
             std::thread::sleep(Duration::from_millis(1250 * (round as u64 % 3)));
             server = ServerProcess::start_on(home.path(), &db.url, port);
             // A fresh client: the old one's pooled connections died with the server.
@@ -98,7 +108,7 @@ on_each_backend!(
 
         let acked = writers.stop();
         let sdk = sdk.stop_and_check(&api);
-        let prefect = prefect.map(|p| p.stop_and_check(&api));
+        let prefect = prefect.map(|p| p.stop_and_check(&api, &kill_times));
         let elapsed = started.elapsed().as_secs_f64();
         writers::check(&api, &acked);
         assert!(

@@ -37,7 +37,16 @@ pub struct PrefectTally {
     /// Task runs of completed flows not Completed on the server because the client's events
     /// worker dropped their events after failing to send them.
     pub task_runs_dropped_by_client: usize,
+    /// Task runs of completed flows not Completed on the server, the flow having ended just
+    /// before a kill: their events were on the client's websocket, never acknowledged (the
+    /// events protocol has no acknowledgement), and the client sent nothing more that would
+    /// have made it reconnect and send them again.
+    pub task_runs_in_flight_at_a_kill: usize,
 }
+
+/// How close before or after a flow's end a kill may fall and take its task runs' unconfirmed
+/// events with it: the client's events worker sends them in the background around the end.
+const IN_FLIGHT: (f64, f64) = (3.0, 5.0);
 
 impl PrefectLoad {
     /// Starts the program against `api_url` with its files in `home`; `None` when no Python
@@ -62,8 +71,9 @@ impl PrefectLoad {
     /// Asks the program to stop after its current flow, waits for it to exit, and checks every
     /// flow it ran: a call that returned Completed has its value, and on the server the run is
     /// Completed with its three task runs Completed and its three log lines; a call that
-    /// returned another state finds the run in that state.
-    pub fn stop_and_check(mut self, api: &Api) -> PrefectTally {
+    /// returned another state finds the run in that state. `kills` are when the server was
+    /// killed (Unix seconds).
+    pub fn stop_and_check(mut self, api: &Api, kills: &[f64]) -> PrefectTally {
         std::fs::write(&self.stop, "").unwrap();
         let deadline = Instant::now() + Duration::from_secs(180);
         let status = loop {
@@ -108,8 +118,14 @@ impl PrefectLoad {
             });
             // The client's events worker drops an event it could not send, saying so on
             // stderr; only then may a task run's report be missing.
+            let ended = flow["ended"].as_f64().unwrap();
+            let killed_around_the_end = kills
+                .iter()
+                .any(|&k| k > ended - IN_FLIGHT.0 && k < ended + IN_FLIGHT.1);
             if tasks != Some(3) && stderr.contains("EventsWorker") {
                 tally.task_runs_dropped_by_client += 3 - completed_task_runs(api, run);
+            } else if tasks != Some(3) && killed_around_the_end {
+                tally.task_runs_in_flight_at_a_kill += 3 - completed_task_runs(api, run);
             } else if tasks != Some(3) {
                 let (_, found) = api.post(
                     "/task_runs/filter",
@@ -122,8 +138,9 @@ impl PrefectLoad {
                     .map(|t| (t["name"].clone(), t["state_type"].clone()))
                     .collect();
                 panic!(
-                    "run {run}'s three task runs are not all Completed, and the client reported \
-                     no failure to send their events: {states:?}\n{stderr}"
+                    "run {run}'s three task runs are not all Completed, no kill fell near its end \
+                     ({ended}; kills at {kills:?}), and the client reported no failure to send \
+                     their events: {states:?}\n{stderr}"
                 );
             }
             // The client posts log lines without ids and drops a batch it could not send
