@@ -7,6 +7,7 @@
 mod app;
 mod auth;
 mod automations;
+mod checkpoint;
 mod clock;
 mod concurrency;
 mod convert;
@@ -167,6 +168,12 @@ pub async fn start_with_clock(config: ServerConfig, clock: Clock) -> anyhow::Res
         services.shutdown_signal(),
     );
     services.spawn("slot-engine", |_| slot_writer);
+    if let Some(every) = store.checkpoint_every() {
+        let (checkpoint_store, checkpoint_metrics) = (store.clone(), metrics.clone());
+        services.spawn("checkpoint", move |shutdown| {
+            checkpoint::run(checkpoint_store, every, checkpoint_metrics, shutdown)
+        });
+    }
     let (reaper_store, reaper_engine, reaper_clock) = (store.clone(), slots.clone(), clock.clone());
     services.spawn("lease-reaper", move |shutdown| {
         concurrency::reaper::run(reaper_store, reaper_engine, reaper_clock, shutdown)

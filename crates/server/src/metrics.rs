@@ -136,6 +136,12 @@ impl Counter {
 pub struct Gauge(Arc<AtomicI64>);
 
 impl Gauge {
+    /// Sets the value (a reading, such as the write-ahead log's size).
+    pub fn set(&self, value: u64) {
+        self.0
+            .store(i64::try_from(value).unwrap_or(i64::MAX), Ordering::Relaxed);
+    }
+
     /// Adds one until the returned guard is dropped (a connection while it is open).
     pub fn track(&self) -> GaugeGuard {
         self.0.fetch_add(1, Ordering::Relaxed);

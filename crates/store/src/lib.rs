@@ -26,6 +26,7 @@ pub use capabilities::flow_runs::FlowRunStore;
 pub use capabilities::flows::FlowStore;
 pub use capabilities::inputs::InputStore;
 pub use capabilities::logs::LogStore;
+pub use capabilities::maintenance::{Checkpointed, MaintenanceStore};
 pub use capabilities::retention::{Pruned, RetentionStore};
 pub use capabilities::task_queue::TaskQueueStore;
 pub use capabilities::task_runs::TaskRunStore;

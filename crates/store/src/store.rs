@@ -13,6 +13,7 @@ use crate::capabilities::flow_runs::FlowRunStore;
 use crate::capabilities::flows::FlowStore;
 use crate::capabilities::inputs::InputStore;
 use crate::capabilities::logs::LogStore;
+use crate::capabilities::maintenance::MaintenanceStore;
 use crate::capabilities::retention::RetentionStore;
 use crate::capabilities::task_queue::TaskQueueStore;
 use crate::capabilities::task_runs::TaskRunStore;
@@ -78,6 +79,7 @@ pub trait Store:
     + BlockStore
     + AutomationStore
     + RetentionStore
+    + MaintenanceStore
     + 'static
 {
 }
@@ -98,6 +100,7 @@ impl<T> Store for T where
         + BlockStore
         + AutomationStore
         + RetentionStore
+        + MaintenanceStore
         + 'static
 {
 }

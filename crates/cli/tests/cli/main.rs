@@ -10,6 +10,7 @@ mod common;
 mod concurrency_limits;
 mod deployments;
 mod flow_runs;
+mod server_log;
 mod stopping;
 mod suspend;
 mod work_pools;

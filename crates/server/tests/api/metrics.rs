@@ -94,3 +94,39 @@ on_each_backend!(
         s.stop().await;
     }
 );
+
+on_each_backend!(
+    the_checkpoint_service_runs_where_the_database_needs_one,
+    async |db: TestDatabase| {
+        let sqlite = db.backend == "sqlite";
+        let s = TestServer::start(db).await;
+        s.create_flow("checkpointed").await;
+        let up = r#"flowgate_service_up{service="checkpoint"}"#;
+        if !sqlite {
+            // PostgreSQL checkpoints on its own: no such service.
+            let text = s.metrics().await;
+            assert_eq!(value(&text, up), None, "{text}");
+            s.stop().await;
+            return;
+        }
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        let text = loop {
+            let text = s.metrics().await;
+            if value(&text, "flowgate_checkpoint_seconds_count").is_some_and(|n| n >= 1.0) {
+                break text;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no checkpoint within 10 s:\n{text}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        };
+        assert_eq!(value(&text, up), Some(1.0), "{text}");
+        let pages = value(&text, "flowgate_wal_pages").expect("the log's size is reported");
+        assert!(
+            pages < 1000.0,
+            "a flow's creation left {pages} pages in the log"
+        );
+        s.stop().await;
+    }
+);

@@ -14,6 +14,7 @@ pub mod flow_runs;
 pub mod flows;
 pub mod inputs;
 pub mod logs;
+pub mod maintenance;
 pub mod retention;
 pub mod task_queue;
 pub mod task_runs;

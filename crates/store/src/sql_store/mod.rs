@@ -16,6 +16,7 @@ mod flows;
 mod hand_out;
 mod inputs;
 mod logs;
+mod maintenance;
 mod queued_runs;
 mod retention;
 mod rows;
@@ -51,6 +52,8 @@ const IN_CHUNK: usize = 500;
 pub(crate) struct SqlStore<B: Backend> {
     read: Pool<B>,
     write: Pool<B>,
+    /// A read-write connection of its own for checkpoints (SQLite; `None` on PostgreSQL).
+    checkpointer: Option<Pool<B>>,
     /// Seals block documents' secret values (`block_documents.rs`).
     sealer: Sealer,
 }
@@ -69,9 +72,11 @@ pub async fn open(url: &str, key: &SecretKey) -> Result<DynStore> {
         let store = SqlStore::<Postgres> {
             read: pool.clone(),
             write: pool,
+            checkpointer: None,
             sealer: Sealer::new(key),
         };
         store.migrate().await?;
+        maintenance::warn_if_autovacuum_off(&store.read).await;
         Ok(Arc::new(store))
     } else if url.starts_with("sqlite:") {
         let opts = SqliteConnectOptions::from_str(url)
@@ -82,14 +87,25 @@ pub async fn open(url: &str, key: &SecretKey) -> Result<DynStore> {
             .busy_timeout(Duration::from_secs(30))
             .foreign_keys(true);
         // Page caches (negative = KiB) sized to keep the server small: the writer gets the most.
+        // The writer checkpoints only as a backstop: the checkpoint service does it.
         let write = SqlitePoolOptions::new()
             .max_connections(1)
-            .connect_with(opts.clone().pragma("cache_size", "-8000"))
+            .connect_with(
+                opts.clone()
+                    .pragma("cache_size", "-8000")
+                    .pragma("wal_autocheckpoint", maintenance::BACKSTOP_PAGES),
+            )
+            .await
+            .map_err(driver_error)?;
+        let checkpointer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(opts.clone().pragma("cache_size", "-500"))
             .await
             .map_err(driver_error)?;
         let store = SqlStore::<Sqlite> {
             read: write.clone(),
             write,
+            checkpointer: Some(checkpointer),
             sealer: Sealer::new(key),
         };
         store.migrate().await?;
