@@ -1,18 +1,21 @@
 //! The SDK's slot channel against a real server on SQLite and PostgreSQL: many threads
 //! hammering a limit over the one websocket never exceed it and lose or double-grant no slot
-//! (and make no HTTP request for slots), and a server restarted mid-use is waited for over
-//! HTTP, the channel reopens, and no slot stays taken.
+//! (and make no HTTP request for slots), a server restarted mid-use is waited for over HTTP,
+//! the channel reopens, and no slot stays taken; a channel that stops answering without
+//! closing is given up for HTTP.
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use flowgate::concurrency;
 use flowgate::testing::{Harness, connect};
 use flowgate_testkit::{TestDatabase, on_each_backend};
 use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
 
 const CHANNEL_ROUTE: &str = "/api/v2/concurrency_limits/leases/connect";
 
@@ -207,3 +210,93 @@ on_each_backend!(
         }
     }
 );
+
+/// A TCP proxy in front of the server that, once frozen, stops forwarding the slot channel's
+/// connections without closing them (a dead network, or a proxy holding them open); other
+/// connections (HTTP) go through.
+fn freezing_proxy(server: &Server, frozen: Arc<AtomicBool>) -> SocketAddr {
+    let upstream = server.addr;
+    let listener = server
+        .runtime
+        .block_on(TcpListener::bind("127.0.0.1:0"))
+        .expect("a port");
+    let addr = listener.local_addr().expect("bound");
+    server.runtime.spawn(async move {
+        while let Ok((client, _)) = listener.accept().await {
+            let frozen = frozen.clone();
+            tokio::spawn(async move {
+                let Ok(server) = TcpStream::connect(upstream).await else {
+                    return;
+                };
+                let (mut client_in, client_out) = client.into_split();
+                let (server_in, mut server_out) = server.into_split();
+                let mut first = vec![0; 16 * 1024];
+                let Ok(n) = client_in.read(&mut first).await else {
+                    return;
+                };
+                let channel = String::from_utf8_lossy(&first[..n]).contains("leases/connect");
+                if server_out.write_all(&first[..n]).await.is_err() {
+                    return;
+                }
+                let up = pipe(client_in, server_out, frozen.clone(), channel);
+                let down = pipe(server_in, client_out, frozen, channel);
+                tokio::join!(up, down);
+            });
+        }
+    });
+    addr
+}
+
+/// Copies bytes until either side closes, or holds both ends forever once a frozen channel's.
+async fn pipe(
+    mut from: tokio::net::tcp::OwnedReadHalf,
+    mut to: tokio::net::tcp::OwnedWriteHalf,
+    frozen: Arc<AtomicBool>,
+    channel: bool,
+) {
+    let mut buf = vec![0; 64 * 1024];
+    loop {
+        let n = match from.read(&mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => n,
+        };
+        if channel && frozen.load(Ordering::SeqCst) {
+            std::future::pending::<()>().await;
+        }
+        if to.write_all(&buf[..n]).await.is_err() {
+            return;
+        }
+    }
+}
+
+#[test]
+fn a_slot_channel_that_stops_answering_is_given_up_for_http() {
+    let server = Server::start(flowgate_testkit::sqlite());
+    let frozen = Arc::new(AtomicBool::new(false));
+    let proxy = freezing_proxy(&server, frozen.clone());
+    let h = connect(&format!("http://{proxy}/api"));
+    h.post(
+        "/v2/concurrency_limits/",
+        json!({"name": "frozen", "limit": 1}),
+    );
+    concurrency("frozen", 1)
+        .acquire()
+        .expect("a slot over the channel")
+        .release()
+        .expect("given back");
+
+    frozen.store(true, Ordering::SeqCst);
+    let started = Instant::now();
+    let guard = concurrency("frozen", 1)
+        .max_wait(Duration::from_millis(100))
+        .acquire()
+        .expect("a slot over HTTP once the channel is given up");
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_secs(10) && waited < Duration::from_secs(20),
+        "given up after {waited:?}"
+    );
+    frozen.store(false, Ordering::SeqCst);
+    guard.release().expect("given back");
+    assert_eq!(limit(&h, "frozen")["active_slots"], 0);
+}

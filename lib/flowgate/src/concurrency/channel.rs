@@ -11,7 +11,8 @@
 //! server as patiently as every request does; the channel is tried again after a back-off.
 //! A call in flight when the connection drops is answered `None` too: the server takes a
 //! waiting acquisition out of the line when the connection drops (and gives back slots
-//! granted at that moment), so asking again over HTTP takes nothing twice.
+//! granted at that moment), so asking again over HTTP takes nothing twice. A connection on
+//! which a call goes unanswered well past its wait is taken for dead and dropped the same way.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -33,6 +34,12 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// further failure doubles it, up to [`MOST_BACKOFF`].
 const FIRST_BACKOFF: Duration = Duration::from_millis(250);
 const MOST_BACKOFF: Duration = Duration::from_secs(30);
+
+/// How long past its wait at the server a call may go unanswered before the connection is
+/// taken for dead (as an HTTP request's timeout would end it: a server gone without closing
+/// it, a proxy holding it open); checked every [`DEADLINE_CHECK`].
+const ANSWER_SLACK: Duration = Duration::from_secs(10);
+const DEADLINE_CHECK: Duration = Duration::from_secs(1);
 
 struct Queued {
     call: SlotCall,
@@ -110,16 +117,19 @@ async fn serve(
     queued: &mut mpsc::UnboundedReceiver<Queued>,
     first: Vec<Queued>,
 ) -> String {
-    let mut waiting: HashMap<u64, oneshot::Sender<SlotAnswer>> = HashMap::new();
+    // Each unanswered call: by when its answer is due, and who waits for it.
+    let mut waiting: HashMap<u64, (Instant, oneshot::Sender<SlotAnswer>)> = HashMap::new();
     let mut next_id = 0u64;
     let mut batch = first;
+    let mut check = tokio::time::interval(DEADLINE_CHECK);
     loop {
         if !batch.is_empty() {
             let mut calls = Vec::with_capacity(batch.len());
+            let now = Instant::now();
             for Queued { mut call, answer } in batch.drain(..) {
                 next_id += 1;
                 set_id(&mut call, next_id);
-                waiting.insert(next_id, answer);
+                waiting.insert(next_id, (now + due_in(&call), answer));
                 calls.push(call);
             }
             let frame = match serde_json::to_string(&SlotCalls { calls }) {
@@ -147,7 +157,7 @@ async fn serve(
                 match serde_json::from_str::<SlotFrame>(&text) {
                     Ok(SlotFrame::Answers { answers }) => {
                         for a in answers {
-                            if let Some(caller) = waiting.remove(&a.id()) {
+                            if let Some((_, caller)) = waiting.remove(&a.id()) {
                                 let _ = caller.send(a);
                             }
                         }
@@ -159,8 +169,25 @@ async fn serve(
                     Err(e) => return format!("an unreadable frame from the server: {e}"),
                 }
             }
+            at = check.tick() => {
+                if waiting.values().any(|(due, _)| *due <= at) {
+                    return "a call went unanswered past its wait; the connection is taken for dead".to_owned();
+                }
+            }
         }
     }
+}
+
+/// How long after it is sent a call's answer is due: its wait at the server, and some slack.
+fn due_in(call: &SlotCall) -> Duration {
+    let wait = match call {
+        SlotCall::Acquire { request, .. } => request
+            .wait_seconds
+            .and_then(|s| Duration::try_from_secs_f64(s).ok())
+            .unwrap_or_default(),
+        SlotCall::Release { .. } | SlotCall::Renew { .. } => Duration::ZERO,
+    };
+    wait + ANSWER_SLACK
 }
 
 /// A grant's lease id and limits, or the refusal its HTTP route would have answered `what`.
