@@ -1,8 +1,9 @@
 //! The SDK's slot channel against a real server on SQLite and PostgreSQL: many threads
 //! hammering a limit over the one websocket never exceed it and lose or double-grant no slot
 //! (and make no HTTP request for slots), a server restarted mid-use is waited for over HTTP,
-//! the channel reopens, and no slot stays taken; a channel that stops answering without
-//! closing is given up for HTTP.
+//! the channel reopens, and no slot stays taken; through a faulty proxy, a channel that stops
+//! answering without closing is given up for HTTP, and one dropped as soon as it opens is
+//! tried less and less often.
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
@@ -10,6 +11,7 @@ use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use Direction::{Downstream, Upstream};
 use flowgate::concurrency;
 use flowgate::testing::{Harness, connect};
 use flowgate_testkit::{TestDatabase, on_each_backend};
@@ -211,10 +213,20 @@ on_each_backend!(
     }
 );
 
-/// A TCP proxy in front of the server that, once frozen, stops forwarding the slot channel's
-/// connections without closing them (a dead network, or a proxy holding them open); other
-/// connections (HTTP) go through.
-fn freezing_proxy(server: &Server, frozen: Arc<AtomicBool>) -> SocketAddr {
+/// What the proxy does to the slot channel's connections (HTTP always goes through).
+#[derive(Default)]
+struct Faults {
+    /// Stop forwarding them without closing them (a dead network, a proxy holding them open).
+    frozen: AtomicBool,
+    /// Close each one after its handshake, on the first frame of calls (a proxy that drops
+    /// websockets).
+    dropping: AtomicBool,
+    /// Slot-channel connections opened through the proxy.
+    channels: AtomicU32,
+}
+
+/// A TCP proxy in front of the server, doing `faults` to the slot channel's connections.
+fn faulty_proxy(server: &Server, faults: Arc<Faults>) -> SocketAddr {
     let upstream = server.addr;
     let listener = server
         .runtime
@@ -223,7 +235,7 @@ fn freezing_proxy(server: &Server, frozen: Arc<AtomicBool>) -> SocketAddr {
     let addr = listener.local_addr().expect("bound");
     server.runtime.spawn(async move {
         while let Ok((client, _)) = listener.accept().await {
-            let frozen = frozen.clone();
+            let faults = faults.clone();
             tokio::spawn(async move {
                 let Ok(server) = TcpStream::connect(upstream).await else {
                     return;
@@ -235,11 +247,19 @@ fn freezing_proxy(server: &Server, frozen: Arc<AtomicBool>) -> SocketAddr {
                     return;
                 };
                 let channel = String::from_utf8_lossy(&first[..n]).contains("leases/connect");
+                if channel {
+                    faults.channels.fetch_add(1, Ordering::SeqCst);
+                }
                 if server_out.write_all(&first[..n]).await.is_err() {
                     return;
                 }
-                let up = pipe(client_in, server_out, frozen.clone(), channel);
-                let down = pipe(server_in, client_out, frozen, channel);
+                let up = pipe(client_in, server_out, &faults, channel.then_some(Upstream));
+                let down = pipe(
+                    server_in,
+                    client_out,
+                    &faults,
+                    channel.then_some(Downstream),
+                );
                 tokio::join!(up, down);
             });
         }
@@ -247,21 +267,33 @@ fn freezing_proxy(server: &Server, frozen: Arc<AtomicBool>) -> SocketAddr {
     addr
 }
 
-/// Copies bytes until either side closes, or holds both ends forever once a frozen channel's.
+/// Which way a slot channel's bytes go through the proxy.
+#[derive(Clone, Copy, PartialEq)]
+enum Direction {
+    Upstream,
+    Downstream,
+}
+
+/// Copies bytes until either side closes; a slot channel's (`channel` says which way) suffers
+/// the faults.
 async fn pipe(
     mut from: tokio::net::tcp::OwnedReadHalf,
     mut to: tokio::net::tcp::OwnedWriteHalf,
-    frozen: Arc<AtomicBool>,
-    channel: bool,
+    faults: &Faults,
+    channel: Option<Direction>,
 ) {
     let mut buf = vec![0; 64 * 1024];
-    loop {
+    for chunk in 0.. {
         let n = match from.read(&mut buf).await {
             Ok(0) | Err(_) => return,
             Ok(n) => n,
         };
-        if channel && frozen.load(Ordering::SeqCst) {
+        if channel.is_some() && faults.frozen.load(Ordering::SeqCst) {
             std::future::pending::<()>().await;
+        }
+        // The first chunk after the upgrade is the auth frame; the next carries calls.
+        if channel == Some(Upstream) && chunk >= 1 && faults.dropping.load(Ordering::SeqCst) {
+            return;
         }
         if to.write_all(&buf[..n]).await.is_err() {
             return;
@@ -272,8 +304,8 @@ async fn pipe(
 #[test]
 fn a_slot_channel_that_stops_answering_is_given_up_for_http() {
     let server = Server::start(flowgate_testkit::sqlite());
-    let frozen = Arc::new(AtomicBool::new(false));
-    let proxy = freezing_proxy(&server, frozen.clone());
+    let faults = Arc::new(Faults::default());
+    let proxy = faulty_proxy(&server, faults.clone());
     let h = connect(&format!("http://{proxy}/api"));
     h.post(
         "/v2/concurrency_limits/",
@@ -285,7 +317,7 @@ fn a_slot_channel_that_stops_answering_is_given_up_for_http() {
         .release()
         .expect("given back");
 
-    frozen.store(true, Ordering::SeqCst);
+    faults.frozen.store(true, Ordering::SeqCst);
     let started = Instant::now();
     let guard = concurrency("frozen", 1)
         .max_wait(Duration::from_millis(100))
@@ -296,7 +328,38 @@ fn a_slot_channel_that_stops_answering_is_given_up_for_http() {
         waited >= Duration::from_secs(10) && waited < Duration::from_secs(20),
         "given up after {waited:?}"
     );
-    frozen.store(false, Ordering::SeqCst);
+    faults.frozen.store(false, Ordering::SeqCst);
     guard.release().expect("given back");
     assert_eq!(limit(&h, "frozen")["active_slots"], 0);
+}
+
+#[test]
+fn a_slot_channel_dropped_as_soon_as_it_opens_is_tried_less_and_less() {
+    let server = Server::start(flowgate_testkit::sqlite());
+    let faults = Arc::new(Faults::default());
+    faults.dropping.store(true, Ordering::SeqCst);
+    let proxy = faulty_proxy(&server, faults.clone());
+    let h = connect(&format!("http://{proxy}/api"));
+    h.post(
+        "/v2/concurrency_limits/",
+        json!({"name": "dropped", "limit": 1}),
+    );
+    let started = Instant::now();
+    let mut rounds = 0;
+    while started.elapsed() < Duration::from_secs(2) {
+        concurrency("dropped", 1)
+            .acquire()
+            .expect("a slot over HTTP")
+            .release()
+            .expect("given back");
+        rounds += 1;
+    }
+    // Back-offs of 0.25, 0.5 and 1 s fill the two seconds: a handful of attempts, not one per
+    // call.
+    let channels = faults.channels.load(Ordering::SeqCst);
+    assert!(
+        rounds > 50 && channels <= 6,
+        "{channels} channels for {rounds} rounds"
+    );
+    assert_eq!(limit(&h, "dropped")["active_slots"], 0);
 }

@@ -30,8 +30,8 @@ use crate::sinks::{self, Ws};
 /// How long opening the channel may take before the call goes over HTTP.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// The first wait before the channel is tried again after it could not be opened; each
-/// further failure doubles it, up to [`MOST_BACKOFF`].
+/// The first wait before the channel is tried again after it could not be opened or dropped;
+/// each further failure doubles it, up to [`MOST_BACKOFF`].
 const FIRST_BACKOFF: Duration = Duration::from_millis(250);
 const MOST_BACKOFF: Duration = Duration::from_secs(30);
 
@@ -79,7 +79,9 @@ impl SlotChannel {
 }
 
 /// The channel's task: opens the connection when calls come, serves it until it drops, and
-/// between failed attempts answers calls `None` at once (dropping their senders).
+/// for a back-off after a failed attempt or a drop answers calls `None` at once (dropping
+/// their senders). The back-off doubles while connections fail or drop soon after opening
+/// (a proxy closing websockets), and starts again after one lived [`MOST_BACKOFF`].
 async fn run(mut queued: mpsc::UnboundedReceiver<Queued>, url: String) {
     let mut backoff = FIRST_BACKOFF;
     let mut retry_at: Option<Instant> = None;
@@ -89,24 +91,22 @@ async fn run(mut queued: mpsc::UnboundedReceiver<Queued>, url: String) {
             batch.clear();
             continue;
         }
-        match tokio::time::timeout(CONNECT_TIMEOUT, sinks::connect(&url)).await {
+        let why = match tokio::time::timeout(CONNECT_TIMEOUT, sinks::connect(&url)).await {
             Ok(Ok(ws)) => {
-                backoff = FIRST_BACKOFF;
-                retry_at = None;
+                let opened = Instant::now();
                 let why = serve(ws, &mut queued, std::mem::take(&mut batch)).await;
-                tracing::debug!(target: "flowgate", "the slot channel closed ({why}); calls go over HTTP until it reopens");
+                if opened.elapsed() >= MOST_BACKOFF {
+                    backoff = FIRST_BACKOFF;
+                }
+                format!("the slot channel closed ({why})")
             }
-            failed => {
-                let why = match failed {
-                    Ok(Err(e)) => e.to_string(),
-                    _ => "timed out".to_owned(),
-                };
-                tracing::debug!(target: "flowgate", "the slot channel did not open ({why}); calls go over HTTP for {backoff:?}");
-                retry_at = Some(Instant::now() + backoff);
-                backoff = (backoff * 2).min(MOST_BACKOFF);
-                batch.clear();
-            }
-        }
+            Ok(Err(e)) => format!("the slot channel did not open ({e})"),
+            Err(_) => "the slot channel did not open in time".to_owned(),
+        };
+        tracing::debug!(target: "flowgate", "{why}; calls go over HTTP for {backoff:?}");
+        retry_at = Some(Instant::now() + backoff);
+        backoff = (backoff * 2).min(MOST_BACKOFF);
+        batch.clear();
     }
 }
 
