@@ -88,8 +88,12 @@ pub async fn open(url: &str, key: &SecretKey) -> Result<DynStore> {
             .foreign_keys(true);
         // Page caches (negative = KiB) sized to keep the server small: the writer gets the most.
         // The writer checkpoints only as a backstop: the checkpoint service does it.
+        // No ping before a connection is handed out (sqlx's default): an in-process SQLite
+        // connection cannot have hung up, and each ping is a hop to its thread (two context
+        // switches per transaction and per read).
         let write = SqlitePoolOptions::new()
             .max_connections(1)
+            .test_before_acquire(false)
             .connect_with(
                 opts.clone()
                     .pragma("cache_size", "-8000")
@@ -111,6 +115,7 @@ pub async fn open(url: &str, key: &SecretKey) -> Result<DynStore> {
         store.migrate().await?;
         let read = SqlitePoolOptions::new()
             .max_connections(4)
+            .test_before_acquire(false)
             .connect_with(opts.read_only(true).pragma("cache_size", "-2000"))
             .await
             .map_err(driver_error)?;
