@@ -97,6 +97,13 @@ async fn create(
         ("value", Some(body.value.as_str())),
         ("sender", body.sender.as_deref()),
     ]))?;
+    // Read back as the response body of `GET …/input/{key}`, so it must be JSON.
+    if let Err(e) = serde_json::from_str::<serde::de::IgnoredAny>(&body.value) {
+        return Err(ApiError::Invalid(format!(
+            "input value must be JSON text, as it is read back as JSON (a string goes with its \
+             quotes): {e}"
+        )));
+    }
     let input = FlowRunInput {
         id: Uuid::now_v7(),
         created: app.now(),

@@ -91,6 +91,11 @@ on_each_backend!(
                 json!({"key": "k", "value": nul}),
                 &["value", "NUL"],
             ),
+            (
+                &format!("/flow_runs/{run}/input"),
+                json!({"key": "k", "value": ""}),
+                &["value", "JSON"],
+            ),
         ];
         let before = s.census().await;
         for (path, body, needles) in cases {

@@ -103,7 +103,17 @@ on_each_backend!(
             let body = json!({"key": "paused-1-schema", "value": value});
             async move { s.post_json(&path, &body).await.expect(201) }
         };
-        store("{not json").await;
+        // A value must be JSON now; one stored before that rule is planted.
+        let path = format!("/flow_runs/{run}/input");
+        s.post_json(
+            &path,
+            &json!({"key": "paused-1-schema", "value": "{not json"}),
+        )
+        .await
+        .expect_error(422, &["value", "JSON"]);
+        store("{}").await;
+        s.raw("UPDATE flow_run_inputs SET value = '{not json' WHERE key = 'paused-1-schema'")
+            .await;
         let broken = resume(json!({"size": "small"})).await;
         assert_eq!(broken["status"], "REJECT");
         assert!(

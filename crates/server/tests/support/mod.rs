@@ -32,7 +32,7 @@ pub struct TestServer {
     pub clock: Clock,
     http: reqwest::Client,
     /// Dropped only after the server: it owns the SQLite file.
-    _db: TestDatabase,
+    db: TestDatabase,
 }
 
 /// An HTTP answer: its status and its body read as JSON (`null` when empty).
@@ -124,7 +124,7 @@ impl TestServer {
             server,
             clock,
             http,
-            _db: db,
+            db,
         }
     }
 
@@ -284,16 +284,22 @@ impl TestServer {
         ws
     }
 
+    /// Runs `sql` on the server's database directly (see [`TestDatabase::raw`]): to plant
+    /// rows as an older version left them.
+    pub async fn raw(&self, sql: &str) -> Vec<String> {
+        self.db.raw(sql).await
+    }
+
     /// Stops the server and starts another on the same database and clock.
     pub async fn restart(self) -> TestServer {
         let TestServer {
-            server, clock, _db, ..
+            server, clock, db, ..
         } = self;
         tokio::time::timeout(PATIENCE, server.stop())
             .await
             .expect("server stops in time")
             .expect("server stops cleanly");
-        TestServer::start_with_clock(_db, clock).await
+        TestServer::start_with_clock(db, clock).await
     }
 
     /// Asks `probe` every 20 ms until it answers `Some`, failing the test after twice
