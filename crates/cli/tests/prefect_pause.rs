@@ -225,6 +225,9 @@ fn invalid_input_is_rejected_by_field_and_a_validator_failure_pauses_again() {
         "passes the schema; the flow's own validator refuses it"
     );
     let run = s.paused(2);
+    // The client stores the new pause's schema just after pausing: wait for it, as a person
+    // reading the run's page would.
+    s.input(&run, "schema");
     let id = run["id"].as_str().unwrap();
     let refused = s.cli(&[
         "flow-run",
