@@ -11,7 +11,7 @@
 //! yet sent is given back. Leases already sent stay held until released or expired, as a dead
 //! process's do.
 
-use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade, close_code};
+use axum::extract::ws::{WebSocket, WebSocketUpgrade, close_code};
 use axum::extract::{Extension, State};
 use axum::response::Response;
 use flowgate_wire::slot_channel::{MAX_CALLS, SlotAnswer, SlotCall, SlotCalls, SlotFrame};
@@ -21,7 +21,7 @@ use futures_util::stream::FuturesUnordered;
 use uuid::Uuid;
 
 use super::concurrency_limits::{release_lease, renew_lease, take_slots};
-use super::sockets::{MAX_FRAME, authenticated, close, count_open, send_json};
+use super::sockets::{MAX_FRAME, authenticated, close, count_open, next_text, send_json};
 use crate::app::AppState;
 use crate::auth::Caller;
 use crate::error::ApiResult;
@@ -62,14 +62,8 @@ async fn channel(mut socket: WebSocket, app: AppState, caller: Caller) {
     let mut shutdown = app.shutdown.clone();
     let mut undelivered = loop {
         tokio::select! {
-            msg = socket.recv() => {
-                let text = match msg {
-                    None | Some(Err(_) | Ok(Message::Close(_))) => break Vec::new(),
-                    Some(Ok(Message::Text(t))) => Ok(t.to_string()),
-                    Some(Ok(Message::Binary(b))) => String::from_utf8(b.to_vec())
-                        .map_err(|_| "a binary frame is not UTF-8 text".to_owned()),
-                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
-                };
+            text = next_text(&mut socket) => {
+                let Some(text) = text else { break Vec::new() };
                 match text.and_then(|t| read_calls(&t)) {
                     Ok(read) => calls.extend(read.into_iter().map(|c| answer(app.clone(), c))),
                     Err(detail) => {
