@@ -15,6 +15,7 @@ use uuid::Uuid;
 
 use super::concurrency_limits::limit_row;
 use super::statements::Statements;
+use super::whole_transaction::WholeTransaction;
 use super::{IN_CHUNK, insert_statements};
 use crate::backend::Backend;
 use crate::sql::{Row, Sql};
@@ -89,16 +90,28 @@ impl Named {
     }
 }
 
+/// Where a batch's calls stand in their transaction.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum Framing {
+    /// Inside a transaction the caller opened and will commit.
+    Inside,
+    /// In a [`WholeTransaction`](super::whole_transaction::WholeTransaction): the batch's
+    /// first call opens it and its last commits it (SQLite: two calls to the connection's
+    /// thread for the whole batch).
+    Whole,
+}
+
 /// Runs `ops` on the limits and leases they touch, writes the changes, and returns each op's
 /// outcome with the limits that got slots back.
 pub(super) async fn apply_ops<B: Backend>(
     conn: &mut B::Connection,
     ops: &[SlotOp],
     now: Micros,
+    framing: Framing,
 ) -> Result<(Vec<SlotOutcome>, Vec<String>)> {
     let named = Named::of(ops);
     let (limits, leases) = if B::SINGLE_WRITER && B::BATCHES_STATEMENTS {
-        read_at_once::<B>(conn, &named, now).await?
+        read_at_once::<B>(conn, &named, now, framing).await?
     } else {
         read_locking::<B>(conn, &named, now).await?
     };
@@ -106,18 +119,24 @@ pub(super) async fn apply_ops<B: Backend>(
     book.reap_expired(now);
     let outcomes = ops.iter().map(|op| book.apply(op, now)).collect();
     let changes = book.changes();
-    change_statements(&changes).execute::<B>(conn).await?;
+    let mut writes = change_statements(&changes);
+    if framing == Framing::Whole {
+        writes.push(Sql::new(WholeTransaction::<B>::COMMIT));
+    }
+    writes.execute::<B>(conn).await?;
     Ok((outcomes, changes.freed))
 }
 
 /// The limits and leases of a batch in one call, where the transaction is the database's only
 /// writer from its start (nothing read can change before it commits) and one call carries two
 /// statements: the limits named or held by the leases named, then the leases named, the
-/// expired leases on those limits and the leases on decremented limits.
+/// expired leases on those limits and the leases on decremented limits (after the transaction's
+/// `BEGIN`, when the batch opens it).
 async fn read_at_once<B: Backend>(
     conn: &mut B::Connection,
     named: &Named,
     now: Micros,
+    framing: Framing,
 ) -> Result<(Vec<LimitState>, Vec<Lease>)> {
     let mut limits = Sql::new("SELECT 'limit' AS row_of, * FROM concurrency_limits WHERE ");
     limits_named(&mut limits, named);
@@ -148,6 +167,9 @@ async fn read_at_once<B: Backend>(
             .push(")))");
     }
     let mut both = Statements::default();
+    if framing == Framing::Whole {
+        both.push(WholeTransaction::<B>::begin());
+    }
     both.push(limits);
     both.push(leases);
     let (limit_rows, lease_rows): (Vec<Row>, Vec<Row>) = both

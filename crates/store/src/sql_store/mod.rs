@@ -25,6 +25,7 @@ mod statements;
 mod task_queue;
 mod task_runs;
 mod variables;
+mod whole_transaction;
 mod work_pools;
 
 use std::str::FromStr;
