@@ -3,6 +3,8 @@
 //! in the paused state's `run_input_keyset`; a resume's `run_input` is checked against that
 //! schema here, then stored under the keyset's response key as the run moves to Running.
 
+use std::time::Duration;
+
 use axum::Json;
 use axum::extract::{Extension, Path, State};
 use axum::http::{StatusCode, header};
@@ -168,15 +170,11 @@ async fn check_input(
     schema_key: &str,
     input: &Value,
 ) -> ApiResult<Result<(), String>> {
-    let stored = match app.store.read_flow_run_input(run, schema_key).await {
-        Ok(stored) => stored,
-        Err(StoreError::NotFound { .. }) => {
-            return Ok(Err(format!(
-                "the paused flow has not stored its input schema (key {schema_key:?}) yet, so \
-                 the input cannot be checked; try again in a moment"
-            )));
-        }
-        Err(e) => return Err(e.into()),
+    let Some(stored) = read_schema(app, run, schema_key).await? else {
+        return Ok(Err(format!(
+            "the paused flow has not stored its input schema (key {schema_key:?}) within \
+             {SCHEMA_GRACE:?} of this resume, so the input cannot be checked; try again later"
+        )));
     };
     let schema: Value = match serde_json::from_str(&stored.value) {
         Ok(schema) => schema,
@@ -188,6 +186,28 @@ async fn check_input(
         }
     };
     Ok(validate(&schema, input))
+}
+
+/// How long a resume waits for the schema of a run that has just paused: a client stores it
+/// right after its pause is accepted, so a resume sent at that moment (a person quick on the
+/// form, a program resuming as soon as it sees the pause) is checked rather than refused.
+const SCHEMA_GRACE: Duration = Duration::from_secs(2);
+/// How often the schema is looked for meanwhile.
+const SCHEMA_POLL: Duration = Duration::from_millis(25);
+
+/// The stored input schema, waiting up to [`SCHEMA_GRACE`] for it to be stored.
+async fn read_schema(app: &AppState, run: Uuid, key: &str) -> ApiResult<Option<FlowRunInput>> {
+    let give_up = tokio::time::Instant::now() + SCHEMA_GRACE;
+    loop {
+        match app.store.read_flow_run_input(run, key).await {
+            Ok(stored) => return Ok(Some(stored)),
+            Err(StoreError::NotFound { .. }) if tokio::time::Instant::now() < give_up => {
+                tokio::time::sleep(SCHEMA_POLL).await;
+            }
+            Err(StoreError::NotFound { .. }) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        }
+    }
 }
 
 /// Rejects a resume, keeping the run paused (Prefect answers 200 with `REJECT`).

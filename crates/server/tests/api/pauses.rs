@@ -1,5 +1,6 @@
-//! Pauses: a pause nobody resumes fails at its deadline (on a clock the test moves), and a
-//! resume's input is accepted only once it can be checked against the stored schema.
+//! Pauses: a pause nobody resumes fails at its deadline (on a clock the test moves), a
+//! resume's input is accepted only once it can be checked against the stored schema, and a
+//! resume sent just before the paused flow stores that schema waits for it.
 
 use super::*;
 
@@ -95,7 +96,7 @@ on_each_backend!(
             unchecked["details"]["reason"]
                 .as_str()
                 .unwrap()
-                .contains("has not stored its input schema"),
+                .contains("has not stored its input schema (key \"paused-1-schema\") within 2s"),
             "{unchecked}"
         );
         let store = |value: &str| {
@@ -142,6 +143,38 @@ on_each_backend!(
             .await
             .expect(200);
         assert_eq!(stored, json!({"size": "large"}));
+        server.stop().await;
+    }
+);
+
+on_each_backend!(
+    a_resume_sent_just_before_the_schema_is_stored_waits_for_it,
+    async |db: TestDatabase| {
+        let server = TestServer::start(db).await;
+        let s = &server;
+        let keys = json!({"schema": "paused-1-schema", "description": "paused-1-description",
+                          "response": "paused-1-response"});
+        let run = paused_run(
+            s,
+            "asks-quickly",
+            json!({"pause_key": "1", "pause_timeout": stamp(jiff::Timestamp::now() + jiff::SignedDuration::from_hours(1)),
+                   "run_input_keyset": keys}),
+        )
+        .await;
+        let resume_path = format!("/flow_runs/{run}/resume");
+        let resume_body = json!({"run_input": {"size": "large"}});
+        let resume = s.post_json(&resume_path, &resume_body);
+        let input_path = format!("/flow_runs/{run}/input");
+        let schema = json!({"key": "paused-1-schema", "value": r#"{"type": "object", "required": ["size"]}"#});
+        let store_late = async {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            s.post_json(&input_path, &schema).await.expect(201);
+        };
+        let (resumed, ()) = tokio::join!(resume, store_late);
+        let resumed = resumed.expect(201);
+        assert_eq!(resumed["status"], "ACCEPT", "{resumed}");
+        let run = s.get(&format!("/flow_runs/{run}")).await.expect(200);
+        assert_ne!(run["state_type"], "PAUSED", "{run}");
         server.stop().await;
     }
 );
