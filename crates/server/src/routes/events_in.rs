@@ -12,7 +12,7 @@ use flowgate_store::model::LogEntry;
 use flowgate_wire::events::{ErrorFrame, Event as EventWire, FrameType, LogFrame};
 use tokio::sync::mpsc;
 
-use super::sockets::{MAX_FRAME, authenticated, close, count_open, send_json};
+use super::sockets::{authenticated, close, count_open, send_json, upgrade};
 use crate::app::AppState;
 use crate::auth::Caller;
 use crate::convert::events::event_in;
@@ -25,9 +25,7 @@ pub async fn events_in(
     State(app): State<AppState>,
     Extension(caller): Extension<Caller>,
 ) -> Response {
-    ws.protocols(["prefect"])
-        .max_message_size(MAX_FRAME)
-        .on_upgrade(move |socket| ingest_socket(socket, app, caller))
+    upgrade(ws, move |socket| ingest_socket(socket, app, caller))
 }
 
 /// What a client may send on `/events/in` after authenticating.

@@ -13,7 +13,7 @@ use serde_json::Value;
 use tokio::sync::broadcast::error::RecvError;
 
 use super::sockets::{
-    HANDSHAKE_TIMEOUT, MAX_FRAME, authenticated, close, count_open, next_text, send_json,
+    HANDSHAKE_TIMEOUT, authenticated, close, count_open, next_text, send_json, upgrade,
 };
 use crate::app::AppState;
 use crate::auth::Caller;
@@ -29,9 +29,7 @@ pub async fn events_out(
     State(app): State<AppState>,
     Extension(caller): Extension<Caller>,
 ) -> Response {
-    ws.protocols(["prefect"])
-        .max_message_size(MAX_FRAME)
-        .on_upgrade(move |socket| subscribe_socket(socket, app, caller))
+    upgrade(ws, move |socket| subscribe_socket(socket, app, caller))
 }
 
 /// The frame streaming `event` to a subscriber.

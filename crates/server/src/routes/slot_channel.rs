@@ -21,7 +21,7 @@ use futures_util::stream::FuturesUnordered;
 use uuid::Uuid;
 
 use super::concurrency_limits::{release_lease, renew_lease, take_slots};
-use super::sockets::{MAX_FRAME, authenticated, close, count_open, next_text, send_json};
+use super::sockets::{authenticated, close, count_open, next_text, send_json, upgrade};
 use crate::app::AppState;
 use crate::auth::Caller;
 use crate::error::ApiResult;
@@ -48,9 +48,7 @@ async fn connect(
     State(app): State<AppState>,
     Extension(caller): Extension<Caller>,
 ) -> Response {
-    ws.protocols(["prefect"])
-        .max_message_size(MAX_FRAME)
-        .on_upgrade(move |socket| channel(socket, app, caller))
+    upgrade(ws, move |socket| channel(socket, app, caller))
 }
 
 async fn channel(mut socket: WebSocket, app: AppState, caller: Caller) {

@@ -5,7 +5,8 @@
 
 use std::time::Duration;
 
-use axum::extract::ws::{CloseFrame, Message, WebSocket, close_code};
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade, close_code};
+use axum::response::Response;
 use flowgate_wire::events::{AuthAnswer, AuthFrame, FrameType};
 use serde::Serialize;
 
@@ -19,6 +20,18 @@ pub const MAX_FRAME: usize = 4 * 1024 * 1024;
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Bytes a close frame's reason may hold (125 for the frame, less the 2-byte code).
 pub const MAX_CLOSE_REASON: usize = 123;
+
+/// Accepts a websocket upgrade as every Flowgate socket does (the `prefect` subprotocol,
+/// frames up to [`MAX_FRAME`]) and serves the connection with `serve`.
+pub fn upgrade<S, F>(ws: WebSocketUpgrade, serve: S) -> Response
+where
+    S: FnOnce(WebSocket) -> F + Send + 'static,
+    F: Future<Output = ()> + Send + 'static,
+{
+    ws.protocols(["prefect"])
+        .max_message_size(MAX_FRAME)
+        .on_upgrade(serve)
+}
 
 /// Sends one frame as JSON text.
 pub async fn send_json(socket: &mut WebSocket, frame: &impl Serialize) -> Result<(), axum::Error> {

@@ -15,7 +15,7 @@ use flowgate_wire::worker_channel::{
 };
 use uuid::Uuid;
 
-use super::sockets::{MAX_FRAME, authenticated, close, count_open, next_text, send_json};
+use super::sockets::{authenticated, close, count_open, next_text, send_json, upgrade};
 use crate::app::AppState;
 use crate::auth::Caller;
 use crate::convert::work_pools::work_pool_out;
@@ -42,9 +42,7 @@ async fn connect(
     Extension(caller): Extension<Caller>,
     Path(pool): Path<String>,
 ) -> Response {
-    ws.protocols(["prefect"])
-        .max_message_size(MAX_FRAME)
-        .on_upgrade(move |socket| channel(socket, app, caller, pool))
+    upgrade(ws, move |socket| channel(socket, app, caller, pool))
 }
 
 async fn channel(mut socket: WebSocket, app: AppState, caller: Caller, pool: String) {
