@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 use super::concurrency_limits::limit_row;
 use super::statements::Statements;
-use super::whole_transaction::WholeTransaction;
+use super::whole_transaction::Framing;
 use super::{IN_CHUNK, insert_statements};
 use crate::backend::Backend;
 use crate::sql::{Row, Sql};
@@ -90,17 +90,6 @@ impl Named {
     }
 }
 
-/// Where a batch's calls stand in their transaction.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub(super) enum Framing {
-    /// Inside a transaction the caller opened and will commit.
-    Inside,
-    /// In a [`WholeTransaction`](super::whole_transaction::WholeTransaction): the batch's
-    /// first call opens it and its last commits it (SQLite: two calls to the connection's
-    /// thread for the whole batch).
-    Whole,
-}
-
 /// Runs `ops` on the limits and leases they touch, writes the changes, and returns each op's
 /// outcome with the limits that got slots back.
 pub(super) async fn apply_ops<B: Backend>(
@@ -119,11 +108,10 @@ pub(super) async fn apply_ops<B: Backend>(
     book.reap_expired(now);
     let outcomes = ops.iter().map(|op| book.apply(op, now)).collect();
     let changes = book.changes();
-    let mut writes = change_statements(&changes);
-    if framing == Framing::Whole {
-        writes.push(Sql::new(WholeTransaction::<B>::COMMIT));
-    }
-    writes.execute::<B>(conn).await?;
+    framing
+        .last_call(change_statements(&changes))
+        .execute::<B>(conn)
+        .await?;
     Ok((outcomes, changes.freed))
 }
 
@@ -166,10 +154,7 @@ async fn read_at_once<B: Backend>(
             .arg_list(named.decremented.iter().map(String::as_str))
             .push(")))");
     }
-    let mut both = Statements::default();
-    if framing == Framing::Whole {
-        both.push(WholeTransaction::<B>::begin());
-    }
+    let mut both = framing.first_call::<B>();
     both.push(limits);
     both.push(leases);
     let (limit_rows, lease_rows): (Vec<Row>, Vec<Row>) = both

@@ -12,9 +12,9 @@ use flowgate_core::concurrency::{
 use uuid::Uuid;
 
 use super::concurrency_leases::{
-    Framing, apply_ops, delete_leases_of, insert_leases, leases_on, reap, write_limits,
+    apply_ops, delete_leases_of, insert_leases, leases_on, reap, write_limits,
 };
-use super::whole_transaction::WholeTransaction;
+use super::whole_transaction::{Framing, WholeTransaction};
 use super::{SqlStore, commit, filters, not_found};
 use crate::backend::Backend;
 use crate::capabilities::concurrency_limits::{

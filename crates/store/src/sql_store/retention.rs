@@ -8,6 +8,7 @@ use flowgate_core::Micros;
 use flowgate_core::retention::Prunable;
 
 use super::statements::Statements;
+use super::whole_transaction::{Framing, WholeTransaction};
 use super::{SqlStore, commit};
 use crate::backend::Backend;
 use crate::capabilities::retention::{Pruned, RetentionStore};
@@ -39,25 +40,12 @@ impl<B: Backend> RetentionStore for SqlStore<B> {
             Prunable::Logs => ("logs", "timestamp < ".to_owned(), "timestamp"),
             Prunable::Events => ("events", "occurred < ".to_owned(), "occurred"),
         };
-        let mut tx = self.begin().await?;
-        let held_from = Instant::now();
         let mut select = Sql::new(&format!("SELECT id FROM {table} WHERE {aged}"));
         select
             .arg(before)
             .push(&format!(" ORDER BY {time} LIMIT "))
             .arg(limit)
             .push(B::SKIP_LOCKED);
-        let ids: Vec<String> = B::fetch_all(&mut tx, select)
-            .await?
-            .iter()
-            .map(|row| row.get("id"))
-            .collect::<Result<_>>()?;
-        if ids.is_empty() {
-            return Ok(Pruned {
-                records: 0,
-                held: held_from.elapsed(),
-            });
-        }
         // What belongs to the records goes first: a flow run's task runs and logs (its states,
         // inputs and place in a queue follow by cascade), a lone task run's logs.
         let belongings: &[&str] = match kind {
@@ -68,25 +56,68 @@ impl<B: Backend> RetentionStore for SqlStore<B> {
             Prunable::TaskRuns => &["DELETE FROM logs WHERE task_run_id IN ("],
             Prunable::Logs | Prunable::Events => &[],
         };
-        let delete = |statement: &str| {
-            let mut sql = Sql::new(statement);
-            sql.arg_list(ids.iter().map(|id| Arg::Text(Some(id.clone()))))
-                .push(")");
-            sql
+        let batch = Batch {
+            select,
+            deletes: belongings
+                .iter()
+                .copied()
+                .chain([format!("DELETE FROM {table} WHERE id IN (").as_str()])
+                .map(str::to_owned)
+                .collect(),
         };
-        // One call on SQLite: every statement is a round trip to the writer's thread.
-        let mut deletes = Statements::default();
-        deletes.extend(belongings.iter().map(|statement| delete(statement)));
-        deletes.execute::<B>(&mut tx).await?;
-        let gone = B::execute(
-            &mut tx,
-            delete(&format!("DELETE FROM {table} WHERE id IN (")),
-        )
-        .await?;
+        // On SQLite the batch is two calls to the writer's thread (each a round trip the
+        // writer is held across): its select with `BEGIN`, its deletes with `COMMIT`.
+        if B::BATCHES_STATEMENTS {
+            let mut whole = WholeTransaction::take(&self.write).await?;
+            let held_from = Instant::now();
+            let done = batch.run::<B>(whole.conn(), Framing::Whole).await;
+            let records = whole.end(done).await?;
+            return Ok(Pruned {
+                records,
+                held: held_from.elapsed(),
+            });
+        }
+        let mut tx = self.begin().await?;
+        let held_from = Instant::now();
+        let records = batch.run::<B>(&mut tx, Framing::Inside).await?;
         commit(tx).await?;
         Ok(Pruned {
-            records: usize::try_from(gone).unwrap_or(usize::MAX),
+            records,
             held: held_from.elapsed(),
         })
+    }
+}
+
+/// One batch: the select of aged ids, and the deletes (each `… IN (` awaiting the ids) that
+/// remove them with what belongs to them, in order.
+struct Batch {
+    select: Sql,
+    deletes: Vec<String>,
+}
+
+impl Batch {
+    /// Runs the batch in its transaction; returns how many aged records went (the ids
+    /// selected: the transaction holds them, by the write lock on SQLite, by `FOR UPDATE` on
+    /// PostgreSQL, so each is deleted).
+    async fn run<B: Backend>(self, conn: &mut B::Connection, framing: Framing) -> Result<usize> {
+        let mut first = framing.first_call::<B>();
+        first.push(self.select);
+        let ids: Vec<String> = first
+            .fetch_all::<B>(conn)
+            .await?
+            .iter()
+            .map(|row| row.get("id"))
+            .collect::<Result<_>>()?;
+        let mut deletes = Statements::default();
+        if !ids.is_empty() {
+            deletes.extend(self.deletes.iter().map(|statement| {
+                let mut sql = Sql::new(statement);
+                sql.arg_list(ids.iter().map(|id| Arg::Text(Some(id.clone()))))
+                    .push(")");
+                sql
+            }));
+        }
+        framing.last_call(deletes).execute::<B>(conn).await?;
+        Ok(ids.len())
     }
 }

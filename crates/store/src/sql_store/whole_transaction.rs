@@ -13,22 +13,48 @@
 use sqlx::Pool;
 use sqlx::pool::PoolConnection;
 
+use super::statements::Statements;
 use crate::backend::{Backend, driver_error};
 use crate::sql::Sql;
 use crate::store::Result;
 
-/// The pool's write connection, lent for one transaction the caller opens with
-/// [`Backend::BEGIN_WRITE`] at the head of its first call and ends with
-/// [`WholeTransaction::COMMIT`] at the tail of its last.
+/// Where a piece of work's calls stand in their transaction.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum Framing {
+    /// Inside a transaction the caller opened and will commit.
+    Inside,
+    /// In a [`WholeTransaction`]: the work's first call opens it and its last commits it.
+    Whole,
+}
+
+impl Framing {
+    /// Starts the work's first call: with the transaction's `BEGIN`, when the work opens it.
+    pub fn first_call<B: Backend>(self) -> Statements {
+        let mut first = Statements::default();
+        if self == Framing::Whole {
+            first.push(Sql::new(B::BEGIN_WRITE));
+        }
+        first
+    }
+
+    /// Ends the work's last call: with `COMMIT`, when the work commits.
+    pub fn last_call(self, mut last: Statements) -> Statements {
+        if self == Framing::Whole {
+            last.push(Sql::new("COMMIT"));
+        }
+        last
+    }
+}
+
+/// The pool's write connection, lent for one transaction the caller opens at the head of its
+/// first call ([`Framing::first_call`]) and commits at the tail of its last
+/// ([`Framing::last_call`]).
 pub(super) struct WholeTransaction<B: Backend> {
     /// `None` once given back to the pool.
     conn: Option<PoolConnection<B>>,
 }
 
 impl<B: Backend> WholeTransaction<B> {
-    /// The statement that ends the transaction, last in the caller's last call.
-    pub const COMMIT: &'static str = "COMMIT";
-
     /// Takes the write connection from `pool`.
     pub async fn take(pool: &Pool<B>) -> Result<Self> {
         debug_assert!(
@@ -37,11 +63,6 @@ impl<B: Backend> WholeTransaction<B> {
         );
         let conn = pool.acquire().await.map_err(driver_error)?;
         Ok(WholeTransaction { conn: Some(conn) })
-    }
-
-    /// The statement that opens the transaction, first in the caller's first call.
-    pub fn begin() -> Sql {
-        Sql::new(B::BEGIN_WRITE)
     }
 
     /// The connection, for the transaction's calls.
@@ -86,7 +107,6 @@ mod tests {
     use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
 
     use super::*;
-    use crate::sql_store::statements::Statements;
 
     /// A one-connection pool on a fresh file, with a table of numbers.
     async fn writer() -> (flowgate_testkit::TestDatabase, Pool<Sqlite>) {
@@ -128,14 +148,15 @@ mod tests {
         first: Sql,
         second: Sql,
     ) -> Result<()> {
-        let mut opening = Statements::default();
-        opening.push(WholeTransaction::<Sqlite>::begin());
+        let mut opening = Framing::Whole.first_call::<Sqlite>();
         opening.push(first);
         opening.execute::<Sqlite>(whole.conn()).await?;
         let mut closing = Statements::default();
         closing.push(second);
-        closing.push(Sql::new(WholeTransaction::<Sqlite>::COMMIT));
-        closing.execute::<Sqlite>(whole.conn()).await
+        Framing::Whole
+            .last_call(closing)
+            .execute::<Sqlite>(whole.conn())
+            .await
     }
 
     #[tokio::test]
@@ -166,8 +187,7 @@ mod tests {
     async fn a_transaction_dropped_half_way_leaves_nothing_open() {
         let (_db, pool) = writer().await;
         let mut whole = WholeTransaction::take(&pool).await.unwrap();
-        let mut opening = Statements::default();
-        opening.push(WholeTransaction::<Sqlite>::begin());
+        let mut opening = Framing::Whole.first_call::<Sqlite>();
         opening.push(insert(1));
         opening.execute::<Sqlite>(whole.conn()).await.unwrap();
         drop(whole);
