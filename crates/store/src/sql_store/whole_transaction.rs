@@ -1,8 +1,9 @@
 //! A write transaction whose `BEGIN` travels in its first call and whose `COMMIT` in its last,
-//! for the hottest short transactions on SQLite (a batch of slot operations: read, decide,
-//! write). Each call on a SQLite connection is a round trip to the connection's own thread;
+//! for short transactions on SQLite that must hold the writer briefly (a batch of slot
+//! operations: read, decide, write; a retention batch: select, delete). Each call on a SQLite connection is a round trip to the connection's own thread;
 //! `sqlx`'s [`Transaction`](sqlx::Transaction) spends two of them on `BEGIN` and `COMMIT`
-//! alone, so a read-then-write batch takes four calls where two carry the same statements.
+//! alone, so a read-then-write batch takes four calls where two carry the same statements
+//! (and the writer stays held across each round trip, longer when the machine is busy).
 //!
 //! Only where [`Backend::BATCHES_STATEMENTS`] (one call may carry several statements). The
 //! connection is the pool's writer; should the work fail, or its future be dropped, while the
