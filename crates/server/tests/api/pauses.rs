@@ -17,6 +17,20 @@ async fn paused_run(s: &TestServer, flow: &str, details: Value) -> String {
     run_id
 }
 
+/// A flow run paused for an hour for input under the keys `paused-1-schema`, `-description`
+/// and `-response`, none of them stored yet.
+async fn paused_for_input(s: &TestServer, flow: &str) -> String {
+    let keys = json!({"schema": "paused-1-schema", "description": "paused-1-description",
+                      "response": "paused-1-response"});
+    let timeout = stamp(jiff::Timestamp::now() + jiff::SignedDuration::from_hours(1));
+    paused_run(
+        s,
+        flow,
+        json!({"pause_key": "1", "pause_timeout": timeout, "run_input_keyset": keys}),
+    )
+    .await
+}
+
 /// The server clock's time `hours` from now, as Prefect writes times.
 fn hours_ahead(s: &TestServer, hours: f64) -> String {
     s.clock.now().plus_seconds(hours * 3600.0).to_string()
@@ -76,15 +90,7 @@ on_each_backend!(
     async |db: TestDatabase| {
         let server = TestServer::start(db).await;
         let s = &server;
-        let keys = json!({"schema": "paused-1-schema", "description": "paused-1-description",
-                          "response": "paused-1-response"});
-        let run = paused_run(
-            s,
-            "asks",
-            json!({"pause_key": "1", "pause_timeout": stamp(jiff::Timestamp::now() + jiff::SignedDuration::from_hours(1)),
-                   "run_input_keyset": keys}),
-        )
-        .await;
+        let run = paused_for_input(s, "asks").await;
         let resume = |input: Value| {
             let path = format!("/flow_runs/{run}/resume");
             let body = json!({"run_input": input});
@@ -152,15 +158,7 @@ on_each_backend!(
     async |db: TestDatabase| {
         let server = TestServer::start(db).await;
         let s = &server;
-        let keys = json!({"schema": "paused-1-schema", "description": "paused-1-description",
-                          "response": "paused-1-response"});
-        let run = paused_run(
-            s,
-            "asks-quickly",
-            json!({"pause_key": "1", "pause_timeout": stamp(jiff::Timestamp::now() + jiff::SignedDuration::from_hours(1)),
-                   "run_input_keyset": keys}),
-        )
-        .await;
+        let run = paused_for_input(s, "asks-quickly").await;
         let resume_path = format!("/flow_runs/{run}/resume");
         let resume_body = json!({"run_input": {"size": "large"}});
         let resume = s.post_json(&resume_path, &resume_body);
