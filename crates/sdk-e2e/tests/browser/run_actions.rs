@@ -174,10 +174,30 @@ fn cancel_asks_a_held_run_to_stop_and_cancels_any_other_at_once() {
         json!({"name": "held", "flow_id": flow["id"]}),
     );
 
-    // A deployment's run, which a worker holds: asked to stop, the worker ends it.
+    // A deployment's run, which a worker holds: asked to stop, the worker ends it. The question
+    // comes first; dismissed, nothing changes.
     let held = running_run_of(&h, &deployment, "held-run");
     open_run(&b, &h, &held);
     b.click("#cancel");
+    b.wait_for(
+        "the question, saying the run is asked to stop",
+        "return document.getElementById('confirm-dialog')?.textContent.includes('held-run is asked to stop')",
+    );
+    b.click("#confirm-dialog button.secondary");
+    b.wait_for(
+        "the question gone",
+        "return !document.getElementById('confirm-dialog')?.open",
+    );
+    assert_eq!(
+        h.get(&format!("/flow_runs/{held}"))["state_type"],
+        "RUNNING"
+    );
+    b.click("#cancel");
+    b.wait_for(
+        "the question again",
+        "return !!document.getElementById('confirm-dialog')?.open",
+    );
+    b.click("#confirm-ok");
     b.wait_for(
         "the Cancelling badge",
         "return document.querySelector('.page-head .badge')?.textContent === 'Cancelling'",
@@ -191,6 +211,11 @@ fn cancel_asks_a_held_run_to_stop_and_cancels_any_other_at_once() {
     let local = local_running_run(&h, &flow, "unheld-run");
     open_run(&b, &h, &local);
     b.click("#cancel");
+    b.wait_for(
+        "the question, saying the run is Cancelled now",
+        "return document.getElementById('confirm-dialog')?.textContent.includes('unheld-run is Cancelled now')",
+    );
+    b.click("#confirm-ok");
     b.wait_for(
         "the Cancelled badge, and no Cancel",
         "return document.querySelector('.page-head .badge')?.textContent === 'Cancelled' \

@@ -14,6 +14,7 @@ import { pagedTable, table } from "../lib/table.js";
 import { toast } from "../lib/toast.js";
 import { artifactCard } from "../components/artifact.js";
 import { deploymentHref } from "../components/deployment.js";
+import { confirmThen } from "../components/form-dialog.js";
 import { logView } from "../components/logs.js";
 import { poolHref } from "../components/pools.js";
 import { openResume } from "../components/resume.js";
@@ -99,16 +100,22 @@ export default async function flowRunPage(ctx) {
         toast(e.message, "error");
       }
     };
-    const cancel = async () => {
-      const type = cancellationState(run);
-      try {
-        const answer = await post(`${path}/set_state`, { state: { type, name: stateLabel(type), message: "Cancelled from the UI" } }, ctx);
-        if (!answer || answer.status !== "ACCEPT") throw new Error((answer && answer.details && answer.details.reason) || "the server did not accept it.");
-        reload();
-      } catch (e) {
-        toast(`Could not cancel: ${e.message}`, "error");
-      }
+    const type = cancellationState(run);
+    const cancelRun = async () => {
+      const answer = await post(`${path}/set_state`, { state: { type, name: stateLabel(type), message: "Cancelled from the UI" } }, ctx);
+      if (!answer || answer.status !== "ACCEPT") throw new Error(`Could not cancel: ${(answer && answer.details && answer.details.reason) || "the server did not accept it."}`);
+      reload();
     };
+    const cancel = () =>
+      confirmThen({
+        title: "Cancel this run?",
+        text: type === "CANCELLING"
+          ? `${run.name} is asked to stop: the process running it ends it, and it is Cancelled then. This cannot be undone.`
+          : `${run.name} is Cancelled now: no process holds it, so nothing runs it further. This cannot be undone.`,
+        button: "Cancel run",
+        action: cancelRun,
+        signal: ctx.signal,
+      });
     return [
       pageHeader({
         crumbs: [{ label: "Runs", href: "/runs" }, { label: flow.name, href: `/runs?flow=${encodeURIComponent(flow.name)}` }],
