@@ -14,7 +14,6 @@ use uuid::Uuid;
 use super::concurrency_leases::{
     apply_ops, delete_leases_of, insert_leases, leases_on, reap, write_limits,
 };
-use super::whole_transaction::{Framing, WholeTransaction};
 use super::{SqlStore, commit, filters, not_found};
 use crate::backend::Backend;
 use crate::capabilities::concurrency_limits::{
@@ -199,14 +198,9 @@ impl<B: Backend> ConcurrencyLimitStore for SqlStore<B> {
         ops: &[SlotOp],
         now: Micros,
     ) -> Result<(Vec<SlotOutcome>, Vec<String>)> {
-        if B::BATCHES_STATEMENTS {
-            let mut whole = WholeTransaction::take(&self.write).await?;
-            let done = apply_ops::<B>(whole.conn(), ops, now, Framing::Whole).await;
-            return whole.end(done).await;
-        }
-        let mut tx = self.begin().await?;
-        let done = apply_ops::<B>(&mut tx, ops, now, Framing::Inside).await?;
-        commit(tx).await?;
+        let (done, _held) = self
+            .write_framed(async |conn, framing| apply_ops::<B>(conn, ops, now, framing).await)
+            .await?;
         Ok(done)
     }
 

@@ -1,15 +1,13 @@
 //! [`RetentionStore`] on SQL: each batch selects the oldest aged ids through an index on their
 //! time (skipping rows another replica holds) and deletes them with what belongs to them.
 
-use std::time::Instant;
-
 use async_trait::async_trait;
 use flowgate_core::Micros;
 use flowgate_core::retention::Prunable;
 
+use super::SqlStore;
 use super::statements::Statements;
-use super::whole_transaction::{Framing, WholeTransaction};
-use super::{SqlStore, commit};
+use super::whole_transaction::Framing;
 use crate::backend::Backend;
 use crate::capabilities::retention::{Pruned, RetentionStore};
 use crate::sql::{Arg, Sql};
@@ -56,35 +54,15 @@ impl<B: Backend> RetentionStore for SqlStore<B> {
             Prunable::TaskRuns => &["DELETE FROM logs WHERE task_run_id IN ("],
             Prunable::Logs | Prunable::Events => &[],
         };
-        let batch = Batch {
-            select,
-            deletes: belongings
-                .iter()
-                .copied()
-                .chain([format!("DELETE FROM {table} WHERE id IN (").as_str()])
-                .map(str::to_owned)
-                .collect(),
-        };
+        let mut deletes: Vec<String> = belongings.iter().map(|d| (*d).to_owned()).collect();
+        deletes.push(format!("DELETE FROM {table} WHERE id IN ("));
+        let batch = Batch { select, deletes };
         // On SQLite the batch is two calls to the writer's thread (each a round trip the
         // writer is held across): its select with `BEGIN`, its deletes with `COMMIT`.
-        if B::BATCHES_STATEMENTS {
-            let mut whole = WholeTransaction::take(&self.write).await?;
-            let held_from = Instant::now();
-            let done = batch.run::<B>(whole.conn(), Framing::Whole).await;
-            let records = whole.end(done).await?;
-            return Ok(Pruned {
-                records,
-                held: held_from.elapsed(),
-            });
-        }
-        let mut tx = self.begin().await?;
-        let held_from = Instant::now();
-        let records = batch.run::<B>(&mut tx, Framing::Inside).await?;
-        commit(tx).await?;
-        Ok(Pruned {
-            records,
-            held: held_from.elapsed(),
-        })
+        let (records, held) = self
+            .write_framed(async |conn, framing| batch.run::<B>(conn, framing).await)
+            .await?;
+        Ok(Pruned { records, held })
     }
 }
 

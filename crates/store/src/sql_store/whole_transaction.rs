@@ -1,7 +1,7 @@
 //! A write transaction whose `BEGIN` travels in its first call and whose `COMMIT` in its last,
 //! for short transactions on SQLite that must hold the writer briefly (a batch of slot
-//! operations: read, decide, write; a retention batch: select, delete). Each call on a SQLite connection is a round trip to the connection's own thread;
-//! `sqlx`'s [`Transaction`](sqlx::Transaction) spends two of them on `BEGIN` and `COMMIT`
+//! operations: read, decide, write; a retention batch: select, delete). Each call on a SQLite
+//! connection is a round trip to the connection's own thread; `sqlx`'s [`Transaction`](sqlx::Transaction) spends two of them on `BEGIN` and `COMMIT`
 //! alone, so a read-then-write batch takes four calls where two carry the same statements
 //! (and the writer stays held across each round trip, longer when the machine is busy).
 //!
@@ -11,10 +11,13 @@
 //! `ROLLBACK`, or, when that cannot be sent, by closing the connection (SQLite rolls back an
 //! open transaction when its connection closes; the pool opens a new one).
 
+use std::time::{Duration, Instant};
+
 use sqlx::Pool;
 use sqlx::pool::PoolConnection;
 
 use super::statements::Statements;
+use super::{SqlStore, commit};
 use crate::backend::{Backend, driver_error};
 use crate::sql::Sql;
 use crate::store::Result;
@@ -44,6 +47,30 @@ impl Framing {
             last.push(Sql::new("COMMIT"));
         }
         last
+    }
+}
+
+impl<B: Backend> SqlStore<B> {
+    /// Runs `work` in a write transaction framed as the backend allows: a [`WholeTransaction`]
+    /// where one call may carry several statements (the work's first call opens it, its last
+    /// commits it), else sqlx's transaction around the work. Returns the work's value and how
+    /// long the transaction held the writer (from the connection in hand to the commit).
+    pub(super) async fn write_framed<T>(
+        &self,
+        work: impl AsyncFnOnce(&mut B::Connection, Framing) -> Result<T>,
+    ) -> Result<(T, Duration)> {
+        if B::BATCHES_STATEMENTS {
+            let mut whole = WholeTransaction::take(&self.write).await?;
+            let held_from = Instant::now();
+            let done = work(whole.conn(), Framing::Whole).await;
+            let value = whole.end(done).await?;
+            return Ok((value, held_from.elapsed()));
+        }
+        let mut tx = self.begin().await?;
+        let held_from = Instant::now();
+        let value = work(&mut tx, Framing::Inside).await?;
+        commit(tx).await?;
+        Ok((value, held_from.elapsed()))
     }
 }
 
@@ -102,9 +129,9 @@ impl<B: Backend> Drop for WholeTransaction<B> {
 
 #[cfg(test)]
 mod tests {
-    use sqlx::Sqlite;
     use std::str::FromStr;
 
+    use sqlx::Sqlite;
     use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
 
     use super::*;
