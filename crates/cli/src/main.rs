@@ -14,6 +14,7 @@ mod out;
 mod paused_input;
 mod run_ref;
 mod server_cmd;
+mod stop_signals;
 mod table;
 mod tag_limit_cmd;
 mod work_pool_cmd;

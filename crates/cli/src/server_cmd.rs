@@ -9,6 +9,8 @@ use clap::{Subcommand, ValueEnum};
 use flowgate_server::{ApiKeys, Retention, SecretKey, SecretKeySource, ServerConfig, parse_age};
 use tracing_subscriber::EnvFilter;
 
+use crate::stop_signals::StopSignals;
+
 /// Server commands.
 #[derive(Subcommand)]
 pub enum ServerCommand {
@@ -143,6 +145,7 @@ fn made_home() -> anyhow::Result<PathBuf> {
 
 async fn start(args: StartArgs) -> anyhow::Result<()> {
     init_logging(&args)?;
+    let mut stop = StopSignals::watch()?;
     let database_url = match &args.database_url {
         Some(url) => url.clone(),
         None => format!("sqlite:{}", made_home()?.join("flowgate.db").display()),
@@ -180,17 +183,7 @@ async fn start(args: StartArgs) -> anyhow::Result<()> {
             keys.names().join(", ")
         );
     }
-    shutdown_signal().await?;
+    stop.next().await;
     tracing::info!("shutting down");
     server.stop().await
-}
-
-async fn shutdown_signal() -> anyhow::Result<()> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut term = signal(SignalKind::terminate()).context("could not watch SIGTERM")?;
-    tokio::select! {
-        r = tokio::signal::ctrl_c() => r.context("could not watch SIGINT")?,
-        _ = term.recv() => {}
-    }
-    Ok(())
 }

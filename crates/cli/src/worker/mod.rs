@@ -24,12 +24,12 @@ use flowgate_wire::flow_runs::FlowRun;
 use flowgate_wire::work_pools::{
     GetScheduledFlowRuns, WorkPool, WorkPoolCreate, WorkerFlowRun, WorkerHeartbeat,
 };
-use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::{Notify, Semaphore, watch};
 use uuid::Uuid;
 
 use crate::client::{Client, Refused, is_transient, segment};
 use crate::out::outln_or_drop;
+use crate::stop_signals::StopSignals;
 use run::Stop;
 
 /// Seconds between heartbeats (the pool counts a worker online for three of them).
@@ -99,6 +99,7 @@ impl Worker {
 /// Runs a worker command.
 pub async fn run(client: Client, command: WorkerCommand) -> anyhow::Result<()> {
     let WorkerCommand::Start(args) = command;
+    let signals = StopSignals::watch()?;
     let name = args.name.unwrap_or_else(|| {
         let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "worker".into());
         format!("{host}-{}", std::process::id())
@@ -126,7 +127,7 @@ pub async fn run(client: Client, command: WorkerCommand) -> anyhow::Result<()> {
     );
 
     let (stopping_tx, stopping) = watch::channel(0u8);
-    tokio::spawn(signals(stopping_tx));
+    tokio::spawn(count_signals(signals, stopping_tx));
     let background = [
         tokio::spawn(heartbeats(worker.clone(), stopping.clone())),
         tokio::spawn(watch_cancellations(worker.clone())),
@@ -161,18 +162,9 @@ pub async fn run(client: Client, command: WorkerCommand) -> anyhow::Result<()> {
 }
 
 /// Counts SIGTERM and SIGINT into `stopping`.
-async fn signals(stopping: watch::Sender<u8>) {
-    let (Ok(mut term), Ok(mut int)) = (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    ) else {
-        return;
-    };
+async fn count_signals(mut signals: StopSignals, stopping: watch::Sender<u8>) {
     loop {
-        tokio::select! {
-            _ = term.recv() => {}
-            _ = int.recv() => {}
-        }
+        signals.next().await;
         stopping.send_modify(|n| *n = n.saturating_add(1));
     }
 }
