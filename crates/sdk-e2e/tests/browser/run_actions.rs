@@ -183,6 +183,10 @@ fn cancel_asks_a_held_run_to_stop_and_cancels_any_other_at_once() {
         "the question, saying the run is asked to stop",
         "return document.getElementById('confirm-dialog')?.textContent.includes('held-run is asked to stop')",
     );
+    b.wait_for(
+        "the way out of the question saying it keeps the run going",
+        "return document.querySelector('#confirm-dialog button.secondary')?.textContent === 'Keep running'",
+    );
     b.click("#confirm-dialog button.secondary");
     b.wait_for(
         "the question gone",

@@ -41,15 +41,18 @@ export function openFormDialog({ id, submitId, title, schema, values, submitLabe
   return dialog;
 }
 
-/** Asks `text` before `action` runs (its failure is a toast); the confirming button is `#confirm-ok`. */
-export function confirmThen({ title, text, button, action, signal }) {
+/**
+ * Asks `text` before `action` runs (its failure is a toast); the confirming button is `#confirm-ok`,
+ * the other one (`dismiss`, "Cancel" unless given) closes the question with nothing done.
+ */
+export function confirmThen({ title, text, button, dismiss = "Cancel", action, signal }) {
   const dialog = openDialog({
     id: "confirm-dialog",
     title,
     signal,
     body: [h("p", {}, text)],
     footer: [
-      h("button", { type: "button", class: "secondary", onclick: () => dialog.close() }, "Cancel"),
+      h("button", { type: "button", class: "secondary", onclick: () => dialog.close() }, dismiss),
       h("button", { id: "confirm-ok", type: "button", class: "danger", onclick: () => (dialog.close(), action().catch((e) => toast(e.message, "error"))) }, button),
     ],
   });

@@ -113,6 +113,8 @@ export default async function flowRunPage(ctx) {
           ? `${run.name} is asked to stop: the process running it ends it, and it is Cancelled then. This cannot be undone.`
           : `${run.name} is Cancelled now: no process holds it, so nothing runs it further. This cannot be undone.`,
         button: "Cancel run",
+        // Not "Cancel" beside "Cancel run": which of the two stops the run must be plain.
+        dismiss: "Keep running",
         action: cancelRun,
         signal: ctx.signal,
       });
