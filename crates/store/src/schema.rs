@@ -446,6 +446,17 @@ CREATE INDEX flow_runs_work_queue ON flow_runs(work_queue_id)
     r#"
 CREATE INDEX queued_flow_runs_overdue ON queued_flow_runs(scheduled_time) WHERE holds_slot = 0
 "#,
+    // 16: a queued run remembers that it is Late, and the late-run pass's index leaves Late runs
+    // out: they stay queued (due before every run still to be marked), so the pass read every
+    // one of them again each time; a pool without workers piles up thousands.
+    r#"
+ALTER TABLE queued_flow_runs ADD COLUMN late BIGINT NOT NULL DEFAULT 0;
+UPDATE queued_flow_runs SET late = 1 WHERE flow_run_id IN (SELECT id FROM flow_runs
+    WHERE state_type = 'SCHEDULED' AND state_name = 'Late');
+DROP INDEX queued_flow_runs_overdue;
+CREATE INDEX queued_flow_runs_overdue ON queued_flow_runs(scheduled_time)
+    WHERE holds_slot = 0 AND late = 0
+"#,
 ];
 
 /// Splits a migration into statements (none of ours contains a `;` inside a literal).

@@ -3,6 +3,7 @@
 //! commits updates its row here (`follow_state`): a run holding a slot (Pending, Running,
 //! Cancelling) counts against the limits, a finished run leaves. `hand_out.rs` decides on them.
 
+use flowgate_core::late_runs::LATE_STATE_NAME;
 use flowgate_core::{Micros, State, StateType};
 use uuid::Uuid;
 
@@ -96,7 +97,7 @@ pub(super) async fn insert_entry<B: Backend>(
     let due = state.and_then(State::scheduled_time).unwrap_or(now);
     let mut sql = Sql::new(
         "INSERT INTO queued_flow_runs (flow_run_id, work_queue_id, work_pool_id, deployment_id, \
-         scheduled_time, auto_scheduled, holds_slot) VALUES ",
+         scheduled_time, auto_scheduled, holds_slot, late) VALUES ",
     );
     sql.rows([vec![
         run.id.into(),
@@ -106,9 +107,15 @@ pub(super) async fn insert_entry<B: Backend>(
         due.into(),
         auto_scheduled.into(),
         state.is_some_and(|s| takes_slot(s.state_type)).into(),
+        state.is_some_and(is_late).into(),
     ]]);
     B::execute(conn, sql).await?;
     Ok(())
+}
+
+/// Whether `state` is Late: Scheduled, named so by the late-run pass.
+fn is_late(state: &State) -> bool {
+    state.state_type == StateType::Scheduled && state.name == LATE_STATE_NAME
 }
 
 /// States in which a run holds a concurrency slot.
@@ -121,7 +128,8 @@ fn takes_slot(t: StateType) -> bool {
 
 /// Keeps a run's place in its queue in step with a state it just committed: a finished run
 /// leaves the queue; a started run holds a slot (and its claim is spent); a run back in
-/// Scheduled or Paused holds none and may be handed out again when due.
+/// Scheduled or Paused holds none and may be handed out again when due; a Late run is marked
+/// so, which keeps it out of the late-run pass's index.
 pub(super) async fn follow_state<B: Backend>(
     conn: &mut B::Connection,
     run: Uuid,
@@ -133,7 +141,9 @@ pub(super) async fn follow_state<B: Backend>(
         let mut sql = Sql::new(
             "UPDATE queued_flow_runs SET claimed_by = NULL, claimed_until = NULL, holds_slot = ",
         );
-        sql.arg(takes_slot(state.state_type));
+        sql.arg(takes_slot(state.state_type))
+            .push(", late = ")
+            .arg(is_late(state));
         sql
     };
     sql.push(" WHERE flow_run_id = ").arg(run);

@@ -143,14 +143,14 @@ async fn queue_pool<B: Backend>(conn: &mut B::Connection, queue: Uuid) -> Result
 
 /// The first `batch` queued runs, oldest first, that are overdue at `now` and not yet Late (nor
 /// held by a slot or a live claim). The partial index `queued_flow_runs_overdue` (the
-/// `scheduled_time` of runs holding no slot) gives them in order from the oldest up to the late
-/// threshold, so the pass never reads the runs still to come (the scheduler keeps up to 100 a
-/// deployment queued).
+/// `scheduled_time` of runs holding no slot and not Late) gives them in order from the oldest
+/// up to the late threshold, so the pass reads neither the runs still to come (the scheduler
+/// keeps up to 100 a deployment queued) nor those it marked Late before.
 fn overdue_runs<B: Backend>(now: Micros, batch: usize) -> Sql {
     let cut = now.plus_seconds(-LATE_AFTER_SECONDS);
     let mut sql = Sql::new(
         "SELECT e.flow_run_id, e.deployment_id, e.scheduled_time, e.auto_scheduled FROM queued_flow_runs e \
-         WHERE e.holds_slot = 0 AND e.scheduled_time < ",
+         WHERE e.holds_slot = 0 AND e.late = 0 AND e.scheduled_time < ",
     );
     sql.arg(cut)
         .push(" AND (e.claimed_until IS NULL OR e.claimed_until <= ")

@@ -369,6 +369,55 @@ on_each_backend!(
 );
 
 on_each_backend!(
+    a_late_run_put_back_in_schedule_is_marked_late_again,
+    async |db: TestDatabase| {
+        let store = store(&db).await;
+        let flow = setup(&store).await;
+        let (dep, _) = store
+            .upsert_deployment(deployment(flow, "manual", None), now())
+            .await
+            .unwrap();
+        let run = run_of(&store, dep.id).await;
+        let later = now().plus_seconds(3600.0);
+        let state_name = async || {
+            let state = store.read_flow_run(run.id).await.unwrap().state.unwrap();
+            (state.state_type, state.name)
+        };
+        assert_eq!(
+            store.mark_late_runs(later, 10).await.unwrap().marked_late,
+            1
+        );
+        assert_eq!(
+            state_name().await,
+            (StateType::Scheduled, "Late".to_owned())
+        );
+        // Marked Late, it is not marked again; put back in schedule, it is (the pass's index
+        // leaves Late runs out, so the mark must not outlive the Late state).
+        assert_eq!(
+            store.mark_late_runs(later, 10).await.unwrap().marked_late,
+            0
+        );
+        let back = State::new(Uuid::now_v7(), StateType::Scheduled, later);
+        store
+            .set_flow_run_state(run.id, back, true, later)
+            .await
+            .unwrap();
+        assert_eq!(
+            state_name().await,
+            (StateType::Scheduled, "Scheduled".to_owned())
+        );
+        assert_eq!(
+            store.mark_late_runs(later, 10).await.unwrap().marked_late,
+            1
+        );
+        assert_eq!(
+            state_name().await,
+            (StateType::Scheduled, "Late".to_owned())
+        );
+    }
+);
+
+on_each_backend!(
     a_served_deployments_runs_go_to_its_process,
     async |db: TestDatabase| {
         let store = store(&db).await;
