@@ -13,12 +13,14 @@ use crate::capabilities::maintenance::{Checkpointed, MaintenanceStore};
 use crate::sql::Sql;
 use crate::store::Result;
 
-/// How often the checkpoint service runs: at the ingest benchmark's write rate the log then
-/// stays within a few thousand pages.
+/// How often the checkpoint service runs while the log is still (while it changes, more often:
+/// the service's own pace).
 const EVERY: Duration = Duration::from_secs(1);
 
-/// Log pages past which the writer checkpoints in its own commit: ten times SQLite's default,
-/// reached only when checkpoints stop (a stalled service, or a store opened without a server).
+/// Log pages past which the writer checkpoints in its own commit: ten times SQLite's default.
+/// Reached now and then under a steady stream of writes (the log starts over only once every
+/// page in it is copied, which a checkpoint beside busy writers seldom sees), and whenever
+/// checkpoints stop (a stalled service, or a store opened without a server).
 pub(super) const BACKSTOP_PAGES: &str = "10000";
 
 #[async_trait]
