@@ -126,6 +126,46 @@ fn the_elevators_timeline_shows_three_stops_at_once() {
     b.screenshot("task-run-dark");
 }
 
+/// A running run's timeline marks "now" on its axis: inside the axis (left of its line near the
+/// right edge) and clear of every tick label (one it would cover is left out).
+#[test]
+fn a_running_runs_now_label_stands_inside_the_axis_and_clear_of_the_ticks() {
+    let Some(b) = Browser::start() else { return };
+    let h = harness();
+    let flow = h.post("/flows/", json!({"name": "live-timeline"}));
+    let run = h.post(
+        "/flow_runs/",
+        json!({"flow_id": flow["id"], "name": "live-run", "state": {"type": "PENDING"}}),
+    );
+    let run = run["id"].as_str().unwrap().to_owned();
+    let running = h.post(
+        &format!("/flow_runs/{run}/set_state"),
+        json!({"state": {"type": "RUNNING"}}),
+    );
+    assert_eq!(running["status"], "ACCEPT", "{running}");
+    h.post(
+        "/task_runs/",
+        json!({"flow_run_id": run, "task_key": "step", "dynamic_key": "0", "name": "step-0",
+               "state": {"type": "RUNNING"}}),
+    );
+    let ui = h.api_url().trim_end_matches("/api").to_owned();
+    b.open(&format!("{ui}/runs/flow-run/{run}"));
+    b.wait_for(
+        "the now label and a tick label",
+        "return !!document.querySelector('#timeline .tl-now-label') && !!document.querySelector('#timeline .tl-tick-label')",
+    );
+    let [inside, covered] = [
+        "const now = document.querySelector('#timeline .tl-now-label').getBBox(); \
+         return now.x >= 0 && now.x + now.width <= document.querySelector('#timeline .tl-axis').width.baseVal.value",
+        "const now = document.querySelector('#timeline .tl-now-label').getBBox(); \
+         return [...document.querySelectorAll('#timeline .tl-tick-label')].map(t => t.getBBox()) \
+           .filter(t => t.x < now.x + now.width && now.x < t.x + t.width).length",
+    ]
+    .map(|script| b.js(script));
+    assert_eq!(inside, true, "the now label lies inside the axis");
+    assert_eq!(covered, 0, "no tick label under the now label");
+}
+
 #[task]
 fn tick(i: u32) -> u32 {
     i

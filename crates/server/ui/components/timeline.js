@@ -14,6 +14,8 @@ const ROW = 24;
 const BAR = 14;
 const MAX_HEIGHT = 440;
 const AXIS = 26;
+/** The width of the axis's "now" label, in px. */
+const NOW_LABEL = 24;
 /** Finest zoom: a tenth of a millisecond per pixel. */
 const MIN_MS_PER_PX = 0.1;
 
@@ -151,10 +153,23 @@ export function timeline({ onSelect = () => {} } = {}) {
     rows.setAttribute("height", viewHeight);
     mount(rows, grid, links, bars, nowLine);
     axis.setAttribute("width", width);
+    // "now" stands beside its line (left of it near the right edge); a tick label it would
+    // cover is left out, its tick kept.
+    const nowX = x(now);
+    const nowLeft = nowX + 4 + NOW_LABEL > width;
+    const nowSpan = nowLeft ? [nowX - 4 - NOW_LABEL, nowX - 4] : [nowX + 4, nowX + 4 + NOW_LABEL];
+    const clearOfNow = (from, label) => !live || from + label.length * 6.6 + 4 < nowSpan[0] || from > nowSpan[1] + 4;
     mount(
       axis,
-      ticks.map((t) => [s("line", { class: "tl-tick", x1: x(t + origin), x2: x(t + origin), y1: AXIS - 6, y2: AXIS }), s("text", { class: "tl-tick-label", x: x(t + origin) + 4, y: AXIS - 10 }, elapsedLabel(t, step))]),
-      live ? s("text", { class: "tl-now-label", x: x(now) + 4, y: 11 }, "now") : null,
+      ticks.map((t) => {
+        const tx = x(t + origin);
+        const label = elapsedLabel(t, step);
+        return [
+          s("line", { class: "tl-tick", x1: tx, x2: tx, y1: AXIS - 6, y2: AXIS }),
+          clearOfNow(tx + 4, label) ? s("text", { class: "tl-tick-label", x: tx + 4, y: AXIS - 10 }, label) : null,
+        ];
+      }),
+      live ? s("text", { class: "tl-now-label", x: nowLeft ? nowX - 4 : nowX + 4, y: 11, "text-anchor": nowLeft ? "end" : "start" }, "now") : null,
     );
   }
 
