@@ -76,6 +76,12 @@ impl LateAction {
     }
 }
 
+/// True when `state` is a Late state: Scheduled, named [`LATE_STATE_NAME`] (as
+/// [`LateAction::MarkLate`] makes it).
+pub fn is_late(state: &State) -> bool {
+    state.state_type == StateType::Scheduled && state.name == LATE_STATE_NAME
+}
+
 /// True when a run due at `scheduled_time` is late at `now`.
 pub fn is_overdue(scheduled_time: Micros, now: Micros) -> bool {
     now.seconds_since(scheduled_time) > LATE_AFTER_SECONDS
@@ -212,6 +218,7 @@ mod tests {
             (StateType::Scheduled, "Late")
         );
         assert_eq!(late.scheduled_time(), current.scheduled_time());
+        assert!(is_late(&late) && !is_late(&current));
         let actions = late_run_actions(&[run(5, Some(9), 1, true, false)], |_| LateRunPolicy::Skip);
         let skip = actions[0].new_state(&current, Uuid::from_u128(3), Micros(99));
         assert_eq!(

@@ -3,7 +3,7 @@
 //! commits updates its row here (`follow_state`): a run holding a slot (Pending, Running,
 //! Cancelling) counts against the limits, a finished run leaves. `hand_out.rs` decides on them.
 
-use flowgate_core::late_runs::LATE_STATE_NAME;
+use flowgate_core::late_runs::is_late;
 use flowgate_core::{Micros, State, StateType};
 use uuid::Uuid;
 
@@ -111,11 +111,6 @@ pub(super) async fn insert_entry<B: Backend>(
     ]]);
     B::execute(conn, sql).await?;
     Ok(())
-}
-
-/// Whether `state` is Late: Scheduled, named so by the late-run pass.
-fn is_late(state: &State) -> bool {
-    state.state_type == StateType::Scheduled && state.name == LATE_STATE_NAME
 }
 
 /// States in which a run holds a concurrency slot.
