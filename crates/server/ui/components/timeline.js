@@ -14,6 +14,8 @@ const ROW = 24;
 const BAR = 14;
 const MAX_HEIGHT = 440;
 const AXIS = 26;
+/** About how wide `text` is drawn at the timeline's label size (11–12 px), in px. */
+const textWidth = (text) => text.length * 6.6;
 /** The width of the axis's "now" label, in px. */
 const NOW_LABEL = 24;
 /** Finest zoom: a tenth of a millisecond per pixel. */
@@ -144,7 +146,7 @@ export function timeline({ onSelect = () => {} } = {}) {
           }),
         );
       }
-      const labelWidth = n.label.length * 6.6;
+      const labelWidth = textWidth(n.label);
       const outside = x1 + 6 + labelWidth < width;
       bars.push(s("text", { class: ["bar-label", n.kind === "flow-run" ? "subflow" : null], x: outside ? x1 + 6 : Math.max(4, x0 - 6), y: cy + 4, "text-anchor": outside || x0 - 6 < labelWidth ? "start" : "end" }, n.label));
     }
@@ -158,7 +160,7 @@ export function timeline({ onSelect = () => {} } = {}) {
     const nowX = x(now);
     const nowLeft = nowX + 4 + NOW_LABEL > width;
     const nowSpan = nowLeft ? [nowX - 4 - NOW_LABEL, nowX - 4] : [nowX + 4, nowX + 4 + NOW_LABEL];
-    const clearOfNow = (from, label) => !live || from + label.length * 6.6 + 4 < nowSpan[0] || from > nowSpan[1] + 4;
+    const clearOfNow = (from, label) => !live || from + textWidth(label) + 4 < nowSpan[0] || from > nowSpan[1] + 4;
     mount(
       axis,
       ticks.map((t) => {
@@ -183,7 +185,7 @@ export function timeline({ onSelect = () => {} } = {}) {
     const px = e.clientX - rect.left;
     const x0 = x(n.start);
     const x1 = Math.max(x0 + 2, x(endOf(n)));
-    return px >= x0 - 4 && px <= x1 + 6 + n.label.length * 6.6 ? n : null;
+    return px >= x0 - 4 && px <= x1 + 6 + textWidth(n.label) ? n : null;
   }
 
   let drag = null;
