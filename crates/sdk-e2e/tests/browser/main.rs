@@ -14,5 +14,6 @@ mod overview;
 mod resume_form;
 mod run_actions;
 mod run_page;
+mod runs;
 mod webdriver;
 mod work_pools;

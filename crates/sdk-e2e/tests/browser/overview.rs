@@ -6,29 +6,8 @@
 use flowgate::testing::{Harness, harness};
 use serde_json::{Value, json};
 
+use crate::runs::run_to;
 use crate::webdriver::Browser;
-
-/// Creates a run of `flow` and moves it through Running to `last` (a state type).
-fn run_to(h: &Harness, flow: &Value, name: &str, tags: &[&str], last: &str) -> String {
-    let run = h.post(
-        "/flow_runs/",
-        json!({"flow_id": flow["id"], "name": name, "tags": tags, "state": {"type": "PENDING"}}),
-    );
-    let id = run["id"].as_str().unwrap().to_owned();
-    let states = if last == "RUNNING" {
-        vec![last]
-    } else {
-        vec!["RUNNING", last]
-    };
-    for state in states {
-        let answer = h.post(
-            &format!("/flow_runs/{id}/set_state"),
-            json!({"state": {"type": state}}),
-        );
-        assert_eq!(answer["status"], "ACCEPT", "{answer}");
-    }
-    id
-}
 
 /// The API's count of runs matching `flow_runs`.
 fn count(h: &Harness, flow_runs: Value) -> i64 {

@@ -10,6 +10,7 @@
 use flowgate::testing::{Harness, harness};
 use serde_json::{Value, json};
 
+use crate::runs::{run_to, set_state};
 use crate::webdriver::Browser;
 
 /// A run of `deployment` moved to Running through the API, as a worker would.
@@ -23,25 +24,6 @@ fn running_run_of(h: &Harness, deployment: &Value, name: &str) -> String {
     set_state(h, &run, "PENDING");
     set_state(h, &run, "RUNNING");
     run
-}
-
-/// A run of no deployment, made and moved to Running through the API.
-fn local_running_run(h: &Harness, flow: &Value, name: &str) -> String {
-    let run = h.post(
-        "/flow_runs/",
-        json!({"flow_id": flow["id"], "name": name, "state": {"type": "PENDING"}}),
-    );
-    let run = run["id"].as_str().unwrap().to_owned();
-    set_state(h, &run, "RUNNING");
-    run
-}
-
-fn set_state(h: &Harness, run: &str, state: &str) {
-    let answer = h.post(
-        &format!("/flow_runs/{run}/set_state"),
-        json!({"state": {"type": state}}),
-    );
-    assert_eq!(answer["status"], "ACCEPT", "{state}: {answer}");
 }
 
 /// Opens `run`'s page and waits for its header (the Cancel button of an unfinished run).
@@ -73,7 +55,7 @@ fn a_running_deployment_run_is_suspended_from_its_page() {
     );
 
     // Not of a deployment: nothing could run it again after a resume, so no Suspend.
-    let local = local_running_run(&h, &flow, "local-run");
+    let local = run_to(&h, &flow, "local-run", &[], "RUNNING");
     open_run(&b, &h, &local);
     assert_eq!(
         b.js("return document.getElementById('suspend') === null"),
@@ -212,7 +194,7 @@ fn cancel_asks_a_held_run_to_stop_and_cancels_any_other_at_once() {
     );
 
     // A run no process holds: nothing would stop it, so it is Cancelled at once.
-    let local = local_running_run(&h, &flow, "unheld-run");
+    let local = run_to(&h, &flow, "unheld-run", &[], "RUNNING");
     open_run(&b, &h, &local);
     b.click("#cancel");
     b.wait_for(

@@ -7,6 +7,7 @@ use flowgate::{ThreadPoolTaskRunner, flow, task, wait};
 use flowgate_sdk_e2e::elevator;
 use serde_json::{Value, json};
 
+use crate::runs::run_to;
 use crate::webdriver::Browser;
 
 /// The timeline's bars as `[x, width, task-run id]`, left to right in row order.
@@ -133,16 +134,7 @@ fn a_running_runs_now_label_stands_inside_the_axis_and_clear_of_the_ticks() {
     let Some(b) = Browser::start() else { return };
     let h = harness();
     let flow = h.post("/flows/", json!({"name": "live-timeline"}));
-    let run = h.post(
-        "/flow_runs/",
-        json!({"flow_id": flow["id"], "name": "live-run", "state": {"type": "PENDING"}}),
-    );
-    let run = run["id"].as_str().unwrap().to_owned();
-    let running = h.post(
-        &format!("/flow_runs/{run}/set_state"),
-        json!({"state": {"type": "RUNNING"}}),
-    );
-    assert_eq!(running["status"], "ACCEPT", "{running}");
+    let run = run_to(&h, &flow, "live-run", &[], "RUNNING");
     h.post(
         "/task_runs/",
         json!({"flow_run_id": run, "task_key": "step", "dynamic_key": "0", "name": "step-0",
@@ -164,6 +156,9 @@ fn a_running_runs_now_label_stands_inside_the_axis_and_clear_of_the_ticks() {
     .map(|script| b.js(script));
     assert_eq!(inside, true, "the now label lies inside the axis");
     assert_eq!(covered, 0, "no tick label under the now label");
+    b.screenshot("run-live");
+    b.theme("dark");
+    b.screenshot("run-live-dark");
 }
 
 #[task]

@@ -56,6 +56,17 @@ async fn run_of(store: &DynStore, deployment: Uuid) -> FlowRun {
         .unwrap()
 }
 
+/// A deployment `name` in pool1 (its work pool set up first) and one run of it, waiting in its
+/// queue: the deployment's id and the run.
+async fn a_run_of_a_new_deployment(store: &DynStore, name: &str) -> (Uuid, FlowRun) {
+    let flow = setup(store).await;
+    let (dep, _) = store
+        .upsert_deployment(deployment(flow, name, None), now())
+        .await
+        .unwrap();
+    (dep.id, run_of(store, dep.id).await)
+}
+
 async fn poll_ids(store: &DynStore, limit: usize) -> Vec<Uuid> {
     let poll = Poll {
         pool: "pool1".into(),
@@ -128,18 +139,13 @@ on_each_backend!(
     a_deployment_run_waits_in_its_queue_with_the_deployments_tags,
     async |db: TestDatabase| {
         let store = store(&db).await;
-        let flow = setup(&store).await;
-        let (dep, _) = store
-            .upsert_deployment(deployment(flow, "dep1", None), now())
-            .await
-            .unwrap();
-        let run = run_of(&store, dep.id).await;
-        assert_eq!(run.deployment_id, Some(dep.id));
+        let (dep, run) = a_run_of_a_new_deployment(&store, "dep1").await;
+        assert_eq!(run.deployment_id, Some(dep));
         assert_eq!(run.work_queue_name.as_deref(), Some("default"));
         assert!(run.tags.contains(&"dep-tag".to_owned()));
-        assert_eq!(run.labels["prefect.deployment.id"], dep.id.to_string());
+        assert_eq!(run.labels["prefect.deployment.id"], dep.to_string());
         assert_eq!(poll_ids(&store, 10).await, [run.id]);
-        let polled = store.read_deployment(dep.id, now()).await.unwrap();
+        let polled = store.read_deployment(dep, now()).await.unwrap();
         assert_eq!(polled.status.as_str(), "READY");
     }
 );
@@ -372,12 +378,7 @@ on_each_backend!(
     a_late_run_put_back_in_schedule_is_marked_late_again,
     async |db: TestDatabase| {
         let store = store(&db).await;
-        let flow = setup(&store).await;
-        let (dep, _) = store
-            .upsert_deployment(deployment(flow, "manual", None), now())
-            .await
-            .unwrap();
-        let run = run_of(&store, dep.id).await;
+        let (_, run) = a_run_of_a_new_deployment(&store, "manual").await;
         let later = now().plus_seconds(3600.0);
         // A pass at `later`: how many runs it marked Late, and the run's state name after it.
         let pass = async || {
